@@ -1,0 +1,120 @@
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+# The logic lives in the llmbench package beside this workflow; scripts and
+# this file import it from there, so no install step is needed to run rules.
+PACKAGE_SRC = Path(workflow.basedir) / "src"
+sys.path.insert(0, str(PACKAGE_SRC))
+
+from llmbench.backends import get_backend
+from llmbench.config import ConfigError, validate_config
+
+try:
+    config.update(validate_config(config, "."))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+MODELS = config["models"]
+BACKENDS = config["backends"]
+SCENARIOS = config["scenarios"]
+
+# Hub tokens reach jobs only as environment variables, never as params.
+HUB_TOKEN_VARIABLES = sorted(
+    {m["token_env"] for m in MODELS.values() if m.get("token_env")}
+)
+if HUB_TOKEN_VARIABLES:
+
+    envvars:
+        *HUB_TOKEN_VARIABLES,
+
+
+def _one_of(names):
+    return "|".join(re.escape(name) for name in names)
+
+
+wildcard_constraints:
+    model=_one_of(MODELS),
+    backend=_one_of(BACKENDS),
+    scenario=_one_of(SCENARIOS),
+    dtype="float32|float16|bfloat16",
+
+
+def workflow_file(relative):
+    """A file shipped with the workflow (template, module), declared as input
+    where its change must rerun a rule; relative to the working directory."""
+    return os.path.relpath(Path(workflow.basedir) / relative)
+
+
+def package_file(relative):
+    return workflow_file(f"src/llmbench/{relative}")
+
+
+def run_outputs():
+    return expand(
+        "results/runs/{model}/{backend}/{scenario}.json",
+        model=MODELS,
+        backend=BACKENDS,
+        scenario=SCENARIOS,
+    )
+
+
+def manifest_outputs():
+    return expand("resources/models/{model}/manifest.json", model=MODELS)
+
+
+def plot_outputs():
+    return expand("results/plots/{scenario}.png", scenario=SCENARIOS)
+
+
+def final_outputs():
+    return ["results/summary.csv", "results/report.md", "results/report.html"]
+
+
+def acquisition_settings(wildcards):
+    """Only the keys that shape the acquired files, so e.g. a timeout change reruns nothing."""
+    model = MODELS[wildcards.model]
+    keys = {
+        "synthetic": ("source", "preset", "seed", "dtype"),
+        "local": ("source", "path"),
+        "hub": ("source", "repo_id", "revision", "token_env"),
+    }[model["source"]]
+    return {key: model.get(key) for key in keys}
+
+
+def backend_artifact(wildcards):
+    model = wildcards.model
+    if get_backend(wildcards.backend).artifact_kind == "fastllm":
+        return f"resources/models/{model}/fastllm-{MODELS[model]['dtype']}.flm"
+    return f"resources/models/{model}/hf"
+
+
+def benchmark_code(wildcards):
+    """The modules that shape a run's numbers: their change reruns the runs."""
+    backend_module = f"backends/{wildcards.backend.replace('-', '_')}.py"
+    return [
+        package_file(m)
+        for m in (backend_module, "backends/base.py", "scenarios.py", "worker.py")
+    ]
+
+
+def run_settings(wildcards):
+    """Everything that shapes a run's numbers; a change to any of it reruns that run."""
+    return {
+        "model": wildcards.model,
+        "backend": wildcards.backend,
+        "scenario_name": wildcards.scenario,
+        "scenario": SCENARIOS[wildcards.scenario],
+        "device": config["device"],
+        "dtype": MODELS[wildcards.model]["dtype"],
+        "cpu_threads": config["cpu_threads"],
+        "backend_options": config["backend_options"].get(wildcards.backend, {}),
+    }
+
+
+def minutes(seconds):
+    return max(1, math.ceil(seconds / 60))

@@ -1,0 +1,88 @@
+"""HuggingFace transformers, eager: `generate()` as users call it."""
+
+from __future__ import annotations
+
+from .base import Backend, BackendUnavailable, Generation, now
+
+
+class _TokenClock:
+    """A generate() streamer that stamps each new token once it is on the host."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate() first hands over the prompt
+            self._prompt_seen = True
+            return
+        value.tolist()  # waits for the device, so the stamp is when the token exists
+        self.times.append(now())
+
+    def end(self) -> None:
+        pass
+
+
+class HFBackend(Backend):
+    artifact_kind = "hf"
+    packages = ("torch", "transformers")
+
+    def import_libraries(self) -> None:
+        import torch
+        import transformers
+
+        self._torch, self._transformers = torch, transformers
+
+    def load(self) -> None:
+        torch = self._torch
+        s = self.settings
+        if s.device == "cuda" and not torch.cuda.is_available():
+            raise BackendUnavailable("device cuda asked for, but torch sees no CUDA device")
+        torch.set_num_threads(s.cpu_threads)
+        dtype = getattr(torch, s.dtype)
+        model = self._transformers.AutoModelForCausalLM.from_pretrained(s.artifact, dtype=dtype)
+        self.model = model.to(s.device).eval()
+        self.model.generation_config.pad_token_id = self.model.config.pad_token_id
+        if s.device == "cuda":
+            torch.cuda.synchronize()
+
+    def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
+        torch = self._torch
+        clock = _TokenClock()
+        start = now()
+        inputs = torch.tensor([prompt_ids], device=self.settings.device)
+        with torch.inference_mode():
+            output = self.model.generate(
+                inputs,
+                attention_mask=torch.ones_like(inputs),
+                do_sample=False,
+                max_new_tokens=output_tokens,
+                min_new_tokens=output_tokens,  # masks EOS until the length is reached
+                streamer=clock,
+            )
+        new_ids = output[0, len(prompt_ids) :].tolist()
+        end = now()
+        return Generation(new_ids, start, clock.times, end)
+
+    def describe(self) -> dict:
+        torch = self._torch
+        info = {
+            "torch_threads": torch.get_num_threads(),
+            "attn_implementation": self.model.config._attn_implementation,
+        }
+        if self.settings.device == "cuda":
+            info["cuda_device"] = torch.cuda.get_device_name()
+        return info
+
+    def memory(self) -> dict:
+        torch = self._torch
+        if self.settings.device != "cuda":
+            return {}
+        return {
+            "torch_allocated_bytes": torch.cuda.memory_allocated(),
+            "torch_max_allocated_bytes": torch.cuda.max_memory_allocated(),
+            "torch_max_reserved_bytes": torch.cuda.max_memory_reserved(),
+        }
+
+
+BACKEND = HFBackend

@@ -1,0 +1,19 @@
+"""Send everything a rule's script prints - Python or native code - to its log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+
+def log_to(path: str) -> logging.Logger:
+    handle = open(path, "a", buffering=1, encoding="utf-8")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(handle.fileno(), 1)
+    os.dup2(handle.fileno(), 2)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True
+    )
+    return logging.getLogger("llmbench")

@@ -1,0 +1,1 @@
+"""Model acquisition: synthetic presets, local folders, hub snapshots."""

@@ -1,0 +1,58 @@
+"""Put a model into a folder the backends load: synthetic, local or from the hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .presets import get_preset
+from .synthetic import build_synthetic_model
+
+
+class ModelSourceError(ValueError):
+    pass
+
+
+def check_local_model(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelSourceError(f"local model folder {path} does not exist")
+    if not (path / "config.json").is_file():
+        raise ModelSourceError(f"local model folder {path} is not a model: it has no config.json")
+    return path
+
+
+def link_local_model(source: Path, folder: Path) -> None:
+    """Mirror `source` with per-file symlinks: nothing is copied, and removing the
+    mirror (Snakemake does on failure) can never delete the user's files."""
+    source = check_local_model(source).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(source).parts):
+            link = folder / path.relative_to(source)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path)
+
+
+def download_hub_model(repo_id: str, revision: str, folder: Path, token_env: str | None) -> None:
+    from huggingface_hub import snapshot_download
+
+    # The token is read here from the environment only: it never enters
+    # Snakemake params, logs, results or reports.
+    token = os.environ.get(token_env) if token_env else None
+    snapshot_download(repo_id, revision=revision, local_dir=folder, token=token or None)
+
+
+def acquire(model: dict, folder: str | Path) -> dict:
+    """Fill `folder` from the model's config entry; returns details for the manifest."""
+    folder = Path(folder)
+    source = model["source"]
+    if source == "synthetic":
+        return build_synthetic_model(folder, get_preset(model["preset"]), model["seed"], model["dtype"])
+    if source == "local":
+        link_local_model(Path(model["path"]), folder)
+        return {"path": str(Path(model["path"]).resolve())}
+    if source == "hub":
+        download_hub_model(model["repo_id"], model["revision"], folder, model.get("token_env"))
+        return {"repo_id": model["repo_id"], "revision": model["revision"]}
+    raise ModelSourceError(f"unknown model source {source!r}")

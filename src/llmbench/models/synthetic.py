@@ -1,0 +1,128 @@
+"""Deterministic random-weight models built from a preset.
+
+Timings on random weights are valid (the same matrices are multiplied); the
+generated text is meaningless. Tensors are drawn one by one from a generator
+seeded by (seed, tensor name), so the same preset and seed give byte-identical
+files on any machine, without ever holding the whole model in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from .presets import Preset
+from .tokenizer import BOS_ID, EOS_ID, write_tokenizer
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+INIT_STD = 0.02
+
+
+def tensor_shapes(preset: Preset) -> list[tuple[str, tuple[int, ...]]]:
+    h, hd = preset.hidden_size, preset.head_dim
+    q, kv, ffn = preset.num_attention_heads * hd, preset.num_key_value_heads * hd, preset.intermediate_size
+    shapes: list[tuple[str, tuple[int, ...]]] = [("model.embed_tokens.weight", (preset.vocab_size, h))]
+    for i in range(preset.num_hidden_layers):
+        p = f"model.layers.{i}."
+        shapes += [
+            (p + "input_layernorm.weight", (h,)),
+            (p + "self_attn.q_proj.weight", (q, h)),
+            (p + "self_attn.k_proj.weight", (kv, h)),
+            (p + "self_attn.v_proj.weight", (kv, h)),
+            (p + "self_attn.o_proj.weight", (h, q)),
+            (p + "post_attention_layernorm.weight", (h,)),
+            (p + "mlp.gate_proj.weight", (ffn, h)),
+            (p + "mlp.up_proj.weight", (ffn, h)),
+            (p + "mlp.down_proj.weight", (h, ffn)),
+        ]
+    shapes += [("model.norm.weight", (h,)), ("lm_head.weight", (preset.vocab_size, h))]
+    return shapes
+
+
+def _tensor(name: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype) -> torch.Tensor:
+    if name.endswith("norm.weight"):
+        return torch.ones(shape, dtype=dtype)
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+    return (torch.randn(shape, generator=generator) * INIT_STD).to(dtype)
+
+
+def model_config(preset: Preset, dtype: str) -> dict:
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": preset.hidden_size,
+        "num_hidden_layers": preset.num_hidden_layers,
+        "intermediate_size": preset.intermediate_size,
+        "num_attention_heads": preset.num_attention_heads,
+        "num_key_value_heads": preset.num_key_value_heads,
+        "head_dim": preset.head_dim,
+        "vocab_size": preset.vocab_size,
+        "max_position_embeddings": preset.max_position_embeddings,
+        "rms_norm_eps": preset.rms_norm_eps,
+        # FastLLM reads only the top-level rope_theta (it silently uses 10000
+        # otherwise); transformers 5 reads rope_parameters.
+        "rope_theta": preset.rope_theta,
+        "rope_parameters": {"rope_type": "default", "rope_theta": preset.rope_theta},
+        "hidden_act": "silu",
+        "attention_bias": False,
+        "mlp_bias": False,
+        "tie_word_embeddings": False,
+        "bos_token_id": BOS_ID,
+        "eos_token_id": EOS_ID,
+        "pad_token_id": 0,
+        "dtype": dtype,
+        "torch_dtype": dtype,
+    }
+
+
+def _shard_plan(shapes, dtype: torch.dtype, shard_bytes: int) -> list[list[tuple[str, tuple[int, ...]]]]:
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    shards: list[list] = [[]]
+    size = 0
+    for name, shape in shapes:
+        nbytes = itemsize * int(torch.Size(shape).numel())
+        if shards[-1] and size + nbytes > shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append((name, shape))
+        size += nbytes
+    return shards
+
+
+def build_synthetic_model(folder: Path, preset: Preset, seed: int, dtype: str) -> dict:
+    """Write config, weights, tokenizer and generation config into `folder`."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} not supported for synthetic models; use one of {sorted(DTYPES)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    torch_dtype = DTYPES[dtype]
+    shards = _shard_plan(tensor_shapes(preset), torch_dtype, preset.shard_bytes)
+    weight_map: dict[str, str] = {}
+    total_bytes = 0
+    for index, shard in enumerate(shards, start=1):
+        filename = (
+            "model.safetensors" if len(shards) == 1 else f"model-{index:05d}-of-{len(shards):05d}.safetensors"
+        )
+        tensors = {name: _tensor(name, shape, seed, torch_dtype) for name, shape in shard}
+        save_file(tensors, str(folder / filename), metadata={"format": "pt"})
+        for name, tensor in tensors.items():
+            weight_map[name] = filename
+            total_bytes += tensor.numel() * tensor.element_size()
+        del tensors
+    if len(shards) > 1:
+        index_doc = {"metadata": {"total_size": total_bytes}, "weight_map": weight_map}
+        (folder / "model.safetensors.index.json").write_text(json.dumps(index_doc, indent=2) + "\n")
+    (folder / "config.json").write_text(json.dumps(model_config(preset, dtype), indent=2) + "\n")
+    generation = {"bos_token_id": BOS_ID, "eos_token_id": EOS_ID, "pad_token_id": 0}
+    (folder / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
+    tokenizer_size = write_tokenizer(folder, preset.vocab_size, seed)
+    return {
+        "parameters": preset.parameter_count(),
+        "weight_bytes": total_bytes,
+        "shards": len(shards),
+        "tokenizer_vocab_size": tokenizer_size,
+    }

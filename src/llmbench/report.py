@@ -1,0 +1,278 @@
+"""The report: data gathered from results, sentences that follow the numbers,
+rendered to Markdown with Jinja and to one self-contained HTML file."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import re
+import shlex
+from itertools import combinations
+from pathlib import Path
+
+import jinja2
+import markdown as markdown_lib
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from .io import read_json
+from .metrics import samples
+
+SIGNIFICANCE = 0.05
+
+STRINGS = {
+    "zh": {
+        "environment": "环境信息",
+        "models": "模型",
+        "method": "测试方法",
+        "results": "测试结果",
+        "analysis": "分析",
+        "loop": "For循环时间测试",
+        "threads": "多并发测试",
+        "resources": "资源占用测试",
+        "summary": "总结和不足",
+        "failures": "失败的运行",
+        "reproduce": "复现命令",
+        "no_runs": "本节没有对应场景的运行。",
+        "faster": "{fast} 比 {slow} 快 {ratio:.2f} 倍（{metric} 均值 {fast_ms:.1f} ms 对 {slow_ms:.1f} ms，"
+        "Welch t 检验 p = {p}，{verdict}）。",
+        "significant": "差异显著",
+        "not_significant": "差异不显著，不能据此判断谁更快",
+        "untestable": "重复次数不足，无法检验",
+        "only_one": "只有 {backend} 成功运行，无从比较。",
+        "limit_synthetic": "模型 {model} 为随机权重（预设 {preset}）：输出文本没有意义，但计算量与真实模型相同，时间有效。",
+        "limit_cpu": "运行 {run} 在 CPU 上完成：数字不能代表 GPU 上的表现。",
+        "limit_failed": "运行 {run} 失败：{reason}",
+        "limit_invalid": "运行 {run} 无效（输出长度与要求不符）：{reason}",
+        "limit_gpu_memory": "本次运行没有 GPU：NVML 显存数据不可用，资源占用只报告进程内存（RSS）。",
+        "memory_intro": "torch.cuda.memory_allocated() 只看得到 torch 自己分配的显存，FastLLM 用自己的分配器，"
+        "因此文章中 FastLLM 显示 0.0 MB。这里报告每个进程的峰值常驻内存（RSS），有 GPU 时另报 torch 的数字。",
+        "not_measured": "尚未测量：NVML 每进程显存与能耗、各后端贪心输出的一致性检查。",
+    },
+    "en": {
+        "environment": "Environment",
+        "models": "Models",
+        "method": "How it was measured",
+        "results": "Results",
+        "analysis": "Analysis",
+        "loop": "For-loop timing",
+        "threads": "Concurrency",
+        "resources": "Resource usage",
+        "summary": "Summary and limitations",
+        "failures": "Failed runs",
+        "reproduce": "Reproduce",
+        "no_runs": "No run of this kind of scenario.",
+        "faster": "{fast} was {ratio:.2f}x faster than {slow} (mean {metric} {fast_ms:.1f} ms vs {slow_ms:.1f} ms, "
+        "Welch t-test p = {p}, {verdict}).",
+        "significant": "a significant difference",
+        "not_significant": "not significant: this does not show which is faster",
+        "untestable": "too few repetitions to test",
+        "only_one": "Only {backend} ran successfully; nothing to compare.",
+        "limit_synthetic": "Model {model} has random weights (preset {preset}): its text is meaningless, "
+        "but it does the same arithmetic as a real model, so timings are valid.",
+        "limit_cpu": "Run {run} ran on the CPU: its numbers say nothing about a GPU.",
+        "limit_failed": "Run {run} failed: {reason}",
+        "limit_invalid": "Run {run} is invalid (output lengths differ from what was asked): {reason}",
+        "limit_gpu_memory": "No GPU in this run: NVML device memory is unavailable; only process memory (RSS) "
+        "is reported.",
+        "memory_intro": "torch.cuda.memory_allocated() sees only what torch allocated; FastLLM has its own "
+        "allocator, which is why the article showed 0.0 MB for it. Reported here: each process's peak resident "
+        "memory (RSS), and torch's figures where a GPU was used.",
+        "not_measured": "Not measured yet: NVML per-process GPU memory and energy, greedy agreement between backends.",
+    },
+}
+
+
+def _fmt_p(p: float) -> str:
+    return "n/a" if math.isnan(p) else (f"{p:.2g}" if p >= 0.001 else "< 0.001")
+
+
+def compare(name_a: str, totals_a: list[float], name_b: str, totals_b: list[float], t: dict) -> str:
+    """One sentence comparing two backends' pass times, decided by the data."""
+    mean_a, mean_b = sum(totals_a) / len(totals_a), sum(totals_b) / len(totals_b)
+    (fast, fast_ms), (slow, slow_ms) = sorted([(name_a, mean_a), (name_b, mean_b)], key=lambda x: x[1])
+    if min(len(totals_a), len(totals_b)) < 2:
+        p, verdict = math.nan, t["untestable"]
+    else:
+        p = float(scipy_stats.ttest_ind(totals_a, totals_b, equal_var=False).pvalue)
+        verdict = t["significant"] if p < SIGNIFICANCE else t["not_significant"]
+    return t["faster"].format(
+        fast=fast,
+        slow=slow,
+        ratio=slow_ms / fast_ms,
+        metric="total_ms",
+        fast_ms=fast_ms,
+        slow_ms=slow_ms,
+        p=_fmt_p(p),
+        verdict=verdict,
+    )
+
+
+def _analysis(runs: list[dict], scenario_type: str, t: dict) -> list[str]:
+    """Sentences for every (model, scenario) of a type: each pair of backends compared."""
+    sentences = []
+    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for result in runs:
+        spec = result["spec"]
+        if spec["scenario"]["type"] != scenario_type:
+            continue
+        group = groups.setdefault((spec["model"], spec["scenario_name"]), {})
+        if result["status"] == "ok":
+            group[spec["backend"]] = samples(result)["total_ms"]
+    for (model, scenario), totals in sorted(groups.items()):
+        prefix = f"**{model} / {scenario}**: "
+        if len(totals) < 2:
+            names = ", ".join(totals) or "-"
+            sentences.append(prefix + t["only_one"].format(backend=names))
+        for a, b in combinations(sorted(totals), 2):
+            sentences.append(prefix + compare(a, totals[a], b, totals[b], t))
+    return sentences
+
+
+def _limitations(runs: list[dict], manifests: dict[str, dict], t: dict) -> list[str]:
+    notes = [
+        t["limit_synthetic"].format(model=name, preset=m["source"].get("preset"))
+        for name, m in manifests.items()
+        if m["source"]["source"] == "synthetic"
+    ]
+    for result in runs:
+        if result["status"] == "failed":
+            notes.append(t["limit_failed"].format(run=result["run"], reason=result["reason"]))
+        elif result["status"] == "invalid":
+            reasons = "; ".join(result["measurement"]["invalid_reasons"][:3])
+            notes.append(t["limit_invalid"].format(run=result["run"], reason=reasons))
+    cpu_runs = [r["run"] for r in runs if r.get("device") == "cpu"]
+    if cpu_runs:
+        notes.append(t["limit_cpu"].format(run=", ".join(cpu_runs)))
+    if not any(r.get("provenance", {}).get("gpus") for r in runs):
+        notes.append(t["limit_gpu_memory"])
+    notes.append(t["not_measured"])
+    return notes
+
+
+def _result_rows(summary: pd.DataFrame) -> dict[str, list[dict]]:
+    """Per scenario: one row per run with the headline metrics."""
+    tables: dict[str, list[dict]] = {}
+    for (scenario, model, backend), group in summary.groupby(["scenario", "model", "backend"], sort=False):
+        by_metric = group.set_index("metric")
+        row = {
+            "model": model,
+            "backend": backend,
+            "status": group["status"].iloc[0],
+            "device": group["device"].iloc[0],
+            "reason": group["reason"].iloc[0],
+        }
+        for metric in ("total_ms", "output_tokens_per_s", "ttft_ms", "tpot_ms", "e2e_ms"):
+            row[metric] = by_metric.loc[metric].to_dict() if metric in by_metric.index else None
+        tables.setdefault(scenario, []).append(row)
+    return tables
+
+
+def _memory_rows(runs: list[dict]) -> list[dict]:
+    rows = []
+    for r in runs:
+        if r["status"] == "failed":
+            continue
+        mib = {k: v / 2**20 for k, v in r.get("memory", {}).items()}
+        rows.append({"run": r["run"], **mib})
+    return rows
+
+
+def build_context(
+    summary: pd.DataFrame,
+    runs: list[dict],
+    manifests: dict[str, dict],
+    settings: dict,
+    configfiles: list[str],
+    plots: list[str],
+) -> dict:
+    t = STRINGS[settings["language"]]
+    provenance = next((r["provenance"] for r in runs if r.get("provenance")), {})
+    specs = {r["run"]: r["spec"] for r in runs}
+    config_args = " ".join(f"--configfile {shlex.quote(c)}" for c in configfiles)
+    return {
+        "t": t,
+        "language": settings["language"],
+        "title": settings["title"],
+        "generated_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "provenance": provenance,
+        "manifests": manifests,
+        "scenarios": {s["scenario_name"]: s["scenario"] for s in specs.values()},
+        "backends": sorted({s["backend"] for s in specs.values()}),
+        "devices": sorted({r.get("device") or r["spec"]["device"] for r in runs}),
+        "results": _result_rows(summary),
+        "loop_analysis": _analysis(runs, "loop", t),
+        "threads_analysis": _analysis(runs, "threads", t),
+        "memory": _memory_rows(runs),
+        "limitations": _limitations(runs, manifests, t),
+        "failures": [r for r in runs if r["status"] != "ok"],
+        "plots": plots,
+        "reproduce": f"snakemake --cores 1 --resources gpu=1 {config_args}".strip(),
+    }
+
+
+def _environment(template_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+    def num(value, digits=1):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return f"{value:,.{digits}f}"
+
+    def ci(stat, digits=1):
+        if not stat or math.isnan(stat.get("ci95_high", math.nan)):
+            return num(stat["mean"] if stat else None, digits)
+        return f"{num(stat['mean'], digits)} ± {num((stat['ci95_high'] - stat['ci95_low']) / 2, digits)}"
+
+    env.filters["num"] = num
+    env.filters["ci"] = ci
+    return env
+
+
+def render_markdown(context: dict, template_dir: Path) -> str:
+    return _environment(template_dir).get_template("report.md.j2").render(**context)
+
+
+def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir: Path) -> str:
+    """Self-contained HTML: the Markdown converted, every image inlined as a data URI."""
+    body = markdown_lib.markdown(markdown_text, extensions=["tables", "fenced_code"])
+
+    def inline(match: re.Match) -> str:
+        src = match.group(1)
+        data = base64.b64encode((base_dir / src).read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^":]+\.png)"', inline, body)
+    return _environment(template_dir).get_template("report.html.j2").render(body=body, **context)
+
+
+def write_report(
+    summary_csv: str,
+    run_paths: list[str],
+    manifest_paths: dict[str, str],
+    plots: list[str],
+    settings: dict,
+    configfiles: list[str],
+    template_dir: str,
+    md_out: str,
+    html_out: str,
+) -> None:
+    summary = pd.read_csv(summary_csv, keep_default_na=True)
+    summary["reason"] = summary["reason"].fillna("")
+    runs = [read_json(p) for p in run_paths]
+    manifests = {name: read_json(p) for name, p in manifest_paths.items()}
+    md_dir = Path(md_out).parent
+    relative_plots = [str(Path(p).resolve().relative_to(md_dir.resolve())) for p in plots]
+    context = build_context(summary, runs, manifests, settings, configfiles, relative_plots)
+    markdown_text = render_markdown(context, Path(template_dir))
+    Path(md_out).write_text(markdown_text, encoding="utf-8")
+    Path(html_out).write_text(
+        render_html(markdown_text, context, Path(template_dir), md_dir), encoding="utf-8"
+    )

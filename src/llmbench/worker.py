@@ -1,0 +1,90 @@
+"""One benchmark run in its own process: load, measure, write, exit.
+
+Started by :mod:`llmbench.launcher` as ``python -m llmbench.worker SPEC RESULT``.
+It always ends with ``os._exit``: a process that loaded ftllm may never exit
+by itself, and nothing after the result is written matters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+from . import provenance
+from .backends import get_backend
+from .backends.base import BackendUnavailable, LoadSettings, now
+from .device import default_cpu_threads, resolve_device
+from .io import read_json, write_json_atomic
+from .scenarios import measure
+
+SCHEMA_VERSION = 1
+
+
+def process_memory() -> dict:
+    """Peak and current resident memory of this process (bytes), from /proc."""
+    fields = {"VmHWM": "process_peak_rss_bytes", "VmRSS": "process_rss_bytes"}
+    memory = {}
+    try:
+        for line in open("/proc/self/status"):
+            key = line.split(":")[0]
+            if key in fields:
+                memory[fields[key]] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return memory
+
+
+def run(spec: dict) -> dict:
+    result = {"schema_version": SCHEMA_VERSION, "run": spec["run"], "spec": spec}
+    try:
+        backend_cls = get_backend(spec["backend"])
+        result["provenance"] = provenance.collect(spec["workflow_dir"], backend_cls.packages)
+        manifest = read_json(spec["manifest"])
+        result["model_manifest"] = {k: manifest[k] for k in ("sha256", "source", "details", "total_bytes")}
+        device = resolve_device(spec["device"])
+        settings = LoadSettings(
+            model_dir=spec["model_dir"],
+            artifact=spec["artifact"],
+            device=device,
+            dtype=spec["dtype"],
+            cpu_threads=spec.get("cpu_threads") or default_cpu_threads(),
+            options=spec.get("backend_options", {}),
+        )
+        result["device"] = device
+        result["cpu_threads"] = settings.cpu_threads
+        backend = backend_cls(settings)
+        started = now()
+        backend.import_libraries()
+        result["import_s"] = now() - started
+        started = now()
+        backend.load()
+        result["load_s"] = now() - started
+        result["backend_info"] = backend.describe()
+        prompts = read_json(spec["prompts_ids"])["prompt_ids"]
+        result["measurement"] = measure(backend, prompts, spec["scenario"])
+        result["memory"] = {**backend.memory(), **process_memory()}
+        result["status"] = "ok" if result["measurement"]["valid"] else "invalid"
+        backend.close()
+    except BackendUnavailable as error:
+        result.update(status="failed", reason=f"backend unavailable: {error}")
+    except Exception as error:  # recorded, not raised: the record is the product
+        result.update(
+            status="failed", reason=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()
+        )
+    return result
+
+
+def main(argv: list[str]) -> None:
+    spec_path, result_path = argv
+    result = run(read_json(spec_path))
+    write_json_atomic(result_path, result)
+    if result["status"] == "failed":
+        print(f"run failed: {result['reason']}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
