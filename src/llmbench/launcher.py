@@ -20,6 +20,7 @@ from .io import read_json, tail, write_json_atomic
 from .worker import SCHEMA_VERSION
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+WORKER = (sys.executable, "-m", "llmbench.worker")
 
 
 def failure_record(spec: dict, reason: str, exit_code: int | None, log_path: Path) -> dict:
@@ -43,8 +44,12 @@ def _describe_exit(code: int) -> str:
     return f"exited with status {code}"
 
 
-def run_isolated(spec: dict, output: str | Path, log: str | Path, timeout_s: float) -> dict:
-    """Run `spec` in a worker process; write and return its result or a failure record."""
+def run_isolated(
+    spec: dict, output: str | Path, log: str | Path, timeout_s: float, worker: tuple[str, ...] = WORKER
+) -> dict:
+    """Run `spec` in a worker process; write and return its result or a failure record.
+
+    The worker is called as ``worker SPEC_PATH RESULT_PATH``."""
     output, log = Path(output), Path(log)
     log.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="llmbench-run-") as scratch:
@@ -55,7 +60,7 @@ def run_isolated(spec: dict, output: str | Path, log: str | Path, timeout_s: flo
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         with open(log, "ab") as log_file:
             child = subprocess.Popen(
-                [sys.executable, "-m", "llmbench.worker", str(spec_path), str(result_path)],
+                [*worker, str(spec_path), str(result_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

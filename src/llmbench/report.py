@@ -264,7 +264,7 @@ def write_report(
     md_out: str,
     html_out: str,
 ) -> None:
-    summary = pd.read_csv(summary_csv, keep_default_na=True)
+    summary = pd.read_csv(summary_csv, dtype={"reason": str, "metric": str})
     summary["reason"] = summary["reason"].fillna("")
     runs = [read_json(p) for p in run_paths]
     manifests = {name: read_json(p) for name, p in manifest_paths.items()}

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from .presets import get_preset
-from .synthetic import build_synthetic_model
 
 
 class ModelSourceError(ValueError):
@@ -48,6 +47,8 @@ def acquire(model: dict, folder: str | Path) -> dict:
     folder = Path(folder)
     source = model["source"]
     if source == "synthetic":
+        from .synthetic import build_synthetic_model  # imports torch: only when building
+
         return build_synthetic_model(folder, get_preset(model["preset"]), model["seed"], model["dtype"])
     if source == "local":
         link_local_model(Path(model["path"]), folder)

@@ -119,7 +119,8 @@ def build_synthetic_model(folder: Path, preset: Preset, seed: int, dtype: str) -
     (folder / "config.json").write_text(json.dumps(model_config(preset, dtype), indent=2) + "\n")
     generation = {"bos_token_id": BOS_ID, "eos_token_id": EOS_ID, "pad_token_id": 0}
     (folder / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
-    tokenizer_size = write_tokenizer(folder, preset.vocab_size, seed)
+    # The tokenizer depends on the vocabulary size only, so prompts encode the same for every seed.
+    tokenizer_size = write_tokenizer(folder, preset.vocab_size)
     return {
         "parameters": preset.parameter_count(),
         "weight_bytes": total_bytes,

@@ -1,0 +1,52 @@
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The `tiny` synthetic model, built once per test session (real builder)."""
+    from llmbench.models.presets import get_preset
+    from llmbench.models.synthetic import build_synthetic_model
+
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    build_synthetic_model(folder, get_preset("tiny"), seed=0, dtype="float32")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_prompt_ids(tiny_model, tmp_path_factory) -> Path:
+    from llmbench.prompts import encode_queries, read_queries
+
+    queries = read_queries(REPO / "config/prompts/article_zh.txt")
+    path = tmp_path_factory.mktemp("prompts") / "tiny.json"
+    path.write_text(json.dumps({"queries": queries, "prompt_ids": encode_queries(tiny_model, queries)}))
+    return path
+
+
+def copy_workflow(destination: Path) -> Path:
+    """The workflow's tracked and untracked-but-not-ignored files, as a fresh clone has them."""
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination

@@ -1,0 +1,194 @@
+"""Aggregation and report rendering from fixed run records."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from llmbench.io import write_json_atomic
+from llmbench.metrics import samples, summary_table
+from llmbench.plots import plot_scenario
+from llmbench.report import write_report
+
+
+def request(index, ttft, itl, start=0.0):
+    return {
+        "query_index": index,
+        "prompt_tokens": 10,
+        "output_tokens": len(itl) + 1,
+        "output_ids": list(range(len(itl) + 1)),
+        "start_ms": start,
+        "ttft_ms": ttft,
+        "e2e_ms": ttft + sum(itl),
+        "itl_ms": itl,
+    }
+
+
+def run_record(backend, scenario_type, totals, status="ok"):
+    spec = {
+        "model": "tiny",
+        "backend": backend,
+        "scenario_name": scenario_type,
+        "scenario": {
+            "type": scenario_type,
+            "output_tokens": 3,
+            "workers": 5,
+            "warmup_requests": 1,
+            "repetitions": len(totals),
+            "min_duration_s": 0,
+        },
+        "device": "cpu",
+        "dtype": "float32",
+    }
+    record = {
+        "schema_version": 1,
+        "run": f"tiny/{backend}/{scenario_type}",
+        "spec": spec,
+        "status": status,
+        "provenance": {
+            "cpu": "Test CPU",
+            "gpus": [],
+            "packages": {"llmbench": "0.1.0"},
+            "workflow": {"commit": "abc123", "dirty": False},
+            "python": "3.11",
+            "platform": "Linux",
+        },
+    }
+    if status == "failed":
+        return {**record, "reason": "CUDA out of memory (simulated)"}
+    reps = [
+        {"total_ms": t, "requests": [request(0, 2.0, [1.0, 3.0]), request(1, 4.0, [2.0, 2.0])]}
+        for t in totals
+    ]
+    return {
+        **record,
+        "device": "cpu",
+        "load_s": 0.5,
+        "memory": {"process_peak_rss_bytes": 100 * 2**20},
+        "measurement": {
+            "warmup_requests": 1,
+            "measured_s": 1,
+            "repetitions": reps,
+            "valid": True,
+            "invalid_reasons": [],
+        },
+    }
+
+
+MANIFEST = {
+    "source": {"source": "synthetic", "preset": "tiny", "dtype": "float32"},
+    "details": {"parameters": 887424},
+    "total_bytes": 3_600_000,
+    "sha256": "f" * 64,
+    "files": [],
+}
+
+
+def test_samples_split_latency_into_prefill_and_decode():
+    s = samples(run_record("hf", "loop", [100.0, 110.0]))
+    assert s["total_ms"] == [100.0, 110.0]
+    assert s["ttft_ms"] == [2.0, 4.0, 2.0, 4.0]
+    assert s["tpot_ms"] == [2.0, 2.0, 2.0, 2.0]  # mean inter-token gap, first token excluded
+    assert s["itl_ms"] == [1.0, 3.0, 2.0, 2.0] * 2
+    assert s["e2e_ms"] == [6.0, 8.0, 6.0, 8.0]
+    assert s["output_tokens_per_s"] == pytest.approx([6 / 0.1, 6 / 0.11])
+    assert s["load_s"] == [0.5]
+
+
+def write_runs(tmp_path, hf_totals, fastllm_totals, failed=False):
+    paths = []
+    for backend, totals in (("hf", hf_totals), ("fastllm", fastllm_totals)):
+        for scenario in ("loop", "threads"):
+            status = "failed" if failed and backend == "fastllm" and scenario == "threads" else "ok"
+            path = tmp_path / "runs" / backend / f"{scenario}.json"
+            write_json_atomic(path, run_record(backend, scenario, totals, status))
+            paths.append(str(path))
+    return paths
+
+
+def render(tmp_path, hf_totals, fastllm_totals, language="zh", failed=False):
+    paths = write_runs(tmp_path, hf_totals, fastllm_totals, failed)
+    summary = summary_table(paths)
+    (tmp_path / "plots").mkdir(exist_ok=True)
+    summary_csv = tmp_path / "summary.csv"
+    summary.to_csv(summary_csv, index=False)
+    plots = []
+    for scenario in ("loop", "threads"):
+        plots.append(str(tmp_path / "plots" / f"{scenario}.png"))
+        plot_scenario(pd.read_csv(summary_csv), scenario, plots[-1])
+    manifest = tmp_path / "manifest.json"
+    write_json_atomic(manifest, MANIFEST)
+    write_report(
+        str(summary_csv),
+        paths,
+        {"tiny": str(manifest)},
+        plots,
+        {"language": language, "title": "T"},
+        ["config/config.yaml"],
+        str(REPO / "report/templates"),
+        str(tmp_path / "report.md"),
+        str(tmp_path / "report.html"),
+    )
+    return (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text(), summary
+
+
+def test_summary_is_tidy_with_one_row_per_run_and_metric(tmp_path):
+    summary = summary_table(write_runs(tmp_path, [100, 102, 101], [50, 51, 49], failed=True))
+    ok = summary[summary["status"] == "ok"]
+    assert not ok.duplicated(["model", "backend", "scenario", "metric"]).any()
+    assert set(ok["metric"]) >= {"total_ms", "ttft_ms", "tpot_ms", "itl_ms", "e2e_ms", "output_tokens_per_s"}
+    row = ok[(ok.backend == "hf") & (ok.scenario == "loop") & (ok.metric == "total_ms")].iloc[0]
+    assert row["mean"] == pytest.approx(101) and row["ci95_low"] < 101 < row["ci95_high"]
+    failed = summary[summary["status"] == "failed"]
+    assert len(failed) == 1 and failed.iloc[0]["reason"] == "CUDA out of memory (simulated)"
+    assert failed.iloc[0]["metric"] == "" and pd.isna(failed.iloc[0]["mean"])
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_report_has_the_articles_sections_and_the_numbers(tmp_path, language):
+    md, html, _ = render(tmp_path, [300, 310, 305], [100, 98, 102], language)
+    titles = {
+        "zh": ["环境信息", "测试方法", "For循环时间测试", "多并发测试", "资源占用测试", "总结和不足"],
+        "en": [
+            "Environment",
+            "How it was measured",
+            "For-loop timing",
+            "Concurrency",
+            "Resource usage",
+            "Summary and limitations",
+        ],
+    }[language]
+    for title in titles:
+        assert title in md and title in html
+    assert "305.0 ±" in md and "100.0 ±" in md  # means of the fixture's pass times
+    assert "3.05" in md  # 305 / 100
+    assert "![plots/loop.png](plots/loop.png)" in md
+    assert "data:image/png;base64," in html and 'src="plots/loop.png"' not in html
+    assert "Test CPU" in md and "abc123" in md
+
+
+def test_the_summary_sentence_follows_the_numbers(tmp_path):
+    md_a, _, _ = render(tmp_path / "a", [300, 310, 305], [100, 98, 102], "en")
+    md_b, _, _ = render(tmp_path / "b", [100, 98, 102], [300, 310, 305], "en")
+    assert re.search(r"fastllm was 3\.05x faster than hf", md_a)
+    assert re.search(r"hf was 3\.05x faster than fastllm", md_b)
+    assert "a significant difference" in md_a
+
+
+def test_overlapping_results_are_not_called_a_win(tmp_path):
+    md, _, _ = render(tmp_path, [100, 120, 90, 110], [105, 95, 118, 101], "en")
+    assert "not significant" in md
+
+
+def test_a_failed_run_still_renders_with_its_reason(tmp_path):
+    md, html, _ = render(tmp_path, [300, 310, 305], [100, 98, 102], "en", failed=True)
+    assert "tiny/fastllm/threads failed: CUDA out of memory (simulated)" in md
+    assert "Only hf ran successfully" in md
+    assert "CUDA out of memory" in html
+
+
+def test_nan_free_ci_filter_for_single_repetition(tmp_path):
+    md, _, summary = render(tmp_path, [300], [100], "en")
+    assert summary[summary.metric == "total_ms"]["ci95_low"].isna().all()
+    assert "too few repetitions to test" in md

@@ -1,0 +1,194 @@
+"""Backends and the isolated run path, on the tiny synthetic model, on CPU."""
+
+import json
+import shutil
+import sys
+import time
+
+import pytest
+
+from conftest import REPO
+from llmbench.backends import available, get_backend
+from llmbench.backends.base import LoadSettings
+from llmbench.io import read_json, write_json_atomic
+from llmbench.launcher import run_isolated
+
+
+def spec_for(model_dir, prompt_ids, backend, artifact=None, scenario=None, device="cpu"):
+    manifest = model_dir.parent / f"{model_dir.name}-manifest.json"
+    if not manifest.exists():
+        from llmbench.models.manifest import build_manifest
+
+        write_json_atomic(manifest, build_manifest(model_dir, {"source": "synthetic", "preset": "tiny"}))
+    scenario = scenario or {
+        "type": "loop",
+        "output_tokens": 12,
+        "warmup_requests": 1,
+        "repetitions": 2,
+        "min_duration_s": 0,
+    }
+    return {
+        "run": f"tiny/{backend}/test",
+        "model": "tiny",
+        "backend": backend,
+        "scenario_name": "test",
+        "scenario": scenario,
+        "device": device,
+        "dtype": "float32",
+        "cpu_threads": 1,
+        "backend_options": {},
+        "model_dir": str(model_dir),
+        "artifact": str(artifact or model_dir),
+        "manifest": str(manifest),
+        "prompts_ids": str(prompt_ids),
+        "workflow_dir": str(REPO),
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_flm(tiny_model, tmp_path_factory):
+    from llmbench.convert import convert_to_flm
+
+    folder = tmp_path_factory.mktemp("flm")
+    output = folder / "fastllm-float32.flm"
+    convert_to_flm(tiny_model, output, "float32", timeout_s=300, log=folder / "convert.log")
+    return output
+
+
+def test_registry_finds_backend_modules():
+    assert {"hf", "fastllm"} <= set(available())
+    assert get_backend("fastllm").artifact_kind == "fastllm"
+    with pytest.raises(KeyError, match="known backends"):
+        get_backend("nope")
+
+
+def test_hf_generates_exactly_n_tokens_even_past_eos(tiny_model, tiny_prompt_ids):
+    prompt = read_json(tiny_prompt_ids)["prompt_ids"][0]
+    backend = get_backend("hf")(LoadSettings(str(tiny_model), str(tiny_model), "cpu", "float32", 1))
+    backend.import_libraries()
+    backend.load()
+    first = backend.generate(prompt, 1).output_ids[0]
+    # Make the model's first greedy token its EOS: generation must go on regardless,
+    # with EOS masked (as FastLLM's min_len does), so that token never appears.
+    backend.model.generation_config.eos_token_id = first
+    generation = backend.generate(prompt, 9)
+    assert len(generation.output_ids) == 9 and first not in generation.output_ids
+    times = generation.token_times
+    assert len(times) == 9
+    assert generation.start < times[0] and times == sorted(times) and times[-1] <= generation.end
+
+
+def test_both_backends_run_isolated_with_exact_lengths_and_agree(
+    tiny_model, tiny_prompt_ids, tiny_flm, tmp_path
+):
+    results = {}
+    for backend, artifact in (("hf", tiny_model), ("fastllm", tiny_flm)):
+        out = tmp_path / f"{backend}.json"
+        result = run_isolated(
+            spec_for(tiny_model, tiny_prompt_ids, backend, artifact), out, tmp_path / f"{backend}.log", 300
+        )
+        assert result["status"] == "ok", result.get("reason")
+        assert read_json(out) == json.loads(json.dumps(result))
+        reps = result["measurement"]["repetitions"]
+        assert len(reps) == 2 and result["measurement"]["warmup_requests"] == 1
+        for request in (r for rep in reps for r in rep["requests"]):
+            assert request["output_tokens"] == 12 == len(request["output_ids"])
+            assert len(request["itl_ms"]) == 11
+            assert 0 < request["ttft_ms"] <= request["e2e_ms"]
+        assert result["load_s"] > 0 and result["device"] == "cpu"
+        assert result["model_manifest"]["sha256"]
+        results[backend] = reps[0]["requests"]
+    assert results["fastllm"][0]["output_ids"] == results["hf"][0]["output_ids"]
+    assert read_json(tmp_path / "fastllm.json")["backend_info"]["library"] == "libfastllm_tools-cpu.so"
+
+
+def test_threads_scenario_runs_all_queries_concurrently(tiny_model, tiny_prompt_ids, tiny_flm, tmp_path):
+    scenario = {
+        "type": "threads",
+        "output_tokens": 6,
+        "workers": 5,
+        "warmup_requests": 0,
+        "repetitions": 1,
+        "min_duration_s": 0,
+    }
+    spec = spec_for(tiny_model, tiny_prompt_ids, "fastllm", tiny_flm, scenario)
+    result = run_isolated(spec, tmp_path / "r.json", tmp_path / "r.log", 300)
+    assert result["status"] == "ok", result.get("reason")
+    (rep,) = result["measurement"]["repetitions"]
+    assert len(rep["requests"]) == 5
+    # Submitted together: every request starts before the first one finishes.
+    first_end = min(r["start_ms"] + r["e2e_ms"] for r in rep["requests"])
+    assert max(r["start_ms"] for r in rep["requests"]) < first_end
+
+
+@pytest.mark.parametrize("backend", ["hf", "fastllm"])
+def test_cuda_asked_on_a_cpu_machine_is_a_failure_not_cpu_numbers(
+    backend, tiny_model, tiny_prompt_ids, tiny_flm, tmp_path
+):
+    artifact = tiny_flm if backend == "fastllm" else tiny_model
+    spec = spec_for(tiny_model, tiny_prompt_ids, backend, artifact, device="cuda")
+    result = run_isolated(spec, tmp_path / "r.json", tmp_path / "r.log", 300)
+    assert result["status"] == "failed"
+    assert result["reason"].startswith("backend unavailable: device cuda asked for")
+    assert "measurement" not in result
+
+
+def test_a_backend_error_becomes_a_failure_record(tiny_model, tiny_prompt_ids, tmp_path):
+    spec = spec_for(tiny_model, tiny_prompt_ids, "hf", artifact=tmp_path / "missing-model")
+    result = run_isolated(spec, tmp_path / "r.json", tmp_path / "r.log", 300)
+    assert result["status"] == "failed" and "missing-model" in result["reason"]
+    assert "Traceback" in result["traceback"] and result["exit_code"] == 0
+    assert read_json(tmp_path / "r.json")["status"] == "failed"
+
+
+FAULTY_WORKERS = {
+    "segfault": ("import ctypes; ctypes.string_at(0)", "killed by signal SIGSEGV"),
+    "exit-0-silently": ("print('Press any key to exit')", "exited with status 0 without writing a result"),
+    "exit-3": ("import sys; sys.exit(3)", "exited with status 3 without writing a result"),
+    "half-written": (
+        "import sys; open(sys.argv[2], 'w').write('{\"status\": ')",
+        "unreadable result",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTY_WORKERS))
+def test_worker_faults_leave_a_failure_record(fault, tmp_path):
+    code, reason = FAULTY_WORKERS[fault]
+    spec = {"run": "m/b/s"}
+    result = run_isolated(
+        spec, tmp_path / "r.json", tmp_path / "r.log", 60, worker=(sys.executable, "-c", code)
+    )
+    assert result["status"] == "failed" and reason in result["reason"]
+    assert read_json(tmp_path / "r.json") == result
+    if fault == "exit-0-silently":
+        assert "Press any key" in result["log_tail"]
+
+
+def test_a_hanging_worker_and_its_children_are_killed_at_the_timeout(tmp_path):
+    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    started = time.monotonic()
+    result = run_isolated(
+        {"run": "m/b/s"}, tmp_path / "r.json", tmp_path / "r.log", 2, worker=(sys.executable, "-c", code)
+    )
+    assert time.monotonic() - started < 20
+    assert result["status"] == "failed" and result["reason"] == "timed out after 2 s"
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "result.json"
+    write_json_atomic(path, {"status": "ok"})
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"value": float("nan")})  # NaN is not JSON: fails mid-write
+    assert read_json(path) == {"status": "ok"}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_conversion_failure_is_an_error_not_an_empty_file(tmp_path):
+    from llmbench.convert import ConversionError, convert_to_flm
+
+    (tmp_path / "not-a-model").mkdir()
+    with pytest.raises(ConversionError, match="wrote no .flm file"):
+        convert_to_flm(tmp_path / "not-a-model", tmp_path / "x.flm", "float32", 120, tmp_path / "c.log")
+    assert not (tmp_path / "x.flm").exists() and not (tmp_path / "x.flm.partial").exists()
+    shutil.rmtree(tmp_path / "not-a-model")
