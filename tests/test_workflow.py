@@ -1,0 +1,159 @@
+"""The workflow end to end, in a temporary copy of the repository, on CPU."""
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, copy_workflow
+
+pytestmark = pytest.mark.workflow
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(workdir, *args, check=True, timeout=900):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    done = subprocess.run(
+        [*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env, timeout=timeout
+    )
+    if check and done.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+def planned_jobs(workdir, *args):
+    """Rule -> job count of a dry run ({} when there is nothing to do)."""
+    done = snakemake(workdir, "-n", "--cores", "1", "--resources", "gpu=1", *args)
+    text = done.stdout + done.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def digests(folder):
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A copy of the workflow after one full default run."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    snakemake(workdir, "--cores", "1", "--resources", "gpu=1")
+    return workdir
+
+
+def test_full_run_produces_summary_and_reports(finished):
+    summary = pd.read_csv(finished / "results/summary.csv")
+    runs = summary.drop_duplicates(["model", "backend", "scenario"])
+    assert set(zip(runs.backend, runs.scenario, strict=True)) == {
+        (b, s) for b in ("hf", "fastllm") for s in ("loop", "threads")
+    }
+    assert (runs.status == "ok").all(), runs[["backend", "scenario", "reason"]]
+    assert (summary.device == "cpu").all()
+    assert (finished / "resources/models/tiny/fastllm-float32.flm").stat().st_size > 0
+    md = (finished / "results/report.md").read_text()
+    for title in ("For循环时间测试", "多并发测试", "资源占用测试", "总结和不足"):
+        assert title in md
+    assert "data:image/png;base64," in (finished / "results/report.html").read_text()
+    for log in ("acquire_model/tiny", "convert_fastllm/tiny-float32", "run_benchmark/tiny/fastllm/loop"):
+        assert (finished / "logs" / f"{log}.log").stat().st_size > 0
+
+
+def test_nothing_to_do_after_a_full_run(finished):
+    assert planned_jobs(finished) == {}
+
+
+def test_a_template_change_reruns_only_the_report(finished):
+    template = finished / "report/templates/report.md.j2"
+    original = template.read_text()
+    template.write_text(original + "\nchanged\n")
+    try:
+        assert planned_jobs(finished) == {"render_report": 1, "all": 1}
+    finally:
+        template.write_text(original)
+    assert planned_jobs(finished) == {}  # same content again: nothing stale
+
+
+def test_a_benchmark_parameter_change_reruns_runs_and_downstream_only(finished):
+    config = finished / "config/config.yaml"
+    original = config.read_text()
+    config.write_text(
+        original.replace(
+            "output_tokens: 16\n    warmup_requests: 2\n    repetitions: 3\n  threads",
+            "output_tokens: 12\n    warmup_requests: 2\n    repetitions: 3\n  threads",
+        )
+    )
+    try:
+        jobs = planned_jobs(finished)
+    finally:
+        config.write_text(original)
+    assert jobs == {
+        "run_benchmark": 2,
+        "collect_results": 1,
+        "plot_scenario": 2,
+        "render_report": 1,
+        "all": 1,
+    }
+
+
+def test_snakemake_report_includes_the_html_report_and_plots(finished):
+    snakemake(finished, "--report", "report.html")
+    text = (finished / "report.html").read_text()
+    assert "report.html" in text and "loop.png" in text and "threads.png" in text
+
+
+BAD_INPUTS = {
+    "unknown backend": ("backends: [hf, vllm-typo]\n", "unknown backend 'vllm-typo'"),
+    "unknown preset": ("models:\n  tiny:\n    preset: huge\n", "models.tiny.preset: unknown preset 'huge'"),
+    "missing local folder": (
+        "models:\n  mine:\n    source: local\n    path: /nonexistent/model\n",
+        "models.mine.path: local model folder /nonexistent/model does not exist",
+    ),
+    "negative length": (
+        "scenarios:\n  loop:\n    type: loop\n    output_tokens: -5\n",
+        "scenarios.loop.output_tokens: -5 is less than the minimum of 1",
+    ),
+    "empty prompts file": ("prompts: config/empty.txt\n", "prompts file config/empty.txt holds no query"),
+    "YAML type error": (
+        "scenarios:\n  loop:\n    type: loop\n    repetitions: three\n",
+        "scenarios.loop.repetitions: 'three' is not of type integer",
+    ),
+    # Snakemake parses --configfile before the workflow runs: its own message, without file or line.
+    "YAML syntax error": ("scenarios: [loop\n", "Config file is not valid JSON or YAML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_named_and_nothing_computed_is_lost(finished, case):
+    content, expected = BAD_INPUTS[case]
+    (finished / "config/empty.txt").write_text("\n")
+    (finished / "bad.yaml").write_text(content)
+    before = digests(finished / "results")
+    done = snakemake(
+        finished, "--cores", "1", "--resources", "gpu=1", "--configfile", "bad.yaml", check=False
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert expected in output, output[-3000:]
+    assert "Traceback" not in output
+    assert digests(finished / "results") == before
+
+
+def test_lint_and_format_are_clean():
+    lint = snakemake(REPO, "--lint", check=False)
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run(
+        [Path(sys.executable).parent / "snakefmt", "--check", "Snakefile", "rules"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
