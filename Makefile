@@ -1,0 +1,43 @@
+# The two entry points of the README: `make run` and `make test`.
+# Both create .venv on first use and install exactly what pyproject.toml pins.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# torch comes from pip's default index: a CUDA build on Linux from PyPI, the CPU
+# build where the machine provides one (as here). To force a CPU build
+# elsewhere: make TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+TORCH_INDEX_URL ?=
+pin = $(shell $(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print(" ".join($(1)))')
+
+.PHONY: run test lint format clean
+.DEFAULT_GOAL := run
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) \
+		'$(call pin,[d for d in p["project"]["dependencies"] if d.startswith("torch==")])'
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(call pin,p["tool"]["llmbench"]["no-deps"])
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/snakemake --cores 1 --resources gpu=1
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/ruff check src scripts tests
+	$(BIN)/ruff format --check src scripts tests
+
+format: $(INSTALLED)
+	$(BIN)/snakefmt Snakefile rules
+	$(BIN)/ruff format src scripts tests
+
+clean:
+	rm -rf results logs .snakemake report.html
