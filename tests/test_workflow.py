@@ -159,5 +159,7 @@ def test_lint_and_format_are_clean():
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
     ruff = Path(sys.executable).parent / "ruff"
     for command in (["check"], ["format", "--check"]):
-        done = subprocess.run([ruff, *command, "src", "scripts", "tests"], cwd=REPO, capture_output=True, text=True)
+        done = subprocess.run(
+            [ruff, *command, "src", "scripts", "tests"], cwd=REPO, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stdout + done.stderr
