@@ -10,3 +10,19 @@ rule collect_results:
         "../envs/report.yaml"
     script:
         "../scripts/collect_results.py"
+
+
+rule check_agreement:
+    input:
+        runs=run_outputs(),
+        code=package_file("agreement.py"),
+    output:
+        "results/agreement.csv",
+    log:
+        "logs/check_agreement.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        reference=config["correctness"]["reference"],
+    script:
+        "../scripts/check_agreement.py"

@@ -113,6 +113,7 @@ def run_settings(wildcards):
         "dtype": MODELS[wildcards.model]["dtype"],
         "cpu_threads": config["cpu_threads"],
         "backend_options": config["backend_options"].get(wildcards.backend, {}),
+        "sample_period_s": config["sample_period_s"],
     }
 
 

@@ -1,6 +1,7 @@
 rule render_report:
     input:
         summary="results/summary.csv",
+        agreement="results/agreement.csv",
         runs=run_outputs(),
         manifests=manifest_outputs(),
         plots=plot_outputs(),
@@ -22,6 +23,7 @@ rule render_report:
         "../envs/report.yaml"
     params:
         settings=config["report"],
+        correctness=config["correctness"],
         configfiles=workflow.configfiles,
     script:
         "../scripts/render_report.py"

@@ -10,10 +10,12 @@ log = log_to(snakemake.log[0])
 manifests = {Path(p).parent.name: p for p in snakemake.input.manifests}
 write_report(
     summary_csv=snakemake.input.summary,
+    agreement_csv=snakemake.input.agreement,
     run_paths=list(snakemake.input.runs),
     manifest_paths=manifests,
     plots=list(snakemake.input.plots),
     settings=snakemake.params.settings,
+    correctness=snakemake.params.correctness,
     configfiles=list(snakemake.params.configfiles),
     template_dir=str(Path(snakemake.input.templates[0]).parent),
     md_out=snakemake.output.md,

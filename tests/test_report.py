@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from llmbench.io import write_json_atomic
+from llmbench.agreement import agreement_table
+from llmbench.io import read_json, write_json_atomic
 from llmbench.metrics import samples, summary_table
 from llmbench.plots import plot_scenario
 from llmbench.report import write_report
@@ -119,12 +120,16 @@ def render(tmp_path, hf_totals, fastllm_totals, language="zh", failed=False):
         plot_scenario(pd.read_csv(summary_csv), scenario, plots[-1])
     manifest = tmp_path / "manifest.json"
     write_json_atomic(manifest, MANIFEST)
+    agreement_csv = tmp_path / "agreement.csv"
+    agreement_table([read_json(p) for p in paths], "hf").to_csv(agreement_csv, index=False)
     write_report(
         str(summary_csv),
+        str(agreement_csv),
         paths,
         {"tiny": str(manifest)},
         plots,
         {"language": language, "title": "T"},
+        {"reference": "hf", "min_prefix_agreement": 0.5},
         ["config/config.yaml"],
         str(REPO / "report/templates"),
         str(tmp_path / "report.md"),
@@ -192,3 +197,24 @@ def test_nan_free_ci_filter_for_single_repetition(tmp_path):
     md, _, summary = render(tmp_path, [300], [100], "en")
     assert summary[summary.metric == "total_ms"]["ci95_low"].isna().all()
     assert "too few repetitions to test" in md
+
+
+def test_a_disagreeing_backend_is_flagged_in_the_report(tmp_path):
+    paths = write_runs(tmp_path, [300, 310, 305], [100, 98, 102])
+    for path in paths:
+        if "/fastllm/" in path:
+            record = read_json(path)
+            for rep in record["measurement"]["repetitions"]:
+                for req in rep["requests"]:
+                    req["output_ids"] = [req["output_ids"][0]] + [9999] * (len(req["output_ids"]) - 1)
+            write_json_atomic(path, record)
+    table = agreement_table([read_json(p) for p in paths], "hf")
+    assert set(table.first_divergence) == {1}
+    from llmbench.agreement import verdicts
+
+    assert verdicts(table, 0.5)["disagrees"].all()
+    from llmbench.report import STRINGS, _agreement
+
+    _, sentences = _agreement(table, [read_json(p) for p in paths], "hf", 0.5, STRINGS["en"])
+    assert sentences and all("fastllm **disagrees** with the reference hf" in s for s in sentences)
+    assert "first divergence at token 1" in sentences[0]

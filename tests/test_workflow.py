@@ -98,6 +98,7 @@ def test_a_benchmark_parameter_change_reruns_runs_and_downstream_only(finished):
     assert jobs == {
         "run_benchmark": 2,
         "collect_results": 1,
+        "check_agreement": 1,
         "plot_scenario": 2,
         "render_report": 1,
         "all": 1,
@@ -163,3 +164,18 @@ def test_lint_and_format_are_clean():
             [ruff, *command, "src", "scripts", "tests"], cwd=REPO, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished):
+    """Runs last on the shared copy: FastLLM is handed a corrupt model file."""
+    flm = finished / "resources/models/tiny/fastllm-float32.flm"
+    flm.write_bytes(flm.read_bytes()[:4096])
+    snakemake(finished, "--cores", "1", "--resources", "gpu=1")
+    summary = pd.read_csv(finished / "results/summary.csv")
+    status = summary.drop_duplicates(["backend", "scenario"]).set_index(["backend", "scenario"])["status"]
+    assert status[("fastllm", "loop")] == "failed" and status[("fastllm", "threads")] == "failed"
+    assert status[("hf", "loop")] == "ok" and status[("hf", "threads")] == "ok"
+    failed = summary[summary.status == "failed"]
+    assert failed.reason.str.len().gt(0).all()
+    md = (finished / "results/report.md").read_text()
+    assert "tiny/fastllm/loop" in md and "失败" in md

@@ -105,6 +105,11 @@ def _check_backends(config: dict) -> list[str]:
         for name in config["backends"]
         if name not in known
     ]
+    reference = config["correctness"]["reference"]
+    if reference not in known:
+        problems.append(
+            f"correctness.reference: unknown backend {reference!r}; known backends: {', '.join(known)}"
+        )
     problems += [
         f"backend_options.{name}: no such backend among backends: {config['backends']}"
         for name in config["backend_options"]

@@ -34,10 +34,49 @@ METRICS = {
         Metric("tpot_ms", "ms", "request", "mean time per output token after the first (decode)"),
         Metric("itl_ms", "ms", "token", "gap between consecutive output tokens"),
         Metric("load_s", "s", "run", "model load time"),
+        Metric("rss_peak_mib", "MiB", "run", "peak resident memory of the benchmark process"),
+        Metric(
+            "gpu_process_after_load_mib",
+            "MiB",
+            "run",
+            "NVML: this process's GPU memory once loaded (weights)",
+        ),
+        Metric("gpu_process_peak_mib", "MiB", "run", "NVML: this process's peak GPU memory"),
+        Metric("gpu_used_peak_mib", "MiB", "run", "NVML: peak used memory of the whole device"),
+        Metric(
+            "torch_max_allocated_mib",
+            "MiB",
+            "run",
+            "torch.cuda.max_memory_allocated (torch's own share only)",
+        ),
+        Metric("torch_max_reserved_mib", "MiB", "run", "torch.cuda.max_memory_reserved"),
+        Metric(
+            "energy_j_per_output_token",
+            "J/tok",
+            "run",
+            "NVML energy over the measured window / output tokens",
+        ),
     ]
 }
 
-RUN_COLUMNS = ["model", "backend", "scenario", "scenario_type", "status", "device", "dtype", "reason"]
+RUN_COLUMNS = [
+    "model",
+    "backend",
+    "scenario",
+    "scenario_type",
+    "status",
+    "device",
+    "dtype",
+    "reason",
+    "flags",
+]
+MIB = 2**20
+
+
+def _mib(value: int | None) -> float | None:
+    return None if value is None else value / MIB
+
+
 COLUMNS = RUN_COLUMNS + ["metric", "unit", "per", *FIELDS]
 
 
@@ -45,6 +84,24 @@ def samples(result: dict) -> dict[str, list[float]]:
     """Every metric's samples from one successful run."""
     out: dict[str, list[float]] = {name: [] for name in METRICS}
     out["load_s"].append(result["load_s"])
+    resources = result.get("resources") or {}
+    peak = resources.get("peak") or {}
+    after_load = (resources.get("snapshots") or {}).get("load_end") or {}
+    memory = result.get("memory") or {}
+    run_level = {
+        "rss_peak_mib": _mib(memory.get("process_peak_rss_bytes") or peak.get("rss_bytes")),
+        "gpu_process_after_load_mib": _mib(after_load.get("gpu_process_bytes"))
+        if peak.get("gpu_process_bytes")
+        else None,
+        "gpu_process_peak_mib": _mib(peak.get("gpu_process_bytes")),
+        "gpu_used_peak_mib": _mib(peak.get("gpu_used_bytes")),
+        "torch_max_allocated_mib": _mib(memory.get("torch_max_allocated_bytes")),
+        "torch_max_reserved_mib": _mib(memory.get("torch_max_reserved_bytes")),
+        "energy_j_per_output_token": resources.get("energy_j_per_output_token"),
+    }
+    for name, value in run_level.items():
+        if value is not None:
+            out[name].append(value)
     for repetition in result["measurement"]["repetitions"]:
         seconds = repetition["total_ms"] / 1000.0
         requests = repetition["requests"]
@@ -71,6 +128,7 @@ def run_rows(result: dict) -> list[dict]:
         "device": result.get("device", spec["device"]),
         "dtype": spec["dtype"],
         "reason": result.get("reason") or "; ".join(result.get("measurement", {}).get("invalid_reasons", [])),
+        "flags": "; ".join(result.get("validity", {}).get("flags", [])),
     }
     if result["status"] == "failed":
         return [{**base, "metric": "", "unit": "", "per": ""}]

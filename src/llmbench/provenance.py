@@ -9,6 +9,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from . import nvml
+
 PACKAGES = ("llmbench", "torch", "transformers", "ftllm", "snakemake", "nvidia-ml-py")
 
 
@@ -49,31 +51,15 @@ def git_state(directory: str | Path) -> dict:
 
 
 def gpu_info() -> list[dict]:
-    """NVML's view of the GPUs; empty where there is none."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:
+    """NVML's view of every GPU (name, driver, clocks, power limit); empty where there is none."""
+    device, _ = nvml.open_device()
+    if device is None:
         return []
-    try:
-        gpus = []
-        driver = pynvml.nvmlSystemGetDriverVersion()
-        cuda = pynvml.nvmlSystemGetCudaDriverVersion_v2()
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            gpus.append(
-                {
-                    "index": i,
-                    "name": pynvml.nvmlDeviceGetName(h),
-                    "memory_total_bytes": pynvml.nvmlDeviceGetMemoryInfo(h).total,
-                    "driver": driver,
-                    "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}",
-                }
-            )
-        return gpus
-    finally:
-        pynvml.nvmlShutdown()
+    n = device.nvml
+    gpus = []
+    for index in range(n.nvmlDeviceGetCount()):
+        gpus.append(nvml.device_facts(nvml.Device(n, n.nvmlDeviceGetHandleByIndex(index), index)))
+    return gpus
 
 
 def collect(workflow_dir: str | Path, extra_packages: tuple[str, ...] = ()) -> dict:

@@ -16,6 +16,7 @@ import markdown as markdown_lib
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from .agreement import verdicts
 from .io import read_json
 from .metrics import samples
 
@@ -45,10 +46,26 @@ STRINGS = {
         "limit_cpu": "运行 {run} 在 CPU 上完成：数字不能代表 GPU 上的表现。",
         "limit_failed": "运行 {run} 失败：{reason}",
         "limit_invalid": "运行 {run} 无效（输出长度与要求不符）：{reason}",
-        "limit_gpu_memory": "本次运行没有 GPU：NVML 显存数据不可用，资源占用只报告进程内存（RSS）。",
+        "limit_gpu_memory": "本次运行没有 GPU（{reason}）：NVML 显存与能耗不可用，资源占用只报告进程内存（RSS）。",
         "memory_intro": "torch.cuda.memory_allocated() 只看得到 torch 自己分配的显存，FastLLM 用自己的分配器，"
-        "因此文章中 FastLLM 显示 0.0 MB。这里报告每个进程的峰值常驻内存（RSS），有 GPU 时另报 torch 的数字。",
-        "not_measured": "尚未测量：NVML 每进程显存与能耗、各后端贪心输出的一致性检查。",
+        "因此文章中 FastLLM 显示 0.0 MB。这里用 NVML 按进程读取显存（每 {period} 秒采样，从加载模型前到结束），"
+        "对所有后端都有效；“加载后”约等于权重，峰值减去加载后是运行时（KV cache、激活）的占用。单位 MiB。",
+        "correctness": "正确性：贪心输出一致性",
+        "agree": "{backend} 与参考后端 {reference} 在 {model} / {scenario} 上一致：{identical}/{queries} 条输出完全相同，平均一致前缀 {prefix:.0%}。",
+        "disagree": "{backend} 与参考后端 {reference} 在 {model} / {scenario} 上**不一致**：平均一致前缀只有 {prefix:.0%}（阈值 {threshold:.0%}），最早在第 {earliest} 个 token 分歧。它的速度数字不是同一个计算的速度。",
+        "no_reference": "参考后端 {reference} 没有成功的运行，无法检查一致性。",
+        "limit_flags": "运行 {run} 的有效性存疑：{flags}",
+        "limit_energy": "能耗不可用：{reason}",
+        "memory_columns": [
+            "运行",
+            "进程峰值 RSS",
+            "NVML 进程显存（加载后）",
+            "NVML 进程显存峰值",
+            "NVML 整卡已用峰值",
+            "torch 已分配峰值",
+            "torch 保留峰值",
+            "能耗 J/token",
+        ],
     },
     "en": {
         "environment": "Environment",
@@ -74,12 +91,28 @@ STRINGS = {
         "limit_cpu": "Run {run} ran on the CPU: its numbers say nothing about a GPU.",
         "limit_failed": "Run {run} failed: {reason}",
         "limit_invalid": "Run {run} is invalid (output lengths differ from what was asked): {reason}",
-        "limit_gpu_memory": "No GPU in this run: NVML device memory is unavailable; only process memory (RSS) "
-        "is reported.",
+        "limit_gpu_memory": "No GPU in this run ({reason}): NVML memory and energy are unavailable; only process "
+        "memory (RSS) is reported.",
         "memory_intro": "torch.cuda.memory_allocated() sees only what torch allocated; FastLLM has its own "
-        "allocator, which is why the article showed 0.0 MB for it. Reported here: each process's peak resident "
-        "memory (RSS), and torch's figures where a GPU was used.",
-        "not_measured": "Not measured yet: NVML per-process GPU memory and energy, greedy agreement between backends.",
+        "allocator, which is why the article showed 0.0 MB for it. Here NVML reads each process's GPU memory "
+        "(sampled every {period} s from before the model loads to the end), which works for every backend; "
+        "'after load' is roughly the weights, peak minus after-load is runtime memory (KV cache, activations). In MiB.",
+        "correctness": "Correctness: greedy agreement",
+        "agree": "{backend} agrees with the reference {reference} on {model} / {scenario}: {identical}/{queries} outputs identical, mean agreeing prefix {prefix:.0%}.",
+        "disagree": "{backend} **disagrees** with the reference {reference} on {model} / {scenario}: mean agreeing prefix only {prefix:.0%} (threshold {threshold:.0%}), first divergence at token {earliest}. Its speed is not the speed of the same computation.",
+        "no_reference": "The reference backend {reference} has no successful run: agreement could not be checked.",
+        "limit_flags": "Run {run} is doubtful: {flags}",
+        "limit_energy": "Energy unavailable: {reason}",
+        "memory_columns": [
+            "run",
+            "peak RSS",
+            "NVML process GPU memory (after load)",
+            "NVML process GPU peak",
+            "NVML device used peak",
+            "torch max allocated",
+            "torch max reserved",
+            "energy J/token",
+        ],
     },
 }
 
@@ -142,13 +175,51 @@ def _limitations(runs: list[dict], manifests: dict[str, dict], t: dict) -> list[
         elif result["status"] == "invalid":
             reasons = "; ".join(result["measurement"]["invalid_reasons"][:3])
             notes.append(t["limit_invalid"].format(run=result["run"], reason=reasons))
+        if result.get("validity", {}).get("flags"):
+            notes.append(
+                t["limit_flags"].format(run=result["run"], flags="; ".join(result["validity"]["flags"]))
+            )
     cpu_runs = [r["run"] for r in runs if r.get("device") == "cpu"]
     if cpu_runs:
         notes.append(t["limit_cpu"].format(run=", ".join(cpu_runs)))
-    if not any(r.get("provenance", {}).get("gpus") for r in runs):
-        notes.append(t["limit_gpu_memory"])
-    notes.append(t["not_measured"])
+    nvml_reasons = {
+        r["resources"]["nvml"]["reason"]
+        for r in runs
+        if r.get("resources") and not r["resources"]["nvml"]["available"]
+    }
+    if nvml_reasons:
+        notes.append(t["limit_gpu_memory"].format(reason="; ".join(sorted(nvml_reasons))))
+    else:
+        energy_reasons = {
+            r["resources"]["energy_reason"] for r in runs if r.get("resources", {}).get("energy_reason")
+        }
+        notes += [t["limit_energy"].format(reason=reason) for reason in sorted(energy_reasons)]
     return notes
+
+
+def _agreement(
+    agreement: pd.DataFrame, runs: list[dict], reference: str, threshold: float, t: dict
+) -> tuple[list, list[str]]:
+    table = verdicts(agreement, threshold)
+    sentences = []
+    for row in table.itertuples():
+        key = "disagree" if row.disagrees else "agree"
+        sentences.append(
+            t[key].format(
+                backend=row.backend,
+                reference=row.reference,
+                model=row.model,
+                scenario=row.scenario,
+                identical=row.identical,
+                queries=row.queries,
+                prefix=row.prefix_agreement,
+                threshold=threshold,
+                earliest="–" if pd.isna(row.earliest_divergence) else int(row.earliest_divergence),
+            )
+        )
+    if table.empty and not any(r["spec"]["backend"] == reference and r["status"] != "failed" for r in runs):
+        sentences.append(t["no_reference"].format(reference=reference))
+    return table.to_dict("records"), sentences
 
 
 def _result_rows(summary: pd.DataFrame) -> dict[str, list[dict]]:
@@ -169,13 +240,29 @@ def _result_rows(summary: pd.DataFrame) -> dict[str, list[dict]]:
     return tables
 
 
-def _memory_rows(runs: list[dict]) -> list[dict]:
+MEMORY_METRICS = [
+    "rss_peak_mib",
+    "gpu_process_after_load_mib",
+    "gpu_process_peak_mib",
+    "gpu_used_peak_mib",
+    "torch_max_allocated_mib",
+    "torch_max_reserved_mib",
+    "energy_j_per_output_token",
+]
+
+
+def _memory_rows(summary: pd.DataFrame) -> list[dict]:
+    """Per run: the memory and energy figures (None where not measured)."""
     rows = []
-    for r in runs:
-        if r["status"] == "failed":
+    for (model, backend, scenario), group in summary.groupby(["model", "backend", "scenario"], sort=False):
+        values = group.set_index("metric")["mean"]
+        if group["status"].iloc[0] == "failed":
             continue
-        mib = {k: v / 2**20 for k, v in r.get("memory", {}).items()}
-        rows.append({"run": r["run"], **mib})
+        row = {"run": f"{model}/{backend}/{scenario}"}
+        for metric in MEMORY_METRICS:
+            value = values.get(metric)
+            row[metric] = None if value is None or pd.isna(value) else float(value)
+        rows.append(row)
     return rows
 
 
@@ -186,8 +273,14 @@ def build_context(
     settings: dict,
     configfiles: list[str],
     plots: list[str],
+    agreement: pd.DataFrame,
+    correctness: dict,
 ) -> dict:
     t = STRINGS[settings["language"]]
+    agreement_rows, agreement_sentences = _agreement(
+        agreement, runs, correctness["reference"], correctness["min_prefix_agreement"], t
+    )
+    period = next((r["resources"]["period_s"] for r in runs if r.get("resources")), None)
     provenance = next((r["provenance"] for r in runs if r.get("provenance")), {})
     specs = {r["run"]: r["spec"] for r in runs}
     config_args = " ".join(f"--configfile {shlex.quote(c)}" for c in configfiles)
@@ -204,7 +297,10 @@ def build_context(
         "results": _result_rows(summary),
         "loop_analysis": _analysis(runs, "loop", t),
         "threads_analysis": _analysis(runs, "threads", t),
-        "memory": _memory_rows(runs),
+        "memory": _memory_rows(summary),
+        "memory_intro": t["memory_intro"].format(period=period),
+        "agreement": agreement_rows,
+        "agreement_sentences": agreement_sentences,
         "limitations": _limitations(runs, manifests, t),
         "failures": [r for r in runs if r["status"] != "ok"],
         "plots": plots,
@@ -255,10 +351,12 @@ def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir:
 
 def write_report(
     summary_csv: str,
+    agreement_csv: str,
     run_paths: list[str],
     manifest_paths: dict[str, str],
     plots: list[str],
     settings: dict,
+    correctness: dict,
     configfiles: list[str],
     template_dir: str,
     md_out: str,
@@ -270,7 +368,10 @@ def write_report(
     manifests = {name: read_json(p) for name, p in manifest_paths.items()}
     md_dir = Path(md_out).parent
     relative_plots = [str(Path(p).resolve().relative_to(md_dir.resolve())) for p in plots]
-    context = build_context(summary, runs, manifests, settings, configfiles, relative_plots)
+    agreement = pd.read_csv(agreement_csv)
+    context = build_context(
+        summary, runs, manifests, settings, configfiles, relative_plots, agreement, correctness
+    )
     markdown_text = render_markdown(context, Path(template_dir))
     Path(md_out).write_text(markdown_text, encoding="utf-8")
     Path(html_out).write_text(

@@ -16,6 +16,7 @@ from .backends import get_backend
 from .backends.base import BackendUnavailable, LoadSettings, now
 from .device import default_cpu_threads, resolve_device
 from .io import read_json, write_json_atomic
+from .sampler import PERIOD_S, ResourceSampler
 from .scenarios import measure
 
 SCHEMA_VERSION = 1
@@ -35,8 +36,28 @@ def process_memory() -> dict:
     return memory
 
 
+def validity_flags(result: dict) -> list[str]:
+    """Conditions that make a run's numbers doubtful, though it completed."""
+    flags = []
+    resources = result.get("resources") or {}
+    others = resources.get("other_gpu_processes_at_start")
+    if others:
+        pids = ", ".join(str(p["pid"]) for p in others)
+        flags.append(f"other processes were on the GPU at start (pids {pids})")
+    if resources.get("slowdown_reasons"):
+        flags.append(f"GPU clocks slowed during measurement: {', '.join(resources['slowdown_reasons'])}")
+    if result.get("status") == "invalid":
+        flags.append("output lengths differ from what was asked")
+    return flags
+
+
+def output_tokens(measurement: dict) -> int:
+    return sum(r["output_tokens"] for rep in measurement["repetitions"] for r in rep["requests"])
+
+
 def run(spec: dict) -> dict:
     result = {"schema_version": SCHEMA_VERSION, "run": spec["run"], "spec": spec}
+    sampler = None
     try:
         backend_cls = get_backend(spec["backend"])
         result["provenance"] = provenance.collect(spec["workflow_dir"], backend_cls.packages)
@@ -54,17 +75,23 @@ def run(spec: dict) -> dict:
         result["device"] = device
         result["cpu_threads"] = settings.cpu_threads
         backend = backend_cls(settings)
+        sampler = ResourceSampler(spec.get("sample_period_s", PERIOD_S))
+        sampler.start()  # baseline: before any library or weight is loaded
         started = now()
         backend.import_libraries()
         result["import_s"] = now() - started
         started = now()
         backend.load()
         result["load_s"] = now() - started
+        sampler.mark("load_end")
         result["backend_info"] = backend.describe()
         prompts = read_json(spec["prompts_ids"])["prompt_ids"]
-        result["measurement"] = measure(backend, prompts, spec["scenario"])
+        sampler.window_start()
+        measurement = measure(backend, prompts, spec["scenario"])
+        sampler.window_end()
+        result["measurement"] = measurement
         result["memory"] = {**backend.memory(), **process_memory()}
-        result["status"] = "ok" if result["measurement"]["valid"] else "invalid"
+        result["status"] = "ok" if measurement["valid"] else "invalid"
         backend.close()
     except BackendUnavailable as error:
         result.update(status="failed", reason=f"backend unavailable: {error}")
@@ -72,6 +99,13 @@ def run(spec: dict) -> dict:
         result.update(
             status="failed", reason=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()
         )
+    finally:
+        if sampler is not None:
+            result["resources"] = sampler.stop()
+    energy = result.get("resources", {}).get("energy_j")
+    if energy is not None and "measurement" in result:
+        result["resources"]["energy_j_per_output_token"] = energy / output_tokens(result["measurement"])
+    result["validity"] = {"flags": validity_flags(result)}
     return result
 
 
