@@ -1,3 +1,4 @@
+import copy
 import math
 import os
 import re
@@ -13,6 +14,15 @@ sys.path.insert(0, str(PACKAGE_SRC))
 
 from llmbench.backends import get_backend
 from llmbench.config import ConfigError, validate_config
+
+# `--configfile X` means "run X": Snakemake would merge X into config/config.yaml,
+# so a GPU config would inherit the default's tiny model and scenarios.
+if workflow.config_settings.configfiles:
+    config.clear()
+    config.update(copy.deepcopy(dict(workflow.config_settings.overwrite_config)))
+CONFIG_FILES = [
+    str(f) for f in workflow.config_settings.configfiles
+] or workflow.configfiles
 
 try:
     config.update(validate_config(config, "."))

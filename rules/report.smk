@@ -24,6 +24,6 @@ rule render_report:
     params:
         settings=config["report"],
         correctness=config["correctness"],
-        configfiles=workflow.configfiles,
+        configfiles=CONFIG_FILES,
     script:
         "../scripts/render_report.py"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO, copy_workflow
 
@@ -111,21 +112,41 @@ def test_snakemake_report_includes_the_html_report_and_plots(finished):
     assert "report.html" in text and "loop.png" in text and "threads.png" in text
 
 
+def _set(path, value):
+    def change(config):
+        *parents, key = path
+        for parent in parents:
+            config = config[parent]
+        config[key] = value
+
+    return change
+
+
 BAD_INPUTS = {
-    "unknown backend": ("backends: [hf, vllm-typo]\n", "unknown backend 'vllm-typo'"),
-    "unknown preset": ("models:\n  tiny:\n    preset: huge\n", "models.tiny.preset: unknown preset 'huge'"),
+    "unknown backend": (_set(["backends"], ["hf", "vllm-typo"]), "unknown backend 'vllm-typo'"),
+    "unknown preset": (
+        _set(["models", "tiny", "preset"], "huge"),
+        "models.tiny.preset: unknown preset 'huge'",
+    ),
     "missing local folder": (
-        "models:\n  mine:\n    source: local\n    path: /nonexistent/model\n",
-        "models.mine.path: local model folder /nonexistent/model does not exist",
+        _set(["models", "tiny"], {"source": "local", "path": "/nonexistent/model"}),
+        "models.tiny.path: local model folder /nonexistent/model does not exist",
     ),
     "negative length": (
-        "scenarios:\n  loop:\n    type: loop\n    output_tokens: -5\n",
+        _set(["scenarios", "loop", "output_tokens"], -5),
         "scenarios.loop.output_tokens: -5 is less than the minimum of 1",
     ),
-    "empty prompts file": ("prompts: config/empty.txt\n", "prompts file config/empty.txt holds no query"),
+    "empty prompts file": (
+        _set(["prompts"], "config/empty.txt"),
+        "prompts file config/empty.txt holds no query",
+    ),
     "YAML type error": (
-        "scenarios:\n  loop:\n    type: loop\n    repetitions: three\n",
+        _set(["scenarios", "loop", "repetitions"], "three"),
         "scenarios.loop.repetitions: 'three' is not of type integer",
+    ),
+    "typo in a key": (
+        lambda config: config.update(backend=config.pop("backends")),
+        "(top level): Additional properties are not allowed ('backend' was unexpected)",
     ),
     # Snakemake parses --configfile before the workflow runs: its own message, without file or line.
     "YAML syntax error": ("scenarios: [loop\n", "Config file is not valid JSON or YAML"),
@@ -134,9 +155,15 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_named_and_nothing_computed_is_lost(finished, case):
-    content, expected = BAD_INPUTS[case]
+    change, expected = BAD_INPUTS[case]
     (finished / "config/empty.txt").write_text("\n")
-    (finished / "bad.yaml").write_text(content)
+    if isinstance(change, str):
+        text = change
+    else:
+        config = yaml.safe_load((finished / "config/config.yaml").read_text())
+        change(config)
+        text = yaml.safe_dump(config, allow_unicode=True)
+    (finished / "bad.yaml").write_text(text)
     before = digests(finished / "results")
     done = snakemake(
         finished, "--cores", "1", "--resources", "gpu=1", "--configfile", "bad.yaml", check=False
@@ -146,6 +173,11 @@ def test_bad_input_is_named_and_nothing_computed_is_lost(finished, case):
     assert expected in output, output[-3000:]
     assert "Traceback" not in output
     assert digests(finished / "results") == before
+
+
+def test_a_configfile_replaces_the_default_config_instead_of_merging(finished):
+    jobs = snakemake(finished, "-n", "--cores", "1", "--configfile", "config/h100.yaml").stdout
+    assert "model=chatglm2-6b-shape" in jobs and "model=tiny" not in jobs
 
 
 def test_lint_and_format_are_clean():
