@@ -36,10 +36,13 @@ METRICS = {
         Metric("load_s", "s", "run", "model load time"),
         Metric("rss_peak_mib", "MiB", "run", "peak resident memory of the benchmark process"),
         Metric(
-            "gpu_process_after_load_mib",
+            "gpu_process_after_load_mib", "MiB", "run", "NVML: this process's GPU memory when load() returned"
+        ),
+        Metric(
+            "gpu_process_after_warmup_mib",
             "MiB",
             "run",
-            "NVML: this process's GPU memory once loaded (weights)",
+            "NVML: this process's GPU memory after warmup (≈ weights)",
         ),
         Metric("gpu_process_peak_mib", "MiB", "run", "NVML: this process's peak GPU memory"),
         Metric("gpu_used_peak_mib", "MiB", "run", "NVML: peak used memory of the whole device"),
@@ -86,13 +89,16 @@ def samples(result: dict) -> dict[str, list[float]]:
     out["load_s"].append(result["load_s"])
     resources = result.get("resources") or {}
     peak = resources.get("peak") or {}
-    after_load = (resources.get("snapshots") or {}).get("load_end") or {}
+    snapshots = resources.get("snapshots") or {}
+    after_load = snapshots.get("load_end") or {}
+    after_warmup = snapshots.get("measure_start") or {}
     memory = result.get("memory") or {}
+    # Snapshots hold 0 where NVML never listed this process: a measurement only if it did.
+    listed = bool(peak.get("gpu_process_bytes"))
     run_level = {
         "rss_peak_mib": _mib(memory.get("process_peak_rss_bytes") or peak.get("rss_bytes")),
-        "gpu_process_after_load_mib": _mib(after_load.get("gpu_process_bytes"))
-        if peak.get("gpu_process_bytes")
-        else None,
+        "gpu_process_after_load_mib": _mib(after_load.get("gpu_process_bytes")) if listed else None,
+        "gpu_process_after_warmup_mib": _mib(after_warmup.get("gpu_process_bytes")) if listed else None,
         "gpu_process_peak_mib": _mib(peak.get("gpu_process_bytes")),
         "gpu_used_peak_mib": _mib(peak.get("gpu_used_bytes")),
         "torch_max_allocated_mib": _mib(memory.get("torch_max_allocated_bytes")),

@@ -18,7 +18,7 @@ from scipy import stats as scipy_stats
 
 from .agreement import verdicts
 from .io import read_json
-from .metrics import samples
+from .metrics import METRICS, samples
 
 SIGNIFICANCE = 0.05
 
@@ -49,7 +49,7 @@ STRINGS = {
         "limit_gpu_memory": "本次运行没有 GPU（{reason}）：NVML 显存与能耗不可用，资源占用只报告进程内存（RSS）。",
         "memory_intro": "torch.cuda.memory_allocated() 只看得到 torch 自己分配的显存，FastLLM 用自己的分配器，"
         "因此文章中 FastLLM 显示 0.0 MB。这里用 NVML 按进程读取显存（每 {period} 秒采样，从加载模型前到结束），"
-        "对所有后端都有效；“加载后”约等于权重，峰值减去加载后是运行时（KV cache、激活）的占用。单位 MiB。",
+        "对所有后端都有效；“预热后”约等于权重（FastLLM 在第一次推理时才把权重搬上 GPU，所以它“加载后”的数字很小），峰值减去预热后是运行时（KV cache、激活）的占用。单位 MiB。",
         "correctness": "正确性：贪心输出一致性",
         "agree": "{backend} 与参考后端 {reference} 在 {model} / {scenario} 上一致：{identical}/{queries} 条输出完全相同，平均一致前缀 {prefix:.0%}。",
         "disagree": "{backend} 与参考后端 {reference} 在 {model} / {scenario} 上**不一致**：平均一致前缀只有 {prefix:.0%}（阈值 {threshold:.0%}），最早在第 {earliest} 个 token 分歧。它的速度数字不是同一个计算的速度。",
@@ -60,6 +60,7 @@ STRINGS = {
             "运行",
             "进程峰值 RSS",
             "NVML 进程显存（加载后）",
+            "NVML 进程显存（预热后）",
             "NVML 进程显存峰值",
             "NVML 整卡已用峰值",
             "torch 已分配峰值",
@@ -96,7 +97,7 @@ STRINGS = {
         "memory_intro": "torch.cuda.memory_allocated() sees only what torch allocated; FastLLM has its own "
         "allocator, which is why the article showed 0.0 MB for it. Here NVML reads each process's GPU memory "
         "(sampled every {period} s from before the model loads to the end), which works for every backend; "
-        "'after load' is roughly the weights, peak minus after-load is runtime memory (KV cache, activations). In MiB.",
+        "'after warmup' is roughly the weights (FastLLM moves its weights to the GPU on the first request, so its 'after load' is small), peak minus after-warmup is runtime memory (KV cache, activations). In MiB.",
         "correctness": "Correctness: greedy agreement",
         "agree": "{backend} agrees with the reference {reference} on {model} / {scenario}: {identical}/{queries} outputs identical, mean agreeing prefix {prefix:.0%}.",
         "disagree": "{backend} **disagrees** with the reference {reference} on {model} / {scenario}: mean agreeing prefix only {prefix:.0%} (threshold {threshold:.0%}), first divergence at token {earliest}. Its speed is not the speed of the same computation.",
@@ -107,6 +108,7 @@ STRINGS = {
             "run",
             "peak RSS",
             "NVML process GPU memory (after load)",
+            "NVML process GPU memory (after warmup)",
             "NVML process GPU peak",
             "NVML device used peak",
             "torch max allocated",
@@ -240,15 +242,8 @@ def _result_rows(summary: pd.DataFrame) -> dict[str, list[dict]]:
     return tables
 
 
-MEMORY_METRICS = [
-    "rss_peak_mib",
-    "gpu_process_after_load_mib",
-    "gpu_process_peak_mib",
-    "gpu_used_peak_mib",
-    "torch_max_allocated_mib",
-    "torch_max_reserved_mib",
-    "energy_j_per_output_token",
-]
+# The run-level resource metrics, in the order metrics.METRICS lists them.
+MEMORY_METRICS = [name for name, metric in METRICS.items() if metric.per == "run" and name != "load_s"]
 
 
 def _memory_rows(summary: pd.DataFrame) -> list[dict]:

@@ -77,15 +77,29 @@ def length_problems(repetitions: list[dict], expected: int) -> list[str]:
     return problems
 
 
-def measure(backend: Backend, prompts: list[list[int]], settings: dict) -> dict:
+def _nothing() -> None:
+    pass
+
+
+def measure(
+    backend: Backend,
+    prompts: list[list[int]],
+    settings: dict,
+    on_start: Callable[[], None] = _nothing,
+    on_end: Callable[[], None] = _nothing,
+) -> dict:
+    """Warm up, then measure; `on_start`/`on_end` bracket the measured passes only
+    (the resource sampler's energy and slowdown window)."""
     run_pass = SCENARIO_TYPES[settings["type"]]
     n = settings["output_tokens"]
     for i in range(settings["warmup_requests"]):
         backend.generate(prompts[i % len(prompts)], n)
+    on_start()
     repetitions: list[dict] = []
     started = now()
     while len(repetitions) < settings["repetitions"] or now() - started < settings["min_duration_s"]:
         repetitions.append(run_pass(backend, prompts, settings))
+    on_end()
     problems = length_problems(repetitions, n)
     return {
         "warmup_requests": settings["warmup_requests"],

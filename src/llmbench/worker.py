@@ -86,9 +86,7 @@ def run(spec: dict) -> dict:
         sampler.mark("load_end")
         result["backend_info"] = backend.describe()
         prompts = read_json(spec["prompts_ids"])["prompt_ids"]
-        sampler.window_start()
-        measurement = measure(backend, prompts, spec["scenario"])
-        sampler.window_end()
+        measurement = measure(backend, prompts, spec["scenario"], sampler.window_start, sampler.window_end)
         result["measurement"] = measurement
         result["memory"] = {**backend.memory(), **process_memory()}
         result["status"] = "ok" if measurement["valid"] else "invalid"
