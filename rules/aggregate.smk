@@ -14,15 +14,22 @@ rule collect_results:
 
 rule check_agreement:
     input:
-        runs=run_outputs(),
+        model="resources/models/{model}/hf",
+        prompts="results/prompts/{model}.json",
+        runs=model_run_outputs,
         code=package_file("agreement.py"),
     output:
-        "results/agreement.csv",
+        "results/agreement/{model}.csv",
     log:
-        "logs/check_agreement.log",
+        "logs/check_agreement/{model}.log",
     conda:
-        "../envs/report.yaml"
+        "../envs/hf.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
     params:
         reference=config["correctness"]["reference"],
+        dtype=config["correctness"]["reference_dtype"],
+        device=config["device"],
     script:
         "../scripts/check_agreement.py"

@@ -73,6 +73,19 @@ def run_outputs():
     )
 
 
+def model_run_outputs(wildcards):
+    return expand(
+        "results/runs/{model}/{backend}/{scenario}.json",
+        model=wildcards.model,
+        backend=BACKENDS,
+        scenario=SCENARIOS,
+    )
+
+
+def agreement_outputs():
+    return expand("results/agreement/{model}.csv", model=MODELS)
+
+
 def manifest_outputs():
     return expand("resources/models/{model}/manifest.json", model=MODELS)
 

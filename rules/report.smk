@@ -1,7 +1,7 @@
 rule render_report:
     input:
         summary="results/summary.csv",
-        agreement="results/agreement.csv",
+        agreement=agreement_outputs(),
         runs=run_outputs(),
         manifests=manifest_outputs(),
         plots=plot_outputs(),

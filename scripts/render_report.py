@@ -10,7 +10,7 @@ log = log_to(snakemake.log[0])
 manifests = {Path(p).parent.name: p for p in snakemake.input.manifests}
 write_report(
     summary_csv=snakemake.input.summary,
-    agreement_csv=snakemake.input.agreement,
+    agreement_csvs=list(snakemake.input.agreement),
     run_paths=list(snakemake.input.runs),
     manifest_paths=manifests,
     plots=list(snakemake.input.plots),

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from llmbench.agreement import agreement_table
+from llmbench.agreement import COLUMNS, agreement_rows
 from llmbench.io import read_json, write_json_atomic
 from llmbench.metrics import samples, summary_table
 from llmbench.plots import plot_scenario
@@ -121,15 +121,17 @@ def render(tmp_path, hf_totals, fastllm_totals, language="zh", failed=False):
     manifest = tmp_path / "manifest.json"
     write_json_atomic(manifest, MANIFEST)
     agreement_csv = tmp_path / "agreement.csv"
-    agreement_table([read_json(p) for p in paths], "hf").to_csv(agreement_csv, index=False)
+    pd.DataFrame(agreement_rows([read_json(p) for p in paths], [[0], [0]], "hf"), columns=COLUMNS).assign(
+        forced_agreement=1.0, forced_max_gap=0.0
+    ).to_csv(agreement_csv, index=False)
     write_report(
         str(summary_csv),
-        str(agreement_csv),
+        [str(agreement_csv)],
         paths,
         {"tiny": str(manifest)},
         plots,
         {"language": language, "title": "T"},
-        {"reference": "hf", "min_prefix_agreement": 0.5},
+        {"reference": "hf", "reference_dtype": "float32", "min_forced_agreement": 0.9},
         ["config/config.yaml"],
         str(REPO / "report/templates"),
         str(tmp_path / "report.md"),
@@ -199,22 +201,19 @@ def test_nan_free_ci_filter_for_single_repetition(tmp_path):
     assert "too few repetitions to test" in md
 
 
-def test_a_disagreeing_backend_is_flagged_in_the_report(tmp_path):
-    paths = write_runs(tmp_path, [300, 310, 305], [100, 98, 102])
-    for path in paths:
-        if "/fastllm/" in path:
-            record = read_json(path)
-            for rep in record["measurement"]["repetitions"]:
-                for req in rep["requests"]:
-                    req["output_ids"] = [req["output_ids"][0]] + [9999] * (len(req["output_ids"]) - 1)
-            write_json_atomic(path, record)
-    table = agreement_table([read_json(p) for p in paths], "hf")
-    assert set(table.first_divergence) == {1}
-    from llmbench.agreement import verdicts
-
-    assert verdicts(table, 0.5)["disagrees"].all()
+def test_the_agreement_sentence_follows_the_verdict():
     from llmbench.report import STRINGS, _agreement
 
-    _, sentences = _agreement(table, [read_json(p) for p in paths], "hf", 0.5, STRINGS["en"])
-    assert sentences and all("fastllm **disagrees** with the reference hf" in s for s in sentences)
-    assert "first divergence at token 1" in sentences[0]
+    rows = [
+        {"model": "m", "scenario": "loop", "backend": b, "reference": "hf", "query_index": q, "tokens": 4,
+         "first_divergence": d, "prefix_agreement": p, "token_agreement": p, "forced_agreement": f,
+         "forced_first_miss": None, "forced_max_gap": g, "forced_top12_median": 0.2}
+        for b, d, p, f, g in [("hf", None, None, 1.0, 0.0), ("fastllm", 2, 0.5, 0.97, 0.03), ("broken", 1, 0.25, 0.3, 4.0)]
+        for q in (0, 1)
+    ]  # fmt: skip
+    correctness = {"reference": "hf", "reference_dtype": "float32", "min_forced_agreement": 0.9}
+    table, sentences = _agreement(pd.DataFrame(rows), correctness, STRINGS["en"])
+    by_backend = dict(zip([r["backend"] for r in table], sentences, strict=True))
+    assert by_backend["hf"].startswith("hf computes m correctly") and "diverg" not in by_backend["hf"]
+    assert "rounding flipped near-ties" in by_backend["fastllm"] and "0/2 queries" in by_backend["fastllm"]
+    assert "**wrongly**" in by_backend["broken"] and "only 30.0%" in by_backend["broken"]

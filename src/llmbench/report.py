@@ -51,9 +51,10 @@ STRINGS = {
         "因此文章中 FastLLM 显示 0.0 MB。这里用 NVML 按进程读取显存（每 {period} 秒采样，从加载模型前到结束），"
         "对所有后端都有效；“预热后”约等于权重（FastLLM 在第一次推理时才把权重搬上 GPU，所以它“加载后”的数字很小），峰值减去预热后是运行时（KV cache、激活）的占用。单位 MiB。",
         "correctness": "正确性：贪心输出一致性",
-        "agree": "{backend} 与参考后端 {reference} 在 {model} / {scenario} 上一致：{identical}/{queries} 条输出完全相同，平均一致前缀 {prefix:.0%}。",
-        "disagree": "{backend} 与参考后端 {reference} 在 {model} / {scenario} 上**不一致**：平均一致前缀只有 {prefix:.0%}（阈值 {threshold:.0%}），最早在第 {earliest} 个 token 分歧。它的速度数字不是同一个计算的速度。",
-        "no_reference": "参考后端 {reference} 没有成功的运行，无法检查一致性。",
+        "sentence_gap": "",
+        "agree": "{backend} 在 {model} / {scenario} 上计算正确：{forced:.1%} 的输出 token 正是 {dtype} 参考模型在同一前缀下的 argmax（与 argmax 的最大差距 {gap:.3f} logit）。",
+        "diverged": "它与 {reference} 的输出有 {identical}/{queries} 条完全相同，最早在第 {earliest} 个 token 分歧：舍入误差翻转了近乎平局的 token，不是计算错误。",
+        "disagree": "{backend} 在 {model} / {scenario} 上**计算有误**：只有 {forced:.1%} 的输出 token 是 {dtype} 参考模型在同一前缀下的 argmax（阈值 {threshold:.0%}），与 argmax 的最大差距 {gap:.2f} logit。它的速度不是同一个计算的速度。",
         "limit_flags": "运行 {run} 的有效性存疑：{flags}",
         "limit_energy": "能耗不可用：{reason}",
         "memory_columns": [
@@ -99,9 +100,10 @@ STRINGS = {
         "(sampled every {period} s from before the model loads to the end), which works for every backend; "
         "'after warmup' is roughly the weights (FastLLM moves its weights to the GPU on the first request, so its 'after load' is small), peak minus after-warmup is runtime memory (KV cache, activations). In MiB.",
         "correctness": "Correctness: greedy agreement",
-        "agree": "{backend} agrees with the reference {reference} on {model} / {scenario}: {identical}/{queries} outputs identical, mean agreeing prefix {prefix:.0%}.",
-        "disagree": "{backend} **disagrees** with the reference {reference} on {model} / {scenario}: mean agreeing prefix only {prefix:.0%} (threshold {threshold:.0%}), first divergence at token {earliest}. Its speed is not the speed of the same computation.",
-        "no_reference": "The reference backend {reference} has no successful run: agreement could not be checked.",
+        "sentence_gap": " ",
+        "agree": "{backend} computes {model} correctly in {scenario}: {forced:.1%} of its output tokens are the {dtype} reference model's argmax given the same prefix (largest gap to the argmax {gap:.3f} logits).",
+        "diverged": "Its outputs match {reference}'s in {identical}/{queries} queries, first diverging at token {earliest}: rounding flipped near-ties, not a wrong computation.",
+        "disagree": "{backend} computes {model} **wrongly** in {scenario}: only {forced:.1%} of its output tokens are the {dtype} reference model's argmax given the same prefix (threshold {threshold:.0%}; largest gap {gap:.2f} logits). Its speed is not the speed of the same computation.",
         "limit_flags": "Run {run} is doubtful: {flags}",
         "limit_energy": "Energy unavailable: {reason}",
         "memory_columns": [
@@ -199,28 +201,21 @@ def _limitations(runs: list[dict], manifests: dict[str, dict], t: dict) -> list[
     return notes
 
 
-def _agreement(
-    agreement: pd.DataFrame, runs: list[dict], reference: str, threshold: float, t: dict
-) -> tuple[list, list[str]]:
+def _agreement(agreement: pd.DataFrame, correctness: dict, t: dict) -> tuple[list, list[str]]:
+    threshold = correctness["min_forced_agreement"]
     table = verdicts(agreement, threshold)
     sentences = []
     for row in table.itertuples():
-        key = "disagree" if row.disagrees else "agree"
-        sentences.append(
-            t[key].format(
-                backend=row.backend,
-                reference=row.reference,
-                model=row.model,
-                scenario=row.scenario,
-                identical=row.identical,
-                queries=row.queries,
-                prefix=row.prefix_agreement,
-                threshold=threshold,
-                earliest="–" if pd.isna(row.earliest_divergence) else int(row.earliest_divergence),
-            )
-        )
-    if table.empty and not any(r["spec"]["backend"] == reference and r["status"] != "failed" for r in runs):
-        sentences.append(t["no_reference"].format(reference=reference))
+        values = {
+            "backend": row.backend, "reference": row.reference, "model": row.model, "scenario": row.scenario,
+            "identical": row.identical, "queries": row.queries, "forced": row.forced_agreement,
+            "gap": row.forced_max_gap, "threshold": threshold, "dtype": correctness["reference_dtype"],
+            "earliest": "–" if pd.isna(row.earliest_divergence) else int(row.earliest_divergence),
+        }  # fmt: skip
+        sentence = t["disagree" if row.disagrees else "agree"].format(**values)
+        if not row.disagrees and row.backend != row.reference and row.identical < row.queries:
+            sentence += t["sentence_gap"] + t["diverged"].format(**values)
+        sentences.append(sentence)
     return table.to_dict("records"), sentences
 
 
@@ -272,9 +267,7 @@ def build_context(
     correctness: dict,
 ) -> dict:
     t = STRINGS[settings["language"]]
-    agreement_rows, agreement_sentences = _agreement(
-        agreement, runs, correctness["reference"], correctness["min_prefix_agreement"], t
-    )
+    agreement_rows, agreement_sentences = _agreement(agreement, correctness, t)
     period = next((r["resources"]["period_s"] for r in runs if r.get("resources")), None)
     provenance = next((r["provenance"] for r in runs if r.get("provenance")), {})
     specs = {r["run"]: r["spec"] for r in runs}
@@ -322,7 +315,11 @@ def _environment(template_dir: Path) -> jinja2.Environment:
             return num(stat["mean"] if stat else None, digits)
         return f"{num(stat['mean'], digits)} ± {num((stat['ci95_high'] - stat['ci95_low']) / 2, digits)}"
 
+    def pct(fraction, digits=1):
+        return "–" if fraction is None or math.isnan(fraction) else f"{fraction * 100:.{digits}f} %"
+
     env.filters["num"] = num
+    env.filters["pct"] = pct
     env.filters["ci"] = ci
     return env
 
@@ -346,7 +343,7 @@ def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir:
 
 def write_report(
     summary_csv: str,
-    agreement_csv: str,
+    agreement_csvs: list[str],
     run_paths: list[str],
     manifest_paths: dict[str, str],
     plots: list[str],
@@ -363,7 +360,7 @@ def write_report(
     manifests = {name: read_json(p) for name, p in manifest_paths.items()}
     md_dir = Path(md_out).parent
     relative_plots = [str(Path(p).resolve().relative_to(md_dir.resolve())) for p in plots]
-    agreement = pd.read_csv(agreement_csv)
+    agreement = pd.concat([pd.read_csv(p) for p in agreement_csvs], ignore_index=True)
     context = build_context(
         summary, runs, manifests, settings, configfiles, relative_plots, agreement, correctness
     )
