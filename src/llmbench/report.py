@@ -282,6 +282,7 @@ def build_context(
         "scenarios": {s["scenario_name"]: s["scenario"] for s in specs.values()},
         "backends": sorted({s["backend"] for s in specs.values()}),
         "devices": sorted({r.get("device") or r["spec"]["device"] for r in runs}),
+        "backend_info": {r["spec"]["backend"]: r["backend_info"] for r in runs if r.get("backend_info")},
         "results": _result_rows(summary),
         "loop_analysis": _analysis(runs, "loop", t),
         "threads_analysis": _analysis(runs, "threads", t),

@@ -72,6 +72,7 @@ class HFBackend(Backend):
         }
         if self.settings.device == "cuda":
             info["cuda_device"] = torch.cuda.get_device_name()
+            info["cuda_runtime"] = torch.version.cuda
         return info
 
     def memory(self) -> dict:
