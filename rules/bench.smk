@@ -36,3 +36,19 @@ rule run_benchmark:
         settings=run_settings,
     script:
         "../scripts/run_benchmark.py"
+
+
+rule measure_bandwidth:
+    output:
+        "results/device/bandwidth.json",
+    log:
+        "logs/measure_bandwidth.log",
+    conda:
+        "../envs/hf.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    params:
+        device=config["device"],
+    script:
+        "../scripts/measure_bandwidth.py"

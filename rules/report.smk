@@ -2,6 +2,7 @@ rule render_report:
     input:
         summary="results/summary.csv",
         agreement=agreement_outputs(),
+        bandwidth="results/device/bandwidth.json",
         runs=run_outputs(),
         manifests=manifest_outputs(),
         plots=plot_outputs(),

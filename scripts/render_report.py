@@ -11,6 +11,7 @@ manifests = {Path(p).parent.name: p for p in snakemake.input.manifests}
 write_report(
     summary_csv=snakemake.input.summary,
     agreement_csvs=list(snakemake.input.agreement),
+    bandwidth_json=snakemake.input.bandwidth,
     run_paths=list(snakemake.input.runs),
     manifest_paths=manifests,
     plots=list(snakemake.input.plots),

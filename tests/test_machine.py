@@ -156,3 +156,17 @@ def test_provenance_names_versions_commit_and_machine():
     assert record["cpu"] and record["python"].startswith("3.")
     assert record["gpus"] == []  # no GPU on this machine
     assert provenance.git_state("/")["commit"] is None  # not a checkout: null, no exception
+
+
+def test_bandwidth_and_roofline_arithmetic():
+    from llmbench.roofline import measure_bandwidth, roofline, weight_bytes
+
+    measured = measure_bandwidth("cpu", gib=0.01, repeats=3)
+    assert measured["bytes_per_s"] > 1e8 and measured["copy_bytes"] == 0.01 * 2**30 // 4 * 4
+    manifest = {"files": [{"path": "model-00001.safetensors", "bytes": 6}, {"path": "config.json", "bytes": 99},
+                          {"path": "model-00002.safetensors", "bytes": 4}]}  # fmt: skip
+    assert weight_bytes(manifest) == 10
+    # 10 bytes at 100 B/s bound 10 tok/s; a 200 ms TPOT decodes 5 tok/s: half the bound.
+    assert roofline(200.0, 10, 100.0) == pytest.approx(
+        {"decode_tok_s": 5.0, "bound_tok_s": 10.0, "fraction": 0.5}
+    )

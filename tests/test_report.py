@@ -82,7 +82,10 @@ MANIFEST = {
     "details": {"parameters": 887424},
     "total_bytes": 3_600_000,
     "sha256": "f" * 64,
-    "files": [],
+    "files": [
+        {"path": "model.safetensors", "bytes": 3_500_000, "sha256": "e" * 64},
+        {"path": "config.json", "bytes": 100_000, "sha256": "d" * 64},
+    ],
 }
 
 
@@ -121,12 +124,15 @@ def render(tmp_path, hf_totals, fastllm_totals, language="zh", failed=False):
     manifest = tmp_path / "manifest.json"
     write_json_atomic(manifest, MANIFEST)
     agreement_csv = tmp_path / "agreement.csv"
+    bandwidth_json = tmp_path / "bandwidth.json"
+    write_json_atomic(bandwidth_json, {"device": "cpu", "name": "cpu", "bytes_per_s": 7e9})
     pd.DataFrame(agreement_rows([read_json(p) for p in paths], [[0], [0]], "hf"), columns=COLUMNS).assign(
         forced_agreement=1.0, forced_max_gap=0.0
     ).to_csv(agreement_csv, index=False)
     write_report(
         str(summary_csv),
         [str(agreement_csv)],
+        str(bandwidth_json),
         paths,
         {"tiny": str(manifest)},
         plots,
@@ -173,6 +179,8 @@ def test_report_has_the_articles_sections_and_the_numbers(tmp_path, language):
     assert "![plots/loop.png](plots/loop.png)" in md
     assert "data:image/png;base64," in html and 'src="plots/loop.png"' not in html
     assert "Test CPU" in md and "abc123" in md
+    # roofline: 3.5 MB of weights at 7 GB/s bound decoding at 2000 tok/s; TPOT 2 ms = 500 tok/s = 25 %
+    assert "| tiny/hf/loop | 0.00 | 500.0 | 2,000.0 | 25.0 % |" in md
 
 
 def test_the_summary_sentence_follows_the_numbers(tmp_path):

@@ -192,3 +192,15 @@ def test_conversion_failure_is_an_error_not_an_empty_file(tmp_path):
         convert_to_flm(tmp_path / "not-a-model", tmp_path / "x.flm", "float32", 120, tmp_path / "c.log")
     assert not (tmp_path / "x.flm").exists() and not (tmp_path / "x.flm.partial").exists()
     shutil.rmtree(tmp_path / "not-a-model")
+
+
+def test_hf_true_batching_gives_each_sequence_what_it_gets_alone(tiny_model):
+    backend = get_backend("hf")(LoadSettings(str(tiny_model), str(tiny_model), "cpu", "float32", 1))
+    backend.import_libraries()
+    backend.load()
+    prompts = [[5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]]
+    batch = backend.generate_batch(prompts, 6)
+    assert [g.output_ids for g in batch] == [backend.generate(p, 6).output_ids for p in prompts]
+    assert all(len(g.token_times) == 6 for g in batch)
+    with pytest.raises(ValueError, match="equal length"):
+        backend.generate_batch([[1, 2], [3]], 2)

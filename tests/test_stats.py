@@ -36,3 +36,16 @@ def test_interval_contains_the_mean_and_narrows_with_more_samples():
     many = summarize([10, 12, 11, 13] * 10)
     assert few["ci95_low"] < few["mean"] < few["ci95_high"]
     assert (many["ci95_high"] - many["ci95_low"]) < (few["ci95_high"] - few["ci95_low"])
+
+
+def test_grouped_interval_is_over_repetition_means_not_pooled_requests():
+    from llmbench.stats import summarize_groups
+
+    groups = [[10.0, 12.0], [20.0, 22.0], [30.0, 32.0]]  # three repetitions of two requests
+    s = summarize_groups(groups)
+    assert s["n"] == 6 and s["mean"] == pytest.approx(21.0)
+    pooled = summarize([v for g in groups for v in g])
+    assert s["p50"] == pooled["p50"] and s["std"] == pooled["std"]
+    means = summarize([11.0, 21.0, 31.0])  # the interval comes from these three
+    assert (s["ci95_low"], s["ci95_high"]) == pytest.approx((means["ci95_low"], means["ci95_high"]))
+    assert math.isnan(summarize_groups([[1.0, 2.0, 3.0]])["ci95_low"])  # one repetition: no interval

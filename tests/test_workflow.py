@@ -1,6 +1,7 @@
 """The workflow end to end, in a temporary copy of the repository, on CPU."""
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -55,7 +56,7 @@ def test_full_run_produces_summary_and_reports(finished):
     summary = pd.read_csv(finished / "results/summary.csv")
     runs = summary.drop_duplicates(["model", "backend", "scenario"])
     assert set(zip(runs.backend, runs.scenario, strict=True)) == {
-        (b, s) for b in ("hf", "fastllm") for s in ("loop", "threads")
+        (b, s) for b in ("hf", "fastllm") for s in ("loop", "threads", "fixed", "sweep", "sweep-batch")
     }
     assert (runs.status == "ok").all(), runs[["backend", "scenario", "reason"]]
     assert (summary.device == "cpu").all()
@@ -100,7 +101,7 @@ def test_a_benchmark_parameter_change_reruns_runs_and_downstream_only(finished):
         "run_benchmark": 2,
         "collect_results": 1,
         "check_agreement": 1,
-        "plot_scenario": 2,
+        "plot_scenario": 5,
         "render_report": 1,
         "all": 1,
     }
@@ -196,6 +197,30 @@ def test_lint_and_format_are_clean():
             [ruff, *command, "src", "scripts", "tests"], cwd=REPO, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_metric_is_present_and_consistent(finished):
+    summary = pd.read_csv(finished / "results/summary.csv")
+    ok = summary[summary.status == "ok"]
+    for (backend, scenario, concurrency), group in ok.groupby(
+        ["backend", "scenario", "concurrency"], dropna=False
+    ):
+        if pd.isna(concurrency) and scenario.startswith("sweep"):
+            continue  # a sweep's run-level rows
+        stats = group.set_index("metric")
+        for metric in ("total_ms", "output_tokens_per_s", "total_tokens_per_s", "requests_per_s", "e2e_ms",
+                       "ttft_ms", "tpot_ms", "itl_ms"):  # fmt: skip
+            row = stats.loc[metric]
+            assert row["n"] > 0 and row["mean"] > 0, (backend, scenario, metric)
+            assert row["ci95_low"] <= row["mean"] <= row["ci95_high"], (backend, scenario, metric)
+            assert row["p50"] <= row["p90"] <= row["p99"] <= row["max"]
+        assert stats.loc["e2e_ms", "min"] >= stats.loc["ttft_ms", "min"]
+        assert stats.loc["total_tokens_per_s", "mean"] > stats.loc["output_tokens_per_s", "mean"]
+    loads = ok[ok.metric == "load_s"]
+    assert (loads["mean"] > 0).all() and len(loads) == 10
+    fixed = json.loads((finished / "results/runs/tiny/hf/fixed.json").read_text())
+    for request in fixed["measurement"]["repetitions"][0]["requests"]:
+        assert request["prompt_tokens"] == 32 and request["output_tokens"] == 16 == len(request["output_ids"])
 
 
 def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished):

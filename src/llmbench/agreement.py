@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .scenarios import levels
+
 COLUMNS = [
     "model", "scenario", "backend", "reference", "query_index", "tokens",
     "first_divergence", "prefix_agreement", "token_agreement",
@@ -42,8 +44,9 @@ def compare_sequences(reference: list[int], candidate: list[int]) -> dict:
 
 
 def first_pass_outputs(result: dict) -> dict[int, list[int]]:
-    """Output ids per query of the first measured pass."""
-    return {r["query_index"]: r["output_ids"] for r in result["measurement"]["repetitions"][0]["requests"]}
+    """Output ids per query of the first measured pass (of the first level, for a sweep)."""
+    first = levels(result["measurement"])[0]["repetitions"][0]
+    return {r["query_index"]: r["output_ids"] for r in first["requests"]}
 
 
 def forced_check(logits_of: Callable[[list[int]], object], prompt: list[int], output: list[int]) -> dict:
@@ -72,7 +75,8 @@ def agreement_rows(
     reference: str,
     logits_of: Callable[[list[int]], object] | None = None,
 ) -> list[dict]:
-    """One row per (scenario, backend, query) of one model's runs."""
+    """One row per (scenario, backend, query) of one model's runs; `prompts` are the
+    query prompts, for results that do not record their own."""
     ok = [r for r in results if r.get("status") in ("ok", "invalid")]
     references = {
         r["spec"]["scenario_name"]: first_pass_outputs(r) for r in ok if r["spec"]["backend"] == reference
@@ -90,7 +94,8 @@ def agreement_rows(
             if spec["backend"] != reference and index in expected:
                 row.update(compare_sequences(expected[index], ids))
             if logits_of is not None:
-                row.update(forced_check(logits_of, prompts[index], ids))
+                prompt = (result["measurement"].get("prompts") or prompts)[index]
+                row.update(forced_check(logits_of, prompt, ids))
             rows.append(row)
     return rows
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .io import read_json
-from .stats import FIELDS, summarize
+from .scenarios import levels
+from .stats import FIELDS, summarize_groups
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ METRICS = {
     for m in [
         Metric("total_ms", "ms", "repetition", "wall time of one pass over all queries"),
         Metric("output_tokens_per_s", "tok/s", "repetition", "output tokens of a pass / its wall time"),
+        Metric(
+            "total_tokens_per_s", "tok/s", "repetition", "prompt + output tokens of a pass / its wall time"
+        ),
         Metric("requests_per_s", "req/s", "repetition", "requests of a pass / its wall time"),
         Metric("e2e_ms", "ms", "request", "submit to last token"),
         Metric("ttft_ms", "ms", "request", "submit to first token (prefill)"),
@@ -80,13 +84,33 @@ def _mib(value: int | None) -> float | None:
     return None if value is None else value / MIB
 
 
-COLUMNS = RUN_COLUMNS + ["metric", "unit", "per", *FIELDS]
+COLUMNS = RUN_COLUMNS + ["concurrency", "metric", "unit", "per", *FIELDS]
 
 
-def samples(result: dict) -> dict[str, list[float]]:
-    """Every metric's samples from one successful run."""
-    out: dict[str, list[float]] = {name: [] for name in METRICS}
-    out["load_s"].append(result["load_s"])
+def pass_groups(repetitions: list[dict]) -> dict[str, list[list[float]]]:
+    """Samples of the per-pass, per-request and per-token metrics, grouped by repetition."""
+    out: dict[str, list[list[float]]] = {m: [] for m, spec in METRICS.items() if spec.per != "run"}
+    for repetition in repetitions:
+        seconds = repetition["total_ms"] / 1000.0
+        requests = repetition["requests"]
+        output_tokens = sum(r["output_tokens"] for r in requests)
+        group = {
+            "total_ms": [repetition["total_ms"]],
+            "output_tokens_per_s": [output_tokens / seconds],
+            "total_tokens_per_s": [(output_tokens + sum(r["prompt_tokens"] for r in requests)) / seconds],
+            "requests_per_s": [len(requests) / seconds],
+            "e2e_ms": [r["e2e_ms"] for r in requests],
+            "ttft_ms": [r["ttft_ms"] for r in requests],
+            "tpot_ms": [sum(r["itl_ms"]) / len(r["itl_ms"]) for r in requests if r["itl_ms"]],
+            "itl_ms": [gap for r in requests for gap in r["itl_ms"]],
+        }
+        for name, values in group.items():
+            out[name].append(values)
+    return out
+
+
+def run_level(result: dict) -> dict[str, list[list[float]]]:
+    """The once-per-run metrics (load time, memory, energy); absent ones have no group."""
     resources = result.get("resources") or {}
     peak = resources.get("peak") or {}
     snapshots = resources.get("snapshots") or {}
@@ -95,7 +119,8 @@ def samples(result: dict) -> dict[str, list[float]]:
     memory = result.get("memory") or {}
     # Snapshots hold 0 where NVML never listed this process: a measurement only if it did.
     listed = bool(peak.get("gpu_process_bytes"))
-    run_level = {
+    values = {
+        "load_s": result["load_s"],
         "rss_peak_mib": _mib(memory.get("process_peak_rss_bytes") or peak.get("rss_bytes")),
         "gpu_process_after_load_mib": _mib(after_load.get("gpu_process_bytes")) if listed else None,
         "gpu_process_after_warmup_mib": _mib(after_warmup.get("gpu_process_bytes")) if listed else None,
@@ -105,22 +130,13 @@ def samples(result: dict) -> dict[str, list[float]]:
         "torch_max_reserved_mib": _mib(memory.get("torch_max_reserved_bytes")),
         "energy_j_per_output_token": resources.get("energy_j_per_output_token"),
     }
-    for name, value in run_level.items():
-        if value is not None:
-            out[name].append(value)
-    for repetition in result["measurement"]["repetitions"]:
-        seconds = repetition["total_ms"] / 1000.0
-        requests = repetition["requests"]
-        out["total_ms"].append(repetition["total_ms"])
-        out["output_tokens_per_s"].append(sum(r["output_tokens"] for r in requests) / seconds)
-        out["requests_per_s"].append(len(requests) / seconds)
-        for request in requests:
-            out["e2e_ms"].append(request["e2e_ms"])
-            out["ttft_ms"].append(request["ttft_ms"])
-            if request["itl_ms"]:
-                out["tpot_ms"].append(sum(request["itl_ms"]) / len(request["itl_ms"]))
-            out["itl_ms"].extend(request["itl_ms"])
-    return out
+    return {name: ([[value]] if value is not None else []) for name, value in values.items()}
+
+
+def samples(result: dict) -> dict[str, list[float]]:
+    """Every metric's samples from one successful run, pooled."""
+    grouped = {**run_level(result), **pass_groups(result["measurement"]["repetitions"])}
+    return {name: [v for group in groups for v in group] for name, groups in grouped.items()}
 
 
 def run_rows(result: dict) -> list[dict]:
@@ -137,11 +153,19 @@ def run_rows(result: dict) -> list[dict]:
         "flags": "; ".join(result.get("validity", {}).get("flags", [])),
     }
     if result["status"] == "failed":
-        return [{**base, "metric": "", "unit": "", "per": ""}]
-    rows = []
-    for name, values in samples(result).items():
+        return [{**base, "concurrency": None, "metric": "", "unit": "", "per": ""}]
+
+    def row(name: str, groups: list[list[float]], concurrency: int | None) -> dict:
         metric = METRICS[name]
-        rows.append({**base, "metric": name, "unit": metric.unit, "per": metric.per, **summarize(values)})
+        return {**base, "concurrency": concurrency, "metric": name, "unit": metric.unit, "per": metric.per,
+                **summarize_groups(groups)}  # fmt: skip
+
+    rows = [row(name, groups, None) for name, groups in run_level(result).items()]
+    for level in levels(result["measurement"]):
+        rows += [
+            row(name, groups, level["concurrency"])
+            for name, groups in pass_groups(level["repetitions"]).items()
+        ]
     return rows
 
 

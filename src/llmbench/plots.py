@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -15,9 +16,11 @@ PANELS = [("total_ms", "total time of one pass (ms)"), ("output_tokens_per_s", "
 
 
 def plot_scenario(summary: pd.DataFrame, scenario: str, path: str) -> None:
-    """Mean per model x backend with its 95 % CI as error bar; failed runs are labelled."""
+    """Bars of the means with 95 % CIs; for a sweep, the throughput-latency curve."""
     sns.set_theme(style="whitegrid")
     runs = summary[summary["scenario"] == scenario].copy()
+    if (runs["scenario_type"] == "sweep").all():
+        return plot_sweep(runs, scenario, path)
     runs["run"] = runs["model"] + " · " + runs["backend"]
     labels = list(dict.fromkeys(runs["run"]))
     fig, axes = plt.subplots(
@@ -46,6 +49,40 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str) -> None:
         ax.set_xlabel(
             f"mean, 95 % CI ({data['unit'].dropna().iloc[0] if data['unit'].notna().any() else ''})"
         )
+    fig.suptitle(f"scenario {scenario}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_sweep(runs: pd.DataFrame, scenario: str, path: str) -> None:
+    """Throughput against per-request latency, one line per model x backend, points
+    labelled with their concurrency; and throughput against concurrency."""
+    runs = runs.assign(run=runs["model"] + " · " + runs["backend"])
+    measured = runs[runs["concurrency"].notna()]
+    throughput = measured[measured["metric"] == "output_tokens_per_s"].set_index(["run", "concurrency"])[
+        "mean"
+    ]
+    latency = measured[measured["metric"] == "e2e_ms"].set_index(["run", "concurrency"])["mean"]
+    curve = pd.DataFrame({"throughput": throughput, "latency_ms": latency}).reset_index()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    if not curve.empty:
+        sns.lineplot(data=curve, x="latency_ms", y="throughput", hue="run", marker="o", sort=False, ax=left)
+        for row in curve.itertuples():
+            left.annotate(f"{int(row.concurrency)}", (row.latency_ms, row.throughput), textcoords="offset points",
+                          xytext=(4, 4), fontsize=8)  # fmt: skip
+        sns.lineplot(
+            data=curve, x="concurrency", y="throughput", hue="run", marker="o", ax=right, legend=False
+        )
+        right.set_xscale("log", base=2)
+        right.set_xticks(sorted(curve["concurrency"].unique()))
+        right.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    failed = sorted(set(runs.loc[runs["status"] == "failed", "run"]))
+    if failed:
+        left.text(0.01, 0.01, "failed: " + ", ".join(failed), transform=left.transAxes, color="firebrick")
+    left.set(xlabel="mean end-to-end latency per request (ms)", ylabel="output tokens / s",
+             title="throughput vs latency (labels: concurrency)")  # fmt: skip
+    right.set(xlabel="concurrent requests", ylabel="output tokens / s", title="throughput vs concurrency")
     fig.suptitle(f"scenario {scenario}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -19,6 +19,7 @@ from scipy import stats as scipy_stats
 from .agreement import verdicts
 from .io import read_json
 from .metrics import METRICS, samples
+from .roofline import roofline, weight_bytes
 
 SIGNIFICANCE = 0.05
 
@@ -50,6 +51,11 @@ STRINGS = {
         "memory_intro": "torch.cuda.memory_allocated() 只看得到 torch 自己分配的显存，FastLLM 用自己的分配器，"
         "因此文章中 FastLLM 显示 0.0 MB。这里用 NVML 按进程读取显存（每 {period} 秒采样，从加载模型前到结束），"
         "对所有后端都有效；“预热后”约等于权重（FastLLM 在第一次推理时才把权重搬上 GPU，所以它“加载后”的数字很小），峰值减去预热后是运行时（KV cache、激活）的占用。单位 MiB。",
+        "sweep": "**{run}**：并发从 {low} 到 {high}，吞吐从 {t_low:,.1f} 升到 {t_high:,.1f} tok/s（{ratio:.2f} 倍），每个请求的端到端延迟从 {l_low:,.1f} 变为 {l_high:,.1f} ms",
+        "saturates": "；并发 {level} 时吞吐已达峰值的 90 %，在此饱和。",
+        "still_rising": "；到并发 {level} 吞吐仍在增长，未饱和。",
+        "roofline_title": "带宽上限（roofline）",
+        "roofline_intro": "批大小为 1 时，每生成一个 token 都要把全部权重读一遍，所以解码速度不可能超过 带宽 ÷ 权重字节数。本机 {name} 实测复制带宽 {gbs:,.0f} GB/s（{device}）。比例越接近 100 %，后端越接近硬件极限。",
         "correctness": "正确性：贪心输出一致性",
         "sentence_gap": "",
         "agree": "{backend} 在 {model} / {scenario} 上计算正确：{forced:.1%} 的输出 token 正是 {dtype} 参考模型在同一前缀下的 argmax（与 argmax 的最大差距 {gap:.3f} logit）。",
@@ -99,6 +105,11 @@ STRINGS = {
         "allocator, which is why the article showed 0.0 MB for it. Here NVML reads each process's GPU memory "
         "(sampled every {period} s from before the model loads to the end), which works for every backend; "
         "'after warmup' is roughly the weights (FastLLM moves its weights to the GPU on the first request, so its 'after load' is small), peak minus after-warmup is runtime memory (KV cache, activations). In MiB.",
+        "sweep": "**{run}**: from concurrency {low} to {high}, throughput rose from {t_low:,.1f} to {t_high:,.1f} tok/s ({ratio:.2f}x) while each request's end-to-end latency went from {l_low:,.1f} to {l_high:,.1f} ms",
+        "saturates": "; at concurrency {level} it already reaches 90 % of its peak: it saturates there.",
+        "still_rising": "; throughput is still rising at concurrency {level}: not saturated.",
+        "roofline_title": "Bandwidth roofline",
+        "roofline_intro": "At batch size 1 every output token reads all weights once, so decoding can never beat bandwidth / weight bytes. Measured copy bandwidth of {name} here: {gbs:,.0f} GB/s ({device}). The closer the fraction to 100 %, the closer the backend runs to the hardware's limit.",
         "correctness": "Correctness: greedy agreement",
         "sentence_gap": " ",
         "agree": "{backend} computes {model} correctly in {scenario}: {forced:.1%} of its output tokens are the {dtype} reference model's argmax given the same prefix (largest gap to the argmax {gap:.3f} logits).",
@@ -167,6 +178,46 @@ def _analysis(runs: list[dict], scenario_type: str, t: dict) -> list[str]:
     return sentences
 
 
+def _sweep_analysis(summary: pd.DataFrame, t: dict) -> list[str]:
+    """Per sweep run: how throughput and latency grow with concurrency, and where gains stop."""
+    sentences = []
+    sweeps = summary[(summary["scenario_type"] == "sweep") & (summary["status"] != "failed")]
+    for (model, scenario, backend), group in sweeps.groupby(["model", "scenario", "backend"], sort=False):
+        levels = group[group["concurrency"].notna()]
+        throughput = (
+            levels[levels.metric == "output_tokens_per_s"].set_index("concurrency")["mean"].sort_index()
+        )
+        latency = levels[levels.metric == "e2e_ms"].set_index("concurrency")["mean"].sort_index()
+        if throughput.empty:
+            continue
+        # Saturated: the first level within 10 % of the peak, unless that is the last level.
+        saturation = int(throughput[throughput >= 0.9 * throughput.max()].index[0])
+        if saturation == throughput.index[-1]:
+            saturation = None
+        first, peak = throughput.index[0], throughput.idxmax()
+        sentences.append(
+            t["sweep"].format(
+                run=f"{model} / {scenario} / {backend}", low=int(first), high=int(peak),
+                t_low=throughput[first], t_high=throughput[peak], ratio=throughput[peak] / throughput[first],
+                l_low=latency.get(first, math.nan), l_high=latency.get(peak, math.nan),
+            )
+            + (t["saturates"].format(level=saturation) if saturation else t["still_rising"].format(level=int(throughput.index[-1])))
+        )  # fmt: skip
+    return sentences
+
+
+def _roofline_rows(summary: pd.DataFrame, manifests: dict[str, dict], bandwidth: dict) -> list[dict]:
+    """Decode at batch 1 (sequential scenarios, a sweep's level 1) against the bandwidth bound."""
+    tpot = summary[(summary.metric == "tpot_ms") & (summary.status != "failed")]
+    single = tpot[tpot.scenario_type.isin(["loop", "fixed"]) | (tpot.concurrency == 1)]
+    rows = []
+    for row in single.itertuples():
+        weights = weight_bytes(manifests[row.model])
+        rows.append({"run": f"{row.model}/{row.backend}/{row.scenario}", "weight_gib": weights / 2**30,
+                     **roofline(row.mean, weights, bandwidth["bytes_per_s"])})  # fmt: skip
+    return rows
+
+
 def _limitations(runs: list[dict], manifests: dict[str, dict], t: dict) -> list[str]:
     notes = [
         t["limit_synthetic"].format(model=name, preset=m["source"].get("preset"))
@@ -222,11 +273,16 @@ def _agreement(agreement: pd.DataFrame, correctness: dict, t: dict) -> tuple[lis
 def _result_rows(summary: pd.DataFrame) -> dict[str, list[dict]]:
     """Per scenario: one row per run with the headline metrics."""
     tables: dict[str, list[dict]] = {}
-    for (scenario, model, backend), group in summary.groupby(["scenario", "model", "backend"], sort=False):
+    keys = ["scenario", "model", "backend", "concurrency"]
+    for (scenario, model, backend, concurrency), group in summary.groupby(keys, sort=False, dropna=False):
+        failed = group["status"].iloc[0] == "failed"
+        if pd.isna(concurrency) and group["scenario_type"].iloc[0] == "sweep" and not failed:
+            continue  # a sweep's run-level rows (memory, load): shown under resources
         by_metric = group.set_index("metric")
         row = {
             "model": model,
             "backend": backend,
+            "concurrency": None if pd.isna(concurrency) else int(concurrency),
             "status": group["status"].iloc[0],
             "device": group["device"].iloc[0],
             "reason": group["reason"].iloc[0],
@@ -265,6 +321,7 @@ def build_context(
     plots: list[str],
     agreement: pd.DataFrame,
     correctness: dict,
+    bandwidth: dict,
 ) -> dict:
     t = STRINGS[settings["language"]]
     agreement_rows, agreement_sentences = _agreement(agreement, correctness, t)
@@ -284,10 +341,15 @@ def build_context(
         "devices": sorted({r.get("device") or r["spec"]["device"] for r in runs}),
         "backend_info": {r["spec"]["backend"]: r["backend_info"] for r in runs if r.get("backend_info")},
         "results": _result_rows(summary),
-        "loop_analysis": _analysis(runs, "loop", t),
-        "threads_analysis": _analysis(runs, "threads", t),
+        "loop_analysis": _analysis(runs, "loop", t) + _analysis(runs, "fixed", t),
+        "threads_analysis": _analysis(runs, "threads", t) + _sweep_analysis(summary, t),
         "memory": _memory_rows(summary),
         "memory_intro": t["memory_intro"].format(period=period),
+        "roofline_intro": t["roofline_intro"].format(
+            name=bandwidth["name"], gbs=bandwidth["bytes_per_s"] / 1e9, device=bandwidth["device"]
+        ),
+        "bandwidth": bandwidth,
+        "roofline": _roofline_rows(summary, manifests, bandwidth),
         "agreement": agreement_rows,
         "agreement_sentences": agreement_sentences,
         "limitations": _limitations(runs, manifests, t),
@@ -345,6 +407,7 @@ def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir:
 def write_report(
     summary_csv: str,
     agreement_csvs: list[str],
+    bandwidth_json: str,
     run_paths: list[str],
     manifest_paths: dict[str, str],
     plots: list[str],
@@ -362,8 +425,9 @@ def write_report(
     md_dir = Path(md_out).parent
     relative_plots = [str(Path(p).resolve().relative_to(md_dir.resolve())) for p in plots]
     agreement = pd.concat([pd.read_csv(p) for p in agreement_csvs], ignore_index=True)
+    bandwidth = read_json(bandwidth_json)
     context = build_context(
-        summary, runs, manifests, settings, configfiles, relative_plots, agreement, correctness
+        summary, runs, manifests, settings, configfiles, relative_plots, agreement, correctness, bandwidth
     )
     markdown_text = render_markdown(context, Path(template_dir))
     Path(md_out).write_text(markdown_text, encoding="utf-8")

@@ -39,3 +39,13 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
         "ci95_low": low,
         "ci95_high": high,
     }
+
+
+def summarize_groups(groups: Sequence[Sequence[float | None]]) -> dict[str, float]:
+    """Statistics of all samples pooled, but the confidence interval over the groups'
+    means: requests of one repetition are not independent (they share the machine's
+    state), repetitions are the unit of replication."""
+    result = summarize([v for group in groups for v in group])
+    means = [float(np.mean(present)) for group in groups if (present := [v for v in group if v is not None])]
+    result["ci95_low"], result["ci95_high"] = t_interval(np.asarray(means, dtype=float))
+    return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from . import provenance
 from .backends import get_backend
@@ -17,7 +18,7 @@ from .backends.base import BackendUnavailable, LoadSettings, now
 from .device import default_cpu_threads, resolve_device
 from .io import read_json, write_json_atomic
 from .sampler import PERIOD_S, ResourceSampler
-from .scenarios import measure
+from .scenarios import levels, measure, scenario_prompts
 
 SCHEMA_VERSION = 1
 
@@ -52,7 +53,14 @@ def validity_flags(result: dict) -> list[str]:
 
 
 def output_tokens(measurement: dict) -> int:
-    return sum(r["output_tokens"] for rep in measurement["repetitions"] for r in rep["requests"])
+    return sum(
+        r["output_tokens"] for lv in levels(measurement) for rep in lv["repetitions"] for r in rep["requests"]
+    )
+
+
+def vocab_and_context(model_dir: str) -> tuple[int, int | None]:
+    config = read_json(Path(model_dir) / "config.json")
+    return config["vocab_size"], config.get("max_position_embeddings")
 
 
 def run(spec: dict) -> dict:
@@ -85,8 +93,13 @@ def run(spec: dict) -> dict:
         result["load_s"] = now() - started
         sampler.mark("load_end")
         result["backend_info"] = backend.describe()
-        prompts = read_json(spec["prompts_ids"])["prompt_ids"]
-        measurement = measure(backend, prompts, spec["scenario"], sampler.window_start, sampler.window_end)
+        scenario = spec["scenario"]
+        vocab_size, context = vocab_and_context(spec["model_dir"])
+        prompts = scenario_prompts(scenario, read_json(spec["prompts_ids"])["prompt_ids"], vocab_size)
+        longest = max(len(p) for p in prompts) + scenario["output_tokens"]
+        if context and longest > context:
+            raise ValueError(f"prompt + output = {longest} tokens exceeds the model's context of {context}")
+        measurement = measure(backend, prompts, scenario, sampler.window_start, sampler.window_end)
         result["measurement"] = measurement
         result["memory"] = {**backend.memory(), **process_memory()}
         result["status"] = "ok" if measurement["valid"] else "invalid"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -55,6 +56,13 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
         """Greedy decoding of exactly `output_tokens` tokens, EOS ignored."""
+
+    def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
+        """All prompts at once. By default one thread per prompt, which is true batching
+        for engines that batch concurrent requests themselves (FastLLM); backends with
+        an explicit batch API override this."""
+        with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
+            return list(pool.map(lambda p: self.generate(p, output_tokens), prompts))
 
     def describe(self) -> dict:
         """Facts about how this backend runs (library, threads, ...)."""

@@ -64,6 +64,30 @@ class HFBackend(Backend):
         end = now()
         return Generation(new_ids, start, clock.times, end)
 
+    def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
+        """True batching: one generate() over a [batch, length] tensor (equal-length prompts)."""
+        if len({len(p) for p in prompts}) != 1:
+            raise ValueError(
+                "batched prompts must have equal length (the fixed and sweep scenarios make them so)"
+            )
+        torch = self._torch
+        clock = _TokenClock()
+        start = now()
+        inputs = torch.tensor(prompts, device=self.settings.device)
+        with torch.inference_mode():
+            output = self.model.generate(
+                inputs,
+                attention_mask=torch.ones_like(inputs),
+                do_sample=False,
+                max_new_tokens=output_tokens,
+                min_new_tokens=output_tokens,
+                streamer=clock,
+            )
+        end = now()
+        length = len(prompts[0])
+        # Every sequence of a batch gets its tokens at the same steps.
+        return [Generation(row[length:].tolist(), start, clock.times, end) for row in output]
+
     def describe(self) -> dict:
         torch = self._torch
         info = {
