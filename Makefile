@@ -32,12 +32,12 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules
-	$(BIN)/ruff check src scripts tests
-	$(BIN)/ruff format --check src scripts tests
+	$(BIN)/ruff check src scripts tests benchmarks
+	$(BIN)/ruff format --check src scripts tests benchmarks
 
 format: $(INSTALLED)
 	$(BIN)/snakefmt Snakefile rules
-	$(BIN)/ruff format src scripts tests
+	$(BIN)/ruff format src scripts tests benchmarks
 
 clean:
 	rm -rf results logs .snakemake report.html
