@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import subprocess
 import sys
 import time
 
@@ -204,3 +205,34 @@ def test_hf_true_batching_gives_each_sequence_what_it_gets_alone(tiny_model):
     assert all(len(g.token_times) == 6 for g in batch)
     with pytest.raises(ValueError, match="equal length"):
         backend.generate_batch([[1, 2], [3]], 2)
+
+
+def test_a_worker_dies_with_the_process_that_launched_it(tmp_path):
+    """Snakemake interrupted: the job's process dies, its worker must not live on (holding a GPU)."""
+    pid_file = tmp_path / "worker.pid"
+    worker = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    parent_code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from llmbench.launcher import run_isolated;"
+        "run_isolated({'run': 'm/b/s'}, sys.argv[2], sys.argv[3], 120, worker=(sys.executable, '-c', sys.argv[4]))"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code, str(REPO / "src"), str(tmp_path / "r.json"),
+                               str(tmp_path / "r.log"), worker])  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None
+        time.sleep(0.05)
+    worker_pid = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker_pid):
+        assert time.monotonic() < deadline, "the worker outlived its launcher"
+        time.sleep(0.05)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False

@@ -194,7 +194,10 @@ def test_lint_and_format_are_clean():
     ruff = Path(sys.executable).parent / "ruff"
     for command in (["check"], ["format", "--check"]):
         done = subprocess.run(
-            [ruff, *command, "src", "scripts", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
+            [ruff, *command, "src", "scripts", "tests", "benchmarks"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
         )
         assert done.returncode == 0, done.stdout + done.stderr
 

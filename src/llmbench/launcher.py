@@ -8,6 +8,7 @@ its work - the run's output path receives a JSON record saying what happened.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -33,6 +34,17 @@ def failure_record(spec: dict, reason: str, exit_code: int | None, log_path: Pat
         "exit_code": exit_code,
         "log_tail": tail(log_path),
     }
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: be killed if the launching process dies (Linux
+    PR_SET_PDEATHSIG). Its own session shields the worker from the signals that
+    stop Snakemake; without this, an interrupted workflow left a worker holding
+    13 GB of GPU memory on the H100, beside the next run."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _describe_exit(code: int) -> str:
@@ -66,6 +78,7 @@ def run_isolated(
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             try:
                 code = child.wait(timeout=timeout_s)
