@@ -47,22 +47,7 @@ class HFBackend(Backend):
             torch.cuda.synchronize()
 
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
-        torch = self._torch
-        clock = _TokenClock()
-        start = now()
-        inputs = torch.tensor([prompt_ids], device=self.settings.device)
-        with torch.inference_mode():
-            output = self.model.generate(
-                inputs,
-                attention_mask=torch.ones_like(inputs),
-                do_sample=False,
-                max_new_tokens=output_tokens,
-                min_new_tokens=output_tokens,  # masks EOS until the length is reached
-                streamer=clock,
-            )
-        new_ids = output[0, len(prompt_ids) :].tolist()
-        end = now()
-        return Generation(new_ids, start, clock.times, end)
+        return self.generate_batch([prompt_ids], output_tokens)[0]
 
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
         """True batching: one generate() over a [batch, length] tensor (equal-length prompts)."""
@@ -80,13 +65,13 @@ class HFBackend(Backend):
                 attention_mask=torch.ones_like(inputs),
                 do_sample=False,
                 max_new_tokens=output_tokens,
-                min_new_tokens=output_tokens,
+                min_new_tokens=output_tokens,  # masks EOS until the length is reached
                 streamer=clock,
             )
+        new_ids = output[:, len(prompts[0]) :].tolist()
         end = now()
-        length = len(prompts[0])
         # Every sequence of a batch gets its tokens at the same steps.
-        return [Generation(row[length:].tolist(), start, clock.times, end) for row in output]
+        return [Generation(ids, start, clock.times, end) for ids in new_ids]
 
     def describe(self) -> dict:
         torch = self._torch
