@@ -17,15 +17,23 @@ from . import nvml
 PERIOD_S = 0.05
 
 
-def rss_bytes() -> int | None:
+def process_memory() -> dict[str, int]:
+    """Peak (VmHWM) and current (VmRSS) resident memory of this process, bytes."""
+    fields = {"VmHWM": "process_peak_rss_bytes", "VmRSS": "process_rss_bytes"}
+    memory = {}
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
+                key = line.split(":")[0]
+                if key in fields:
+                    memory[fields[key]] = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return None
+    return memory
+
+
+def rss_bytes() -> int | None:
+    return process_memory().get("process_rss_bytes")
 
 
 def _peak(values: list) -> int | None:

@@ -17,24 +17,10 @@ from .backends import get_backend
 from .backends.base import BackendUnavailable, LoadSettings, now
 from .device import default_cpu_threads, resolve_device
 from .io import read_json, write_json_atomic
-from .sampler import PERIOD_S, ResourceSampler
+from .sampler import PERIOD_S, ResourceSampler, process_memory
 from .scenarios import levels, measure, scenario_prompts
 
 SCHEMA_VERSION = 1
-
-
-def process_memory() -> dict:
-    """Peak and current resident memory of this process (bytes), from /proc."""
-    fields = {"VmHWM": "process_peak_rss_bytes", "VmRSS": "process_rss_bytes"}
-    memory = {}
-    try:
-        for line in open("/proc/self/status"):
-            key = line.split(":")[0]
-            if key in fields:
-                memory[fields[key]] = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return memory
 
 
 def validity_flags(result: dict) -> list[str]:
