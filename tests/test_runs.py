@@ -236,3 +236,35 @@ def _alive(pid):
             return stat.read().split()[2] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_hf_compile_decodes_exactly_what_hf_does(tiny_model, tmp_path, compiled):
+    """Static cache + own greedy loop, eager and torch.compile'd (on CUDA it is the default)."""
+    prompts = [[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]]
+    first = _load("hf", tiny_model).generate(prompts[0], 1).output_ids[0]
+    # A copy of the model whose EOS is that first greedy token: both must mask it.
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    for name in ("config.json", "generation_config.json"):
+        config = json.loads((model / name).read_text())
+        (model / name).write_text(json.dumps({**config, "eos_token_id": first}))
+    hf = _load("hf", model)
+    fast = _load("hf-compile", model, {"compile": compiled, "max_cache_len": 64})
+    assert fast.describe()["compiled"] is compiled
+    for prompt in prompts:
+        single = fast.generate(prompt, 12)
+        assert single.output_ids == hf.generate(prompt, 12).output_ids and first not in single.output_ids
+        assert len(single.token_times) == 12 and single.start < single.token_times[0]
+    assert [g.output_ids for g in fast.generate_batch(prompts, 12)] == [
+        hf.generate(p, 12).output_ids for p in prompts
+    ]
+    with pytest.raises(ValueError, match="exceeds max_cache_len 64"):
+        fast.generate(list(range(3, 60)), 12)
+
+
+def _load(name, model, options=None):
+    backend = get_backend(name)(LoadSettings(str(model), str(model), "cpu", "float32", 2, options or {}))
+    backend.import_libraries()
+    backend.load()
+    return backend
