@@ -91,7 +91,9 @@ def manifest_outputs():
 
 
 def plot_outputs():
-    return expand("results/plots/{scenario}.png", scenario=SCENARIOS)
+    return expand("results/plots/{scenario}.png", scenario=SCENARIOS) + expand(
+        "results/plots/{model}/{figure}.png", model=MODELS, figure=["latency", "memory"]
+    )
 
 
 def final_outputs():

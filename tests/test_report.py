@@ -225,3 +225,21 @@ def test_the_agreement_sentence_follows_the_verdict():
     assert by_backend["hf"].startswith("hf computes m correctly") and "diverg" not in by_backend["hf"]
     assert "rounding flipped near-ties" in by_backend["fastllm"] and "0/2 queries" in by_backend["fastllm"]
     assert "**wrongly**" in by_backend["broken"] and "only 30.0%" in by_backend["broken"]
+
+
+def test_latency_and_memory_figures_are_drawn_from_the_raw_records(tmp_path):
+    from PIL import Image
+
+    from llmbench.plots import plot_latency, plot_memory
+
+    results = [read_json(p) for p in write_runs(tmp_path, [300, 310], [100, 98], failed=True)]
+    results[0]["resources"] = {
+        "samples": {"t_s": [0.0, 0.5, 1.0], "rss_bytes": [1 * 2**20, 50 * 2**20, 60 * 2**20],
+                    "gpu_process_bytes": None, "gpu_used_bytes": None},
+        "peak": {"gpu_process_bytes": None}, "events_s": {"load_end": 0.4, "measure_start": 0.6},
+    }  # fmt: skip
+    plot_latency(results, str(tmp_path / "latency.png"))
+    plot_memory(results, str(tmp_path / "memory.png"))
+    for name in ("latency.png", "memory.png"):
+        with Image.open(tmp_path / name) as image:
+            assert image.size[0] > 800 and image.getextrema()[0][0] < 100  # drawn, not blank

@@ -102,6 +102,7 @@ def test_a_benchmark_parameter_change_reruns_runs_and_downstream_only(finished):
         "collect_results": 1,
         "check_agreement": 1,
         "plot_scenario": 5,
+        "plot_model": 1,
         "render_report": 1,
         "all": 1,
     }

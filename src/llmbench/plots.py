@@ -87,3 +87,72 @@ def plot_sweep(runs: pd.DataFrame, scenario: str, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+LATENCY_METRICS = [("ttft_ms", "time to first token (ms)"), ("itl_ms", "inter-token latency (ms)"),
+                   ("e2e_ms", "end-to-end per request (ms)")]  # fmt: skip
+
+
+def _latency_frame(results: list[dict]) -> pd.DataFrame:
+    rows = []
+    for result in results:
+        if result.get("status") == "failed" or "repetitions" not in result.get("measurement", {}):
+            continue  # sweeps have their own curve
+        spec = result["spec"]
+        for repetition in result["measurement"]["repetitions"]:
+            for request in repetition["requests"]:
+                base = {"backend": spec["backend"], "scenario": spec["scenario_name"]}
+                rows.append({**base, "metric": "ttft_ms", "ms": request["ttft_ms"]})
+                rows.append({**base, "metric": "e2e_ms", "ms": request["e2e_ms"]})
+                rows += [{**base, "metric": "itl_ms", "ms": gap} for gap in request["itl_ms"]]
+    return pd.DataFrame(rows, columns=["backend", "scenario", "metric", "ms"])
+
+
+def plot_latency(results: list[dict], path: str) -> None:
+    """Distributions of TTFT, inter-token latency and end-to-end time, per scenario and backend."""
+    sns.set_theme(style="whitegrid")
+    data = _latency_frame(results)
+    scenarios = list(dict.fromkeys(data["scenario"])) or ["-"]
+    fig, axes = plt.subplots(1, len(LATENCY_METRICS), figsize=(15, 0.8 * len(scenarios) + 2.2), squeeze=False)
+    for ax, (metric, title) in zip(axes[0], LATENCY_METRICS, strict=True):
+        subset = data[data["metric"] == metric]
+        if not subset.empty:
+            sns.boxplot(
+                data=subset, x="ms", y="scenario", hue="backend", ax=ax, log_scale=True, fliersize=1.5
+            )
+        ax.set(title=title, xlabel="ms (log scale)", ylabel="")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_memory(results: list[dict], path: str) -> None:
+    """Memory over time of each run, from the sampler: the process's GPU memory (NVML)
+    where there is a GPU, its resident memory otherwise; dotted lines mark the end
+    of loading and the start of measurement."""
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    quantity = "resident memory (RSS)"
+    palette = iter(sns.color_palette(n_colors=max(1, len(results))))
+    for result in results:
+        resources = result.get("resources")
+        if not resources:
+            continue
+        samples = resources["samples"]
+        gpu = samples.get("gpu_process_bytes") is not None and resources["peak"].get("gpu_process_bytes")
+        values = samples["gpu_process_bytes"] if gpu else samples["rss_bytes"]
+        quantity = "GPU memory of the process (NVML)" if gpu else quantity
+        points = [(t, v / 2**20) for t, v in zip(samples["t_s"], values, strict=True) if v is not None]
+        if not points:
+            continue
+        color = next(palette)
+        ax.plot(*zip(*points, strict=True), label=result["run"], color=color, linewidth=1.2)
+        for event in ("load_end", "measure_start"):
+            if event in resources["events_s"]:
+                ax.axvline(resources["events_s"][event], color=color, linestyle=":", linewidth=0.8)
+    ax.set(xlabel="seconds since the run started (dotted: loaded, measuring)", ylabel="MiB", title=quantity)
+    if ax.lines:
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

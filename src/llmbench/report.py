@@ -354,7 +354,8 @@ def build_context(
         "agreement_sentences": agreement_sentences,
         "limitations": _limitations(runs, manifests, t),
         "failures": [r for r in runs if r["status"] != "ok"],
-        "plots": plots,
+        "plots": [p for p in plots if not p.endswith("memory.png")],
+        "memory_plots": [p for p in plots if p.endswith("memory.png")],
         "reproduce": f"snakemake --cores 1 --resources gpu=1 {config_args}".strip(),
     }
 
