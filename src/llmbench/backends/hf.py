@@ -5,6 +5,15 @@ from __future__ import annotations
 from .base import Backend, BackendUnavailable, Generation, now
 
 
+def prompt_length(prompts: list[list[int]]) -> int:
+    """The common length of a batch's prompts; unpadded batches need equal lengths."""
+    if len({len(p) for p in prompts}) != 1:
+        raise ValueError(
+            "batched prompts must have equal length (the fixed and sweep scenarios make them so)"
+        )
+    return len(prompts[0])
+
+
 class _TokenClock:
     """A generate() streamer that stamps each new token once it is on the host."""
 
@@ -51,10 +60,7 @@ class HFBackend(Backend):
 
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
         """True batching: one generate() over a [batch, length] tensor (equal-length prompts)."""
-        if len({len(p) for p in prompts}) != 1:
-            raise ValueError(
-                "batched prompts must have equal length (the fixed and sweep scenarios make them so)"
-            )
+        prompt_length(prompts)
         torch = self._torch
         clock = _TokenClock()
         start = now()

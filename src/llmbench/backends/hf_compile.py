@@ -18,7 +18,7 @@ import inspect
 import threading
 
 from .base import Generation, now
-from .hf import HFBackend
+from .hf import HFBackend, prompt_length
 
 
 class HFCompileBackend(HFBackend):
@@ -63,15 +63,8 @@ class HFCompileBackend(HFBackend):
             )
         return self._caches[batch]
 
-    def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
-        return self.generate_batch([prompt_ids], output_tokens)[0]
-
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
-        if len({len(p) for p in prompts}) != 1:
-            raise ValueError(
-                "batched prompts must have equal length (the fixed and sweep scenarios make them so)"
-            )
-        length = len(prompts[0])
+        length = prompt_length(prompts)
         if length + output_tokens > self.max_cache_len:
             raise ValueError(
                 f"prompt + output = {length + output_tokens} tokens exceeds max_cache_len {self.max_cache_len} "
