@@ -106,7 +106,7 @@ def test_both_backends_run_isolated_with_exact_lengths_and_agree(
 def test_threads_scenario_runs_all_queries_concurrently(tiny_model, tiny_prompt_ids, tiny_flm, tmp_path):
     scenario = {
         "type": "threads",
-        "output_tokens": 6,
+        "output_tokens": 200,  # long enough that thread start-up cannot outlast a request
         "workers": 5,
         "warmup_requests": 0,
         "repetitions": 1,

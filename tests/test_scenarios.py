@@ -74,7 +74,11 @@ def test_sweep_runs_each_level_with_that_many_simultaneous_requests(batching):
     calls = []
     start, end = (lambda: calls.append("start")), (lambda: calls.append("end"))
     result = measure(
-        backend, fixed_prompts(4, 8, 100, 0), settings(type="sweep", batching=batching), start, end
+        backend,
+        fixed_prompts(4, 8, 100, 0),
+        settings(type="sweep", batching=batching, output_tokens=50),
+        start,
+        end,
     )
     assert [lv["concurrency"] for lv in result["levels"]] == [1, 2, 4]
     assert [len(lv["repetitions"][0]["requests"]) for lv in result["levels"]] == [1, 2, 4]
