@@ -268,3 +268,13 @@ def _load(name, model, options=None):
     backend.import_libraries()
     backend.load()
     return backend
+
+
+def test_a_prompt_longer_than_the_context_fails_before_loading(tiny_model, tiny_prompt_ids, tmp_path):
+    scenario = {"type": "fixed", "input_tokens": 2040, "output_tokens": 16, "requests": 1, "seed": 0,
+                "warmup_requests": 0, "repetitions": 1, "min_duration_s": 0}  # fmt: skip
+    result = run_isolated(spec_for(tiny_model, tiny_prompt_ids, "hf", scenario=scenario), tmp_path / "r.json",
+                          tmp_path / "r.log", 300)  # fmt: skip
+    assert result["status"] == "failed"
+    assert result["reason"] == "ValueError: prompt + output = 2056 tokens exceeds the model's context of 2048"
+    assert "load_s" not in result

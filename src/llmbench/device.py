@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import os
 
-
-def nvml_gpu_count() -> int:
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        try:
-            return pynvml.nvmlDeviceGetCount()
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # no library, no driver, no GPU: all mean "no CUDA device"
-        return 0
+from . import nvml
 
 
 def resolve_device(requested: str) -> str:
-    """`auto` means cuda when NVML sees a GPU, else cpu; explicit values are kept."""
+    """`auto` means cuda when NVML can open the run's GPU, else cpu; explicit values are kept."""
     if requested == "auto":
-        return "cuda" if nvml_gpu_count() > 0 else "cpu"
+        device, _ = nvml.open_device()
+        return "cuda" if device is not None else "cpu"
     return requested
 
 

@@ -68,6 +68,14 @@ def run(spec: dict) -> dict:
         )
         result["device"] = device
         result["cpu_threads"] = settings.cpu_threads
+        # Prompts and the context check come before loading: a run that cannot fit
+        # fails at once instead of after reading gigabytes of weights.
+        scenario = spec["scenario"]
+        vocab_size, context = vocab_and_context(spec["model_dir"])
+        prompts = scenario_prompts(scenario, read_json(spec["prompts_ids"])["prompt_ids"], vocab_size)
+        longest = max(len(p) for p in prompts) + scenario["output_tokens"]
+        if context and longest > context:
+            raise ValueError(f"prompt + output = {longest} tokens exceeds the model's context of {context}")
         backend = backend_cls(settings)
         sampler = ResourceSampler(spec.get("sample_period_s", PERIOD_S))
         sampler.start()  # baseline: before any library or weight is loaded
@@ -79,12 +87,6 @@ def run(spec: dict) -> dict:
         result["load_s"] = now() - started
         sampler.mark("load_end")
         result["backend_info"] = backend.describe()
-        scenario = spec["scenario"]
-        vocab_size, context = vocab_and_context(spec["model_dir"])
-        prompts = scenario_prompts(scenario, read_json(spec["prompts_ids"])["prompt_ids"], vocab_size)
-        longest = max(len(p) for p in prompts) + scenario["output_tokens"]
-        if context and longest > context:
-            raise ValueError(f"prompt + output = {longest} tokens exceeds the model's context of {context}")
         measurement = measure(backend, prompts, scenario, sampler.window_start, sampler.window_end)
         result["measurement"] = measurement
         result["memory"] = {**backend.memory(), **process_memory()}
