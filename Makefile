@@ -26,7 +26,16 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	$(BIN)/snakemake --cores 1 --resources gpu=1
 
-test: $(INSTALLED)
+# The report's browser test drives Debian's Chromium (not a browser pip downloads),
+# with a CJK font so that the Chinese report is really readable in it.
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMEDRIVER):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-wqy-zenhei
+
+test: $(INSTALLED) $(CHROMEDRIVER)
 	$(BIN)/pytest
 
 lint: $(INSTALLED)

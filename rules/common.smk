@@ -92,8 +92,16 @@ def manifest_outputs():
 
 def plot_outputs():
     return expand("results/plots/{scenario}.png", scenario=SCENARIOS) + expand(
-        "results/plots/{model}/{figure}.png", model=MODELS, figure=["latency", "memory"]
+        "results/plots/{model}/{figure}.png",
+        model=MODELS,
+        figure=["latency", "memory", "resources"],
     )
+
+
+def reference_summary():
+    """The reference run's summary.csv, when report.reference names one."""
+    reference = config["report"]["reference"]
+    return [] if reference is None else [os.path.join(reference, "summary.csv")]
 
 
 def final_outputs():
@@ -127,19 +135,31 @@ def benchmark_code(wildcards):
     ]
 
 
+def canonical(value):
+    """`value` with every mapping's keys sorted: Snakemake compares params as text,
+    so keys merely written in another order in the YAML must not rerun jobs."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def run_settings(wildcards):
     """Everything that shapes a run's numbers; a change to any of it reruns that run."""
-    return {
-        "model": wildcards.model,
-        "backend": wildcards.backend,
-        "scenario_name": wildcards.scenario,
-        "scenario": SCENARIOS[wildcards.scenario],
-        "device": config["device"],
-        "dtype": MODELS[wildcards.model]["dtype"],
-        "cpu_threads": config["cpu_threads"],
-        "backend_options": config["backend_options"].get(wildcards.backend, {}),
-        "sample_period_s": config["sample_period_s"],
-    }
+    return canonical(
+        {
+            "model": wildcards.model,
+            "backend": wildcards.backend,
+            "scenario_name": wildcards.scenario,
+            "scenario": SCENARIOS[wildcards.scenario],
+            "device": config["device"],
+            "dtype": MODELS[wildcards.model]["dtype"],
+            "cpu_threads": config["cpu_threads"],
+            "backend_options": config["backend_options"].get(wildcards.backend, {}),
+            "sample_period_s": config["sample_period_s"],
+        }
+    )
 
 
 def minutes(seconds):

@@ -2,6 +2,7 @@ rule render_report:
     input:
         summary="results/summary.csv",
         agreement=agreement_outputs(),
+        reference=reference_summary(),
         bandwidth="results/device/bandwidth.json",
         runs=run_outputs(),
         manifests=manifest_outputs(),
@@ -23,8 +24,8 @@ rule render_report:
     conda:
         "../envs/report.yaml"
     params:
-        settings=config["report"],
-        correctness=config["correctness"],
+        settings=canonical(config["report"]),
+        correctness=canonical(config["correctness"]),
         configfiles=CONFIG_FILES,
     script:
         "../scripts/render_report.py"

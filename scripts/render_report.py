@@ -18,6 +18,7 @@ write_report(
     settings=snakemake.params.settings,
     correctness=snakemake.params.correctness,
     configfiles=list(snakemake.params.configfiles),
+    reference_csvs=list(snakemake.input.reference),
     template_dir=str(Path(snakemake.input.templates[0]).parent),
     md_out=snakemake.output.md,
     html_out=snakemake.output.html,

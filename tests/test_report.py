@@ -10,7 +10,7 @@ from llmbench.agreement import COLUMNS, agreement_rows
 from llmbench.io import read_json, write_json_atomic
 from llmbench.metrics import samples, summary_table
 from llmbench.plots import plot_scenario
-from llmbench.report import write_report
+from llmbench.report import build_context, reference_rows, write_report
 
 
 def request(index, ttft, itl, start=0.0):
@@ -243,3 +243,64 @@ def test_latency_and_memory_figures_are_drawn_from_the_raw_records(tmp_path):
     for name in ("latency.png", "memory.png"):
         with Image.open(tmp_path / name) as image:
             assert image.size[0] > 800 and image.getextrema()[0][0] < 100  # drawn, not blank
+
+
+def test_a_reference_run_is_compared_metric_by_metric(tmp_path):
+    current = summary_table(write_runs(tmp_path / "now", [100, 102, 101], [50, 51, 49]))
+    earlier = summary_table(write_runs(tmp_path / "then", [100, 102, 101], [50, 51, 49]))
+    # the reference's FastLLM made every token twice as slowly; its hf/threads run is missing
+    slower = (earlier.backend == "fastllm") & earlier.metric.isin(["tpot_ms", "e2e_ms", "ttft_ms"])
+    earlier.loc[slower, ["mean", "std", "ci95_low", "ci95_high"]] *= 2
+    earlier = earlier[~((earlier.backend == "hf") & (earlier.scenario == "threads"))]
+    rows = {(r["backend"], r["scenario"], r["metric"]): r for r in reference_rows(current, earlier)}
+    assert {(b, s) for b, s, _ in rows} == {("hf", "loop"), ("fastllm", "loop"), ("fastllm", "threads")}
+    assert rows[("fastllm", "loop", "tpot_ms")]["ratio"] == pytest.approx(0.5)
+    assert rows[("hf", "loop", "tpot_ms")]["ratio"] == pytest.approx(1.0)
+    assert rows[("fastllm", "loop", "e2e_ms")]["p"] == "< 0.001"  # 12 requests each, no overlap
+    assert rows[("hf", "loop", "output_tokens_per_s")]["p"] == "1"
+
+
+def test_tokens_faster_than_the_token_clock_are_named_as_a_limitation(tmp_path):
+    paths = write_runs(tmp_path, [100, 102], [50, 51])
+    runs = [read_json(p) for p in paths]
+    summary = summary_table(paths)
+    bandwidth = {"device": "cpu", "name": "cpu", "bytes_per_s": 7e9}
+    correctness = {"reference": "hf", "reference_dtype": "float32", "min_forced_agreement": 0.9}
+
+    def limitations(resolution_ms):
+        for run in runs:
+            run["backend_info"] = {"token_clock_resolution_ms": resolution_ms}
+        context = build_context(summary, runs, {"tiny": MANIFEST}, {"language": "en", "title": "T"}, [], [],
+                                pd.DataFrame(columns=COLUMNS), correctness, bandwidth)  # fmt: skip
+        return [note for note in context["limitations"] if "token clock" in note]
+
+    assert limitations(0.5) == []  # the fixture's tokens come every 2 ms
+    (note,) = limitations(1.5)
+    assert "tiny/hf/loop (2.000 ms)" in note and "tiny/fastllm/threads (2.000 ms)" in note
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_resources_figure_is_drawn_with_or_without_gpu_figures(tmp_path, gpu):
+    from PIL import Image
+
+    from llmbench.plots import plot_resources
+
+    rows = [{"run": f"tiny/{b}/loop", "rss_peak_mib": 300.0, "gpu_process_peak_mib": 900.0 if gpu else None,
+             "gpu_process_after_warmup_mib": 800.0 if gpu else None,
+             "torch_max_allocated_mib": (700.0 if b == "hf" else 0.0) if gpu else None,
+             "energy_j_per_output_token": 3.2 if gpu else None} for b in ("hf", "fastllm")]  # fmt: skip
+    roofline = [{"run": "tiny/hf/loop", "fraction": 0.4}] if gpu else []
+    plot_resources(rows, roofline, "tiny", str(tmp_path / "resources.png"))
+    with Image.open(tmp_path / "resources.png") as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    import seaborn as sns
+
+    def pixels(colour):  # pixels of one palette colour, give or take antialiasing
+        target = [round(255 * c) for c in colour]
+        return sum(n for n, rgb in colours if max(abs(a - b) for a, b in zip(rgb, target, strict=True)) < 6)
+
+    # RSS in blue always; NVML and torch bars (memory), energy and roofline bars in the
+    # palette's next colours only when measured
+    blue, orange, green, red = (pixels(c) for c in sns.color_palette(desat=0.75)[:4])  # barplot desaturates
+    assert blue > 2000
+    assert (orange > 2000, green > 2000, red > 500) == (gpu, gpu, gpu)

@@ -84,6 +84,16 @@ def test_a_template_change_reruns_only_the_report(finished):
     assert planned_jobs(finished) == {}  # same content again: nothing stale
 
 
+def test_the_same_config_with_keys_in_another_order_reruns_nothing(finished):
+    path = finished / "config/config.yaml"
+    original = path.read_text()
+    path.write_text(yaml.safe_dump(yaml.safe_load(original), sort_keys=True, allow_unicode=True))
+    try:
+        assert planned_jobs(finished) == {}
+    finally:
+        path.write_text(original)
+
+
 def test_a_benchmark_parameter_change_reruns_runs_and_downstream_only(finished):
     config = finished / "config/config.yaml"
     original = config.read_text()
@@ -112,6 +122,67 @@ def test_snakemake_report_includes_the_html_report_and_plots(finished):
     snakemake(finished, "--report", "report.html")
     text = (finished / "report.html").read_text()
     assert "report.html" in text and "loop.png" in text and "threads.png" in text
+    assert "resources.png" in text and "Scenarios" in text and "Resources" in text
+
+
+# Whether two strings leave different pixels in the page's font: a missing glyph
+# is drawn as the same box whatever the character (private-use ones never have one).
+DRAWS_DIFFERENTLY = """
+const draw = (text) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 200; canvas.height = 40;
+  const context = canvas.getContext("2d");
+  context.font = "24px " + getComputedStyle(document.body).fontFamily;
+  context.fillText(text, 0, 30);
+  return canvas.toDataURL();
+};
+return draw(arguments[0]) !== draw(arguments[1]);
+"""
+
+
+def test_the_html_report_opens_in_a_real_browser(finished):
+    """Chromium, headless: no console error, every image decoded, readable at phone width."""
+    from browser import open_page
+
+    out = REPO / "test-output"
+    out.mkdir(exist_ok=True)
+    with open_page(finished / "results/report.html") as page:
+        images = page.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])"
+        )
+        assert len(images) == 5 + 3 and all(loaded for _, loaded in images), images
+        assert page.find_element("tag name", "h1").text.startswith("ChatGLM2")
+        assert page.execute_script(DRAWS_DIFFERENTLY, "环境信息", "\ue000\ue001\ue002\ue003"), (
+            "Chinese text renders as missing-glyph boxes: no CJK font"
+        )
+        errors = [entry for entry in page.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+        height = page.execute_script("return document.body.scrollHeight")
+        page.set_window_size(1280, height)
+        assert page.save_screenshot(str(out / "report-desktop.png"))
+        page.set_window_size(390, 844)  # a phone: the text wraps, wide tables scroll inside themselves
+        overflow = page.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, overflow
+        assert page.save_screenshot(str(out / "report-phone.png"))
+
+
+def test_a_reference_results_folder_is_set_side_by_side(finished, tmp_path):
+    """An earlier run's results (here: a copy of this one) as report.reference: only the report reruns."""
+    reference = tmp_path / "earlier-results"
+    reference.mkdir()
+    (reference / "summary.csv").write_bytes((finished / "results/summary.csv").read_bytes())
+    config = yaml.safe_load((finished / "config/config.yaml").read_text())
+    config["report"]["reference"] = str(reference)
+    (finished / "with-reference.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    args = ["--configfile", "with-reference.yaml"]
+    assert planned_jobs(finished, *args) == {"render_report": 1, "all": 1}
+    snakemake(finished, "--cores", "1", "--resources", "gpu=1", *args)
+    md = (finished / "results/report.md").read_text()
+    section = md.split("### 与参考结果对比", 1)[1].split("## 总结和不足", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| tiny |")]
+    # every ok run x concurrency level x 4 metrics, each compared with itself: ratio 1.00
+    assert len(rows) == 2 * (3 + 3 + 3) * 4 and all("| 1.00 |" in row for row in rows), rows[:3]
+    snakemake(finished, "--cores", "1", "--resources", "gpu=1")  # back to the default report
 
 
 def _set(path, value):
@@ -149,6 +220,10 @@ BAD_INPUTS = {
     "typo in a key": (
         lambda config: config.update(backend=config.pop("backends")),
         "(top level): Additional properties are not allowed ('backend' was unexpected)",
+    ),
+    "reference without results": (
+        _set(["report", "reference"], "config"),
+        "report.reference: config has no summary.csv (expected a results folder)",
     ),
     # Snakemake parses --configfile before the workflow runs: its own message, without file or line.
     "YAML syntax error": ("scenarios: [loop\n", "Config file is not valid JSON or YAML"),

@@ -69,6 +69,9 @@ def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
         read_queries(Path(base_dir) / config["prompts"])
     except PromptsError as error:
         problems.append(f"prompts: {error}")
+    reference = config["report"]["reference"]
+    if reference is not None and not (Path(base_dir) / reference / "summary.csv").is_file():
+        problems.append(f"report.reference: {reference} has no summary.csv (expected a results folder)")
     if problems:
         raise ConfigError(problems)
     return config

@@ -172,3 +172,27 @@ def run_rows(result: dict) -> list[dict]:
 def summary_table(run_paths: list[str]) -> pd.DataFrame:
     rows = [row for path in run_paths for row in run_rows(read_json(path))]
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
+
+
+# The run-level resource metrics, in the order METRICS lists them.
+RESOURCE_METRICS = [name for name, metric in METRICS.items() if metric.per == "run" and name != "load_s"]
+
+
+def resource_rows(summary: pd.DataFrame) -> list[dict]:
+    """Per successful run: its memory and energy figures (None where not measured)."""
+    rows = []
+    for (model, backend, scenario), group in summary.groupby(["model", "backend", "scenario"], sort=False):
+        if group["status"].iloc[0] == "failed":
+            continue
+        values = group.set_index("metric")["mean"]
+        row = {
+            "run": f"{model}/{backend}/{scenario}",
+            "model": model,
+            "backend": backend,
+            "scenario": scenario,
+        }
+        for metric in RESOURCE_METRICS:
+            value = values.get(metric)
+            row[metric] = None if value is None or pd.isna(value) else float(value)
+        rows.append(row)
+    return rows

@@ -156,3 +156,57 @@ def plot_memory(results: list[dict], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+MEMORY_BARS = [("rss_peak_mib", "process RSS peak (host)"), ("gpu_process_after_warmup_mib", "NVML process, after warmup"),
+               ("gpu_process_peak_mib", "NVML process, peak"), ("torch_max_allocated_mib", "torch max allocated")]  # fmt: skip
+
+
+def _not_measured(ax, title: str, why: str) -> None:
+    ax.set(title=title, xticks=[], yticks=[])
+    ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, color="dimgray", wrap=True)
+
+
+def _backend_scenario(run: str) -> str:
+    return run.split("/", 1)[1]  # the figure is per model: drop the model from labels
+
+
+def plot_resources(resource_rows: list[dict], roofline_rows: list[dict], model: str, path: str) -> None:
+    """Bars per run of one model: memory as NVML and torch each see it, energy per
+    output token, and the fraction of the bandwidth bound reached at batch 1."""
+    sns.set_theme(style="whitegrid")
+    fig, axes = plt.subplots(1, 3, figsize=(16, 0.4 * max(len(resource_rows), 2) + 1.8))
+    memory = pd.DataFrame(
+        [{"run": _backend_scenario(row["run"]), "measure": label, "MiB": row[metric]}
+         for row in resource_rows for metric, label in MEMORY_BARS if row.get(metric) is not None]
+    )  # fmt: skip
+    if memory.empty:
+        _not_measured(axes[0], "memory (MiB)", "no memory figures")
+    else:
+        sns.barplot(data=memory, x="MiB", y="run", hue="measure", orient="h", ax=axes[0])
+        axes[0].set(title="memory (MiB); torch sees nothing of FastLLM", ylabel="")
+        axes[0].legend(fontsize=7, loc="lower right")
+    energy = pd.DataFrame(
+        [{"run": _backend_scenario(row["run"]), "J": row["energy_j_per_output_token"]}
+         for row in resource_rows if row.get("energy_j_per_output_token") is not None]
+    )  # fmt: skip
+    if energy.empty:
+        _not_measured(axes[1], "energy per output token (J)", "not measured\n(no GPU energy counter)")
+    else:
+        sns.barplot(data=energy, x="J", y="run", orient="h", ax=axes[1], color=sns.color_palette()[1])
+        axes[1].set(title="energy per output token (J, whole device)", ylabel="")
+    if roofline_rows:
+        fractions = pd.DataFrame(
+            [{"run": _backend_scenario(r["run"]), "percent": 100 * r["fraction"]} for r in roofline_rows]
+        )
+        sns.barplot(
+            data=fractions, x="percent", y="run", orient="h", ax=axes[2], color=sns.color_palette()[2]
+        )
+        axes[2].axvline(100, color="black", linewidth=0.8)
+        axes[2].set(title="batch-1 decode, % of the bandwidth bound", ylabel="", xlabel="%")
+    else:
+        _not_measured(axes[2], "batch-1 decode, % of the bandwidth bound", "no batch-1 decode run")
+    fig.suptitle(f"model {model}: resources per backend / scenario")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

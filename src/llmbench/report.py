@@ -18,8 +18,8 @@ from scipy import stats as scipy_stats
 
 from .agreement import verdicts
 from .io import read_json
-from .metrics import METRICS, samples
-from .roofline import roofline, weight_bytes
+from .metrics import resource_rows, samples
+from .roofline import roofline_rows
 
 SIGNIFICANCE = 0.05
 
@@ -56,6 +56,7 @@ STRINGS = {
         "still_rising": "；到并发 {level} 吞吐仍在增长，未饱和。",
         "roofline_title": "带宽上限（roofline）",
         "roofline_intro": "批大小为 1 时，每生成一个 token 都要把全部权重读一遍，所以解码速度不可能超过 带宽 ÷ 权重字节数。本机 {name} 实测复制带宽 {gbs:,.0f} GB/s（{device}）。比例越接近 100 %，后端越接近硬件极限。",
+        "roofline_cached": "有运行超过 100 %（{runs}）：这个上限对它们不适用——要么权重小到能留在 CPU 缓存里、不必每个 token 从内存重读，要么 token 快过了计时分辨率（见“总结和不足”）。",
         "correctness": "正确性：贪心输出一致性",
         "sentence_gap": "",
         "agree": "{backend} 在 {model} / {scenario} 上计算正确：{forced:.1%} 的输出 token 正是 {dtype} 参考模型在同一前缀下的 argmax（与 argmax 的最大差距 {gap:.3f} logit）。",
@@ -63,6 +64,10 @@ STRINGS = {
         "disagree": "{backend} 在 {model} / {scenario} 上**计算有误**：只有 {forced:.1%} 的输出 token 是 {dtype} 参考模型在同一前缀下的 argmax（阈值 {threshold:.0%}），与 argmax 的最大差距 {gap:.2f} logit。它的速度不是同一个计算的速度。",
         "limit_flags": "运行 {run} 的有效性存疑：{flags}",
         "limit_energy": "能耗不可用：{reason}",
+        "limit_clock": "这些运行每个 token 的用时不到其 token 时钟分辨率（{resolution} ms）的两倍：{runs}。几个 token 会在同一次轮询中一起被记录，TTFT 偏大、TPOT/ITL 偏小（端到端时间和 tokens/s 不受影响），带宽上限的比例也因此可能超过 100 %。",
+        "reference_title": "与参考结果对比",
+        "reference_intro": "参考结果：`{path}`（{device}）。比值 = 本次 ÷ 参考；p 为 Welch t 检验（按各自的重复次数、均值和标准差）。只列两边都成功运行的相同模型、后端、场景和并发。",
+        "reference_none": "参考结果中没有与本次相同的运行（模型、后端、场景、并发都相同）。",
         "memory_columns": [
             "运行",
             "进程峰值 RSS",
@@ -110,6 +115,7 @@ STRINGS = {
         "still_rising": "; throughput is still rising at concurrency {level}: not saturated.",
         "roofline_title": "Bandwidth roofline",
         "roofline_intro": "At batch size 1 every output token reads all weights once, so decoding can never beat bandwidth / weight bytes. Measured copy bandwidth of {name} here: {gbs:,.0f} GB/s ({device}). The closer the fraction to 100 %, the closer the backend runs to the hardware's limit.",
+        "roofline_cached": "Some runs exceed 100 % ({runs}): the bound does not apply to them — either the weights are small enough to stay in the CPU's caches instead of being read from memory for each token, or tokens came faster than the clock that stamps them (see the limitations).",
         "correctness": "Correctness: greedy agreement",
         "sentence_gap": " ",
         "agree": "{backend} computes {model} correctly in {scenario}: {forced:.1%} of its output tokens are the {dtype} reference model's argmax given the same prefix (largest gap to the argmax {gap:.3f} logits).",
@@ -117,6 +123,10 @@ STRINGS = {
         "disagree": "{backend} computes {model} **wrongly** in {scenario}: only {forced:.1%} of its output tokens are the {dtype} reference model's argmax given the same prefix (threshold {threshold:.0%}; largest gap {gap:.2f} logits). Its speed is not the speed of the same computation.",
         "limit_flags": "Run {run} is doubtful: {flags}",
         "limit_energy": "Energy unavailable: {reason}",
+        "limit_clock": "These runs make a token in less than twice their token clock's resolution ({resolution} ms): {runs}. Several tokens are stamped by one poll, so TTFT reads high and TPOT/ITL low (end-to-end times and tokens/s are unaffected), which can also push its roofline fraction past 100 %.",
+        "reference_title": "Compared with reference results",
+        "reference_intro": "Reference: `{path}` ({device}). Ratio = this run / reference; p from Welch's t-test on each side's repetitions (n, mean, std). Only runs of the same model, backend, scenario and concurrency that succeeded on both sides are listed.",
+        "reference_none": "The reference has no run of the same model, backend, scenario and concurrency as this one.",
         "memory_columns": [
             "run",
             "peak RSS",
@@ -206,16 +216,78 @@ def _sweep_analysis(summary: pd.DataFrame, t: dict) -> list[str]:
     return sentences
 
 
-def _roofline_rows(summary: pd.DataFrame, manifests: dict[str, dict], bandwidth: dict) -> list[dict]:
-    """Decode at batch 1 (sequential scenarios, a sweep's level 1) against the bandwidth bound."""
-    tpot = summary[(summary.metric == "tpot_ms") & (summary.status != "failed")]
-    single = tpot[tpot.scenario_type.isin(["loop", "fixed"]) | (tpot.concurrency == 1)]
+REFERENCE_METRICS = ["output_tokens_per_s", "tpot_ms", "ttft_ms", "e2e_ms"]
+REFERENCE_KEYS = ["model", "backend", "scenario", "concurrency", "metric"]
+
+
+def reference_rows(summary: pd.DataFrame, reference: pd.DataFrame) -> list[dict]:
+    """This run's headline metrics next to the same runs' in an earlier results set."""
+    columns = REFERENCE_KEYS + ["n", "mean", "std", "ci95_low", "ci95_high"]
+
+    def usable(frame: pd.DataFrame) -> pd.DataFrame:
+        ok = frame[(frame["status"] == "ok") & frame["metric"].isin(REFERENCE_METRICS)]
+        return ok[columns].fillna({"concurrency": 0})
+
+    both = usable(summary).merge(usable(reference), on=REFERENCE_KEYS, suffixes=("", "_ref"))
     rows = []
-    for row in single.itertuples():
-        weights = weight_bytes(manifests[row.model])
-        rows.append({"run": f"{row.model}/{row.backend}/{row.scenario}", "weight_gib": weights / 2**30,
-                     **roofline(row.mean, weights, bandwidth["bytes_per_s"])})  # fmt: skip
+    for row in both.to_dict("records"):
+        if min(row["n"], row["n_ref"]) >= 2 and not (math.isnan(row["std"]) or math.isnan(row["std_ref"])):
+            p = float(scipy_stats.ttest_ind_from_stats(row["mean"], row["std"], row["n"], row["mean_ref"],
+                                                       row["std_ref"], row["n_ref"], equal_var=False).pvalue)  # fmt: skip
+        else:
+            p = math.nan
+        this = {k: row[k] for k in ("mean", "ci95_low", "ci95_high")}
+        ref = {k: row[f"{k}_ref"] for k in ("mean", "ci95_low", "ci95_high")}
+        rows.append({**{k: row[k] for k in REFERENCE_KEYS}, "this": this, "reference": ref,
+                     "ratio": row["mean"] / row["mean_ref"] if row["mean_ref"] else math.nan, "p": _fmt_p(p)})  # fmt: skip
+        rows[-1]["concurrency"] = int(row["concurrency"]) or None
     return rows
+
+
+def describe_reference(folder: Path) -> str:
+    """The reference's device, from the provenance of its first run record."""
+    for path in sorted(folder.glob("runs/**/*.json")):
+        provenance = read_json(path).get("provenance") or {}
+        gpus = provenance.get("gpus") or []
+        return ", ".join(gpu["name"] for gpu in gpus) or provenance.get("cpu") or "cpu"
+    return "device unknown"
+
+
+def _plot_sections(plots: list[str], scenario_types: dict[str, str]) -> dict[str, list[str]]:
+    """Which analysis section shows which figure."""
+    sections: dict[str, list[str]] = {"loop": [], "threads": [], "latency": [], "resources": []}
+    for plot in plots:
+        name = Path(plot).stem
+        if name in scenario_types:
+            sections["loop" if scenario_types[name] in ("loop", "fixed") else "threads"].append(plot)
+        else:
+            sections["latency" if name == "latency" else "resources"].append(plot)
+    return sections
+
+
+def _roofline_intro(rows: list[dict], bandwidth: dict, t: dict) -> str:
+    intro = t["roofline_intro"].format(
+        name=bandwidth["name"], gbs=bandwidth["bytes_per_s"] / 1e9, device=bandwidth["device"]
+    )
+    above = [row["run"] for row in rows if row["fraction"] > 1]
+    return intro + (" " + t["roofline_cached"].format(runs=", ".join(above)) if above else "")
+
+
+def _clock_limits(summary: pd.DataFrame, runs: list[dict], t: dict) -> list[str]:
+    """Runs whose tokens come faster than their backend can stamp them."""
+    resolution = {
+        r["run"]: r["backend_info"]["token_clock_resolution_ms"]
+        for r in runs
+        if (r.get("backend_info") or {}).get("token_clock_resolution_ms")
+    }
+    tpot = summary[(summary.metric == "tpot_ms") & (summary.status != "failed")]
+    fastest = tpot.groupby(["model", "backend", "scenario"], sort=False)["mean"].min()
+    too_fast: dict[float, list[str]] = {}
+    for (model, backend, scenario), value in fastest.items():
+        run = f"{model}/{backend}/{scenario}"
+        if run in resolution and value < 2 * resolution[run]:
+            too_fast.setdefault(resolution[run], []).append(f"{run} ({value:.3f} ms)")
+    return [t["limit_clock"].format(resolution=r, runs=", ".join(names)) for r, names in too_fast.items()]
 
 
 def _limitations(runs: list[dict], manifests: dict[str, dict], t: dict) -> list[str]:
@@ -293,25 +365,6 @@ def _result_rows(summary: pd.DataFrame) -> dict[str, list[dict]]:
     return tables
 
 
-# The run-level resource metrics, in the order metrics.METRICS lists them.
-MEMORY_METRICS = [name for name, metric in METRICS.items() if metric.per == "run" and name != "load_s"]
-
-
-def _memory_rows(summary: pd.DataFrame) -> list[dict]:
-    """Per run: the memory and energy figures (None where not measured)."""
-    rows = []
-    for (model, backend, scenario), group in summary.groupby(["model", "backend", "scenario"], sort=False):
-        values = group.set_index("metric")["mean"]
-        if group["status"].iloc[0] == "failed":
-            continue
-        row = {"run": f"{model}/{backend}/{scenario}"}
-        for metric in MEMORY_METRICS:
-            value = values.get(metric)
-            row[metric] = None if value is None or pd.isna(value) else float(value)
-        rows.append(row)
-    return rows
-
-
 def build_context(
     summary: pd.DataFrame,
     runs: list[dict],
@@ -322,12 +375,15 @@ def build_context(
     agreement: pd.DataFrame,
     correctness: dict,
     bandwidth: dict,
+    reference: tuple[str, str, pd.DataFrame] | None = None,
 ) -> dict:
     t = STRINGS[settings["language"]]
     agreement_rows, agreement_sentences = _agreement(agreement, correctness, t)
     period = next((r["resources"]["period_s"] for r in runs if r.get("resources")), None)
     provenance = next((r["provenance"] for r in runs if r.get("provenance")), {})
     specs = {r["run"]: r["spec"] for r in runs}
+    scenarios = {s["scenario_name"]: s["scenario"] for s in specs.values()}
+    roofline = roofline_rows(summary, manifests, bandwidth)
     config_args = " ".join(f"--configfile {shlex.quote(c)}" for c in configfiles)
     return {
         "t": t,
@@ -336,26 +392,29 @@ def build_context(
         "generated_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "provenance": provenance,
         "manifests": manifests,
-        "scenarios": {s["scenario_name"]: s["scenario"] for s in specs.values()},
+        "scenarios": scenarios,
         "backends": sorted({s["backend"] for s in specs.values()}),
         "devices": sorted({r.get("device") or r["spec"]["device"] for r in runs}),
         "backend_info": {r["spec"]["backend"]: r["backend_info"] for r in runs if r.get("backend_info")},
         "results": _result_rows(summary),
         "loop_analysis": _analysis(runs, "loop", t) + _analysis(runs, "fixed", t),
         "threads_analysis": _analysis(runs, "threads", t) + _sweep_analysis(summary, t),
-        "memory": _memory_rows(summary),
+        "memory": resource_rows(summary),
         "memory_intro": t["memory_intro"].format(period=period),
-        "roofline_intro": t["roofline_intro"].format(
-            name=bandwidth["name"], gbs=bandwidth["bytes_per_s"] / 1e9, device=bandwidth["device"]
-        ),
+        "roofline_intro": _roofline_intro(roofline, bandwidth, t),
         "bandwidth": bandwidth,
-        "roofline": _roofline_rows(summary, manifests, bandwidth),
+        "roofline": roofline,
         "agreement": agreement_rows,
         "agreement_sentences": agreement_sentences,
-        "limitations": _limitations(runs, manifests, t),
+        "limitations": _limitations(runs, manifests, t) + _clock_limits(summary, runs, t),
         "failures": [r for r in runs if r["status"] != "ok"],
-        "plots": [p for p in plots if not p.endswith("memory.png")],
-        "memory_plots": [p for p in plots if p.endswith("memory.png")],
+        "plots": _plot_sections(plots, {name: s["type"] for name, s in scenarios.items()}),
+        "reference": None
+        if reference is None
+        else {
+            "intro": t["reference_intro"].format(path=reference[0], device=reference[1]),
+            "rows": reference_rows(summary, reference[2]),
+        },
         "reproduce": f"snakemake --cores 1 --resources gpu=1 {config_args}".strip(),
     }
 
@@ -418,6 +477,7 @@ def write_report(
     template_dir: str,
     md_out: str,
     html_out: str,
+    reference_csvs: list[str] = (),
 ) -> None:
     summary = pd.read_csv(summary_csv, dtype={"reason": str, "metric": str})
     summary["reason"] = summary["reason"].fillna("")
@@ -427,8 +487,22 @@ def write_report(
     relative_plots = [str(Path(p).resolve().relative_to(md_dir.resolve())) for p in plots]
     agreement = pd.concat([pd.read_csv(p) for p in agreement_csvs], ignore_index=True)
     bandwidth = read_json(bandwidth_json)
+    reference = None
+    if reference_csvs:
+        folder = Path(reference_csvs[0]).parent
+        frame = pd.read_csv(reference_csvs[0], dtype={"reason": str, "metric": str})
+        reference = (str(folder), describe_reference(folder), frame)
     context = build_context(
-        summary, runs, manifests, settings, configfiles, relative_plots, agreement, correctness, bandwidth
+        summary,
+        runs,
+        manifests,
+        settings,
+        configfiles,
+        relative_plots,
+        agreement,
+        correctness,
+        bandwidth,
+        reference,
     )
     markdown_text = render_markdown(context, Path(template_dir))
     Path(md_out).write_text(markdown_text, encoding="utf-8")

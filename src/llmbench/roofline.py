@@ -47,3 +47,15 @@ def roofline(tpot_ms: float, weights: int, bandwidth: float) -> dict:
     bound = bandwidth / weights  # tokens/s if only weight reads took time
     rate = 1000.0 / tpot_ms
     return {"decode_tok_s": rate, "bound_tok_s": bound, "fraction": rate / bound}
+
+
+def roofline_rows(summary, manifests: dict[str, dict], bandwidth: dict) -> list[dict]:
+    """Decode at batch 1 (sequential scenarios, a sweep's level 1) against the bandwidth bound."""
+    tpot = summary[(summary.metric == "tpot_ms") & (summary.status != "failed")]
+    single = tpot[tpot.scenario_type.isin(["loop", "fixed"]) | (tpot.concurrency == 1)]
+    rows = []
+    for row in single.itertuples():
+        weights = weight_bytes(manifests[row.model])
+        rows.append({"run": f"{row.model}/{row.backend}/{row.scenario}", "model": row.model,
+                     "weight_gib": weights / 2**30, **roofline(row.mean, weights, bandwidth["bytes_per_s"])})  # fmt: skip
+    return rows

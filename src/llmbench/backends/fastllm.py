@@ -83,6 +83,8 @@ class FastLLMBackend(Backend):
             "library": self.library,
             "cpu_threads": self._llm.get_cpu_threads(),
             "model_type": self.model.get_type(),
+            # Tokens are stamped when a poll finds them: per-token times are this coarse.
+            "token_clock_resolution_ms": _POLL_S * 1000,
         }
 
 
