@@ -1,6 +1,6 @@
 rule tokenize_prompts:
     input:
-        model="resources/models/{model}/hf",
+        model="resources/models/{model}/source",
         prompts=config["prompts"],
     output:
         "results/prompts/{model}.json",

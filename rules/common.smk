@@ -119,11 +119,22 @@ def acquisition_settings(wildcards):
     return {key: model.get(key) for key in keys}
 
 
+def builder_code(wildcards):
+    """A synthetic model is rebuilt when the code that draws it changes; a
+    downloaded or local one is not fetched again for a code change."""
+    if MODELS[wildcards.model]["source"] != "synthetic":
+        return []
+    modules = ("synthetic.py", "presets.py", "chatglm2.py", "tokenizer.py")
+    return [package_file(f"models/{name}") for name in modules]
+
+
 def backend_artifact(wildcards):
     model = wildcards.model
-    if get_backend(wildcards.backend).artifact_kind == "fastllm":
-        return f"resources/models/{model}/fastllm-{MODELS[model]['dtype']}.flm"
-    return f"resources/models/{model}/hf"
+    return {
+        "fastllm": f"resources/models/{model}/fastllm-{MODELS[model]['dtype']}.flm",
+        "hf": f"resources/models/{model}/hf",
+        "source": f"resources/models/{model}/source",
+    }[get_backend(wildcards.backend).artifact_kind]
 
 
 def benchmark_code(wildcards):

@@ -1,6 +1,6 @@
 rule convert_fastllm:
     input:
-        model="resources/models/{model}/hf",
+        model="resources/models/{model}/fastllm-input",
         manifest="resources/models/{model}/manifest.json",
     output:
         "resources/models/{model}/fastllm-{dtype}.flm",

@@ -22,6 +22,17 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def chatglm2_tiny(tmp_path_factory) -> Path:
+    """A random checkpoint in ChatGLM2's own format (config keys, tensor names, ids)."""
+    from llmbench.models.presets import get_preset
+    from llmbench.models.synthetic import build_synthetic_model
+
+    folder = tmp_path_factory.mktemp("models") / "chatglm2-tiny"
+    build_synthetic_model(folder, get_preset("chatglm2-tiny"), seed=0, dtype="float32")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_prompt_ids(tiny_model, tmp_path_factory) -> Path:
     from llmbench.prompts import encode_queries, read_queries
 

@@ -17,12 +17,18 @@ def test_chatglm2_shape_preset_has_chatglm2_6b_sizes():
     assert (p.num_attention_heads, p.num_key_value_heads, p.vocab_size) == (32, 2, 65024)
     assert p.default_dtype == "float16"
     assert 6.1e9 < p.parameter_count() < 6.3e9
-    elements = sum(torch.Size(shape).numel() for _, shape in tensor_shapes(p))
+    shapes = dict(tensor_shapes(p))
+    assert shapes["transformer.encoder.layers.27.self_attention.query_key_value.weight"] == (4608, 4096)
+    assert shapes["transformer.encoder.layers.0.mlp.dense_h_to_4h.weight"] == (27392, 4096)
+    # every tensor but the rotary buffer the published checkpoint also carries is a parameter
+    elements = sum(
+        torch.Size(shape).numel() for name, shape in shapes.items() if not name.endswith("inv_freq")
+    )
     assert elements == p.parameter_count()
 
 
 def test_unknown_preset_lists_known_ones():
-    with pytest.raises(KeyError, match="known presets: chatglm2-6b-shape, tiny"):
+    with pytest.raises(KeyError, match="known presets: chatglm2-6b-shape, chatglm2-tiny, tiny"):
         get_preset("huge")
 
 

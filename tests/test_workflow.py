@@ -302,6 +302,29 @@ def test_every_metric_is_present_and_consistent(finished):
         assert request["prompt_tokens"] == 32 and request["output_tokens"] == 16 == len(request["output_ids"])
 
 
+def test_the_articles_model_format_runs_and_fastllms_cpu_bug_is_caught(tmp_path):
+    """chatglm2-tiny (ChatGLM2's format and ids): hf through the GLM port, FastLLM from
+    the checkpoint. ftllm 1.9.0's CPU library applies ChatGLM2's rotary embedding to
+    the wrong width: the teacher-forced check must flag it, and the report say so."""
+    workdir = copy_workflow(tmp_path)
+    snakemake(workdir, "--cores", "1", "--resources", "gpu=1", "--configfile", "config/chatglm2-tiny.yaml")
+    glm = json.loads((workdir / "resources/models/chatglm2-tiny/hf/config.json").read_text())
+    assert glm["architectures"] == ["GlmForCausalLM"]
+    prompts = json.loads((workdir / "results/prompts/chatglm2-tiny.json").read_text())
+    assert all(ids[:2] == [64790, 64792] for ids in prompts["prompt_ids"])
+    fastllm = json.loads((workdir / "results/runs/chatglm2-tiny/fastllm/loop.json").read_text())
+    assert fastllm["status"] == "ok" and fastllm["backend_info"]["model_type"] == "chatglm"
+    agreement = pd.read_csv(workdir / "results/agreement/chatglm2-tiny.csv")
+    forced = agreement.groupby(["backend", "scenario"])["forced_agreement"].mean()
+    assert (forced["hf"] == 1.0).all()
+    assert (forced["fastllm"] < 0.9).all(), forced
+    md = (workdir / "results/report.md").read_text()
+    assert "fastllm 在 chatglm2-tiny / loop 上**计算有误**" in md
+    assert "fastllm 在 chatglm2-tiny / threads 上**计算有误**" in md
+    rows = [line for line in md.splitlines() if line.startswith("| chatglm2-tiny |") and "fastllm" in line]
+    assert sum("**disagrees**" in line for line in rows) == 2
+
+
 def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished):
     """Runs last on the shared copy: FastLLM is handed a corrupt model file."""
     flm = finished / "resources/models/tiny/fastllm-float32.flm"

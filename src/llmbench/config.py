@@ -113,6 +113,15 @@ def _check_backends(config: dict) -> list[str]:
         problems.append(
             f"correctness.reference: unknown backend {reference!r}; known backends: {', '.join(known)}"
         )
+    for name in config["backends"]:
+        if name not in known:
+            continue
+        options = config["backend_options"].get(name, {})
+        problems += [
+            f"backend_options.{name}.{key}: must be {value!r} to run {name} (not set by default on purpose)"
+            for key, value in backends.get_backend(name).required_options.items()
+            if options.get(key) != value
+        ]
     problems += [
         f"backend_options.{name}: no such backend among backends: {config['backends']}"
         for name in config["backend_options"]

@@ -29,9 +29,14 @@ def read_queries(path: str | Path) -> list[str]:
 def encode_queries(
     model_dir: str | Path, queries: list[str], use_chat_template: bool = True
 ) -> list[list[int]]:
-    """Token ids as a chat front end would send them: the model's chat template
+    """Token ids as a chat front end would send them: for a ChatGLM2 checkpoint
+    exactly as its `model.chat` builds them; otherwise the model's chat template
     applied to a single user turn (ChatGLM2's `[Round 1]\\n\\n问：…\\n\\n答：` for
-    the synthetic models), then tokenized without extra special tokens."""
+    the synthetic Llama-layout models), tokenized without extra special tokens."""
+    from .models import chatglm2
+
+    if chatglm2.is_chatglm2(chatglm2.read_config(model_dir)):
+        return chatglm2.prompt_ids(model_dir, queries, rounds=use_chat_template)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))

@@ -64,6 +64,7 @@ STRINGS = {
         "disagree": "{backend} 在 {model} / {scenario} 上**计算有误**：只有 {forced:.1%} 的输出 token 是 {dtype} 参考模型在同一前缀下的 argmax（阈值 {threshold:.0%}），与 argmax 的最大差距 {gap:.2f} logit。它的速度不是同一个计算的速度。",
         "limit_flags": "运行 {run} 的有效性存疑：{flags}",
         "limit_energy": "能耗不可用：{reason}",
+        "limit_remote_code": "运行 {run} 执行了模型检查点自带的 Python 代码（trust_remote_code，由配置明确开启）。",
         "limit_clock": "这些运行每个 token 的用时不到其 token 时钟分辨率（{resolution} ms）的两倍：{runs}。几个 token 会在同一次轮询中一起被记录，TTFT 偏大、TPOT/ITL 偏小（端到端时间和 tokens/s 不受影响），带宽上限的比例也因此可能超过 100 %。",
         "reference_title": "与参考结果对比",
         "reference_intro": "参考结果：`{path}`（{device}）。比值 = 本次 ÷ 参考；p 为 Welch t 检验（按各自的重复次数、均值和标准差）。只列两边都成功运行的相同模型、后端、场景和并发。",
@@ -123,6 +124,7 @@ STRINGS = {
         "disagree": "{backend} computes {model} **wrongly** in {scenario}: only {forced:.1%} of its output tokens are the {dtype} reference model's argmax given the same prefix (threshold {threshold:.0%}; largest gap {gap:.2f} logits). Its speed is not the speed of the same computation.",
         "limit_flags": "Run {run} is doubtful: {flags}",
         "limit_energy": "Energy unavailable: {reason}",
+        "limit_remote_code": "Run {run} executed the checkpoint's own Python code (trust_remote_code, switched on explicitly in the config).",
         "limit_clock": "These runs make a token in less than twice their token clock's resolution ({resolution} ms): {runs}. Several tokens are stamped by one poll, so TTFT reads high and TPOT/ITL low (end-to-end times and tokens/s are unaffected), which can also push its roofline fraction past 100 %.",
         "reference_title": "Compared with reference results",
         "reference_intro": "Reference: `{path}` ({device}). Ratio = this run / reference; p from Welch's t-test on each side's repetitions (n, mean, std). Only runs of the same model, backend, scenario and concurrency that succeeded on both sides are listed.",
@@ -306,6 +308,11 @@ def _limitations(runs: list[dict], manifests: dict[str, dict], t: dict) -> list[
             notes.append(
                 t["limit_flags"].format(run=result["run"], flags="; ".join(result["validity"]["flags"]))
             )
+    notes += [
+        t["limit_remote_code"].format(run=r["run"])
+        for r in runs
+        if (r.get("backend_info") or {}).get("trust_remote_code")
+    ]
     cpu_runs = [r["run"] for r in runs if r.get("device") == "cpu"]
     if cpu_runs:
         notes.append(t["limit_cpu"].format(run=", ".join(cpu_runs)))

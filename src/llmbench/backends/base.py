@@ -37,9 +37,12 @@ class Generation:
 
 
 class Backend(ABC):
-    # Which acquired artifact the backend loads: "hf" (the model folder) or
-    # "fastllm" (the converted .flm file). Rules use this to wire inputs.
+    # Which artifact the backend loads: "hf" (the folder transformers loads
+    # natively), "source" (the checkpoint as acquired) or "fastllm" (the
+    # converted .flm file). Rules use this to wire inputs.
     artifact_kind: ClassVar[str] = "hf"
+    # backend_options the config must set for this backend to run at all.
+    required_options: ClassVar[dict] = {}
     # Packages whose versions are recorded with every result.
     packages: ClassVar[tuple[str, ...]] = ()
 

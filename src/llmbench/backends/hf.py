@@ -48,12 +48,13 @@ class HFBackend(Backend):
         if s.device == "cuda" and not torch.cuda.is_available():
             raise BackendUnavailable("device cuda asked for, but torch sees no CUDA device")
         torch.set_num_threads(s.cpu_threads)
-        dtype = getattr(torch, s.dtype)
-        model = self._transformers.AutoModelForCausalLM.from_pretrained(s.artifact, dtype=dtype)
-        self.model = model.to(s.device).eval()
+        self.model = self._from_pretrained(getattr(torch, s.dtype)).to(s.device).eval()
         self.model.generation_config.pad_token_id = self.model.config.pad_token_id
         if s.device == "cuda":
             torch.cuda.synchronize()
+
+    def _from_pretrained(self, dtype):
+        return self._transformers.AutoModelForCausalLM.from_pretrained(self.settings.artifact, dtype=dtype)
 
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
         return self.generate_batch([prompt_ids], output_tokens)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .prepare import mirror
 from .presets import get_preset
 
 
@@ -22,15 +23,8 @@ def check_local_model(path: str | Path) -> Path:
 
 
 def link_local_model(source: Path, folder: Path) -> None:
-    """Mirror `source` with per-file symlinks: nothing is copied, and removing the
-    mirror (Snakemake does on failure) can never delete the user's files."""
-    source = check_local_model(source).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(source).parts):
-            link = folder / path.relative_to(source)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(path)
+    """Mirror a local model folder (per-file symlinks, nothing copied)."""
+    mirror(check_local_model(source), folder)
 
 
 def download_hub_model(repo_id: str, revision: str, folder: Path, token_env: str | None) -> None:

@@ -17,14 +17,18 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from . import chatglm2
 from .presets import Preset
 from .tokenizer import BOS_ID, EOS_ID, write_tokenizer
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 INIT_STD = 0.02
+QKV_SCALE = 1.28
 
 
 def tensor_shapes(preset: Preset) -> list[tuple[str, tuple[int, ...]]]:
+    if preset.architecture == "chatglm2":
+        return chatglm2.tensor_shapes(preset)
     h, hd = preset.hidden_size, preset.head_dim
     q, kv, ffn = preset.num_attention_heads * hd, preset.num_key_value_heads * hd, preset.intermediate_size
     shapes: list[tuple[str, tuple[int, ...]]] = [("model.embed_tokens.weight", (preset.vocab_size, h))]
@@ -48,12 +52,22 @@ def tensor_shapes(preset: Preset) -> list[tuple[str, tuple[int, ...]]]:
 def _tensor(name: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype) -> torch.Tensor:
     if name.endswith("norm.weight"):
         return torch.ones(shape, dtype=dtype)
+    if name.endswith("inv_freq"):  # a buffer the published checkpoint carries
+        return chatglm2.inv_freq(4 * shape[0]).to(dtype)
     digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
     generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
-    return (torch.randn(shape, generator=generator) * INIT_STD).to(dtype)
+    std = INIT_STD
+    if name.endswith("query_key_value.weight"):
+        # Attention that depends on position, as in a trained model: with 0.02 at a
+        # small width it is nearly uniform, and a wrong rotary embedding changes no
+        # token. 1.28 / sqrt(width) is 0.02 at ChatGLM2-6B's width of 4096.
+        std = QKV_SCALE / shape[1] ** 0.5
+    return (torch.randn(shape, generator=generator) * std).to(dtype)
 
 
 def model_config(preset: Preset, dtype: str) -> dict:
+    if preset.architecture == "chatglm2":
+        return chatglm2.checkpoint_config(preset, dtype)
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
@@ -126,7 +140,10 @@ def build_synthetic_model(folder: Path, preset: Preset, seed: int, dtype: str) -
     generation = {"bos_token_id": BOS_ID, "eos_token_id": EOS_ID, "pad_token_id": 0}
     (folder / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
     # The tokenizer depends on the vocabulary size only, so prompts encode the same for every seed.
-    tokenizer_size = write_tokenizer(folder, preset.vocab_size)
+    if preset.architecture == "chatglm2":
+        tokenizer_size = chatglm2.write_tokenizer_files(folder)
+    else:
+        tokenizer_size = write_tokenizer(folder, preset.vocab_size)
     return {
         "parameters": preset.parameter_count(),
         "weight_bytes": total_bytes,

@@ -18,8 +18,7 @@ UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 
 # ChatGLM2's prompt format as `model.chat` builds it for a single turn, so the
 # article's queries reach the model the way the article sent them.
-CHAT_TEMPLATE = (
-    "{{ bos_token }}"
+ROUNDS_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'user' %}"
     "[Round {{ loop.index0 // 2 + 1 }}]\n\n问：{{ message['content'] }}\n\n"
@@ -27,6 +26,7 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}答：{% endif %}"
 )
+CHAT_TEMPLATE = "{{ bos_token }}" + ROUNDS_TEMPLATE
 
 
 def _training_corpus(seed: int, lines: int = 20000) -> Iterator[str]:
@@ -63,7 +63,7 @@ def build_tokenizer(vocab_size: int, seed: int = 0) -> Tokenizer:
     return tokenizer
 
 
-def write_tokenizer(folder: Path, vocab_size: int, seed: int = 0) -> int:
+def write_tokenizer(folder: Path, vocab_size: int, seed: int = 0, chat_template: str = CHAT_TEMPLATE) -> int:
     """Write tokenizer.json + tokenizer_config.json; returns the tokenizer's size."""
     tokenizer = build_tokenizer(vocab_size, seed)
     tokenizer.save(str(folder / "tokenizer.json"))
@@ -77,7 +77,7 @@ def write_tokenizer(folder: Path, vocab_size: int, seed: int = 0) -> int:
         "padding_side": "left",
         "model_max_length": 1_000_000,
         "clean_up_tokenization_spaces": False,
-        "chat_template": CHAT_TEMPLATE,
+        "chat_template": chat_template,
     }
     (folder / "tokenizer_config.json").write_text(
         json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

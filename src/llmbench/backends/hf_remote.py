@@ -1,0 +1,35 @@
+"""HuggingFace transformers running the checkpoint's own modelling code
+(`trust_remote_code`), as the article ran ChatGLM2 (`model.chat`).
+
+Off unless the config says `backend_options: {hf-remote: {trust_remote_code:
+true}}`: it executes Python shipped with the checkpoint. ChatGLM2's code needs
+transformers 4.x, hence its own environment (envs/hf-remote.yaml); on the
+project's transformers 5 it fails to load (see the README). The `hf` backend
+runs the same weights without remote code, through the native GLM port.
+"""
+
+from __future__ import annotations
+
+from .base import BackendUnavailable
+from .hf import HFBackend
+
+
+class HFRemoteBackend(HFBackend):
+    artifact_kind = "source"  # the checkpoint as acquired, with its Python files
+    required_options = {"trust_remote_code": True}
+
+    def _from_pretrained(self, dtype):
+        if self.settings.options.get("trust_remote_code") is not True:
+            raise BackendUnavailable(
+                "hf-remote runs only with backend_options.hf-remote.trust_remote_code: true"
+            )
+        # torch_dtype: the keyword of the transformers 4.x that ChatGLM2's code needs.
+        return self._transformers.AutoModelForCausalLM.from_pretrained(
+            self.settings.artifact, torch_dtype=dtype, trust_remote_code=True
+        )
+
+    def describe(self) -> dict:
+        return {**super().describe(), "trust_remote_code": True}
+
+
+BACKEND = HFRemoteBackend
