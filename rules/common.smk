@@ -64,22 +64,24 @@ def package_file(relative):
     return workflow_file(f"src/llmbench/{relative}")
 
 
+def scenario_runs(models):
+    """Run records of every model x backend x scenario, where a scenario may name
+    only some of the backends."""
+    return [
+        f"results/runs/{model}/{backend}/{scenario}.json"
+        for model in models
+        for backend in BACKENDS
+        for scenario, settings in SCENARIOS.items()
+        if backend in settings.get("backends", BACKENDS)
+    ]
+
+
 def run_outputs():
-    return expand(
-        "results/runs/{model}/{backend}/{scenario}.json",
-        model=MODELS,
-        backend=BACKENDS,
-        scenario=SCENARIOS,
-    )
+    return scenario_runs(MODELS)
 
 
 def model_run_outputs(wildcards):
-    return expand(
-        "results/runs/{model}/{backend}/{scenario}.json",
-        model=wildcards.model,
-        backend=BACKENDS,
-        scenario=SCENARIOS,
-    )
+    return scenario_runs([wildcards.model])
 
 
 def agreement_outputs():
@@ -163,7 +165,12 @@ def run_settings(wildcards):
             "model": wildcards.model,
             "backend": wildcards.backend,
             "scenario_name": wildcards.scenario,
-            "scenario": SCENARIOS[wildcards.scenario],
+            # which backends run a scenario does not change any one run's numbers
+            "scenario": {
+                key: value
+                for key, value in SCENARIOS[wildcards.scenario].items()
+                if key != "backends"
+            },
             "device": config["device"],
             "dtype": MODELS[wildcards.model]["dtype"],
             "cpu_threads": config["cpu_threads"],

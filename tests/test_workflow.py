@@ -94,6 +94,15 @@ def test_the_same_config_with_keys_in_another_order_reruns_nothing(finished):
         path.write_text(original)
 
 
+def test_leaving_a_backend_out_of_a_scenario_reruns_no_benchmark(finished):
+    config = yaml.safe_load((finished / "config/config.yaml").read_text())
+    config["scenarios"]["sweep-batch"]["backends"] = ["fastllm"]
+    (finished / "fewer.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    jobs = planned_jobs(finished, "--configfile", "fewer.yaml")
+    # one run record fewer goes into the summary; no run is repeated
+    assert "run_benchmark" not in jobs and jobs["collect_results"] == 1 and jobs["render_report"] == 1
+
+
 def test_a_benchmark_parameter_change_reruns_runs_and_downstream_only(finished):
     config = finished / "config/config.yaml"
     original = config.read_text()
@@ -216,6 +225,10 @@ BAD_INPUTS = {
     "YAML type error": (
         _set(["scenarios", "loop", "repetitions"], "three"),
         "scenarios.loop.repetitions: 'three' is not of type integer",
+    ),
+    "scenario backend not run": (
+        _set(["scenarios", "loop", "backends"], ["hf", "vllm"]),
+        "scenarios.loop.backends: 'vllm' is not among backends: ['hf', 'fastllm']",
     ),
     "typo in a key": (
         lambda config: config.update(backend=config.pop("backends")),

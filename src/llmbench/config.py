@@ -123,6 +123,12 @@ def _check_backends(config: dict) -> list[str]:
             if options.get(key) != value
         ]
     problems += [
+        f"scenarios.{scenario}.backends: {name!r} is not among backends: {config['backends']}"
+        for scenario, settings in config["scenarios"].items()
+        for name in settings.get("backends", [])
+        if name not in config["backends"]
+    ]
+    problems += [
         f"backend_options.{name}: no such backend among backends: {config['backends']}"
         for name in config["backend_options"]
         if name not in config["backends"]

@@ -144,6 +144,9 @@ def glm_config(config: dict) -> dict:
         "max_position_embeddings": config["seq_length"],
         "rms_norm_eps": config["layernorm_epsilon"],
         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
+        # Older transformers 5.x read these at the top level only.
+        "partial_rotary_factor": 0.5,
+        "rope_theta": 10000.0,
         "attention_bias": config.get("add_qkv_bias", True),
         "tie_word_embeddings": False,
         "eos_token_id": config.get("eos_token_id", 2),
