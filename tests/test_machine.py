@@ -158,6 +158,18 @@ def test_provenance_names_versions_commit_and_machine():
     assert provenance.git_state("/")["commit"] is None  # not a checkout: null, no exception
 
 
+def test_the_code_digest_identifies_the_code_where_git_cannot(tmp_path):
+    """A copied tree without .git (as on a lent GPU) still says which code ran."""
+    from conftest import copy_workflow
+
+    copy = copy_workflow(tmp_path / "copy")
+    state = provenance.git_state(copy)
+    assert state["commit"] is None and state["code_sha256"] == provenance.code_digest(REPO)
+    rule = copy / "rules/report.smk"
+    rule.write_text(rule.read_text() + "\n")
+    assert provenance.code_digest(copy) != state["code_sha256"]
+
+
 def test_bandwidth_and_roofline_arithmetic():
     from llmbench.roofline import measure_bandwidth, roofline, weight_bytes
 

@@ -185,7 +185,8 @@ def plot_resources(resource_rows: list[dict], roofline_rows: list[dict], model: 
     else:
         sns.barplot(data=memory, x="MiB", y="run", hue="measure", orient="h", ax=axes[0])
         axes[0].set(title="memory (MiB); torch sees nothing of FastLLM", ylabel="")
-        axes[0].legend(fontsize=7, loc="lower right")
+        # below the panel: inside it the legend hides the bars of the last runs
+        axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     energy = pd.DataFrame(
         [{"run": _backend_scenario(row["run"]), "J": row["energy_j_per_output_token"]}
          for row in resource_rows if row.get("energy_j_per_output_token") is not None]

@@ -34,20 +34,40 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# What decides a result: the workflow's code, rules, schema and templates.
+CODE_PATTERNS = ("Snakefile", "rules/*.smk", "scripts/*.py", "schemas/*.yaml", "src/llmbench/**/*.py",
+                 "report/templates/*")  # fmt: skip
+
+
+def code_digest(directory: str | Path) -> str:
+    """sha256 over the workflow's code files (relative path and content): it identifies
+    the code even where git cannot (a copied tree, a stale or missing .git)."""
+    import hashlib
+
+    directory = Path(directory)
+    digest = hashlib.sha256()
+    files = sorted({p for pattern in CODE_PATTERNS for p in directory.glob(pattern) if p.is_file()})
+    for path in files:
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def git_state(directory: str | Path) -> dict:
-    """Commit of the workflow checkout and whether it had uncommitted changes."""
+    """Commit of the workflow checkout, whether it had uncommitted changes, and the
+    digest of the code actually present."""
 
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", "-C", str(directory), *args], capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
 
+    code = code_digest(directory)
     try:
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-        return {"commit": commit, "dirty": dirty}
+        return {"commit": commit, "dirty": dirty, "code_sha256": code}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        return {"commit": None, "dirty": None, "code_sha256": code}
 
 
 def gpu_info() -> list[dict]:
