@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 pin = $(shell $(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print(" ".join($(1)))')
 
-.PHONY: run test lint format clean
+.PHONY: run test faults lint format clean
 .DEFAULT_GOAL := run
 
 $(INSTALLED): pyproject.toml
@@ -37,6 +37,11 @@ $(CHROMEDRIVER):
 
 test: $(INSTALLED) $(CHROMEDRIVER)
 	$(BIN)/pytest
+
+# The fault-injection and bad-input cases alone; `make test` runs them too and
+# prints the same summary line: faults survived: N/N, bad inputs rejected clearly: M/M
+faults: $(INSTALLED)
+	$(BIN)/pytest -m "fault or bad_input"
 
 lint: $(INSTALLED)
 	$(BIN)/snakemake --lint

@@ -61,3 +61,27 @@ def copy_workflow(destination: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     return destination
+
+
+# `make faults`: every test marked `fault` or `bad_input` is one case; the summary
+# line counts the cases that passed (setup errors and skips count as not passed).
+_CASES: dict[str, dict[str, bool]] = {"fault": {}, "bad_input": {}}
+
+
+def pytest_runtest_logreport(report):
+    for kind, cases in _CASES.items():
+        if kind not in report.keywords:
+            continue
+        if report.when == "call":
+            cases[report.nodeid] = report.passed
+        elif report.failed or report.skipped:
+            cases[report.nodeid] = False
+
+
+def pytest_terminal_summary(terminalreporter):
+    faults, bad = _CASES["fault"], _CASES["bad_input"]
+    if faults or bad:
+        terminalreporter.write_line(
+            f"faults survived: {sum(faults.values())}/{len(faults)}, "
+            f"bad inputs rejected clearly: {sum(bad.values())}/{len(bad)}"
+        )

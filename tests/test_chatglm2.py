@@ -120,6 +120,7 @@ def test_the_published_layout_is_ported_and_completed_for_fastllm(chatglm2_tiny,
     )
 
 
+@pytest.mark.bad_input
 def test_remote_code_needs_an_explicit_opt_in(tmp_path):
     config = {
         "prompts": str(REPO / "config/prompts/article_zh.txt"),

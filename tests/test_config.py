@@ -30,17 +30,20 @@ def test_default_and_gpu_configs_are_valid_and_get_defaults(config):
     assert "min_duration_s" not in config["scenarios"]["loop"]  # input left untouched
 
 
+@pytest.mark.bad_input
 def test_unknown_backend_is_named_with_the_known_ones(config):
     config["backends"] = ["hf", "vllm-typo"]
     message = problems(config)
     assert "unknown backend 'vllm-typo'" in message and "fastllm" in message
 
 
+@pytest.mark.bad_input
 def test_unknown_preset(config):
     config["models"]["tiny"]["preset"] = "huge"
     assert "models.tiny.preset: unknown preset 'huge'" in problems(config)
 
 
+@pytest.mark.bad_input
 def test_missing_and_non_model_local_folders(config, tmp_path):
     config["models"] = {"mine": {"source": "local", "path": str(tmp_path / "absent")}}
     assert "models.mine.path" in problems(config) and "does not exist" in problems(config)
@@ -48,6 +51,7 @@ def test_missing_and_non_model_local_folders(config, tmp_path):
     assert "has no config.json" in problems(config)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
@@ -63,12 +67,14 @@ def test_bad_scenario_values_name_their_key(config, key, value, expected):
     assert expected in problems(config)
 
 
+@pytest.mark.bad_input
 def test_typo_in_a_top_level_key_is_caught(config):
     config["backend"] = config.pop("backends")
     message = problems(config)
     assert "'backend' was unexpected" in message and "typo" in message
 
 
+@pytest.mark.bad_input
 def test_empty_and_non_utf8_prompts_files(config, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
@@ -80,16 +86,19 @@ def test_empty_and_non_utf8_prompts_files(config, tmp_path):
     assert "is not UTF-8" in problems(config)
 
 
+@pytest.mark.bad_input
 def test_hub_model_needs_a_pinned_revision(config):
     config["models"]["hubbed"] = {"source": "hub", "repo_id": "org/model"}
     assert "models.hubbed: source hub needs revision" in problems(config)
 
 
+@pytest.mark.bad_input
 def test_keys_of_another_source_are_rejected(config):
     config["models"]["tiny"]["repo_id"] = "org/model"
     assert "repo_id do not apply to source synthetic" in problems(config)
 
 
+@pytest.mark.bad_input
 def test_all_problems_are_reported_at_once(config):
     broken = copy.deepcopy(config)
     broken["backends"] = ["nope"]

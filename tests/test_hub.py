@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 from hub_standin import HubStandIn
 
@@ -59,6 +61,7 @@ def test_hub_snapshot_is_downloaded_at_the_pinned_revision(tiny_model, tmp_path)
     assert SECRET not in child.stdout + child.stderr
 
 
+@pytest.mark.bad_input
 def test_a_bad_revision_fails_with_the_hubs_reason(tiny_model, tmp_path):
     model = {"source": "hub", "repo_id": "llmbench/tiny", "revision": "no-such-tag"}
     with HubStandIn("llmbench/tiny", tiny_model, {"v1": COMMIT}) as hub:

@@ -122,6 +122,7 @@ def test_threads_scenario_runs_all_queries_concurrently(tiny_model, tiny_prompt_
     assert max(r["start_ms"] for r in rep["requests"]) < first_end
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("backend", ["hf", "fastllm"])
 def test_cuda_asked_on_a_cpu_machine_is_a_failure_not_cpu_numbers(
     backend, tiny_model, tiny_prompt_ids, tiny_flm, tmp_path
@@ -134,6 +135,7 @@ def test_cuda_asked_on_a_cpu_machine_is_a_failure_not_cpu_numbers(
     assert "measurement" not in result
 
 
+@pytest.mark.fault
 def test_a_backend_error_becomes_a_failure_record(tiny_model, tiny_prompt_ids, tmp_path):
     spec = spec_for(tiny_model, tiny_prompt_ids, "hf", artifact=tmp_path / "missing-model")
     result = run_isolated(spec, tmp_path / "r.json", tmp_path / "r.log", 300)
@@ -153,6 +155,7 @@ FAULTY_WORKERS = {
 }
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("fault", sorted(FAULTY_WORKERS))
 def test_worker_faults_leave_a_failure_record(fault, tmp_path):
     code, reason = FAULTY_WORKERS[fault]
@@ -166,6 +169,7 @@ def test_worker_faults_leave_a_failure_record(fault, tmp_path):
         assert "Press any key" in result["log_tail"]
 
 
+@pytest.mark.fault
 def test_a_hanging_worker_and_its_children_are_killed_at_the_timeout(tmp_path):
     code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
     started = time.monotonic()
@@ -176,6 +180,7 @@ def test_a_hanging_worker_and_its_children_are_killed_at_the_timeout(tmp_path):
     assert result["status"] == "failed" and result["reason"] == "timed out after 2 s"
 
 
+@pytest.mark.fault
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "result.json"
     write_json_atomic(path, {"status": "ok"})
@@ -185,6 +190,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
 
 
+@pytest.mark.fault
 def test_conversion_failure_is_an_error_not_an_empty_file(tmp_path):
     from llmbench.convert import ConversionError, convert_to_flm
 
@@ -207,6 +213,7 @@ def test_hf_true_batching_gives_each_sequence_what_it_gets_alone(tiny_model):
         backend.generate_batch([[1, 2], [3]], 2)
 
 
+@pytest.mark.fault
 def test_a_worker_dies_with_the_process_that_launched_it(tmp_path):
     """Snakemake interrupted: the job's process dies, its worker must not live on (holding a GPU)."""
     pid_file = tmp_path / "worker.pid"
@@ -270,6 +277,7 @@ def _load(name, model, options=None):
     return backend
 
 
+@pytest.mark.bad_input
 def test_a_prompt_longer_than_the_context_fails_before_loading(tiny_model, tiny_prompt_ids, tmp_path):
     scenario = {"type": "fixed", "input_tokens": 2040, "output_tokens": 16, "requests": 1, "seed": 0,
                 "warmup_requests": 0, "repetitions": 1, "min_duration_s": 0}  # fmt: skip

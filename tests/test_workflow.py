@@ -4,8 +4,10 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -230,6 +232,22 @@ BAD_INPUTS = {
         _set(["scenarios", "loop", "backends"], ["hf", "vllm"]),
         "scenarios.loop.backends: 'vllm' is not among backends: ['hf', 'fastllm']",
     ),
+    "zero concurrency": (
+        _set(["scenarios", "sweep", "concurrency"], [1, 0]),
+        "scenarios.sweep.concurrency.1: 0 is less than the minimum of 1",
+    ),
+    "prompts file not UTF-8": (
+        _set(["prompts"], "config/latin1.txt"),
+        "prompts: prompts file config/latin1.txt is not UTF-8 text (invalid continuation byte at byte 0)",
+    ),
+    "local folder that is not a model": (
+        _set(["models", "tiny"], {"source": "local", "path": "config"}),
+        "models.tiny.path: local model folder config is not a model: it has no config.json",
+    ),
+    "dtype no backend runs": (
+        _set(["models", "tiny", "dtype"], "int8"),
+        "models.tiny.dtype: 'int8' is not one of ['float32', 'float16', 'bfloat16']",
+    ),
     "typo in a key": (
         lambda config: config.update(backend=config.pop("backends")),
         "(top level): Additional properties are not allowed ('backend' was unexpected)",
@@ -243,10 +261,12 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_named_and_nothing_computed_is_lost(finished, case):
     change, expected = BAD_INPUTS[case]
     (finished / "config/empty.txt").write_text("\n")
+    (finished / "config/latin1.txt").write_bytes("政策问答\n".encode("gb18030"))
     if isinstance(change, str):
         text = change
     else:
@@ -338,6 +358,43 @@ def test_the_articles_model_format_runs_and_fastllms_cpu_bug_is_caught(tmp_path)
     assert sum("**disagrees**" in line for line in rows) == 2
 
 
+@pytest.mark.fault
+def test_an_interrupted_workflow_reruns_only_what_was_cut_off(finished):
+    """Ctrl-C (SIGINT to Snakemake's process group) while the second of two benchmark
+    runs is going; the restart runs that one again and leaves the finished run's
+    record as it was."""
+    config = yaml.safe_load((finished / "config/config.yaml").read_text())
+    config["scenarios"]["loop"].update(output_tokens=48, repetitions=6)
+    (finished / "interrupt.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    args = ["--cores", "1", "--resources", "gpu=1", "--configfile", "interrupt.yaml"]
+    runs = {b: finished / f"results/runs/tiny/{b}/loop.json" for b in ("hf", "fastllm")}
+    logs = {b: finished / f"logs/run_benchmark/tiny/{b}/loop.log" for b in runs}
+    before = {b: p.stat().st_mtime_ns for b, p in runs.items()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    proc = subprocess.Popen([*SNAKEMAKE, *args], cwd=finished, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (done := [b for b, p in runs.items() if p.exists() and p.stat().st_mtime_ns != before[b]]):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    (first,) = done
+    (cut,) = set(runs) - {first}
+    # the second run has started: Snakemake removed its old record, its worker writes a new log
+    while runs[cut].exists() or not (logs[cut].exists() and logs[cut].stat().st_size > 0):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    assert proc.wait(timeout=120) != 0
+    kept = hashlib.sha256(runs[first].read_bytes()).hexdigest()
+    assert not runs[cut].exists()  # no record of the cut run: not a partial one, not a failure
+    assert planned_jobs(finished, "--configfile", "interrupt.yaml")["run_benchmark"] == 1
+    snakemake(finished, *args)
+    assert hashlib.sha256(runs[first].read_bytes()).hexdigest() == kept
+    redone = json.loads(runs[cut].read_text())
+    assert redone["status"] == "ok" and redone["spec"]["scenario"]["output_tokens"] == 48
+
+
+@pytest.mark.fault
 def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished):
     """Runs last on the shared copy: FastLLM is handed a corrupt model file."""
     flm = finished / "resources/models/tiny/fastllm-float32.flm"

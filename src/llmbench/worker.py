@@ -70,6 +70,9 @@ def run(spec: dict) -> dict:
         result["cpu_threads"] = settings.cpu_threads
         # Prompts and the context check come before loading: a run that cannot fit
         # fails at once instead of after reading gigabytes of weights.
+        for what in ("model_dir", "artifact"):
+            if not Path(spec[what]).exists():
+                raise FileNotFoundError(f"{spec[what]} is missing (deleted after it was prepared?)")
         scenario = spec["scenario"]
         vocab_size, context = vocab_and_context(spec["model_dir"])
         prompts = scenario_prompts(scenario, read_json(spec["prompts_ids"])["prompt_ids"], vocab_size)
