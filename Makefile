@@ -26,16 +26,22 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	$(BIN)/snakemake --cores 1 --resources gpu=1
 
-# The report's browser test drives Debian's Chromium (not a browser pip downloads),
-# with a CJK font so that the Chinese report is really readable in it.
+# System packages the tests drive for real, from Debian: Chromium (the report's
+# browser test, with a CJK font so the Chinese report is really readable) and a
+# single-node SLURM with munge (the cluster test starts and stops it itself).
 CHROMEDRIVER := /usr/bin/chromedriver
+SLURMD := /usr/sbin/slurmd
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends
 
 $(CHROMEDRIVER):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-wqy-zenhei
+	$(APT_INSTALL) chromium chromium-driver fonts-wqy-zenhei
 
-test: $(INSTALLED) $(CHROMEDRIVER)
+$(SLURMD): | $(CHROMEDRIVER)
+	$(APT_INSTALL) slurmctld slurmd slurm-client munge
+
+test: $(INSTALLED) $(CHROMEDRIVER) $(SLURMD)
 	$(BIN)/pytest
 
 # The fault-injection and bad-input cases alone; `make test` runs them too and
