@@ -66,6 +66,7 @@ def test_full_run_produces_summary_and_reports(finished):
     md = (finished / "results/report.md").read_text()
     for title in ("For循环时间测试", "多并发测试", "资源占用测试", "总结和不足"):
         assert title in md
+    assert re.search(r"code sha256 `[0-9a-f]{12}`", md)  # which code ran, even without git
     assert "data:image/png;base64," in (finished / "results/report.html").read_text()
     for log in ("acquire_model/tiny", "convert_fastllm/tiny-float32", "run_benchmark/tiny/fastllm/loop"):
         assert (finished / "logs" / f"{log}.log").stat().st_size > 0
