@@ -384,8 +384,13 @@ def test_an_interrupted_workflow_reruns_only_what_was_cut_off(finished):
     while runs[cut].exists() or not (logs[cut].exists() and logs[cut].stat().st_size > 0):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    assert proc.wait(timeout=120) != 0
+    # What Ctrl-C in a terminal does, pressed until Snakemake stops: a single SIGINT
+    # that lands while Snakemake is between two of its own steps can go unnoticed.
+    while proc.poll() is None:
+        assert time.monotonic() < deadline
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.2)
+    assert proc.returncode != 0
     kept = hashlib.sha256(runs[first].read_bytes()).hexdigest()
     assert not runs[cut].exists()  # no record of the cut run: not a partial one, not a failure
     assert planned_jobs(finished, "--configfile", "interrupt.yaml")["run_benchmark"] == 1
