@@ -372,8 +372,11 @@ def test_an_interrupted_workflow_reruns_only_what_was_cut_off(finished):
     logs = {b: finished / f"logs/run_benchmark/tiny/{b}/loop.log" for b in runs}
     before = {b: p.stat().st_mtime_ns for b, p in runs.items()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    # As from a terminal: a test runner started in the background (`cmd &` in a script)
+    # passes SIGINT on as ignored, and Python then never raises KeyboardInterrupt.
     proc = subprocess.Popen([*SNAKEMAKE, *args], cwd=finished, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 300
     while not (done := [b for b, p in runs.items() if p.exists() and p.stat().st_mtime_ns != before[b]]):
         assert proc.poll() is None and time.monotonic() < deadline
