@@ -121,12 +121,19 @@ def acquisition_settings(wildcards):
     return {key: model.get(key) for key in keys}
 
 
+# The modules that turn an acquired checkpoint into what a backend loads.
+PREPARE_CODE = [
+    package_file(f"models/{name}")
+    for name in ("prepare.py", "chatglm2.py", "shards.py")
+]
+
+
 def builder_code(wildcards):
     """A synthetic model is rebuilt when the code that draws it changes; a
     downloaded or local one is not fetched again for a code change."""
     if MODELS[wildcards.model]["source"] != "synthetic":
         return []
-    modules = ("synthetic.py", "presets.py", "chatglm2.py", "tokenizer.py")
+    modules = ("synthetic.py", "presets.py", "chatglm2.py", "shards.py", "tokenizer.py")
     return [package_file(f"models/{name}") for name in modules]
 
 

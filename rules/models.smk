@@ -19,7 +19,7 @@ rule acquire_model:
 rule prepare_transformers:
     input:
         "resources/models/{model}/source",
-        code=[package_file("models/prepare.py"), package_file("models/chatglm2.py")],
+        code=PREPARE_CODE,
     output:
         directory("resources/models/{model}/hf"),
     log:
@@ -34,7 +34,7 @@ rule prepare_transformers:
 rule prepare_fastllm:
     input:
         "resources/models/{model}/source",
-        code=[package_file("models/prepare.py"), package_file("models/chatglm2.py")],
+        code=PREPARE_CODE,
     output:
         directory("resources/models/{model}/fastllm-input"),
     log:

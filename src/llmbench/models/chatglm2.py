@@ -187,28 +187,10 @@ def glm_weights(tensors: dict, config: dict) -> dict:
 
 def save_weights(tensors: dict, folder: Path, shard_bytes: int = 2 * 1024**3) -> None:
     """safetensors shards (+ index when more than one), in the order given."""
-    from safetensors.torch import save_file
+    from . import shards
 
-    shards: list[dict] = [{}]
-    size = 0
-    for name, tensor in tensors.items():
-        nbytes = tensor.numel() * tensor.element_size()
-        if shards[-1] and size + nbytes > shard_bytes:
-            shards.append({})
-            size = 0
-        shards[-1][name] = tensor
-        size += nbytes
-    weight_map = {}
-    for index, shard in enumerate(shards, start=1):
-        name = (
-            "model.safetensors" if len(shards) == 1 else f"model-{index:05d}-of-{len(shards):05d}.safetensors"
-        )
-        save_file(shard, str(folder / name), metadata={"format": "pt"})
-        weight_map |= dict.fromkeys(shard, name)
-    if len(shards) > 1:
-        total = sum(t.numel() * t.element_size() for t in tensors.values())
-        index_doc = {"metadata": {"total_size": total}, "weight_map": weight_map}
-        (folder / "model.safetensors.index.json").write_text(json.dumps(index_doc, indent=2) + "\n")
+    plan = shards.plan(((n, t.numel() * t.element_size()) for n, t in tensors.items()), shard_bytes)
+    shards.write(folder, plan, lambda names: {n: tensors[n] for n in names})
 
 
 def write_glm_folder(source: str | Path, target: str | Path) -> dict:

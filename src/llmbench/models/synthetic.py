@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
-from . import chatglm2
+from . import chatglm2, shards
 from .presets import Preset
 from .tokenizer import BOS_ID, EOS_ID, write_tokenizer
 
@@ -96,46 +95,25 @@ def model_config(preset: Preset, dtype: str) -> dict:
     }
 
 
-def _shard_plan(shapes, dtype: torch.dtype, shard_bytes: int) -> list[list[tuple[str, tuple[int, ...]]]]:
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    shards: list[list] = [[]]
-    size = 0
-    for name, shape in shapes:
-        nbytes = itemsize * int(torch.Size(shape).numel())
-        if shards[-1] and size + nbytes > shard_bytes:
-            shards.append([])
-            size = 0
-        shards[-1].append((name, shape))
-        size += nbytes
-    return shards
-
-
 def build_synthetic_model(folder: Path, preset: Preset, seed: int, dtype: str) -> dict:
     """Write config, weights, tokenizer and generation config into `folder`."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} not supported for synthetic models; use one of {sorted(DTYPES)}")
     folder.mkdir(parents=True, exist_ok=True)
     torch_dtype = DTYPES[dtype]
-    shards = _shard_plan(tensor_shapes(preset), torch_dtype, preset.shard_bytes)
-    weight_map: dict[str, str] = {}
-    total_bytes = 0
-    for index, shard in enumerate(shards, start=1):
-        filename = (
-            "model.safetensors" if len(shards) == 1 else f"model-{index:05d}-of-{len(shards):05d}.safetensors"
-        )
+    shapes = dict(tensor_shapes(preset))
+    itemsize = torch.empty((), dtype=torch_dtype).element_size()
+    plan = shards.plan(((n, itemsize * torch.Size(s).numel()) for n, s in shapes.items()), preset.shard_bytes)
+
+    def draw(names: list[str]) -> dict:
         # Each tensor has its own generator, so drawing them in parallel threads
         # (torch releases the GIL) changes nothing in the bytes written.
         with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
-            drawn = pool.map(lambda item: _tensor(item[0], item[1], seed, torch_dtype), shard)
-            tensors = dict(zip((name for name, _ in shard), drawn, strict=True))
-        save_file(tensors, str(folder / filename), metadata={"format": "pt"})
-        for name, tensor in tensors.items():
-            weight_map[name] = filename
-            total_bytes += tensor.numel() * tensor.element_size()
-        del tensors
-    if len(shards) > 1:
-        index_doc = {"metadata": {"total_size": total_bytes}, "weight_map": weight_map}
-        (folder / "model.safetensors.index.json").write_text(json.dumps(index_doc, indent=2) + "\n")
+            return dict(
+                zip(names, pool.map(lambda n: _tensor(n, shapes[n], seed, torch_dtype), names), strict=True)
+            )
+
+    total_bytes = shards.write(folder, plan, draw)
     (folder / "config.json").write_text(json.dumps(model_config(preset, dtype), indent=2) + "\n")
     generation = {"bos_token_id": BOS_ID, "eos_token_id": EOS_ID, "pad_token_id": 0}
     (folder / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
@@ -147,6 +125,6 @@ def build_synthetic_model(folder: Path, preset: Preset, seed: int, dtype: str) -
     return {
         "parameters": preset.parameter_count(),
         "weight_bytes": total_bytes,
-        "shards": len(shards),
+        "shards": len(plan),
         "tokenizer_vocab_size": tokenizer_size,
     }
