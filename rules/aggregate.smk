@@ -1,7 +1,7 @@
 rule collect_results:
     input:
         runs=run_outputs(),
-        code=[package_file("metrics.py"), package_file("stats.py")],
+        code=get_code("collect_results"),
     output:
         "results/summary.csv",
     log:
@@ -12,16 +12,39 @@ rule collect_results:
         "../scripts/collect_results.py"
 
 
+# Tables read by both the plots and the report, computed once.
+rule derive_tables:
+    input:
+        summary="results/summary.csv",
+        runs=run_outputs(),
+        bandwidth="results/device/bandwidth.json",
+        models=model_paths("results/models/{model}.json").values(),
+        code=get_code("derive_tables"),
+    output:
+        roofline="results/tables/roofline.csv",
+        resources="results/tables/resources.csv",
+    log:
+        "logs/derive_tables.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        models=model_paths("results/models/{model}.json"),
+    script:
+        "../scripts/derive_tables.py"
+
+
+# The reference model teacher-forces every output of every run: after all runs.
 rule check_agreement:
     input:
         model="resources/models/{model}/hf",
         prompts="results/prompts/{model}.json",
-        runs=model_run_outputs,
-        code=package_file("agreement.py"),
+        runs=get_model_runs,
+        code=get_code("check_agreement"),
     output:
         "results/agreement/{model}.csv",
     log:
         "logs/check_agreement/{model}.log",
+    priority: -(10**9)
     conda:
         "../envs/hf.yaml"
     threads: workflow.cores

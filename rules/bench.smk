@@ -2,6 +2,7 @@ rule tokenize_prompts:
     input:
         model="resources/models/{model}/source",
         prompts=config["prompts"],
+        code=get_code("tokenize_prompts"),
     output:
         "results/prompts/{model}.json",
     log:
@@ -14,31 +15,37 @@ rule tokenize_prompts:
         "../scripts/tokenize_prompts.py"
 
 
+# One fresh process per replica; replicas of every run interleave (get_run_priority).
 rule run_benchmark:
     input:
         model="resources/models/{model}/hf",
         manifest="resources/models/{model}/manifest.json",
-        artifact=backend_artifact,
+        artifact=get_backend_artifact,
         prompts="results/prompts/{model}.json",
-        code=benchmark_code,
+        code=get_code("run_benchmark"),
     output:
-        "results/runs/{model}/{backend}/{scenario}.json",
+        "results/runs/{model}/{backend}/{scenario}/{replica}.json",
     log:
-        "logs/run_benchmark/{model}/{backend}/{scenario}.log",
+        "logs/run_benchmark/{model}/{backend}/{scenario}/{replica}.log",
+    priority: get_run_priority
     conda:
         "../envs/{backend}.yaml"
     # All cores: nothing else runs beside a benchmark and disturbs its timing.
     threads: workflow.cores
     resources:
         gpu=1,
-        runtime=minutes(config["timeout_s"]),
+        runtime=slurm_minutes("timeout_s"),
+        timeout_s=timeout_seconds("timeout_s"),
     params:
-        settings=run_settings,
+        settings=get_run_settings,
+        cache_dir="resources/compile-cache",
     script:
         "../scripts/run_benchmark.py"
 
 
 rule measure_bandwidth:
+    input:
+        code=get_code("measure_bandwidth"),
     output:
         "results/device/bandwidth.json",
     log:

@@ -12,8 +12,11 @@ from snakemake.exceptions import WorkflowError
 PACKAGE_SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(PACKAGE_SRC))
 
-from llmbench.backends import get_backend
+from llmbench.backends import get_backend, make_options
+from llmbench.codedeps import rule_code
 from llmbench.config import ConfigError, validate_config
+from llmbench.record import RunId, RunKey
+from llmbench.scenario_types import Scenario
 
 # `--configfile X` means "run X": Snakemake would merge X into config/config.yaml,
 # so a GPU config would inherit the default's tiny model and scenarios.
@@ -31,7 +34,7 @@ except ConfigError as error:
 
 MODELS = config["models"]
 BACKENDS = config["backends"]
-SCENARIOS = config["scenarios"]
+SCENARIOS = {name: Scenario.from_dict(s) for name, s in config["scenarios"].items()}
 
 # Hub tokens reach jobs only as environment variables, never as params.
 HUB_TOKEN_VARIABLES = sorted(
@@ -51,6 +54,7 @@ wildcard_constraints:
     model=_one_of(MODELS),
     backend=_one_of(BACKENDS),
     scenario=_one_of(SCENARIOS),
+    replica=r"\d+",
     dtype="float32|float16|bfloat16",
 
 
@@ -60,36 +64,71 @@ def workflow_file(relative):
     return os.path.relpath(Path(workflow.basedir) / relative)
 
 
-def package_file(relative):
-    return workflow_file(f"src/llmbench/{relative}")
+def get_code(rule_name, **fixed):
+    """Input function: the package code `rule_name` runs (llmbench.codedeps), so that
+    editing any module it imports reruns it."""
+
+    def code(wildcards):
+        values = {
+            **{k: wildcards[k] for k in ("backend",) if k in wildcards.keys()},
+            **fixed,
+        }
+        return [workflow_file(path) for path in rule_code(rule_name, **values)]
+
+    return code
 
 
-def scenario_runs(models):
-    """Run records of every model x backend x scenario, where a scenario may name
-    only some of the backends."""
-    return [
-        f"results/runs/{model}/{backend}/{scenario}.json"
-        for model in models
-        for backend in BACKENDS
-        for scenario, settings in SCENARIOS.items()
-        if backend in settings.get("backends", BACKENDS)
+def run_ids(models=None):
+    """Every replica of every model x backend x scenario, where a scenario may name
+    only some of the backends; in the order they run."""
+    ids = [
+        RunId(RunKey(model, backend, name), replica)
+        for model in (models or MODELS)
+        for name, scenario in SCENARIOS.items()
+        for backend in scenario.backends or BACKENDS
+        for replica in range(scenario.replicas)
     ]
+    return sorted(ids, key=run_order)
+
+
+def run_order(run):
+    """Replica k of every run before replica k+1 of any, so that drift over time hits
+    every backend alike; within a replica, backends alternate direction (ABBA)."""
+    key = run.key
+    backends = SCENARIOS[key.scenario].backends or BACKENDS
+    position = backends.index(key.backend)
+    if run.replica % 2:
+        position = len(backends) - 1 - position
+    return (
+        run.replica,
+        list(MODELS).index(key.model),
+        list(SCENARIOS).index(key.scenario),
+        position,
+    )
+
+
+RUN_ORDER = {run: index for index, run in enumerate(run_ids())}
 
 
 def run_outputs():
-    return scenario_runs(MODELS)
+    return [run.path() for run in RUN_ORDER]
 
 
-def model_run_outputs(wildcards):
-    return scenario_runs([wildcards.model])
+def get_model_runs(wildcards):
+    return [run.path() for run in run_ids([wildcards.model])]
 
 
-def agreement_outputs():
-    return expand("results/agreement/{model}.csv", model=MODELS)
+def get_run_priority(wildcards):
+    """Higher runs first: the order of run_order()."""
+    run = RunId(
+        RunKey(wildcards.model, wildcards.backend, wildcards.scenario),
+        int(wildcards.replica),
+    )
+    return -1 - RUN_ORDER[run]
 
 
-def manifest_outputs():
-    return expand("resources/models/{model}/manifest.json", model=MODELS)
+def model_paths(pattern):
+    return {model: pattern.format(model=model) for model in MODELS}
 
 
 def plot_outputs():
@@ -104,6 +143,15 @@ def reference_summary():
     """The reference run's summary.csv, when report.reference names one."""
     reference = config["report"]["reference"]
     return [] if reference is None else [os.path.join(reference, "summary.csv")]
+
+
+def article_file():
+    article = config["report"]["article"]
+    return [] if article is None else [article]
+
+
+def strings_files():
+    return [workflow_file(f"report/strings/{config['report']['language']}.yaml")]
 
 
 def final_outputs():
@@ -121,38 +169,21 @@ def acquisition_settings(wildcards):
     return {key: model.get(key) for key in keys}
 
 
-# The modules that turn an acquired checkpoint into what a backend loads.
-PREPARE_CODE = [
-    package_file(f"models/{name}")
-    for name in ("prepare.py", "chatglm2.py", "shards.py")
-]
-
-
-def builder_code(wildcards):
+def get_builder_code(wildcards):
     """A synthetic model is rebuilt when the code that draws it changes; a
     downloaded or local one is not fetched again for a code change."""
     if MODELS[wildcards.model]["source"] != "synthetic":
         return []
-    modules = ("synthetic.py", "presets.py", "chatglm2.py", "shards.py", "tokenizer.py")
-    return [package_file(f"models/{name}") for name in modules]
+    return get_code("acquire_model")(wildcards)
 
 
-def backend_artifact(wildcards):
+def get_backend_artifact(wildcards):
     model = wildcards.model
     return {
         "fastllm": f"resources/models/{model}/fastllm-{MODELS[model]['dtype']}.flm",
         "hf": f"resources/models/{model}/hf",
         "source": f"resources/models/{model}/source",
     }[get_backend(wildcards.backend).artifact_kind]
-
-
-def benchmark_code(wildcards):
-    """The modules that shape a run's numbers: their change reruns the runs."""
-    backend_module = f"backends/{wildcards.backend.replace('-', '_')}.py"
-    return [
-        package_file(m)
-        for m in (backend_module, "backends/base.py", "scenarios.py", "worker.py")
-    ]
 
 
 def canonical(value):
@@ -165,27 +196,31 @@ def canonical(value):
     return value
 
 
-def run_settings(wildcards):
-    """Everything that shapes a run's numbers; a change to any of it reruns that run."""
+def get_run_settings(wildcards):
+    """Everything that shapes a run's numbers; a change to any of it reruns that run
+    (not: which backends run the scenario, how many replicas, the timeout)."""
+    options = make_options(
+        wildcards.backend, config["backend_options"].get(wildcards.backend, {})
+    )
     return canonical(
         {
-            "model": wildcards.model,
-            "backend": wildcards.backend,
-            "scenario_name": wildcards.scenario,
-            # which backends run a scenario does not change any one run's numbers
-            "scenario": {
-                key: value
-                for key, value in SCENARIOS[wildcards.scenario].items()
-                if key != "backends"
-            },
+            "scenario": SCENARIOS[wildcards.scenario].measured_settings(),
             "device": config["device"],
             "dtype": MODELS[wildcards.model]["dtype"],
             "cpu_threads": config["cpu_threads"],
-            "backend_options": config["backend_options"].get(wildcards.backend, {}),
+            "backend_options": vars(options),
             "sample_period_s": config["sample_period_s"],
         }
     )
 
 
-def minutes(seconds):
-    return max(1, math.ceil(seconds / 60))
+def timeout_seconds(key):
+    return math.ceil(config[key])
+
+
+def slurm_minutes(key):
+    """A cluster's time limit for a job the launcher itself times out after `key`
+    seconds: longer by a margin, so that the launcher, not the scheduler, ends a
+    hung run and writes its failure record."""
+    seconds = config[key]
+    return math.ceil((seconds + max(120, 0.1 * seconds)) / 60)

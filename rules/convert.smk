@@ -2,6 +2,7 @@ rule convert_fastllm:
     input:
         model="resources/models/{model}/fastllm-input",
         manifest="resources/models/{model}/manifest.json",
+        code=get_code("convert_fastllm"),
     output:
         "resources/models/{model}/fastllm-{dtype}.flm",
     log:
@@ -9,6 +10,7 @@ rule convert_fastllm:
     conda:
         "../envs/fastllm.yaml"
     resources:
-        runtime=minutes(config["convert_timeout_s"]),
+        runtime=slurm_minutes("convert_timeout_s"),
+        timeout_s=timeout_seconds("convert_timeout_s"),
     script:
         "../scripts/convert_fastllm.py"

@@ -1,6 +1,6 @@
 rule acquire_model:
     input:
-        code=builder_code,
+        code=get_builder_code,
     output:
         model=directory("resources/models/{model}/source"),
         manifest="resources/models/{model}/manifest.json",
@@ -18,8 +18,8 @@ rule acquire_model:
 # ported to the native GLM architecture (no remote code).
 rule prepare_transformers:
     input:
-        "resources/models/{model}/source",
-        code=PREPARE_CODE,
+        source="resources/models/{model}/source",
+        code=get_code("prepare_transformers"),
     output:
         directory("resources/models/{model}/hf"),
     log:
@@ -27,14 +27,14 @@ rule prepare_transformers:
     conda:
         "../envs/hf.yaml"
     script:
-        "../scripts/prepare_model.py"
+        "../scripts/prepare_transformers.py"
 
 
 # What ftllm loads before conversion: safetensors weights, a tokenizer class it accepts.
 rule prepare_fastllm:
     input:
-        "resources/models/{model}/source",
-        code=PREPARE_CODE,
+        source="resources/models/{model}/source",
+        code=get_code("prepare_fastllm"),
     output:
         directory("resources/models/{model}/fastllm-input"),
     log:
@@ -42,4 +42,21 @@ rule prepare_fastllm:
     conda:
         "../envs/hf.yaml"
     script:
-        "../scripts/prepare_model.py"
+        "../scripts/prepare_fastllm.py"
+
+
+# Bytes of the parameters as loaded in the run dtype, and what one decode step reads.
+rule describe_model:
+    input:
+        model="resources/models/{model}/hf",
+        code=get_code("describe_model"),
+    output:
+        "results/models/{model}.json",
+    log:
+        "logs/describe_model/{model}.log",
+    conda:
+        "../envs/hf.yaml"
+    params:
+        dtype=lambda wildcards: MODELS[wildcards.model]["dtype"],
+    script:
+        "../scripts/describe_model.py"

@@ -1,7 +1,8 @@
 rule plot_scenario:
     input:
         summary="results/summary.csv",
-        code=package_file("plots.py"),
+        strings=strings_files(),
+        code=get_code("plot_scenario"),
     output:
         report(
             "results/plots/{scenario}.png",
@@ -13,21 +14,20 @@ rule plot_scenario:
         "logs/plot_scenario/{scenario}.log",
     conda:
         "../envs/report.yaml"
+    params:
+        language=config["report"]["language"],
     script:
         "../scripts/plot_scenario.py"
 
 
 rule plot_model:
     input:
-        runs=model_run_outputs,
+        runs=get_model_runs,
         summary="results/summary.csv",
-        bandwidth="results/device/bandwidth.json",
-        manifest="resources/models/{model}/manifest.json",
-        code=[
-            package_file("plots.py"),
-            package_file("metrics.py"),
-            package_file("roofline.py"),
-        ],
+        roofline="results/tables/roofline.csv",
+        resources="results/tables/resources.csv",
+        strings=strings_files(),
+        code=get_code("plot_model"),
     output:
         latency=report(
             "results/plots/{model}/latency.png",
@@ -54,5 +54,7 @@ rule plot_model:
         "logs/plot_model/{model}.log",
     conda:
         "../envs/report.yaml"
+    params:
+        language=config["report"]["language"],
     script:
         "../scripts/plot_model.py"

@@ -1,17 +1,22 @@
 rule render_report:
     input:
         summary="results/summary.csv",
-        agreement=agreement_outputs(),
+        agreement=model_paths("results/agreement/{model}.csv").values(),
+        roofline="results/tables/roofline.csv",
+        resources="results/tables/resources.csv",
         reference=reference_summary(),
+        article=article_file(),
         bandwidth="results/device/bandwidth.json",
         runs=run_outputs(),
-        manifests=manifest_outputs(),
+        manifests=model_paths("resources/models/{model}/manifest.json").values(),
+        models=model_paths("results/models/{model}.json").values(),
         plots=plot_outputs(),
+        strings=strings_files(),
         templates=[
             workflow_file("report/templates/report.md.j2"),
             workflow_file("report/templates/report.html.j2"),
         ],
-        code=package_file("report.py"),
+        code=get_code("render_report"),
     output:
         md="results/report.md",
         html=report(
@@ -26,6 +31,9 @@ rule render_report:
     params:
         settings=canonical(config["report"]),
         correctness=canonical(config["correctness"]),
+        scenarios=canonical(config["scenarios"]),
+        manifests=model_paths("resources/models/{model}/manifest.json"),
+        models=model_paths("results/models/{model}.json"),
         configfiles=CONFIG_FILES,
     script:
         "../scripts/render_report.py"

@@ -10,6 +10,6 @@ log = log_to(snakemake.log[0])
 dtype = snakemake.wildcards.dtype
 log.info("converting %s to FastLLM %s", snakemake.input.model, dtype)
 convert_to_flm(
-    snakemake.input.model, snakemake.output[0], dtype, snakemake.resources.runtime * 60, snakemake.log[0]
+    snakemake.input.model, snakemake.output[0], dtype, snakemake.resources.timeout_s, snakemake.log[0]
 )
 log.info("wrote %s", snakemake.output[0])

@@ -5,24 +5,24 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 import pandas as pd
 
-from llmbench.io import read_json
 from llmbench.logs import log_to
-from llmbench.metrics import resource_rows
-from llmbench.plots import plot_latency, plot_memory, plot_resources
-from llmbench.roofline import roofline_rows
+from llmbench.plots.model import plot_latency, plot_memory, plot_resources
+from llmbench.record import read_record
+from llmbench.report.strings import load_strings
 
 log = log_to(snakemake.log[0])
 model = snakemake.wildcards.model
-results = [read_json(p) for p in snakemake.input.runs]
-summary = pd.read_csv(snakemake.input.summary, dtype={"reason": str, "metric": str})
-summary = summary[summary["model"] == model]
-manifests = {model: read_json(snakemake.input.manifest)}
-plot_latency(results, snakemake.output.latency)
-plot_memory(results, snakemake.output.memory)
+t = load_strings(snakemake.input.strings[0])
+records = [read_record(p) for p in snakemake.input.runs]
+plot_latency(records, snakemake.output.latency, t)
+plot_memory(records, snakemake.output.memory, t)
+roofline = pd.read_csv(snakemake.input.roofline)
+resources = pd.read_csv(snakemake.input.resources)
 plot_resources(
-    resource_rows(summary),
-    roofline_rows(summary, manifests, read_json(snakemake.input.bandwidth)),
+    resources[resources.model == model],
+    roofline[roofline.model == model],
     model,
     snakemake.output.resources,
+    t,
 )
 log.info("wrote %s", ", ".join(snakemake.output))

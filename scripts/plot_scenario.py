@@ -3,11 +3,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
-import pandas as pd
-
 from llmbench.logs import log_to
-from llmbench.plots import plot_scenario
+from llmbench.plots.scenario import plot_scenario
+from llmbench.report.strings import load_strings
+from llmbench.summary import read_summary
 
 log = log_to(snakemake.log[0])
-plot_scenario(pd.read_csv(snakemake.input.summary), snakemake.wildcards.scenario, snakemake.output[0])
+t = load_strings(snakemake.input.strings[0])
+plot_scenario(read_summary(snakemake.input.summary), snakemake.wildcards.scenario, snakemake.output[0], t)
 log.info("wrote %s", snakemake.output[0])

@@ -5,16 +5,25 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 from llmbench.launcher import run_isolated
 from llmbench.logs import log_to
+from llmbench.record import RunId, RunKey, RunSpec
+from llmbench.scenario_types import Scenario
 
 log = log_to(snakemake.log[0])
-spec = {
-    **snakemake.params.settings,
-    "run": f"{snakemake.wildcards.model}/{snakemake.wildcards.backend}/{snakemake.wildcards.scenario}",
-    "model_dir": snakemake.input.model,
-    "artifact": snakemake.input.artifact,
-    "manifest": snakemake.input.manifest,
-    "prompts_ids": snakemake.input.prompts,
-    "workflow_dir": str(Path(snakemake.scriptdir).parent),
-}
-result = run_isolated(spec, snakemake.output[0], snakemake.log[0], snakemake.resources.runtime * 60)
-log.info("run %s: %s %s", spec["run"], result["status"], result.get("reason", ""))
+w, settings = snakemake.wildcards, snakemake.params.settings
+spec = RunSpec(
+    run=RunId(RunKey(w.model, w.backend, w.scenario), int(w.replica)),
+    scenario=Scenario.from_dict(settings["scenario"]),
+    device=settings["device"],
+    dtype=settings["dtype"],
+    cpu_threads=settings["cpu_threads"],
+    backend_options=settings["backend_options"],
+    sample_period_s=settings["sample_period_s"],
+    timeout_s=snakemake.resources.timeout_s,
+    model_dir=snakemake.input.model,
+    artifact=snakemake.input.artifact,
+    manifest=snakemake.input.manifest,
+    prompts_ids=snakemake.input.prompts,
+    workflow_dir=str(Path(snakemake.scriptdir).parent),
+)
+record = run_isolated(spec, snakemake.output[0], snakemake.log[0], cache_dir=snakemake.params.cache_dir)
+log.info("run %s: %s %s", spec.run, record.status, record.reason or "")

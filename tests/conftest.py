@@ -8,6 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "tests"))
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +41,55 @@ def tiny_prompt_ids(tiny_model, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("prompts") / "tiny.json"
     path.write_text(json.dumps({"queries": queries, "prompt_ids": encode_queries(tiny_model, queries)}))
     return path
+
+
+@pytest.fixture(scope="session")
+def peer_model(tmp_path_factory) -> Path:
+    """A user's own model: a Llama folder written straight by transformers' save_pretrained
+    (not through our presets), with a `tokenizers` WordLevel tokenizer saved through
+    PreTrainedTokenizerFast, fp32, untied embeddings."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("models") / "peer"
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=1000, hidden_size=256, intermediate_size=512, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+                         max_position_embeddings=1024, bos_token_id=1, eos_token_id=2, pad_token_id=0)  # fmt: skip
+    LlamaForCausalLM(config).to(torch.float32).save_pretrained(folder)
+    vocab = {"[UNK]": 0, "<s>": 1, "</s>": 2} | {f"w{i}": i for i in range(3, 1000)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", bos_token="<s>", eos_token="</s>",
+                            pad_token="[UNK]").save_pretrained(folder)  # fmt: skip
+    return folder
+
+
+def make_spec(model_dir: Path, prompt_ids: Path, backend: str, artifact=None, scenario=None, device="cpu",
+              timeout_s=300, options=None, replica=0):  # fmt: skip
+    """A RunSpec for `backend` on a model folder (a manifest is written beside it once)."""
+    from llmbench.io import write_json_atomic
+    from llmbench.models.manifest import build_manifest
+    from llmbench.record import RunId, RunKey, RunSpec
+    from records import scenario as make_scenario
+
+    manifest = model_dir.parent / f"{model_dir.name}-manifest.json"
+    if not manifest.exists():
+        write_json_atomic(manifest, build_manifest(model_dir, {"source": "synthetic", "preset": "tiny"}))
+    if not hasattr(scenario, "kind"):
+        settings = {
+            "type": "loop",
+            "output_tokens": 12,
+            "warmup_passes": 1,
+            "repetitions": 2,
+            **(scenario or {}),
+        }
+        scenario = make_scenario(settings.pop("type"), **settings)
+    return RunSpec(run=RunId(RunKey(model_dir.name, backend, "test"), replica), scenario=scenario, device=device,
+                   dtype="float32", cpu_threads=1, backend_options=options or {}, sample_period_s=0.05,
+                   timeout_s=timeout_s, model_dir=str(model_dir), artifact=str(artifact or model_dir),
+                   manifest=str(manifest), prompts_ids=str(prompt_ids), workflow_dir=str(REPO))  # fmt: skip
 
 
 def copy_workflow(destination: Path) -> Path:

@@ -7,6 +7,7 @@ import yaml
 from llmbench.config import ConfigError, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "article.yaml")
 
 
 @pytest.fixture
@@ -20,14 +21,18 @@ def problems(config, base=REPO):
     return "\n".join(caught.value.problems)
 
 
-def test_default_and_gpu_configs_are_valid_and_get_defaults(config):
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_shipped_config_is_valid(name):
+    validate_config(yaml.safe_load((REPO / "config" / name).read_text()), REPO)
+
+
+def test_defaults_are_filled_in_and_the_input_left_untouched(config):
     validated = validate_config(config, REPO)
     assert validated["scenarios"]["loop"]["min_duration_s"] == 0  # schema default
+    assert validated["scenarios"]["loop"]["target_ci_pct"] is None
     assert validated["cpu_threads"] is None and validated["backend_options"] == {}
-    assert validated["report"]["language"] == "zh"
-    gpu = validate_config(yaml.safe_load((REPO / "config/h100.yaml").read_text()), REPO)
-    assert gpu["models"]["chatglm2-6b-shape"]["preset"] == "chatglm2-6b-shape"
-    assert "min_duration_s" not in config["scenarios"]["loop"]  # input left untouched
+    assert validated["report"]["language"] == "zh" and validated["report"]["article"] == "config/article.yaml"
+    assert "min_duration_s" not in config["scenarios"]["loop"]
 
 
 @pytest.mark.bad_input
@@ -58,7 +63,8 @@ def test_missing_and_non_model_local_folders(config, tmp_path):
         ("output_tokens", -1, "scenarios.loop.output_tokens: -1 is less than the minimum of 1"),
         ("output_tokens", 0, "scenarios.loop.output_tokens: 0 is less than the minimum of 1"),
         ("repetitions", 0, "scenarios.loop.repetitions: 0 is less than the minimum of 1"),
-        ("workers", 0, "scenarios.loop.workers: 0 is less than the minimum of 1"),
+        ("replicas", 0, "scenarios.loop.replicas: 0 is less than the minimum of 1"),
+        ("target_ci_pct", 0, "scenarios.loop.target_ci_pct: 0 is less than or equal to the minimum of 0"),
         ("output_tokens", "many", "scenarios.loop.output_tokens: 'many' is not of type integer"),
     ],
 )
@@ -105,3 +111,59 @@ def test_all_problems_are_reported_at_once(config):
     broken["models"]["tiny"]["preset"] = "huge"
     message = problems(broken)
     assert "unknown backend" in message and "unknown preset" in message
+
+
+@pytest.mark.bad_input
+def test_repeated_concurrency_levels_are_rejected(config):
+    config["scenarios"]["sweep"]["concurrency"] = [2, 2]
+    assert "scenarios.sweep.concurrency: [2, 2] repeats a value; each must appear once" in problems(config)
+
+
+@pytest.mark.bad_input
+def test_a_key_of_another_scenario_type_is_named(config):
+    config["scenarios"]["sweep"]["workers"] = 3
+    assert "scenarios.sweep: workers does not apply to a sweep scenario (its keys: " in problems(config)
+
+
+@pytest.mark.bad_input
+def test_lengths_beyond_the_models_context_are_rejected_before_anything_runs(config, peer_model):
+    config["scenarios"]["fixed"]["input_tokens"] = 2040
+    assert ("scenarios.fixed: input_tokens + output_tokens = 2056 exceeds the context of model tiny (2048)"
+            in problems(config))  # fmt: skip
+    config["scenarios"]["fixed"]["input_tokens"] = 1020
+    config["models"] = {"peer": {"source": "local", "path": str(peer_model)}}
+    assert "exceeds the context of model peer (1024)" in problems(config)
+
+
+@pytest.mark.bad_input
+def test_lengths_beyond_hf_compiles_cache_are_rejected(config):
+    config["backends"] = ["hf", "hf-compile"]
+    config["backend_options"] = {"hf-compile": {"max_cache_len": 40}}
+    assert (
+        "scenarios.fixed: input_tokens + output_tokens = 48 exceeds backend_options.hf-compile.max_cache_len (40)"
+        in problems(config)
+    )
+
+
+@pytest.mark.bad_input
+def test_backend_options_are_typed_per_backend(config):
+    config["backend_options"] = {"fastllm": {"cpu_thread": 2}}
+    assert (
+        "backend_options.fastllm: Additional properties are not allowed ('cpu_thread' was unexpected)"
+        in problems(config)
+    )
+    config["backend_options"] = {"fastllm": {"cpu_threads": "two"}}
+    assert "backend_options.fastllm.cpu_threads: 'two' is not of type ['integer', 'null']" in problems(config)
+
+
+@pytest.mark.bad_input
+def test_a_time_cap_below_the_minimum_duration_is_rejected(config):
+    config["scenarios"]["loop"].update(min_duration_s=10, max_duration_s=5)
+    assert "scenarios.loop: min_duration_s 10 exceeds max_duration_s 5" in problems(config)
+
+
+@pytest.mark.bad_input
+def test_a_broken_article_file_is_named(config, tmp_path):
+    (tmp_path / "article.yaml").write_text("loop_total_ms: {hf: -1}\n")
+    config["report"] = {"article": str(tmp_path / "article.yaml")}
+    assert f"report.article: {tmp_path / 'article.yaml'}:" in problems(config)

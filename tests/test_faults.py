@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from llmbench.io import read_json, write_json_atomic
+from conftest import make_spec
+from llmbench.io import write_json_atomic
 from llmbench.launcher import run_isolated
-from test_runs import spec_for
+from llmbench.record import read_record
 
 pytestmark = pytest.mark.fault
 
@@ -40,14 +41,14 @@ def test_a_worker_killed_with_sigkill_mid_run_leaves_a_failure(tiny_model, tiny_
     )
     killer = threading.Thread(target=_kill_when_written, args=(pid_file, signal.SIGKILL))
     killer.start()
-    result = run_isolated(spec_for(tiny_model, tiny_prompt_ids, "hf"), tmp_path / "r.json", tmp_path / "r.log",
-                          120, worker=_worker_with(patch))  # fmt: skip
+    result = run_isolated(make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120), tmp_path / "r.json",
+                          tmp_path / "r.log", worker=_worker_with(patch))  # fmt: skip
     killer.join()
     assert (
-        result["status"] == "failed"
-        and result["reason"] == "worker killed by signal SIGKILL without writing a result"
+        result.status == "failed"
+        and result.reason == "worker killed by signal SIGKILL without writing a result"
     )
-    assert read_json(tmp_path / "r.json") == result
+    assert read_record(tmp_path / "r.json") == result
 
 
 def _kill_when_written(pid_file, sig):
@@ -66,29 +67,29 @@ def test_cuda_out_of_memory_is_recorded_with_its_reason(tiny_model, tiny_prompt_
         "    raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB (simulated)')\n"
         "hf.HFBackend.generate_batch = oom"
     )
-    result = run_isolated(spec_for(tiny_model, tiny_prompt_ids, "hf"), tmp_path / "r.json", tmp_path / "r.log",
-                          120, worker=_worker_with(patch))  # fmt: skip
-    assert result["status"] == "failed"
-    assert result["reason"] == "OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB (simulated)"
-    assert result["resources"]["peak"]["rss_bytes"] > 0  # what was sampled up to the error is kept
+    result = run_isolated(make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120), tmp_path / "r.json",
+                          tmp_path / "r.log", worker=_worker_with(patch))  # fmt: skip
+    assert result.status == "failed"
+    assert result.reason == "OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB (simulated)"
+    assert result.resources.peak_rss_bytes > 0  # what was sampled up to the error is kept
 
 
 def test_ftllm_missing_is_named(tiny_model, tiny_prompt_ids, tmp_path):
-    result = run_isolated(spec_for(tiny_model, tiny_prompt_ids, "fastllm", artifact=tiny_model),
-                          tmp_path / "r.json", tmp_path / "r.log", 120,
+    result = run_isolated(make_spec(tiny_model, tiny_prompt_ids, "fastllm", artifact=tiny_model, timeout_s=120),
+                          tmp_path / "r.json", tmp_path / "r.log",
                           worker=_worker_with("sys.modules['ftllm'] = None"))  # fmt: skip
-    assert result["status"] == "failed"
-    assert result["reason"].startswith("backend unavailable: ftllm is not importable")
+    assert result.status == "failed"
+    assert result.reason.startswith("backend unavailable: ftllm is not importable")
 
 
 def test_a_model_folder_deleted_before_its_run_is_named(tiny_model, tiny_prompt_ids, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)
-    spec = spec_for(model, tiny_prompt_ids, "hf")
+    spec = make_spec(model, tiny_prompt_ids, "hf", timeout_s=120)
     shutil.rmtree(model)
-    result = run_isolated(spec, tmp_path / "r.json", tmp_path / "r.log", 120)
-    assert result["status"] == "failed"
-    assert result["reason"] == f"FileNotFoundError: {model} is missing (deleted after it was prepared?)"
+    result = run_isolated(spec, tmp_path / "r.json", tmp_path / "r.log")
+    assert result.status == "failed"
+    assert result.reason == f"FileNotFoundError: {model} is missing (deleted after it was prepared?)"
 
 
 def test_a_disk_write_failure_leaves_the_previous_result_and_no_partial_file(tmp_path, monkeypatch):

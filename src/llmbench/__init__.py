@@ -1,3 +1,3 @@
-"""llmbench: benchmark LLM inference backends and report honestly."""
+"""llmbench: is backend B really faster than backend A for my model, and by how much?"""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

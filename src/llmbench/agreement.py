@@ -1,31 +1,37 @@
 """Correctness before speed: does each backend compute what the model computes?
 
-Two checks on every run's greedy outputs (first measured pass, same prompt ids
-for every backend):
+Every output of every measured pass (all levels, all replicas) is checked, each
+distinct (prompt, output) once:
 
-* against the reference backend's outputs, position by position: the first
-  divergence and the agreeing prefix (what the article's reader would compare);
-* teacher-forced against the reference model in float32: the model is run over
-  prompt + the backend's own output, and each output token is checked to be the
-  model's argmax given that same prefix. Rounding (fp16 kernels) flips only
-  near-ties, so nearly every token stays an argmax and the misses have tiny logit
-  gaps; a wrong kernel picks tokens far from the argmax. Measured on the H100 with
-  the 6 B-shaped model: outputs of FastLLM fp16 and HF fp32 diverge after 2-9
-  tokens, yet FastLLM's token at the divergence trailed the fp32 argmax by only
-  0.017-0.051 logits (median top-1/top-2 gap 0.17-0.24): near-ties.
+* against the reference backend's output for the same prompt and level, position
+  by position: the first divergence and the agreeing prefix;
+* teacher-forced under the reference model (float32 by default): the model runs
+  over prompt + the backend's own output, and each output token is checked to be
+  the argmax given that same prefix, under the rule that generated it - EOS masked,
+  since every backend generates with EOS masked until the asked length. Rounding
+  flips only near-ties (tiny logit gaps); a wrong kernel picks tokens far from
+  the argmax. Measured on the H100 with the 6 B-shaped model: FastLLM fp16 and HF
+  fp32 outputs diverge after 2-9 tokens, yet FastLLM's token at the divergence
+  trailed the fp32 argmax by only 0.017-0.051 logits: near-ties.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from .scenarios import levels
+import pandas as pd
+
+from .record import RunRecord
 
 COLUMNS = [
-    "model", "scenario", "backend", "reference", "query_index", "tokens",
+    "model", "scenario", "backend", "reference", "concurrency", "query_index", "occurrences", "tokens",
     "first_divergence", "prefix_agreement", "token_agreement",
     "forced_agreement", "forced_first_miss", "forced_max_gap", "forced_top12_median",
 ]  # fmt: skip
+VERDICT_COLUMNS = ["model", "scenario", "backend", "reference", "outputs", "identical", "prefix_agreement",
+                   "forced_agreement", "forced_max_gap", "earliest_divergence", "disagrees"]  # fmt: skip
 
 
 def compare_sequences(reference: list[int], candidate: list[int]) -> dict:
@@ -43,20 +49,25 @@ def compare_sequences(reference: list[int], candidate: list[int]) -> dict:
     }
 
 
-def first_pass_outputs(result: dict) -> dict[int, list[int]]:
-    """Output ids per query of the first measured pass (of the first level, for a sweep)."""
-    first = levels(result["measurement"])[0]["repetitions"][0]
-    return {r["query_index"]: r["output_ids"] for r in first["requests"]}
+@dataclass
+class Reference:
+    """The reference model as a function ids -> logits (positions x vocab), and the
+    EOS ids generation masked."""
+
+    logits: Callable[[list[int]], object]
+    eos_ids: list[int]
 
 
-def forced_check(logits_of: Callable[[list[int]], object], prompt: list[int], output: list[int]) -> dict:
-    """Teacher-forced check of `output` under the reference model.
-
-    `logits_of(ids)` returns the reference model's logits (a torch tensor,
-    positions x vocab) for the sequence `ids`."""
+def forced_check(reference: Reference, prompt: list[int], output: list[int]) -> dict:
+    """Teacher-forced check of `output`: at each position, is the token the reference
+    argmax given the same prefix, with EOS masked as in generation?"""
     import torch
 
-    logits = logits_of(prompt + output)[len(prompt) - 1 : len(prompt) - 1 + len(output)].float()
+    logits = (
+        reference.logits(prompt + output)[len(prompt) - 1 : len(prompt) - 1 + len(output)].float().clone()
+    )
+    if reference.eos_ids:
+        logits[:, reference.eos_ids] = float("-inf")
     top2 = logits.topk(2, dim=-1).values
     chosen = logits.gather(1, torch.tensor(output, device=logits.device)[:, None])[:, 0]
     gaps = top2[:, 0] - chosen  # 0 where the output token is the argmax (ties included)
@@ -69,71 +80,80 @@ def forced_check(logits_of: Callable[[list[int]], object], prompt: list[int], ou
     }
 
 
-def agreement_rows(
-    results: list[dict],
-    prompts: list[list[int]],
-    reference: str,
-    logits_of: Callable[[list[int]], object] | None = None,
-) -> list[dict]:
-    """One row per (scenario, backend, query) of one model's runs; `prompts` are the
-    query prompts, for results that do not record their own."""
-    ok = [r for r in results if r.get("status") in ("ok", "invalid")]
-    references = {
-        r["spec"]["scenario_name"]: first_pass_outputs(r) for r in ok if r["spec"]["backend"] == reference
-    }
+def _outputs(record: RunRecord) -> Counter:
+    """(concurrency, query index, prompt, output) -> how many passes produced it."""
+    counts: Counter = Counter()
+    prompts = record.measurement.prompts
+    for level in record.measurement.levels:
+        for p in level.passes:
+            for r in p.requests:
+                counts[
+                    (level.concurrency, r.query_index, tuple(prompts[r.query_index]), tuple(r.output_ids))
+                ] += 1
+    return counts
+
+
+def agreement_table(
+    records: list[RunRecord], reference_backend: str, reference: Reference | None
+) -> pd.DataFrame:
+    """One row per distinct output of each (scenario, backend, level, query) of one model."""
+    measured = [r for r in records if r.measurement is not None]
+    expected: dict[tuple, list[int]] = {}
+    for record in sorted(measured, key=lambda r: r.run):
+        if record.key.backend == reference_backend:
+            for (level, query, _, output), _count in _outputs(record).most_common():
+                expected.setdefault((record.key.scenario, level, query), list(output))
+    counts: dict[tuple, Counter] = {}
+    for record in measured:
+        counts.setdefault(record.key, Counter()).update(_outputs(record))
+    forced: dict[tuple, dict] = {}
     rows = []
-    for result in ok:
-        spec = result["spec"]
-        expected = references.get(spec["scenario_name"], {})
-        for index, ids in sorted(first_pass_outputs(result).items()):
-            row = {
-                "model": spec["model"], "scenario": spec["scenario_name"], "backend": spec["backend"],
-                "reference": reference, "query_index": index, "tokens": len(ids),
-                "first_divergence": None, "prefix_agreement": None, "token_agreement": None,
-            }  # fmt: skip
-            if spec["backend"] != reference and index in expected:
-                row.update(compare_sequences(expected[index], ids))
-            if logits_of is not None:
-                prompt = (result["measurement"].get("prompts") or prompts)[index]
-                row.update(forced_check(logits_of, prompt, ids))
+    for key, outputs in sorted(counts.items()):
+        for (level, query, prompt, output), occurrences in sorted(outputs.items(), key=lambda x: x[0][:2]):
+            row = {"model": key.model, "scenario": key.scenario, "backend": key.backend,
+                   "reference": reference_backend, "concurrency": level, "query_index": query,
+                   "occurrences": occurrences, "tokens": len(output)}  # fmt: skip
+            target = expected.get((key.scenario, level, query))
+            if key.backend != reference_backend and target is not None:
+                row.update(compare_sequences(target, list(output)))
+            if reference is not None:
+                if (prompt, output) not in forced:
+                    forced[(prompt, output)] = forced_check(reference, list(prompt), list(output))
+                row.update(forced[(prompt, output)])
             rows.append(row)
-    return rows
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def verdicts(table, min_forced_agreement: float):
-    """Per (model, scenario, backend): identical outputs, agreements, and whether it disagrees.
-
-    A backend disagrees when fewer than `min_forced_agreement` of its tokens are the
-    reference model's argmax given the backend's own prefix."""
-    import pandas as pd
-
-    keys = ["model", "scenario", "backend", "reference"]
+def verdicts(table: pd.DataFrame, min_forced_agreement: float) -> pd.DataFrame:
+    """Per (model, scenario, backend): outputs checked, how many are identical to the
+    reference backend's, agreements, and whether the backend disagrees: fewer than
+    `min_forced_agreement` of its tokens are the reference argmax given its own prefix."""
     if table.empty:
-        return pd.DataFrame(columns=[*keys, "queries", "identical", "prefix_agreement", "forced_agreement",
-                                     "forced_max_gap", "earliest_divergence", "disagrees"])  # fmt: skip
-    table = table.assign(identical=table["first_divergence"].isna() & table["prefix_agreement"].notna())
+        return pd.DataFrame(columns=VERDICT_COLUMNS)
+    table = table.assign(
+        identical=(table["first_divergence"].isna() & table["prefix_agreement"].notna())
+        * table["occurrences"],
+        weighted=table["forced_agreement"] * table["occurrences"],
+    )
+    keys = ["model", "scenario", "backend", "reference"]
     summary = (
         table.groupby(keys, sort=False)
-        .agg(
-            queries=("query_index", "size"),
-            identical=("identical", "sum"),
-            prefix_agreement=("prefix_agreement", "mean"),
-            forced_agreement=("forced_agreement", "mean"),
-            forced_max_gap=("forced_max_gap", "max"),
-            earliest_divergence=("first_divergence", "min"),
-        )
+        .agg(outputs=("occurrences", "sum"), identical=("identical", "sum"), weighted=("weighted", "sum"),
+             prefix_agreement=("prefix_agreement", "mean"), forced_max_gap=("forced_max_gap", "max"),
+             earliest_divergence=("first_divergence", "min"), checked=("forced_agreement", "count"))
         .reset_index()
-    )
+    )  # fmt: skip
+    summary["forced_agreement"] = (summary["weighted"] / summary["outputs"]).where(summary["checked"] > 0)
     summary["disagrees"] = summary["forced_agreement"] < min_forced_agreement
-    return summary
+    return summary[VERDICT_COLUMNS]
 
 
-def reference_logits(
-    model_dir: str, dtype: str, device: str, cpu_threads: int
-) -> Callable[[list[int]], object]:
-    """The reference model (transformers, `dtype`, on `device`) as a function ids -> logits."""
+def reference_logits(model_dir: str, dtype: str, device: str, cpu_threads: int) -> Reference:
+    """The reference model (transformers, `dtype`, on `device`)."""
     import torch
     from transformers import AutoModelForCausalLM
+
+    from .backends.hf import eos_ids
 
     torch.set_num_threads(cpu_threads)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
@@ -142,4 +162,4 @@ def reference_logits(
         with torch.inference_mode():
             return model(torch.tensor([ids], device=device)).logits[0]
 
-    return logits_of
+    return Reference(logits_of, eos_ids(model))

@@ -1,9 +1,16 @@
 """Workflow configuration: schema validation with defaults, then checks the schema
-cannot express. Every problem is reported with the key it concerns."""
+cannot express. Every problem is reported with the key it concerns, all at once,
+before anything runs.
+
+The schema file holds the top level; each scenario type's keys come from
+:mod:`llmbench.scenario_types` and each backend's options from its Options
+dataclass, so neither is written twice.
+"""
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import yaml
@@ -13,6 +20,7 @@ from . import backends
 from .models.acquire import ModelSourceError, check_local_model
 from .models.presets import PRESETS
 from .prompts import PromptsError, read_queries
+from .scenario_types import TYPES, scenario_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 SOURCE_KEYS = {"synthetic": {"preset"}, "local": {"path"}, "hub": {"repo_id", "revision"}}
@@ -43,35 +51,51 @@ def _where(error) -> str:
 
 
 def _message(error) -> str:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and len(path) == 2 and path[0] == "scenarios":
+        kind = error.instance.get("type")
+        extra = sorted(set(error.instance) - set(error.schema["properties"]))
+        return (f"{_where(error)}: {', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to a {kind} "
+                f"scenario (its keys: {', '.join(TYPES[kind].keys)})")  # fmt: skip
     if error.validator == "additionalProperties":
         return f"{_where(error)}: {error.message} (a typo? see config/README.md for the keys)"
     if error.validator == "type":
         return f"{_where(error)}: {error.instance!r} is not of type {error.validator_value}"
+    if error.validator == "uniqueItems":
+        return f"{_where(error)}: {error.instance} repeats a value; each must appear once"
     return f"{_where(error)}: {error.message}"
 
 
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The whole config schema: the file, with scenario types and backend options filled in."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema["$defs"]["scenario"] = scenario_schema()
+    schema["properties"]["backend_options"]["properties"] = {
+        name: backends.schema_of(name) for name in backends.available()
+    }
+    return schema
 
 
 def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     """Return a validated copy of `config` with defaults filled in, or raise ConfigError."""
     config = copy.deepcopy(dict(config))
     validator = _with_defaults(Draft202012Validator)(load_schema())
-    problems = [
-        _message(e) for e in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    ]
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = list(dict.fromkeys(_message(e) for e in errors if e.validator not in ("if", "allOf")))
     if problems:
         raise ConfigError(problems)
-    problems += _check_models(config["models"], Path(base_dir))
+    base_dir = Path(base_dir)
+    problems += _check_models(config["models"], base_dir)
     problems += _check_backends(config)
+    problems += _check_scenarios(config, base_dir)
     try:
-        read_queries(Path(base_dir) / config["prompts"])
+        read_queries(base_dir / config["prompts"])
     except PromptsError as error:
         problems.append(f"prompts: {error}")
     reference = config["report"]["reference"]
-    if reference is not None and not (Path(base_dir) / reference / "summary.csv").is_file():
+    if reference is not None and not (base_dir / reference / "summary.csv").is_file():
         problems.append(f"report.reference: {reference} has no summary.csv (expected a results folder)")
+    problems += _check_article(config["report"]["article"], base_dir)
     if problems:
         raise ConfigError(problems)
     return config
@@ -114,14 +138,13 @@ def _check_backends(config: dict) -> list[str]:
             f"correctness.reference: unknown backend {reference!r}; known backends: {', '.join(known)}"
         )
     for name in config["backends"]:
-        if name not in known:
-            continue
-        options = config["backend_options"].get(name, {})
-        problems += [
-            f"backend_options.{name}.{key}: must be {value!r} to run {name} (not set by default on purpose)"
-            for key, value in backends.get_backend(name).required_options.items()
-            if options.get(key) != value
-        ]
+        if name in known:
+            options = config["backend_options"].get(name, {})
+            problems += [
+                f"backend_options.{name}.{key}: must be {value!r} to run {name} (not set by default on purpose)"
+                for key, value in backends.get_backend(name).required_options.items()
+                if options.get(key) != value
+            ]
     problems += [
         f"scenarios.{scenario}.backends: {name!r} is not among backends: {config['backends']}"
         for scenario, settings in config["scenarios"].items()
@@ -134,3 +157,57 @@ def _check_backends(config: dict) -> list[str]:
         if name not in config["backends"]
     ]
     return problems
+
+
+def model_context(model: dict, base_dir: Path) -> int | None:
+    """The context length a model entry will have, where the config alone tells it."""
+    if model["source"] == "synthetic" and model.get("preset") in PRESETS:
+        return PRESETS[model["preset"]].max_position_embeddings
+    if model["source"] == "local":
+        path = base_dir / model["path"] / "config.json"
+        try:
+            config = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return config.get("max_position_embeddings") or config.get("seq_length")
+    return None
+
+
+def _check_scenarios(config: dict, base_dir: Path) -> list[str]:
+    problems = []
+    cache = None
+    if "hf-compile" in config["backends"]:
+        cache = backends.make_options(
+            "hf-compile", config["backend_options"].get("hf-compile", {})
+        ).max_cache_len
+    for name, s in config["scenarios"].items():
+        where = f"scenarios.{name}"
+        if s["min_duration_s"] > s["max_duration_s"]:
+            problems.append(
+                f"{where}: min_duration_s {s['min_duration_s']} exceeds max_duration_s {s['max_duration_s']}"
+            )
+        if "input_tokens" not in s:
+            continue
+        length = s["input_tokens"] + s["output_tokens"]
+        for model_name, model in config["models"].items():
+            context = model_context(model, base_dir)
+            if context and length > context:
+                problems.append(f"{where}: input_tokens + output_tokens = {length} exceeds the context of "
+                                f"model {model_name} ({context})")  # fmt: skip
+        runs_compile = "hf-compile" in s.get("backends", config["backends"])
+        if runs_compile and cache and length > cache:
+            problems.append(f"{where}: input_tokens + output_tokens = {length} exceeds "
+                            f"backend_options.hf-compile.max_cache_len ({cache})")  # fmt: skip
+    return problems
+
+
+def _check_article(path: str | None, base_dir: Path) -> list[str]:
+    if path is None:
+        return []
+    from .report.article import ArticleError, read_article
+
+    try:
+        read_article(base_dir / path)
+    except ArticleError as error:
+        return [f"report.article: {error}"]
+    return []

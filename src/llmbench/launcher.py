@@ -1,9 +1,9 @@
-"""Run one benchmark in a child process and always leave a result behind.
+"""Run one benchmark in a child process and always leave a record behind.
 
 The child gets stdin closed (ftllm waits for a key on errors otherwise), its
 own process group (so a timeout kills everything it started) and a time limit.
 Whatever happens - crash, signal, hang, a library that exits 0 without doing
-its work - the run's output path receives a JSON record saying what happened.
+its work - the run's output path receives a record saying what happened.
 """
 
 from __future__ import annotations
@@ -17,23 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .io import read_json, tail, write_json_atomic
-from .worker import SCHEMA_VERSION
+from .io import tail
+from .record import RunRecord, RunSpec, read_record, write_record
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 WORKER = (sys.executable, "-m", "llmbench.worker")
-
-
-def failure_record(spec: dict, reason: str, exit_code: int | None, log_path: Path) -> dict:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run": spec["run"],
-        "spec": spec,
-        "status": "failed",
-        "reason": reason,
-        "exit_code": exit_code,
-        "log_tail": tail(log_path),
-    }
 
 
 def _die_with_parent() -> None:
@@ -57,22 +45,26 @@ def _describe_exit(code: int) -> str:
 
 
 def run_isolated(
-    spec: dict, output: str | Path, log: str | Path, timeout_s: float, worker: tuple[str, ...] = WORKER
-) -> dict:
-    """Run `spec` in a worker process; write and return its result or a failure record.
-
-    The worker is called as ``worker SPEC_PATH RESULT_PATH``."""
+    spec: RunSpec,
+    output: str | Path,
+    log: str | Path,
+    worker: tuple[str, ...] = WORKER,
+    cache_dir: str | None = None,
+) -> RunRecord:
+    """Run `spec` in a worker process, killed after `spec.timeout_s` seconds; write
+    and return its record or a failure record. The worker is called as
+    ``worker SPEC_PATH RESULT_PATH [CACHE_DIR]``."""
     output, log = Path(output), Path(log)
     log.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="llmbench-run-") as scratch:
         spec_path = Path(scratch) / "spec.json"
         result_path = Path(scratch) / "result.json"
-        spec_path.write_text(json.dumps(spec, ensure_ascii=False))
+        spec_path.write_text(json.dumps(spec.to_dict(), ensure_ascii=False))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         with open(log, "ab") as log_file:
             child = subprocess.Popen(
-                [*worker, str(spec_path), str(result_path)],
+                [*worker, str(spec_path), str(result_path), *([cache_dir] if cache_dir else [])],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -81,28 +73,29 @@ def run_isolated(
                 preexec_fn=_die_with_parent,
             )
             try:
-                code = child.wait(timeout=timeout_s)
+                code = child.wait(timeout=spec.timeout_s)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-                result = failure_record(spec, f"timed out after {timeout_s:g} s", None, log)
+                record = _failure(spec, f"timed out after {spec.timeout_s:g} s", None, log)
             else:
-                result = _read_result(spec, result_path, code, log)
-    write_json_atomic(output, result)
-    return result
+                record = _read_result(spec, result_path, code, log)
+    write_record(output, record)
+    return record
 
 
-def _read_result(spec: dict, result_path: Path, code: int, log: Path) -> dict:
+def _failure(spec: RunSpec, reason: str, exit_code: int | None, log: Path) -> RunRecord:
+    return RunRecord.failure(spec.run, spec, reason, exit_code=exit_code, log_tail=tail(log))
+
+
+def _read_result(spec: RunSpec, result_path: Path, code: int, log: Path) -> RunRecord:
     if result_path.exists():
         try:
-            result = read_json(result_path)
-        except (OSError, ValueError) as error:
-            return failure_record(
-                spec, f"unreadable result ({error}); worker {_describe_exit(code)}", code, log
-            )
-        if result.get("status") == "failed":
-            result["exit_code"] = code
-            result["log_tail"] = tail(log)
-        return result
+            record = read_record(result_path)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return _failure(spec, f"unreadable result ({error}); worker {_describe_exit(code)}", code, log)
+        if record.status == "failed":
+            record.exit_code, record.log_tail = code, tail(log)
+        return record
     # ftllm prints its errors and exits 0: a missing result is a failure whatever the status.
-    return failure_record(spec, f"worker {_describe_exit(code)} without writing a result", code, log)
+    return _failure(spec, f"worker {_describe_exit(code)} without writing a result", code, log)

@@ -15,10 +15,13 @@ PACKAGES = ("llmbench", "torch", "transformers", "ftllm", "snakemake", "nvidia-m
 
 
 def package_versions(names=PACKAGES) -> dict[str, str | None]:
+    """Installed versions; llmbench's own from the package itself, installed or not."""
+    from . import __version__
+
     versions = {}
     for name in names:
         try:
-            versions[name] = metadata.version(name)
+            versions[name] = __version__ if name == "llmbench" else metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions

@@ -1,61 +1,86 @@
 """How close decoding runs to the memory-bandwidth bound.
 
-At batch size 1 every output token reads every weight once, so tokens/s can
-never exceed bandwidth / weight bytes. The bandwidth is measured once per run of
-the workflow on the device the runs use (a large device-to-device copy: each
-byte read once and written once).
+At batch size 1 every output token reads every weight once (weights.py says
+which bytes), so tokens/s can never exceed bandwidth / decode bytes. The
+bandwidth is measured once per workflow run on the device the runs use (a large
+device-to-device copy: each byte read once and written once), with the GPU's
+UUID, so a bound is only ever drawn with the bandwidth of the GPU that ran.
+The same probe records the memory a bare CUDA context takes (the baseline that
+the memory table subtracts).
 """
 
 from __future__ import annotations
 
 import time
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+from . import nvml
+from .device import resolve_device
 
 
-def measure_bandwidth(device: str, gib: float = 1.0, repeats: int = 10) -> dict:
-    """Copy bandwidth of `device` in bytes/s (read + write counted)."""
-    import torch
+def _context_bytes() -> int | None:
+    """NVML's figure for this process right after torch created its CUDA context."""
+    device, _ = nvml.open_device()
+    if device is None:
+        return None
+    import os
 
-    n = int(gib * 2**30) // 4
-    source = torch.empty(n, dtype=torch.float32, device=device).fill_(1.0)
-    target = torch.empty_like(source)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    target.copy_(source)  # warm up
-    sync()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        target.copy_(source)
-    sync()
-    seconds = time.perf_counter() - started
+    try:
+        return nvml.compute_processes(device).get(os.getpid())
+    except nvml.NvmlCallError:
+        return None
+
+
+def measure_bandwidth(requested: str, threads: int, gib: float | None = None, repeats: int = 10) -> dict:
+    """Copy bandwidth of the device `requested` resolves to, bytes/s (read + write counted).
+
+    Never raises for a missing device: the result then says it is unavailable and why."""
+    device = resolve_device(requested)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        if device == "cuda" and not torch.cuda.is_available():
+            return {"device": device, "available": False, "reason": "torch sees no CUDA device"}
+        facts = {}
+        if device == "cuda":
+            torch.cuda.init()
+            torch.empty(1, device="cuda")  # the context exists, nothing else is allocated yet
+            torch.cuda.synchronize()
+            nvml_device, reason = nvml.open_device()
+            facts = {
+                "name": torch.cuda.get_device_name(),
+                "uuid": nvml.device_facts(nvml_device)["uuid"] if nvml_device else None,
+                "context_bytes": _context_bytes(),
+                "context_reason": reason,
+            }
+        n = int((gib or (1.0 if device == "cuda" else 0.25)) * 2**30) // 4
+        source = torch.empty(n, dtype=torch.float32, device=device).fill_(1.0)
+        target = torch.empty_like(source)
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        target.copy_(source)  # warm up
+        sync()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            target.copy_(source)
+        sync()
+        seconds = time.perf_counter() - started
+    except Exception as error:  # the roofline is then left out, with this reason
+        return {"device": device, "available": False, "reason": f"{type(error).__name__}: {error}"}
+    nbytes = source.numel() * source.element_size()
     return {
         "device": device,
-        "name": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-        "bytes_per_s": 2 * source.numel() * source.element_size() * repeats / seconds,
-        "copy_bytes": source.numel() * source.element_size(),
+        "available": True,
+        "name": "cpu",
+        "uuid": None,
+        "context_bytes": None,
+        **facts,
+        "bytes_per_s": 2 * nbytes * repeats / seconds,
+        "copy_bytes": nbytes,
         "repeats": repeats,
         "threads": torch.get_num_threads(),
     }
 
 
-def weight_bytes(manifest: dict) -> int:
-    return sum(f["bytes"] for f in manifest["files"] if f["path"].endswith(WEIGHT_SUFFIXES))
-
-
-def roofline(tpot_ms: float, weights: int, bandwidth: float) -> dict:
-    """The decode rate at batch 1 against its bandwidth bound."""
-    bound = bandwidth / weights  # tokens/s if only weight reads took time
-    rate = 1000.0 / tpot_ms
-    return {"decode_tok_s": rate, "bound_tok_s": bound, "fraction": rate / bound}
-
-
-def roofline_rows(summary, manifests: dict[str, dict], bandwidth: dict) -> list[dict]:
-    """Decode at batch 1 (sequential scenarios, a sweep's level 1) against the bandwidth bound."""
-    tpot = summary[(summary.metric == "tpot_ms") & (summary.status != "failed")]
-    single = tpot[tpot.scenario_type.isin(["loop", "fixed"]) | (tpot.concurrency == 1)]
-    rows = []
-    for row in single.itertuples():
-        weights = weight_bytes(manifests[row.model])
-        rows.append({"run": f"{row.model}/{row.backend}/{row.scenario}", "model": row.model,
-                     "weight_gib": weights / 2**30, **roofline(row.mean, weights, bandwidth["bytes_per_s"])})  # fmt: skip
-    return rows
+def bound_tokens_per_s(bandwidth_bytes_per_s: float, decode_bytes: int) -> float:
+    """The batch-1 decode rate if reading the weights were the only cost."""
+    return bandwidth_bytes_per_s / decode_bytes

@@ -1,9 +1,12 @@
-"""What the machine did during a run: memory over time, peaks, energy, slowdowns.
+"""What the machine did during a run: memory over time, peaks, and the measured window.
 
-A thread samples every `period_s` from before the model loads to the end:
-this process's resident memory (always), and through NVML its GPU memory
-(per process - FastLLM's allocations included) and the device's used memory.
-Energy and clock slowdowns are read over the measured window only.
+A thread samples every `period_s` from before the model loads to the end: this
+process's resident memory (always) and, through NVML, its GPU memory (per
+process: FastLLM's allocations included), the device's used memory and, inside
+the window, the GPU's utilization and clock slowdowns. The window is opened and
+closed around exactly the measured passes (several segments in a sweep: one per
+level); energy, CPU time and GPU busy are summed over its segments, so dividing
+them by the measured tokens is dividing like by like.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 import time
 
 from . import nvml
+from .record import Resources
 
 PERIOD_S = 0.05
 
@@ -32,8 +36,10 @@ def process_memory() -> dict[str, int]:
     return memory
 
 
-def rss_bytes() -> int | None:
-    return process_memory().get("process_rss_bytes")
+def cpu_seconds() -> float:
+    """CPU time of this process, user + system, all threads."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _peak(values: list) -> int | None:
@@ -42,51 +48,57 @@ def _peak(values: list) -> int | None:
 
 
 class ResourceSampler:
+    """Samples this process (or `pid`) every `period_s` seconds: ``start()``,
+    ``mark(event)`` at phase boundaries, ``open()``/``close()`` around measured
+    passes, ``stop()`` returns the :class:`record.Resources`."""
+
+    SERIES = ("t_s", "rss_bytes", "gpu_process_bytes", "gpu_used_bytes", "gpu_util_pct")
+
     def __init__(self, period_s: float = PERIOD_S, pid: int | None = None):
         self.period_s = period_s
         self.pid = pid or os.getpid()
         self.device, self.nvml_reason = nvml.open_device()
-        self.samples: dict[str, list] = {
-            "t_s": [],
-            "rss_bytes": [],
-            "gpu_process_bytes": [],
-            "gpu_used_bytes": [],
-        }
+        self.samples: dict[str, list] = {k: [] for k in self.SERIES}
         self.events: dict[str, float] = {}
         self.snapshots: dict[str, dict] = {}
+        self.errors: dict[str, str] = {}  # NVML call -> first failure
         self.process_seen = False
         self.slowdown_mask = 0
         self.in_window = False
-        self.energy_start_mj: int | None = None
-        self.energy_j: float | None = None
-        self.energy_reason: str | None = None
+        self.window_s = 0.0
+        self.window_cpu_s = 0.0
+        self.energy_j: float | None = 0.0
+        self._segment: dict = {}
         self.other_processes: list[dict] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
         self._t0 = time.perf_counter()
 
-    # -- sampling -------------------------------------------------------------------------
+    # -- guarded NVML -------------------------------------------------------------------
+    def _nvml(self, read, *args):
+        """One NVML read, or None with the failure kept (once per call) for the record."""
+        if self.device is None:
+            return None
+        try:
+            return read(self.device, *args)
+        except nvml.NvmlCallError as error:
+            self.errors.setdefault(read.__name__, str(error))
+            return None
+
+    # -- sampling -----------------------------------------------------------------------
     def _sample(self) -> dict:
-        sample = {
-            "t_s": time.perf_counter() - self._t0,
-            "rss_bytes": rss_bytes(),
-            "gpu_process_bytes": None,
-            "gpu_used_bytes": None,
-        }
-        if self.device is not None:
-            try:
-                processes = nvml.compute_processes(self.device)
-                if self.pid in processes:
-                    self.process_seen = True
-                    sample["gpu_process_bytes"] = processes[self.pid]
-                else:
-                    sample["gpu_process_bytes"] = 0  # no CUDA context (yet)
-                sample["gpu_used_bytes"] = nvml.used_bytes(self.device)
-                if self.in_window:
-                    self.slowdown_mask |= nvml.clock_event_mask(self.device) or 0
-            except Exception:  # a failed read is a gap in the series, not a failed run
-                pass
+        sample = dict.fromkeys(self.SERIES)
+        sample["t_s"] = time.perf_counter() - self._t0
+        sample["rss_bytes"] = process_memory().get("process_rss_bytes")
+        processes = self._nvml(nvml.compute_processes)
+        if processes is not None:
+            self.process_seen |= self.pid in processes
+            sample["gpu_process_bytes"] = processes.get(self.pid, 0)  # 0: no CUDA context (yet)
+        sample["gpu_used_bytes"] = self._nvml(nvml.used_bytes)
+        if self.in_window:
+            sample["gpu_util_pct"] = self._nvml(nvml.utilization_pct)
+            self.slowdown_mask |= self._nvml(nvml.clock_event_mask) or 0
         with self._lock:
             for key, value in sample.items():
                 self.samples[key].append(value)
@@ -98,9 +110,9 @@ class ResourceSampler:
 
     # -- phases -------------------------------------------------------------------------
     def start(self) -> None:
-        if self.device is not None:
-            others = nvml.compute_processes(self.device)
-            self.other_processes = [{"pid": pid, "bytes": b} for pid, b in others.items() if pid != self.pid]
+        """Baseline sample (before any library or weight is loaded), then the thread."""
+        others = self._nvml(nvml.compute_processes) or {}
+        self.other_processes = [{"pid": pid, "bytes": b} for pid, b in others.items() if pid != self.pid]
         self.snapshots["baseline"] = self._sample()
         self._thread.start()
 
@@ -109,25 +121,27 @@ class ResourceSampler:
         self.events[event] = time.perf_counter() - self._t0
         self.snapshots[event] = self._sample()
 
-    def window_start(self) -> None:
-        self.mark("measure_start")
+    def open(self) -> None:
+        """A measured segment begins (the first one is the event `measure_start`)."""
+        if "measure_start" not in self.events:
+            self.mark("measure_start")
+        self._segment = {"t": time.perf_counter(), "cpu": cpu_seconds(), "energy": self._nvml(nvml.energy_mj)}
         self.in_window = True
-        if self.device is not None:
-            self.energy_start_mj = nvml.energy_mj(self.device)
 
-    def window_end(self) -> None:
+    def close(self) -> None:
+        """The measured segment ends (the last one is the event `measure_end`)."""
         self.in_window = False
-        if self.device is None:
-            self.energy_reason = self.nvml_reason
-        elif self.energy_start_mj is None:
-            self.energy_reason = "this GPU does not report total energy consumption"
-        else:
-            end = nvml.energy_mj(self.device)
-            self.energy_j = (end - self.energy_start_mj) / 1000.0 if end is not None else None
-            self.energy_reason = None if end is not None else "energy counter stopped answering"
+        energy = self._nvml(nvml.energy_mj)
+        self.window_s += time.perf_counter() - self._segment["t"]
+        self.window_cpu_s += cpu_seconds() - self._segment["cpu"]
+        start = self._segment["energy"]
+        if self.energy_j is not None:
+            self.energy_j = (
+                None if start is None or energy is None else self.energy_j + (energy - start) / 1000.0
+            )
         self.mark("measure_end")
 
-    def stop(self) -> dict:
+    def stop(self) -> Resources:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -135,33 +149,45 @@ class ResourceSampler:
         return self.report()
 
     # -- result -------------------------------------------------------------------------
-    def report(self) -> dict:
+    def _reason(self, call: str) -> str | None:
+        if self.device is None:
+            return self.nvml_reason
+        return self.errors.get(call)
+
+    def report(self) -> Resources:
         with self._lock:
-            samples = {k: list(v) for k, v in self.samples.items()}
+            samples: dict[str, list | None] = {k: list(v) for k, v in self.samples.items()}
         gpu = self.device is not None
-        process_reason = None
-        if not gpu:
-            process_reason = self.nvml_reason
-        elif not self.process_seen:
+        process_reason = self._reason("compute_processes")
+        if gpu and not process_reason and not self.process_seen:
             process_reason = "this process never appeared in NVML's process list (no CUDA context, or another PID namespace)"
-        if not gpu:
-            samples["gpu_process_bytes"] = samples["gpu_used_bytes"] = None
-        return {
-            "period_s": self.period_s,
-            "nvml": {"available": gpu, "reason": self.nvml_reason},
-            "events_s": dict(self.events),
-            "samples": samples,
-            "snapshots": self.snapshots,
-            "peak": {
-                "rss_bytes": _peak(samples["rss_bytes"]),
-                "gpu_process_bytes": _peak(samples["gpu_process_bytes"])
-                if gpu and self.process_seen
-                else None,
-                "gpu_used_bytes": _peak(samples["gpu_used_bytes"]) if gpu else None,
-            },
-            "gpu_process_reason": process_reason,
-            "energy_j": self.energy_j,
-            "energy_reason": self.energy_reason,
-            "slowdown_reasons": nvml.slowdown_names(self.slowdown_mask),
-            "other_gpu_processes_at_start": self.other_processes,
-        }
+        for key in ("gpu_process_bytes", "gpu_used_bytes", "gpu_util_pct"):
+            if not any(v is not None for v in samples[key]):
+                samples[key] = None
+        measured = "measure_start" in self.events
+        energy_reason = self._reason("energy_mj") or (None if measured else "no measured window")
+        util = [v for v in (samples["gpu_util_pct"] or []) if v is not None]
+        busy_reason = self._reason("utilization_pct") or (
+            None if util else "no utilization sample in the window"
+        )
+        return Resources(
+            period_s=self.period_s,
+            nvml_available=gpu,
+            nvml_reason=self.nvml_reason,
+            events_s=dict(self.events),
+            samples=samples,
+            snapshots=self.snapshots,
+            peak_rss_bytes=_peak(samples["rss_bytes"]),
+            peak_gpu_process_bytes=_peak(samples["gpu_process_bytes"] or []) if not process_reason else None,
+            peak_gpu_used_bytes=_peak(samples["gpu_used_bytes"] or []),
+            gpu_process_reason=process_reason,
+            window_s=self.window_s if measured else None,
+            energy_j=self.energy_j if measured and not energy_reason else None,
+            energy_reason=energy_reason,
+            gpu_busy_fraction=sum(util) / len(util) / 100 if util else None,
+            gpu_busy_reason=busy_reason if not util else None,
+            cpu_s=self.window_cpu_s if measured else None,
+            slowdown_reasons=nvml.slowdown_names(self.slowdown_mask),
+            other_gpu_processes_at_start=self.other_processes,
+            nvml_errors=dict(self.errors),
+        )

@@ -1,166 +1,131 @@
-"""Scenarios: what is sent to a loaded backend, and how it is timed.
+"""Measuring a scenario on a loaded backend: warm-up, measured passes, the stopping rule.
 
-A scenario runs warmup requests (not recorded), then repeats its measured pass
-until both `repetitions` and `min_duration_s` are reached. Each request keeps
-its raw timings and output ids; statistics are computed later, from these.
-
-- loop:    the article's for-loop over its queries, one after another;
-- threads: the article's ThreadPoolExecutor, all queries submitted at once;
-- fixed:   `requests` prompts of exactly `input_tokens` ids, one after another;
-- sweep:   for each concurrency level c, c fixed-length requests at once, either
-           from c threads or as one batch (`batching`).
+For each concurrency level: `warmup_passes` untimed passes of the measured
+shape and length (the first long call is the slow one), then measured passes
+until the minimum count and duration are reached and, with `target_ci_pct`,
+until the 95 % CI half-width of the pass throughput is within that share of its
+mean or `max_duration_s` has passed. The measurement window (energy, GPU busy,
+CPU time, clock slowdowns) is open exactly while measured passes run, so what
+is summed over it is what the measured tokens cost.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
+import statistics
+from typing import TYPE_CHECKING, Protocol
 
-from .backends.base import Backend, Generation, now
+from .passes import now
+from .record import Level, Measurement, Pass
+from .stats import ci_half_width_pct
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+    from .scenario_types import Scenario
 
 # Ids 0-2 are special tokens (unk, bos, eos) in the synthetic tokenizer.
 FIRST_ORDINARY_ID = 3
 
 
-def _ms(seconds: float) -> float:
-    return seconds * 1000.0
+class Window(Protocol):
+    """Brackets the measured passes (the resource sampler's window)."""
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
 
 
-def request_record(index: int, prompt: list[int], generation: Generation, origin: float) -> dict:
-    times = generation.token_times
-    return {
-        "query_index": index,
-        "prompt_tokens": len(prompt),
-        "output_tokens": len(generation.output_ids),
-        "output_ids": generation.output_ids,
-        "start_ms": _ms(generation.start - origin),
-        "ttft_ms": _ms(times[0] - generation.start) if times else None,
-        "e2e_ms": _ms(generation.end - generation.start),
-        "itl_ms": [_ms(b - a) for a, b in pairwise(times)],
-    }
+class NoWindow:
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def fixed_prompts(count: int, input_tokens: int, vocab_size: int, seed: int) -> list[list[int]]:
     """`count` prompts of exactly `input_tokens` ids: the same for every backend."""
+    import random
+
     rng = random.Random(seed)
     return [[rng.randrange(FIRST_ORDINARY_ID, vocab_size) for _ in range(input_tokens)] for _ in range(count)]
 
 
-def _pass(prompts: list[list[int]], generate: Callable[[], list[Generation]], origin: float) -> dict:
-    generations = generate()
-    total = now() - origin
-    requests = [
-        request_record(i, p, g, origin) for i, (p, g) in enumerate(zip(prompts, generations, strict=True))
-    ]
-    return {"total_ms": _ms(total), "requests": requests}
-
-
-def run_sequential(backend: Backend, prompts: list[list[int]], settings: dict) -> dict:
-    """Each request after the previous one finished (the article's for-loop)."""
-    n = settings["output_tokens"]
-    return _pass(prompts, lambda: [backend.generate(p, n) for p in prompts], now())
-
-
-def run_threads(backend: Backend, prompts: list[list[int]], settings: dict) -> dict:
-    """All requests submitted at once to a thread pool (the article's ThreadPoolExecutor)."""
-    n = settings["output_tokens"]
-    with ThreadPoolExecutor(max_workers=settings["workers"]) as pool:
-        origin = now()
-
-        def generate() -> list[Generation]:
-            return [f.result() for f in [pool.submit(backend.generate, p, n) for p in prompts]]
-
-        return _pass(prompts, generate, origin)
-
-
-def run_batch(backend: Backend, prompts: list[list[int]], settings: dict) -> dict:
-    """All requests handed to the backend as one batch."""
-    return _pass(prompts, lambda: backend.generate_batch(prompts, settings["output_tokens"]), now())
-
-
-PASSES: dict[str, Callable[[Backend, list[list[int]], dict], dict]] = {
-    "loop": run_sequential,
-    "threads": run_threads,
-    "fixed": run_sequential,
-}
-SCENARIO_TYPES = (*PASSES, "sweep")
-
-
-def scenario_prompts(settings: dict, queries: list[list[int]], vocab_size: int) -> list[list[int]]:
-    if settings["type"] in ("loop", "threads"):
+def scenario_prompts(s: Scenario, queries: list[list[int]], vocab_size: int) -> list[list[int]]:
+    """The prompt ids a scenario sends: the tokenized queries, or random ids of exact length."""
+    if s.kind.prompts == "queries":
         return queries
-    count = settings["requests"] if settings["type"] == "fixed" else max(settings["concurrency"])
-    return fixed_prompts(count, settings["input_tokens"], vocab_size, settings["seed"])
+    return fixed_prompts(s.kind.prompt_count(s, len(queries)), s.input_tokens, vocab_size, s.seed)
 
 
-def length_problems(repetitions: list[dict], expected: int, label: str = "") -> list[str]:
+def length_problems(passes: list[Pass], expected: int, label: str = "") -> list[str]:
     """Requests whose output length differs from what was asked (counted in ids)."""
-    problems = []
-    for r, repetition in enumerate(repetitions):
-        for request in repetition["requests"]:
-            if request["output_tokens"] != expected:
-                problems.append(
-                    f"{label}repetition {r} query {request['query_index']}: "
-                    f"{request['output_tokens']} output tokens, {expected} asked"
-                )
-    return problems
+    return [
+        f"{label}pass {i} query {r.query_index}: {r.output_tokens} output tokens, {expected} asked"
+        for i, p in enumerate(passes)
+        for r in p.requests
+        if r.output_tokens != expected
+    ]
 
 
-def levels(measurement: dict) -> list[dict]:
-    """A sweep's concurrency levels; any other scenario is one level without a concurrency."""
-    return measurement.get("levels") or [{"concurrency": None, "repetitions": measurement["repetitions"]}]
-
-
-def _nothing() -> None:
-    pass
-
-
-def _repeat(run_pass: Callable[[], dict], settings: dict) -> list[dict]:
-    repetitions: list[dict] = []
+def _repeat(run_pass, s: Scenario) -> tuple[list[Pass], str, float | None]:
+    """Passes until the stopping rule ends them; returns them, why it stopped and the CI reached."""
+    passes: list[Pass] = []
     started = now()
-    while len(repetitions) < settings["repetitions"] or now() - started < settings["min_duration_s"]:
-        repetitions.append(run_pass())
-    return repetitions
+    while True:
+        passes.append(run_pass())
+        elapsed = now() - started
+        ci = ci_half_width_pct([p.output_tokens_per_s for p in passes])
+        if len(passes) < s.repetitions or elapsed < s.min_duration_s:
+            continue
+        if s.target_ci_pct is None:
+            return passes, "repetitions", ci
+        if ci is not None and ci <= s.target_ci_pct:
+            return passes, "target", ci
+        if elapsed >= s.max_duration_s:
+            return passes, "time_cap", ci
 
 
 def measure(
-    backend: Backend,
-    prompts: list[list[int]],
-    settings: dict,
-    on_start: Callable[[], None] = _nothing,
-    on_end: Callable[[], None] = _nothing,
-) -> dict:
-    """Warm up, then measure; `on_start`/`on_end` bracket the measured passes only
-    (the resource sampler's energy and slowdown window)."""
-    n = settings["output_tokens"]
-    for i in range(settings["warmup_requests"]):
-        backend.generate(prompts[i % len(prompts)], n)
-    result: dict = {"warmup_requests": settings["warmup_requests"], "prompts": prompts}
-    started = now()
-    if settings["type"] == "sweep":
-        run_pass = run_batch if settings["batching"] else run_threads
-        result["levels"] = []
-        on_start()
-        for concurrency in settings["concurrency"]:
-            wave = prompts[:concurrency]
-            level_settings = {**settings, "workers": concurrency}
-            if settings["warmup_requests"]:  # new batch shapes: one untimed wave per level
-                run_pass(backend, wave, level_settings)
-            repetitions = _repeat(lambda w=wave, s=level_settings: run_pass(backend, w, s), settings)
-            result["levels"].append({"concurrency": concurrency, "repetitions": repetitions})
-        on_end()
-        problems = [
-            p
-            for lv in result["levels"]
-            for p in length_problems(lv["repetitions"], n, f"concurrency {lv['concurrency']} ")
-        ]
-    else:
-        run_pass = PASSES[settings["type"]]
-        on_start()
-        result["repetitions"] = _repeat(lambda: run_pass(backend, prompts, settings), settings)
-        on_end()
-        problems = length_problems(result["repetitions"], n)
-    result.update(measured_s=now() - started, valid=not problems, invalid_reasons=problems)
-    return result
+    backend: Backend, prompts: list[list[int]], s: Scenario, window: Window | None = None
+) -> Measurement:
+    """Warm up and measure every level of scenario `s`; `window` is open exactly during measured passes."""
+    window = window or NoWindow()
+    kind = s.kind
+    levels = []
+    for level in kind.levels(s):
+        for _ in range(s.warmup_passes):
+            kind.run_pass(backend, prompts, s, level)
+        started = now()
+        window.open()
+        try:
+            passes, reason, ci = _repeat(lambda lv=level: kind.run_pass(backend, prompts, s, lv), s)
+        finally:
+            window.close()
+        levels.append(Level(level, s.warmup_passes, passes, reason, ci, now() - started))
+    problems = [
+        p
+        for lv in levels
+        for p in length_problems(
+            lv.passes, s.output_tokens, "" if lv.concurrency is None else f"concurrency {lv.concurrency} "
+        )
+    ]
+    return Measurement(prompts=prompts, levels=levels, invalid_reasons=problems)
+
+
+def first_pass_outliers(measurement: Measurement) -> list[dict]:
+    """Levels whose first measured pass stands apart from the rest: warm-up did not warm.
+
+    The first pass is an outlier when its throughput differs from the median of the
+    other passes by more than 10 % and by more than 3 robust standard deviations
+    (1.4826 x the median absolute deviation) of the others."""
+    flags = []
+    for level in measurement.levels:
+        if len(level.passes) < 3:
+            continue
+        first, *rest = [p.output_tokens_per_s for p in level.passes]
+        median = statistics.median(rest)
+        spread = 1.4826 * statistics.median(abs(x - median) for x in rest)
+        deviation = (first - median) / median
+        if abs(deviation) > 0.10 and abs(first - median) > 3 * spread:
+            flags.append({"code": "first_pass_slower" if deviation < 0 else "first_pass_faster",
+                          "concurrency": "–" if level.concurrency is None else level.concurrency, "pct": round(100 * abs(deviation))})  # fmt: skip
+    return flags

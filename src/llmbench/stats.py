@@ -1,18 +1,29 @@
-"""Summary statistics of a sample: location, spread, percentiles, 95 % CI of the mean."""
+"""Statistics on the right unit: location, spread and intervals of replication units,
+percentiles of pooled samples only where the sample supports them, and the
+two-sample comparisons the report makes (Welch's t-test, ratio of means).
+
+The replication unit is a fresh process (a replica) when there are several,
+else a measured pass: requests of one pass share the machine's state, passes of
+one process share its allocator, caches and clocks, so neither is independent
+of its neighbours the way two processes are.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-FIELDS = ("n", "mean", "std", "min", "p50", "p90", "p99", "max", "ci95_low", "ci95_high")
+CONFIDENCE = 0.95
+PERCENTILES = (50, 90, 99)
 
 
-def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Student-t interval for the mean; NaN bounds when n < 2 (no spread to judge by)."""
+    values = np.asarray(values, dtype=float)
     n = len(values)
     if n < 2:
         return math.nan, math.nan
@@ -21,31 +32,80 @@ def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, flo
     return mean - half, mean + half
 
 
-def summarize(samples: Sequence[float]) -> dict[str, float]:
-    values = np.asarray([s for s in samples if s is not None], dtype=float)
-    if len(values) == 0:
-        return {field: (0 if field == "n" else math.nan) for field in FIELDS}
+def ci_half_width_pct(values: Sequence[float]) -> float | None:
+    """95 % CI half-width of the mean as a percentage of the mean; None below two values."""
     low, high = t_interval(values)
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return {
-        "n": len(values),
-        "mean": float(values.mean()),
-        "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
-        "min": float(values.min()),
-        "p50": float(p50),
-        "p90": float(p90),
-        "p99": float(p99),
-        "max": float(values.max()),
-        "ci95_low": low,
-        "ci95_high": high,
-    }
+    mean = float(np.mean(values)) if len(values) else math.nan
+    if math.isnan(low) or not mean:
+        return None
+    return 100.0 * (high - low) / 2 / abs(mean)
 
 
-def summarize_groups(groups: Sequence[Sequence[float | None]]) -> dict[str, float]:
-    """Statistics of all samples pooled, but the confidence interval over the groups'
-    means: requests of one repetition are not independent (they share the machine's
-    state), repetitions are the unit of replication."""
-    result = summarize([v for group in groups for v in group])
-    means = [float(np.mean(present)) for group in groups if (present := [v for v in group if v is not None])]
-    result["ci95_low"], result["ci95_high"] = t_interval(np.asarray(means, dtype=float))
-    return result
+def supported(percentile: float, n: int) -> bool:
+    """Whether n samples support the `percentile`-th percentile: only when at least one
+    sample lies above it (n x (1 - q) >= 1); otherwise "p99" of 15 samples is their maximum."""
+    return n >= 1 and n * (1 - percentile / 100) >= 1 - 1e-9
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    """p50/p90/p99 of pooled samples; NaN where the sample cannot support the percentile."""
+    values = np.asarray([s for s in samples if s is not None], dtype=float)
+    out = {}
+    for q in PERCENTILES:
+        out[f"p{q}"] = float(np.percentile(values, q)) if supported(q, len(values)) else math.nan
+    return out
+
+
+@dataclass(frozen=True)
+class UnitStats:
+    """Mean, spread and 95 % CI over replication units (each unit one mean)."""
+
+    n: int
+    mean: float
+    std: float
+    ci95_low: float
+    ci95_high: float
+
+    @classmethod
+    def of(cls, unit_means: Sequence[float]) -> UnitStats:
+        values = np.asarray([v for v in unit_means if v is not None and not math.isnan(v)], dtype=float)
+        if len(values) == 0:
+            return cls(0, math.nan, math.nan, math.nan, math.nan)
+        low, high = t_interval(values)
+        std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        return cls(len(values), float(values.mean()), std, low, high)
+
+
+def welch_p(a: UnitStats, b: UnitStats) -> float:
+    """Two-sided Welch t-test p-value from the units' n, mean and std; NaN if either n < 2."""
+    if min(a.n, b.n) < 2 or math.isnan(a.std) or math.isnan(b.std):
+        return math.nan
+    if a.std == 0 and b.std == 0:
+        return 0.0 if a.mean != b.mean else 1.0
+    return float(
+        scipy_stats.ttest_ind_from_stats(a.mean, a.std, a.n, b.mean, b.std, b.n, equal_var=False).pvalue
+    )
+
+
+def ratio_ci(
+    numerator: UnitStats, denominator: UnitStats, confidence: float = CONFIDENCE
+) -> tuple[float, float, float]:
+    """Ratio of two means with a CI from the delta method on the log ratio
+    (var log m ~ (s / m)^2 / n) and Welch-Satterthwaite degrees of freedom.
+    Returns (ratio, low, high); NaN bounds when either side has n < 2."""
+    a, b = numerator, denominator
+    if not (a.mean and b.mean) or math.isnan(a.mean) or math.isnan(b.mean):
+        return math.nan, math.nan, math.nan
+    ratio = a.mean / b.mean
+    if min(a.n, b.n) < 2 or math.isnan(a.std) or math.isnan(b.std):
+        return ratio, math.nan, math.nan
+    va, vb = (a.std / a.mean) ** 2 / a.n, (b.std / b.mean) ** 2 / b.n
+    if va + vb == 0:
+        return ratio, ratio, ratio
+    df = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
+    half = scipy_stats.t.ppf((1 + confidence) / 2, df) * math.sqrt(va + vb)
+    return ratio, ratio * math.exp(-half), ratio * math.exp(half)
+
+
+def format_p(p: float) -> str:
+    return "n/a" if math.isnan(p) else (f"{p:.2g}" if p >= 0.001 else "< 0.001")

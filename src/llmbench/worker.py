@@ -12,36 +12,35 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import provenance
-from .backends import get_backend
-from .backends.base import BackendUnavailable, LoadSettings, now
+from . import nvml, provenance
+from .backends import get_backend, make_options
+from .backends.base import BackendUnavailable, LoadSettings
 from .device import default_cpu_threads, resolve_device
-from .io import read_json, write_json_atomic
+from .io import read_json
+from .passes import now
+from .record import RunRecord, RunSpec, write_record
 from .sampler import PERIOD_S, ResourceSampler, process_memory
-from .scenarios import levels, measure, scenario_prompts
-
-SCHEMA_VERSION = 1
+from .scenarios import first_pass_outliers, measure, scenario_prompts
 
 
-def validity_flags(result: dict) -> list[str]:
-    """Conditions that make a run's numbers doubtful, though it completed."""
-    flags = []
-    resources = result.get("resources") or {}
-    others = resources.get("other_gpu_processes_at_start")
-    if others:
-        pids = ", ".join(str(p["pid"]) for p in others)
-        flags.append(f"other processes were on the GPU at start (pids {pids})")
-    if resources.get("slowdown_reasons"):
-        flags.append(f"GPU clocks slowed during measurement: {', '.join(resources['slowdown_reasons'])}")
-    if result.get("status") == "invalid":
-        flags.append("output lengths differ from what was asked")
+def validity_flags(record: RunRecord) -> list[dict]:
+    """Conditions that make a run's numbers doubtful, though it completed: each a
+    code and its values (the report words them in its language, record.flag_text in English)."""
+    flags: list[dict] = []
+    resources = record.resources
+    if resources is not None:
+        if resources.other_gpu_processes_at_start:
+            pids = ", ".join(str(p["pid"]) for p in resources.other_gpu_processes_at_start)
+            flags.append({"code": "other_gpu_processes", "pids": pids})
+        if resources.slowdown_reasons:
+            flags.append({"code": "gpu_slowdown", "reasons": ", ".join(resources.slowdown_reasons)})
+    if record.status == "invalid":
+        flags.append({"code": "invalid_lengths"})
+    if record.measurement is not None:
+        if record.spec.scenario.warmup_passes == 0:
+            flags.append({"code": "cold"})
+        flags += first_pass_outliers(record.measurement)
     return flags
-
-
-def output_tokens(measurement: dict) -> int:
-    return sum(
-        r["output_tokens"] for lv in levels(measurement) for rep in lv["repetitions"] for r in rep["requests"]
-    )
 
 
 def vocab_and_context(model_dir: str) -> tuple[int, int | None]:
@@ -49,74 +48,91 @@ def vocab_and_context(model_dir: str) -> tuple[int, int | None]:
     return config["vocab_size"], config.get("max_position_embeddings")
 
 
-def run(spec: dict) -> dict:
-    result = {"schema_version": SCHEMA_VERSION, "run": spec["run"], "spec": spec}
+class _Window:
+    """The measured window: the sampler's segment, and the backend's peak counters reset once."""
+
+    def __init__(self, sampler: ResourceSampler, backend):
+        self.sampler, self.backend, self.opened = sampler, backend, False
+
+    def open(self) -> None:
+        if not self.opened:
+            self.backend.reset_peak_memory()
+            self.opened = True
+        self.sampler.open()
+
+    def close(self) -> None:
+        self.sampler.close()
+
+
+def _prompts(spec: RunSpec) -> list[list[int]]:
+    """The scenario's prompt ids, checked against the model's context before anything loads."""
+    for what in ("model_dir", "artifact"):
+        if not Path(getattr(spec, what)).exists():
+            raise FileNotFoundError(f"{getattr(spec, what)} is missing (deleted after it was prepared?)")
+    vocab_size, context = vocab_and_context(spec.model_dir)
+    prompts = scenario_prompts(spec.scenario, read_json(spec.prompts_ids)["prompt_ids"], vocab_size)
+    longest = max(len(p) for p in prompts) + spec.scenario.output_tokens
+    if context and longest > context:
+        raise ValueError(f"prompt + output = {longest} tokens exceeds the model's context of {context}")
+    return prompts
+
+
+def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
+    """Measure `spec` in this process; every outcome is a record (failures included), never an exception."""
+    record = RunRecord(run=spec.run, spec=spec, status="failed")
     sampler = None
     try:
-        backend_cls = get_backend(spec["backend"])
-        result["provenance"] = provenance.collect(spec["workflow_dir"], backend_cls.packages)
-        manifest = read_json(spec["manifest"])
-        result["model_manifest"] = {k: manifest[k] for k in ("sha256", "source", "details", "total_bytes")}
-        device = resolve_device(spec["device"])
+        backend_cls = get_backend(spec.run.key.backend)
+        record.provenance = provenance.collect(spec.workflow_dir, backend_cls.packages)
+        manifest = read_json(spec.manifest)
+        record.model_manifest = {k: manifest[k] for k in ("sha256", "source", "details", "total_bytes")}
+        record.device = resolve_device(spec.device)
         settings = LoadSettings(
-            model_dir=spec["model_dir"],
-            artifact=spec["artifact"],
-            device=device,
-            dtype=spec["dtype"],
-            cpu_threads=spec.get("cpu_threads") or default_cpu_threads(),
-            options=spec.get("backend_options", {}),
+            model_dir=spec.model_dir,
+            artifact=spec.artifact,
+            device=record.device,
+            dtype=spec.dtype,
+            cpu_threads=spec.cpu_threads or default_cpu_threads(),
+            options=make_options(spec.run.key.backend, spec.backend_options),
+            cache_dir=cache_dir,
         )
-        result["device"] = device
-        result["cpu_threads"] = settings.cpu_threads
-        # Prompts and the context check come before loading: a run that cannot fit
-        # fails at once instead of after reading gigabytes of weights.
-        for what in ("model_dir", "artifact"):
-            if not Path(spec[what]).exists():
-                raise FileNotFoundError(f"{spec[what]} is missing (deleted after it was prepared?)")
-        scenario = spec["scenario"]
-        vocab_size, context = vocab_and_context(spec["model_dir"])
-        prompts = scenario_prompts(scenario, read_json(spec["prompts_ids"])["prompt_ids"], vocab_size)
-        longest = max(len(p) for p in prompts) + scenario["output_tokens"]
-        if context and longest > context:
-            raise ValueError(f"prompt + output = {longest} tokens exceeds the model's context of {context}")
+        record.cpu_threads = settings.cpu_threads
+        prompts = _prompts(spec)  # before loading: a run that cannot fit fails at once
         backend = backend_cls(settings)
-        sampler = ResourceSampler(spec.get("sample_period_s", PERIOD_S))
+        sampler = ResourceSampler(spec.sample_period_s or PERIOD_S)
+        if record.device == "cuda" and sampler.device is not None:
+            record.gpu = nvml.device_facts(sampler.device)
         sampler.start()  # baseline: before any library or weight is loaded
         started = now()
         backend.import_libraries()
-        result["import_s"] = now() - started
+        record.import_s = now() - started
         started = now()
         backend.load()
-        result["load_s"] = now() - started
+        record.load_s = now() - started
         sampler.mark("load_end")
-        result["backend_info"] = backend.describe()
-        measurement = measure(backend, prompts, scenario, sampler.window_start, sampler.window_end)
-        result["measurement"] = measurement
-        result["memory"] = {**backend.memory(), **process_memory()}
-        result["status"] = "ok" if measurement["valid"] else "invalid"
+        record.measurement = measure(backend, prompts, spec.scenario, _Window(sampler, backend))
+        record.backend_info = backend.describe()
+        record.memory = {**backend.memory(), **process_memory()}
+        record.status = "ok" if record.measurement.valid else "invalid"
         backend.close()
     except BackendUnavailable as error:
-        result.update(status="failed", reason=f"backend unavailable: {error}")
+        record.status, record.reason = "failed", f"backend unavailable: {error}"
     except Exception as error:  # recorded, not raised: the record is the product
-        result.update(
-            status="failed", reason=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()
-        )
+        record.status, record.reason = "failed", f"{type(error).__name__}: {error}"
+        record.traceback = traceback.format_exc()
     finally:
         if sampler is not None:
-            result["resources"] = sampler.stop()
-    energy = result.get("resources", {}).get("energy_j")
-    if energy is not None and "measurement" in result:
-        result["resources"]["energy_j_per_output_token"] = energy / output_tokens(result["measurement"])
-    result["validity"] = {"flags": validity_flags(result)}
-    return result
+            record.resources = sampler.stop()
+    record.validity_flags = validity_flags(record)
+    return record
 
 
 def main(argv: list[str]) -> None:
-    spec_path, result_path = argv
-    result = run(read_json(spec_path))
-    write_json_atomic(result_path, result)
-    if result["status"] == "failed":
-        print(f"run failed: {result['reason']}", file=sys.stderr)
+    spec_path, result_path, *rest = argv
+    record = run(RunSpec.from_dict(read_json(spec_path)), cache_dir=rest[0] if rest else None)
+    write_record(result_path, record)
+    if record.status == "failed":
+        print(f"run failed: {record.reason}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

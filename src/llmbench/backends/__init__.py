@@ -10,18 +10,34 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Backend
+from .base import Backend, options_schema
 
 _NOT_BACKENDS = {"base"}
 
 
 def available() -> list[str]:
+    """Names of every backend module, sorted."""
     names = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_BACKENDS]
     return sorted(name.replace("_", "-") for name in names)
 
 
+def module_name(name: str) -> str:
+    """The module of backend `name` (``hf-compile`` -> ``llmbench.backends.hf_compile``)."""
+    return f"{__name__}.{name.replace('-', '_')}"
+
+
 def get_backend(name: str) -> type[Backend]:
+    """The backend class of `name`; raises KeyError naming the known backends."""
     if name not in available():
         raise KeyError(f"unknown backend {name!r}; known backends: {', '.join(available())}")
-    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
-    return module.BACKEND
+    return importlib.import_module(module_name(name)).BACKEND
+
+
+def make_options(name: str, values: dict):
+    """`backend_options.<name>` as the backend's typed Options (validated by the config schema)."""
+    return get_backend(name).Options(**values)
+
+
+def schema_of(name: str) -> dict:
+    """JSON schema of `backend_options.<name>`."""
+    return options_schema(get_backend(name).Options)

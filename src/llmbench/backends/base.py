@@ -1,45 +1,87 @@
 """The one interface every inference backend implements.
 
 A backend loads one model on one device and generates exactly the number of
-tokens asked for, stamping the moment each token becomes available on the host.
-Everything else (scenarios, statistics, isolation, reports) is backend-agnostic.
+tokens asked for, greedily, with EOS masked, stamping the moment each token
+exists. Everything else (scenarios, statistics, isolation, reports) is
+backend-agnostic: adding a backend is one module here, one env file and, if it
+loads its own format, one conversion rule.
 """
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar
+
+from ..passes import now
 
 
 class BackendUnavailable(RuntimeError):
     """The backend cannot run as asked (missing library, wrong device, ...)."""
 
 
+def option(default: Any, help: str, schema: dict) -> Any:
+    """A backend option: its default, what it means, and its JSON schema (for the config check)."""
+    return field(default=default, metadata={"help": help, "schema": schema})
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A backend without options."""
+
+
+def options_schema(options: type) -> dict:
+    """JSON schema of `backend_options.<name>` from a backend's Options dataclass."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            f.name: {**f.metadata["schema"], "description": f.metadata["help"], "default": f.default}
+            for f in fields(options)
+            if f.default is not MISSING
+        },
+    }
+
+
 @dataclass
 class LoadSettings:
-    model_dir: str  # the acquired HF-format folder
+    """What a backend is asked to load, and where."""
+
+    model_dir: str  # the HF-format folder transformers loads
     artifact: str  # what this backend loads: model_dir itself or a converted file
     device: str  # "cpu" or "cuda" (already resolved from "auto")
-    dtype: str
+    dtype: str  # float32, float16 or bfloat16
     cpu_threads: int
-    options: dict = field(default_factory=dict)  # backend-specific settings from config
+    options: Any = field(default_factory=NoOptions)  # the backend's Options instance
+    cache_dir: str | None = None  # a folder shared by runs for compile caches
 
 
 @dataclass
 class Generation:
+    """One request's result: output ids and perf_counter() stamps (seconds)."""
+
     output_ids: list[int]
-    start: float  # perf_counter() when the request was submitted
-    token_times: list[float]  # perf_counter() when each output token was available
+    start: float  # when the backend started on the request (after any lock it takes)
+    token_times: list[float]  # when each output token existed (host or device clock, see backend)
     end: float
 
 
 class Backend(ABC):
-    # Which artifact the backend loads: "hf" (the folder transformers loads
-    # natively), "source" (the checkpoint as acquired) or "fastllm" (the
-    # converted .flm file). Rules use this to wire inputs.
+    """A model loaded for inference.
+
+    Lifecycle: ``import_libraries()``, ``load()``, then any number of
+    ``generate``/``generate_batch`` calls (from several threads at once in the
+    thread scenarios: a backend that cannot serve them concurrently must
+    serialize them itself), ``describe()``, ``memory()``, ``close()``.
+    Generation is greedy with no sampling, penalties or processors of the
+    checkpoint's generation_config: the same neutral decoding for every backend.
+    """
+
+    # The backend's settings (`backend_options.<name>` in the config): a frozen dataclass.
+    Options: ClassVar[type] = NoOptions
+    # Which artifact it loads: "hf" (the folder transformers loads natively), "source"
+    # (the checkpoint as acquired) or a converted file ("fastllm", "llamacpp").
     artifact_kind: ClassVar[str] = "hf"
     # backend_options the config must set for this backend to run at all.
     required_options: ClassVar[dict] = {}
@@ -49,16 +91,22 @@ class Backend(ABC):
     def __init__(self, settings: LoadSettings):
         self.settings = settings
 
+    @property
+    def options(self):
+        return self.settings.options
+
     def import_libraries(self) -> None:
         """Import the backend's libraries; timed apart from load() so that load
         time means reading the model, not starting Python packages."""
 
     @abstractmethod
-    def load(self) -> None: ...
+    def load(self) -> None:
+        """Load the model onto the device. Raises BackendUnavailable when it cannot
+        run as asked (e.g. cuda asked for and only a CPU library present)."""
 
     @abstractmethod
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
-        """Greedy decoding of exactly `output_tokens` tokens, EOS ignored."""
+        """Greedy decoding of exactly `output_tokens` tokens after `prompt_ids`, EOS masked."""
 
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
         """All prompts at once. By default one thread per prompt, which is true batching
@@ -67,17 +115,25 @@ class Backend(ABC):
         with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
             return list(pool.map(lambda p: self.generate(p, output_tokens), prompts))
 
+    def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        """The same generation the way a user would call the library, without
+        llmbench's stamps: the baseline of benchmarks/harness_overhead.py."""
+        return self.generate(prompt_ids, output_tokens).output_ids
+
     def describe(self) -> dict:
-        """Facts about how this backend runs (library, threads, ...)."""
+        """Facts about how this backend ran (library, threads, token clock, ...);
+        called after measuring, so achieved figures can be reported."""
         return {}
 
     def memory(self) -> dict:
         """The backend's own view of its device memory, in bytes (may be empty)."""
         return {}
 
+    def reset_peak_memory(self) -> None:
+        """Start the backend's own peak-memory counters afresh (at the measured window)."""
+
     def close(self) -> None:
         """Release what load() took; called before the process ends."""
 
 
-def now() -> float:
-    return time.perf_counter()
+__all__ = ["Backend", "BackendUnavailable", "Generation", "LoadSettings", "NoOptions", "now", "option"]

@@ -1,24 +1,38 @@
 """FastLLM through its Python package `ftllm`, driven by token ids.
 
 The raw C API is used instead of `model.response()` because it is the only path
-that takes a minimum length (exact output lengths, EOS ignored) and hands out
-tokens one by one (TTFT and inter-token latency).
+that takes a minimum length (exact output lengths, EOS masked) and hands out
+tokens one by one (TTFT and inter-token latency). Greedy, repeat penalty 1.0:
+the same neutral decoding as every backend.
+
+Tokens are stamped when a poll finds them, so per-token times are as coarse as
+the poll: the interval actually achieved is measured per run (a 0.5 ms sleep
+lasts 0.55-0.6 ms) and reported as the token clock's resolution.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import time
+from dataclasses import dataclass
 
-from .base import Backend, BackendUnavailable, Generation, now
+from .base import Backend, BackendUnavailable, Generation, now, option
 
 # ftllm's blocking fetch busy-waits and slowed generation 2.5-4x on two cores;
 # polling with a short sleep leaves the cores to the model.
-_POLL_S = 0.0005
+POLL_SLEEP_S = 0.0005
+
+
+@dataclass(frozen=True)
+class Options:
+    cpu_threads: int | None = option(None, "ftllm's own CPU threads (null: ftllm's default)",
+                                     {"type": ["integer", "null"], "minimum": 1})  # fmt: skip
 
 
 class FastLLMBackend(Backend):
+    Options = Options
     artifact_kind = "fastllm"
     packages = ("ftllm",)
 
@@ -39,52 +53,65 @@ class FastLLMBackend(Backend):
             raise BackendUnavailable(
                 f"device cuda asked for, but ftllm loaded {self.library} (its CPU library)"
             )
-        threads = s.options.get("cpu_threads")
-        if threads:
-            llm.set_cpu_threads(int(threads))
+        if self.options.cpu_threads:
+            llm.set_cpu_threads(self.options.cpu_threads)
         llm.set_device_map(s.device)
         self.model = llm.model(s.artifact)
         self._lib = llm.fastllm_lib
         self._handle = self.model.model
+        self._polls, self._poll_s = 0, 0.0
+        self._poll_lock = threading.Lock()
 
-    def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
-        lib, model = self._lib, self._handle
+    def _launch(self, prompt_ids: list[int], output_tokens: int) -> int:
         ids = (ctypes.c_int * len(prompt_ids))(*prompt_ids)
-        start = now()
-        handle = lib.launch_response_llm_model(
-            model,
-            len(prompt_ids),
-            ids,
-            output_tokens,
-            output_tokens,  # max_len, min_len: exactly this many, EOS masked
-            False,
-            1.0,
-            1,
-            1.0,
-            1.0,  # greedy: do_sample, top_p, top_k, temperature, repeat_penalty
-            False,
-            0,
-            None,  # output_logits, stop ids
-        )
+        return self._lib.launch_response_llm_model(
+            self._handle, len(prompt_ids), ids,
+            output_tokens, output_tokens,  # max_len, min_len: exactly this many, EOS masked
+            False, 1.0, 1, 1.0, 1.0,  # greedy: do_sample, top_p, top_k, temperature, repeat_penalty
+            False, 0, None,  # output_logits, stop ids
+        )  # fmt: skip
+
+    def _tokens(self, handle: int, stamp: bool) -> tuple[list[int], list[float]]:
+        lib, model = self._lib, self._handle
         output, times = [], []
+        polls, slept = 0, 0.0
         while True:
             if not lib.can_fetch_response_llm_model(model, handle):
-                time.sleep(_POLL_S)
+                before = now()
+                time.sleep(POLL_SLEEP_S)
+                slept += now() - before
+                polls += 1
                 continue
             token = lib.fetch_response_llm_model(model, handle)
             if token < 0:
                 break
-            times.append(now())
+            if stamp:
+                times.append(now())
             output.append(token)
+        with self._poll_lock:
+            self._polls += polls
+            self._poll_s += slept
+        return output, times
+
+    def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
+        start = now()
+        handle = self._launch(prompt_ids, output_tokens)
+        output, times = self._tokens(handle, stamp=True)
         return Generation(output, start, times, now())
 
+    def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        return self._tokens(self._launch(prompt_ids, output_tokens), stamp=False)[0]
+
     def describe(self) -> dict:
+        achieved = self._poll_s / self._polls if self._polls else None
         return {
             "library": self.library,
             "cpu_threads": self._llm.get_cpu_threads(),
             "model_type": self.model.get_type(),
+            "decoding": "greedy, EOS masked (min_len = max_len), repeat_penalty 1.0",
+            "poll_sleep_requested_ms": POLL_SLEEP_S * 1000,
             # Tokens are stamped when a poll finds them: per-token times are this coarse.
-            "token_clock_resolution_ms": _POLL_S * 1000,
+            "token_clock_resolution_ms": None if achieved is None else achieved * 1000,
         }
 
 

@@ -1,8 +1,22 @@
-"""HuggingFace transformers, eager: `generate()` as users call it."""
+"""HuggingFace transformers, eager: `generate()` as users call it.
+
+Decoding is neutral greedy: a fresh GenerationConfig, so nothing of the
+checkpoint's generation_config.json (repetition_penalty, no_repeat_ngram_size,
+suppress_tokens, ...) applies; what it would have set is recorded in
+`describe()` and named in the report.
+"""
 
 from __future__ import annotations
 
 from .base import Backend, BackendUnavailable, Generation, now
+
+# Keys of a generation_config that change which token greedy decoding picks.
+DECODING_KEYS = (
+    "repetition_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+    "suppress_tokens", "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id",
+    "sequence_bias", "exponential_decay_length_penalty", "do_sample", "num_beams",
+    "temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
+)  # fmt: skip
 
 
 def prompt_length(prompts: list[list[int]]) -> int:
@@ -12,6 +26,27 @@ def prompt_length(prompts: list[list[int]]) -> int:
             "batched prompts must have equal length (the fixed and sweep scenarios make them so)"
         )
     return len(prompts[0])
+
+
+def eos_ids(model) -> list[int]:
+    """Every EOS id the model's config or generation_config names (all are masked)."""
+    ids: set[int] = set()
+    for value in (model.generation_config.eos_token_id, model.config.eos_token_id):
+        if value is not None:
+            ids.update([value] if isinstance(value, int) else value)
+    return sorted(ids)
+
+
+def checkpoint_decoding(generation_config) -> dict:
+    """What the checkpoint's generation_config would change about greedy decoding."""
+    from transformers import GenerationConfig
+
+    default = GenerationConfig()
+    return {
+        key: getattr(generation_config, key)
+        for key in DECODING_KEYS
+        if getattr(generation_config, key, None) != getattr(default, key, None)
+    }
 
 
 class _TokenClock:
@@ -49,12 +84,42 @@ class HFBackend(Backend):
             raise BackendUnavailable("device cuda asked for, but torch sees no CUDA device")
         torch.set_num_threads(s.cpu_threads)
         self.model = self._from_pretrained(getattr(torch, s.dtype)).to(s.device).eval()
-        self.model.generation_config.pad_token_id = self.model.config.pad_token_id
+        self.eos_ids = eos_ids(self.model)
+        self.ignored_decoding = checkpoint_decoding(self.model.generation_config)
+        # generate() fills every setting left unset from the model's generation_config:
+        # replace it, so that nothing of the checkpoint's decoding applies.
+        self.model.generation_config = self._transformers.GenerationConfig(
+            eos_token_id=self.eos_ids or None, pad_token_id=self.model.config.pad_token_id,
+            bos_token_id=self.model.generation_config.bos_token_id,
+        )  # fmt: skip
         if s.device == "cuda":
             torch.cuda.synchronize()
 
     def _from_pretrained(self, dtype):
         return self._transformers.AutoModelForCausalLM.from_pretrained(self.settings.artifact, dtype=dtype)
+
+    def _generation_config(self, output_tokens: int):
+        """Neutral greedy with EOS masked until exactly `output_tokens` (min_new_tokens)."""
+        return self._transformers.GenerationConfig(
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=output_tokens,
+            min_new_tokens=output_tokens,
+            eos_token_id=self.eos_ids or None,
+            pad_token_id=self.model.config.pad_token_id,
+        )
+
+    def _generate(self, prompts: list[list[int]], output_tokens: int, streamer=None):
+        torch = self._torch
+        inputs = torch.tensor(prompts, device=self.settings.device)
+        with torch.inference_mode():
+            output = self.model.generate(
+                inputs,
+                attention_mask=torch.ones_like(inputs),
+                generation_config=self._generation_config(output_tokens),
+                streamer=streamer,
+            )
+        return output[:, len(prompts[0]) :].tolist()
 
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
         return self.generate_batch([prompt_ids], output_tokens)[0]
@@ -62,30 +127,25 @@ class HFBackend(Backend):
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
         """True batching: one generate() over a [batch, length] tensor (equal-length prompts)."""
         prompt_length(prompts)
-        torch = self._torch
         clock = _TokenClock()
         start = now()
-        inputs = torch.tensor(prompts, device=self.settings.device)
-        with torch.inference_mode():
-            output = self.model.generate(
-                inputs,
-                attention_mask=torch.ones_like(inputs),
-                do_sample=False,
-                max_new_tokens=output_tokens,
-                min_new_tokens=output_tokens,  # masks EOS until the length is reached
-                streamer=clock,
-            )
-        new_ids = output[:, len(prompts[0]) :].tolist()
+        new_ids = self._generate(prompts, output_tokens, clock)
         end = now()
         # Every sequence of a batch gets its tokens at the same steps.
         return [Generation(ids, start, clock.times, end) for ids in new_ids]
+
+    def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        return self._generate([prompt_ids], output_tokens)[0]
 
     def describe(self) -> dict:
         torch = self._torch
         info = {
             "torch_threads": torch.get_num_threads(),
             "attn_implementation": self.model.config._attn_implementation,
+            "decoding": "greedy, EOS masked, checkpoint generation_config not applied",
         }
+        if self.ignored_decoding:
+            info["checkpoint_generation_config_not_applied"] = self.ignored_decoding
         if self.settings.device == "cuda":
             info["cuda_device"] = torch.cuda.get_device_name()
             info["cuda_runtime"] = torch.version.cuda
@@ -100,6 +160,10 @@ class HFBackend(Backend):
             "torch_max_allocated_bytes": torch.cuda.max_memory_allocated(),
             "torch_max_reserved_bytes": torch.cuda.max_memory_reserved(),
         }
+
+    def reset_peak_memory(self) -> None:
+        if self.settings.device == "cuda":
+            self._torch.cuda.reset_peak_memory_stats()
 
 
 BACKEND = HFBackend

@@ -10,16 +10,25 @@ runs the same weights without remote code, through the native GLM port.
 
 from __future__ import annotations
 
-from .base import BackendUnavailable
+from dataclasses import dataclass
+
+from .base import BackendUnavailable, option
 from .hf import HFBackend
 
 
+@dataclass(frozen=True)
+class Options:
+    trust_remote_code: bool = option(False, "run the checkpoint's own Python code (must be true to run)",
+                                     {"type": "boolean"})  # fmt: skip
+
+
 class HFRemoteBackend(HFBackend):
+    Options = Options
     artifact_kind = "source"  # the checkpoint as acquired, with its Python files
     required_options = {"trust_remote_code": True}
 
     def _from_pretrained(self, dtype):
-        if self.settings.options.get("trust_remote_code") is not True:
+        if self.options.trust_remote_code is not True:
             raise BackendUnavailable(
                 "hf-remote runs only with backend_options.hf-remote.trust_remote_code: true"
             )

@@ -1,0 +1,48 @@
+"""Figures for the report, in the report's language, drawn from the same tables as its numbers.
+
+- :mod:`.scenario`  bars of each scenario's means with 95 % CIs; a sweep's curves;
+- :mod:`.model`     per model: latency distributions, memory over time, resources.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+# Fonts with CJK glyphs, as Debian (fonts-wqy-zenhei, fonts-noto-cjk) and macOS name them.
+CJK_FONTS = ["WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC",
+             "Microsoft YaHei", "SimHei"]  # fmt: skip
+DPI = 110
+
+
+def setup(language: str) -> None:
+    """Seaborn's theme, with a font that draws Chinese first when the language needs it."""
+    sns.set_theme(style="whitegrid")
+    if language != "zh":
+        return
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    available = [name for name in CJK_FONTS if name in installed]
+    if not available:
+        logging.getLogger("llmbench").warning(
+            "no CJK font found (install fonts-wqy-zenhei): Chinese labels will be drawn as boxes"
+        )
+    plt.rcParams["font.sans-serif"] = available + list(plt.rcParams["font.sans-serif"])
+    plt.rcParams["font.family"] = "sans-serif"
+    plt.rcParams["axes.unicode_minus"] = False
+
+
+def save(fig, path: str) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def not_measured(ax, title: str, why: str) -> None:
+    ax.set(title=title, xticks=[], yticks=[])
+    ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, color="dimgray", wrap=True)

@@ -1,0 +1,192 @@
+"""The answer first, the article side by side, and 总结和不足 last: each point computed
+from the numbers, none a copy of a sentence of the analysis sections.
+
+The article's question: which backend is faster for the for-loop and under
+concurrency, by how much, at what memory. The answer names every backend
+against the baseline (the correctness reference, transformers `generate()`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ..summary import unit_stats
+from .article import Article
+from .format import NONE, num, ratio
+from .narrative import Comparison, saturation
+from .strings import Strings
+from .tables import Table
+
+
+def _first(comparisons: list[Comparison], kind: str) -> list[Comparison]:
+    """Comparisons of the first scenario of a type (at its first level)."""
+    chosen = [c for c in comparisons if c.scenario_type == kind]
+    if not chosen:
+        return []
+    scenario, level = chosen[0].scenario, chosen[0].concurrency
+    return [c for c in chosen if c.scenario == scenario and c.concurrency == level]
+
+
+def _speedups(chosen: list[Comparison], t: Strings) -> str:
+    return t.sentences.list_sep.join(
+        t.f("answer.speedup", other=c.other, base=c.base, ratio=ratio(c.speedup, c.low, c.high))
+        for c in chosen
+    )
+
+
+def _mean(summary: pd.DataFrame, backend: str, scenario: str | None, metric: str) -> float:
+    rows = summary[
+        (summary.backend == backend) & (summary.metric == metric) & summary.status.isin(["ok", "partial"])
+    ]
+    if scenario is not None:
+        rows = rows[rows.scenario == scenario]
+    return float(rows["mean"].iloc[0]) if len(rows) else math.nan
+
+
+def _peak_memory(resources: pd.DataFrame, backend: str) -> float:
+    values = resources.loc[resources.backend == backend, "gpu_process_peak_mib"].dropna()
+    return float(values.max()) if len(values) else math.nan
+
+
+def answer(
+    comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.DataFrame, t: Strings
+) -> list[str]:
+    """At most three lines: the loop, concurrency, memory."""
+    lines = []
+    loop = _first(comparisons, "loop") or _first(comparisons, "fixed")
+    if loop:
+        lines.append(t.f("answer.loop", scenario=loop[0].scenario, speedups=_speedups(loop, t)))
+    threads = _first(comparisons, "threads") or _first(comparisons, "sweep")
+    sweeps = summary[
+        (summary.scenario_type == "sweep") & (summary.metric == "output_tokens_per_s") & (summary.n > 0)
+    ]
+    best = ""
+    if not sweeps.empty:
+        top = sweeps.loc[sweeps.groupby("backend")["mean"].idxmax()]
+        best = t.f("answer.best", items=t.sentences.list_sep.join(
+            t.f("answer.best_item", backend=r.backend, value=num(r.mean), level=int(r.concurrency)) for r in top.itertuples()))  # fmt: skip
+    if threads or best:
+        lines.append(t.f("answer.concurrency", scenario=threads[0].scenario if threads else NONE,
+                         speedups=_speedups(threads, t) if threads else NONE, best=best))  # fmt: skip
+    memory = [(b, _peak_memory(resources, b)) for b in sorted(set(resources.backend))]
+    if any(not math.isnan(v) for _, v in memory):
+        items = t.sentences.list_sep.join(
+            t.f("answer.memory_item", backend=b, mib=num(v, 0)) for b, v in memory
+        )
+        lines.append(t.f("answer.memory", items=items))
+    elif len(resources):
+        items = t.sentences.list_sep.join(
+            t.f("answer.memory_item", backend=r.backend, mib=num(r.rss_peak_mib, 0)) for r in resources.drop_duplicates("backend").itertuples())  # fmt: skip
+        lines.append(t.f("answer.memory_host", items=items))
+    return lines
+
+
+def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFrame, t: Strings) -> Table:
+    """The article's figures next to this run's equivalents, with both speedups."""
+    table = Table(t.tables.article, ["l", "r", "r", "r", "r", "r", "r"])
+    first = {
+        kind: next(iter(summary.loc[summary.scenario_type == kind, "scenario"]), None)
+        for kind in ("loop", "threads")
+    }
+
+    def speedup(base: float, other: float) -> str:
+        return (
+            ratio(base / other) if base and other and not math.isnan(base) and not math.isnan(other) else NONE
+        )
+
+    def timed(label: str, facts: dict, kind: str) -> list[str]:
+        scenario = first[kind]
+        ours = {b: _stats(summary, b, scenario) for b in ("hf", "fastllm")}
+        from ..stats import ratio_ci
+
+        run_ratio = ratio(*ratio_ci(ours["hf"], ours["fastllm"])) if ours["hf"] and ours["fastllm"] else NONE
+        return [label, num(facts.get("hf")), num(facts.get("fastllm")), speedup(facts.get("hf"), facts.get("fastllm")),
+                num(ours["hf"].mean if ours["hf"] else None), num(ours["fastllm"].mean if ours["fastllm"] else None),
+                run_ratio]  # fmt: skip
+
+    table.rows.append(timed(t.article.loop, article.loop_total_ms, "loop"))
+    table.rows.append(timed(t.article.threads, article.threads_total_ms, "threads"))
+    for what, column in (("current", "gpu_process_after_warmup_mib"), ("peak", "gpu_process_peak_mib")):
+        ours = {b: resources.loc[resources.backend == b, column].dropna() for b in ("hf", "fastllm")}
+        table.rows.append([
+            t.article[f"memory_{what}"], *(num(article.torch_memory_mb.get(b, {}).get(what)) for b in ("hf", "fastllm")),
+            NONE, *(num(v.iloc[0] if len(v) else None, 0) for v in ours.values()), NONE,
+        ])  # fmt: skip
+    return table
+
+
+def _stats(summary: pd.DataFrame, backend: str, scenario: str | None):
+    rows = summary[(summary.backend == backend) & (summary.scenario == scenario) & (summary.metric == "total_ms")
+                   & (summary.n > 0)]  # fmt: skip
+    return unit_stats(rows.iloc[0]) if len(rows) else None
+
+
+def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.DataFrame,
+                   verdicts: pd.DataFrame, article: Article | None, t: Strings) -> list[str]:  # fmt: skip
+    """总结: at most six points, in the article's order, each present only where measured."""
+    points = []
+    for kind, facts in (
+        ("loop", article.loop_total_ms if article else {}),
+        ("threads", article.threads_total_ms if article else {}),
+    ):
+        chosen = _first(comparisons, kind)
+        if not chosen:
+            continue
+        vs_article = ""
+        if facts.get("hf") and facts.get("fastllm"):
+            vs_article = t.f("points.vs_article", ratio=ratio(facts["hf"] / facts["fastllm"]),
+                             hf=num(facts["hf"], 0), fastllm=num(facts["fastllm"], 0))  # fmt: skip
+        points.append(t.f(f"points.{kind}", speedups=_speedups(chosen, t), vs_article=vs_article))
+    scaling = []
+    for backend in sorted(set(summary.loc[summary.scenario_type == "sweep", "backend"])):
+        for scenario in sorted(
+            set(summary.loc[(summary.scenario_type == "sweep") & (summary.backend == backend), "scenario"])
+        ):
+            level = saturation(summary, summary.model.iloc[0], scenario, backend)
+            scaling.append(
+                t.f(
+                    "points.saturates" if level else "points.rising",
+                    backend=backend,
+                    scenario=scenario,
+                    level=level,
+                )
+            )
+    if scaling:
+        points.append(t.f("points.scaling", items=t.sentences.list_sep.join(scaling)))
+    if len(resources):
+        items = []
+        for backend in sorted(set(resources.backend)):
+            rows = resources[resources.backend == backend]
+            items.append(t.f("points.memory_item", backend=backend, gpu=num(rows.gpu_process_peak_mib.max(), 0),
+                             torch=num(rows.torch_max_allocated_mib.max(), 0), host=num(rows.rss_peak_mib.max(), 0)))  # fmt: skip
+        points.append(t.f("points.memory", items=t.sentences.list_sep.join(items)))
+    if len(verdicts):
+        wrong = verdicts[verdicts.disagrees]
+        points.append(
+            t.f("points.correct_all", n=len(verdicts))
+            if wrong.empty
+            else t.f(
+                "points.correct_some",
+                runs=t.sentences.list_sep.join(f"{r.backend} ({r.scenario})" for r in wrong.itertuples()),
+            )
+        )
+    energy = (
+        resources.dropna(subset=["energy_j_per_output_token"])
+        .groupby("backend")["energy_j_per_output_token"]
+        .min()
+    )
+    if len(energy):
+        points.append(
+            t.f(
+                "points.energy",
+                items=t.sentences.list_sep.join(f"{b} {num(v, 3)}" for b, v in energy.items()),
+            )
+        )
+    best = [c for c in comparisons if c.other == "hf-compile" or c.base == "hf-compile"]
+    decode = {b: _mean(summary, b, None, "decode_tokens_per_s") for b in ("hf-compile", "fastllm")}
+    if best and not any(math.isnan(v) for v in decode.values()):
+        points.append(t.f("points.hf_best", compile=num(decode["hf-compile"]), fastllm=num(decode["fastllm"]),
+                          ratio=ratio(decode["hf-compile"] / decode["fastllm"])))  # fmt: skip
+    return points[:6]

@@ -1,0 +1,37 @@
+"""Numbers as the report prints them: thousands separators, CIs, percentages, "–" for none."""
+
+from __future__ import annotations
+
+import math
+
+NONE = "–"
+
+
+def missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def num(value, digits: int = 1) -> str:
+    return NONE if missing(value) else f"{value:,.{digits}f}"
+
+
+def ci(mean, low, high, digits: int = 1) -> str:
+    """`mean ± half-width` of a symmetric interval, or the mean alone without one."""
+    if missing(mean):
+        return NONE
+    if missing(low) or missing(high):
+        return num(mean, digits)
+    return f"{num(mean, digits)} ± {num((high - low) / 2, digits)}"
+
+
+def pct(fraction, digits: int = 1) -> str:
+    return NONE if missing(fraction) else f"{fraction * 100:.{digits}f} %"
+
+
+def ratio(value, low=None, high=None) -> str:
+    """`4.14×` or `4.14× (3.90–4.40)`."""
+    if missing(value):
+        return NONE
+    if missing(low) or missing(high):
+        return f"{value:.2f}×"
+    return f"{value:.2f}× ({low:.2f}–{high:.2f})"

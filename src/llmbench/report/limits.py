@@ -1,0 +1,98 @@
+"""不足: the specific limits of this run, each said once."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..record import RunRecord, flag_text
+from .format import num
+from .strings import Strings
+
+NOISY_CI_PCT = 5.0
+
+
+def _runs(keys) -> str:
+    return ", ".join(dict.fromkeys(str(k) for k in keys))
+
+
+def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.DataFrame, roofline: pd.DataFrame,
+           diagnosis: dict, reference_backend: str, t: Strings) -> list[str]:  # fmt: skip
+    notes = [
+        t.f("limits.synthetic", model=name, preset=m["source"].get("preset"))
+        for name, m in manifests.items()
+        if (m.get("source") or {}).get("source") == "synthetic"
+    ]
+    clock = summary[summary.metric == "token_clock_ms"].set_index(["model", "backend", "scenario"])["mean"]
+    tpot = (
+        summary[(summary.metric == "tpot_ms") & (summary.n > 0)]
+        .groupby(["model", "backend", "scenario"])["mean"]
+        .min()
+    )
+    fast = [
+        f"{'/'.join(k)} ({num(v, 3)} ms)" for k, v in tpot.items() if k in clock.index and v < 2 * clock[k]
+    ]
+    if fast:
+        notes.append(t.f("limits.clock", runs=", ".join(fast)))
+    above = roofline[roofline.fraction > 1]
+    if len(above):
+        notes.append(
+            t.f("limits.roofline", runs=_runs(f"{r.backend}/{r.scenario}" for r in above.itertuples()))
+        )
+    throughput = summary[(summary.metric == "output_tokens_per_s") & (summary.n > 1)]
+    half = (throughput.ci95_high - throughput.ci95_low) / 2 / throughput["mean"] * 100
+    noisy = throughput[half > NOISY_CI_PCT]
+    if len(noisy):
+        notes.append(
+            t.f(
+                "limits.noisy",
+                pct=NOISY_CI_PCT,
+                runs=_runs(f"{r.backend}/{r.scenario}" for r in noisy.itertuples()),
+            )
+        )
+    cpu_bound = [f"{b}/{s}" for (m, b, s), v in diagnosis.items() if v.startswith(t.limited.cpu_prefix)]
+    if cpu_bound:
+        notes.append(t.f("limits.cpu_bound", runs=_runs(cpu_bound)))
+    measured = summary[(summary.metric == "output_tokens_per_s") & (summary.n > 0)]
+    few = measured[measured.n < 3]
+    if len(few):
+        notes.append(t.f("limits.small_n", runs=_runs(f"{r.backend}/{r.scenario} (n = {int(r.n)} {t.units[r.ci_unit]})"
+                                                      for r in few.itertuples())))  # fmt: skip
+    cpu_runs = sorted({str(r.key) for r in records if r.device == "cpu"})
+    if cpu_runs:
+        notes.append(t.f("limits.cpu", runs=", ".join(cpu_runs)))
+    nvml = sorted(
+        {r.resources.nvml_reason for r in records if r.resources and not r.resources.nvml_available}
+    )
+    if nvml:
+        notes.append(t.f("limits.no_gpu", reason="; ".join(nvml)))
+    else:
+        reasons = sorted(
+            {r.resources.energy_reason for r in records if r.resources and r.resources.energy_reason}
+        )
+        notes += [t.f("limits.energy", reason=reason) for reason in reasons]
+        errors = sorted({e for r in records if r.resources for e in r.resources.nvml_errors.values()})
+        if errors:
+            notes.append(t.f("limits.nvml_calls", errors="; ".join(errors)))
+    for record in records:
+        if record.status == "failed":
+            notes.append(t.f("limits.failed", run=record.run, reason=record.reason))
+        elif record.status == "invalid":
+            notes.append(
+                t.f(
+                    "limits.invalid", run=record.run, reason="; ".join(record.measurement.invalid_reasons[:3])
+                )
+            )
+        if record.validity_flags:
+            flags = "; ".join(flag_text(f, t.flags) for f in record.validity_flags)
+            notes.append(t.f("limits.flags", run=record.run, flags=flags))
+    remote = [str(r.key) for r in records if r.backend_info.get("trust_remote_code")]
+    if remote:
+        notes.append(t.f("limits.remote_code", runs=_runs(remote)))
+    ignored = {str(r.key.backend): r.backend_info["checkpoint_generation_config_not_applied"]
+               for r in records if r.backend_info.get("checkpoint_generation_config_not_applied")}  # fmt: skip
+    if ignored:
+        settings = ", ".join(f"{k} {v}" for k, v in next(iter(ignored.values())).items())
+        notes.append(t.f("limits.generation_config", settings=settings))
+    if not any(r.key.backend == reference_backend and r.measurement for r in records):
+        notes.append(t.f("limits.no_reference", reference=reference_backend))
+    return list(dict.fromkeys(notes))

@@ -1,0 +1,217 @@
+"""Sentences of the analysis sections, each computed from the numbers.
+
+Comparisons use the replication unit of summary.csv (replicas where there are
+several): the ratio of means with its 95 % CI (delta method on the log ratio)
+and Welch's t-test; a difference is called only when the CI excludes 1 and
+p < 0.05.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..stats import UnitStats, format_p, ratio_ci, welch_p
+from ..summary import unit_stats
+from .format import num, ratio
+from .strings import Strings
+
+SIGNIFICANCE = 0.05
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`other` against `base` on one scenario level; `speedup` > 1 means `other` is faster."""
+
+    model: str
+    scenario: str
+    scenario_type: str
+    concurrency: int | None
+    metric: str
+    base: str
+    other: str
+    base_stats: UnitStats
+    other_stats: UnitStats
+    speedup: float
+    low: float
+    high: float
+    p: float
+    unit: str  # the replication unit of both sides' statistics: "replica" or "pass"
+
+    @property
+    def significant(self) -> bool:
+        return self.p < SIGNIFICANCE and not (self.low <= 1 <= self.high)
+
+
+def _metric(scenario_type: str) -> str:
+    """The article compared pass wall times; a sweep level compares throughput."""
+    return "output_tokens_per_s" if scenario_type == "sweep" else "total_ms"
+
+
+def comparisons(summary: pd.DataFrame, baseline: str) -> list[Comparison]:
+    """Every backend against the baseline (the correctness reference, else the slowest) per scenario level."""
+    out = []
+    ok = summary[summary.status.isin(["ok", "partial"]) & (summary.n > 0)]
+    for (model, scenario, level), group in ok.groupby(
+        ["model", "scenario", "concurrency"], sort=False, dropna=False
+    ):
+        kind = group["scenario_type"].iloc[0]
+        metric = _metric(kind)
+        rows = group[group.metric == metric].set_index("backend")
+        if len(rows) < 2:
+            continue
+        stats = {b: unit_stats(r) for b, r in rows.iterrows()}
+        faster_is_lower = metric == "total_ms"
+        base = (
+            baseline
+            if baseline in stats
+            else (max if faster_is_lower else min)(stats, key=lambda b: stats[b].mean)
+        )
+        for other, s in stats.items():
+            if other == base:
+                continue
+            speedup, low, high = ratio_ci(stats[base], s) if faster_is_lower else ratio_ci(s, stats[base])
+            level = None if pd.isna(level) else int(level)
+            out.append(Comparison(model, scenario, kind, level, metric, base, other, stats[base], s, speedup, low, high,
+                                  welch_p(stats[base], s), rows.loc[other, "ci_unit"]))  # fmt: skip
+    return out
+
+
+def units(stats: UnitStats, unit: str, t: Strings) -> str:
+    return t.f(f"units_count.{unit}", n=stats.n)
+
+
+def comparison_sentence(c: Comparison, t: Strings) -> str:
+    faster = c.speedup >= 1
+    shown = c.speedup if faster else 1 / c.speedup
+    low, high = (c.low, c.high) if faster else (1 / c.high, 1 / c.low)
+    if math.isnan(c.p):
+        verdict = t.verdicts.untestable
+    else:
+        verdict = t.verdicts.significant if c.significant else t.verdicts.not_significant
+    where = c.scenario + ("" if c.concurrency is None else f" ({t.columns.concurrency} {c.concurrency})")
+    return t.f(
+        "sentences.faster" if faster else "sentences.slower",
+        where=where, other=c.other, base=c.base, ratio=ratio(shown, low, high),
+        metric=t.metric_headers[c.metric], other_value=num(c.other_stats.mean), base_value=num(c.base_stats.mean),
+        p=format_p(c.p), verdict=verdict, n=units(c.other_stats, c.unit, t),
+    )  # fmt: skip
+
+
+def sweep_sentences(summary: pd.DataFrame, t: Strings, single_model: bool) -> list[str]:
+    """Per sweep run: how throughput and latency grow with concurrency, and where gains stop."""
+    sentences = []
+    sweeps = summary[
+        (summary.scenario_type == "sweep") & (summary.status != "failed") & summary.concurrency.notna()
+    ]
+    for (model, scenario, backend), group in sweeps.groupby(["model", "scenario", "backend"], sort=False):
+        throughput = (
+            group[group.metric == "output_tokens_per_s"]
+            .set_index("concurrency")["mean"]
+            .dropna()
+            .sort_index()
+        )
+        latency = group[group.metric == "e2e_ms"].set_index("concurrency")["mean"]
+        if throughput.empty:
+            continue
+        first, last, peak = int(throughput.index[0]), int(throughput.index[-1]), int(throughput.idxmax())
+        run = " / ".join(([] if single_model else [model]) + [scenario, backend])
+        sentence = t.f("sentences.sweep", run=run, low=first, high=peak, t_low=num(throughput.loc[first]),
+                       t_high=num(throughput.loc[peak]), ratio=ratio(throughput.loc[peak] / throughput.loc[first]),
+                       l_low=num(latency.get(first)), l_high=num(latency.get(peak)))  # fmt: skip
+        # Saturated: the first level within 10 % of the peak, unless that is the last level.
+        saturation = int(throughput[throughput >= 0.9 * throughput.max()].index[0])
+        if len(throughput) > 1 and saturation != last:
+            sentence += t.f("sentences.saturates", level=saturation)
+        elif len(throughput) > 1:
+            sentence += t.f("sentences.still_rising", level=last)
+        sentences.append(sentence + t.sentences.end)
+    return sentences
+
+
+def saturation(summary: pd.DataFrame, model: str, scenario: str, backend: str) -> int | None:
+    """The first concurrency level within 10 % of the backend's peak throughput (None: still rising)."""
+    rows = summary[(summary.model == model) & (summary.scenario == scenario) & (summary.backend == backend)
+                   & (summary.metric == "output_tokens_per_s") & summary.concurrency.notna()]  # fmt: skip
+    throughput = rows.set_index("concurrency")["mean"].dropna().sort_index()
+    if len(throughput) < 2:
+        return None
+    level = int(throughput[throughput >= 0.9 * throughput.max()].index[0])
+    return None if level == int(throughput.index[-1]) else level
+
+
+def diagnosis(resources: pd.DataFrame, summary: pd.DataFrame, t: Strings) -> dict[tuple, str]:
+    """What limits each run: the GPU (busy most of the time), the host CPU (GPU idle while
+    this process's CPU time per token nearly equals the wall time per token), or no GPU at all."""
+    verdicts = {}
+    throughput = (
+        summary[summary.metric == "output_tokens_per_s"]
+        .groupby(["model", "backend", "scenario"])["mean"]
+        .mean()
+    )
+    for row in resources.itertuples():
+        key = (row.model, row.backend, row.scenario)
+        if row.device != "cuda":
+            verdicts[key] = t.limited.cpu_device
+            continue
+        if pd.isna(row.gpu_busy_pct):
+            verdicts[key] = t.limited.unknown
+            continue
+        wall_ms = 1000 / throughput.get(key, math.nan)
+        cores = row.cpu_ms_per_output_token / wall_ms if wall_ms else math.nan
+        if row.gpu_busy_pct < 60 and cores >= 0.8:
+            verdicts[key] = t.f("limited.cpu", busy=num(row.gpu_busy_pct, 0), cores=num(cores, 2))
+        elif row.gpu_busy_pct >= 80:
+            verdicts[key] = t.f("limited.gpu", busy=num(row.gpu_busy_pct, 0))
+        else:
+            verdicts[key] = t.f("limited.mixed", busy=num(row.gpu_busy_pct, 0), cores=num(cores, 2))
+    return verdicts
+
+
+def agreement_sentences(verdicts: pd.DataFrame, correctness: dict, t: Strings) -> list[str]:
+    """One sentence per run that computes wrongly (the table shows the rest)."""
+    from .format import pct
+
+    threshold = f"{correctness['min_forced_agreement']:.0%}"
+    return [
+        t.f(
+            "sentences.disagree",
+            backend=r.backend,
+            scenario=r.scenario,
+            forced=pct(r.forced_agreement),
+            threshold=threshold,
+            gap=num(r.forced_max_gap, 2),
+        )  # fmt: skip
+        for r in verdicts.itertuples()
+        if r.disagrees
+    ]
+
+
+REFERENCE_METRICS = ["output_tokens_per_s", "tpot_ms", "ttft_ms", "e2e_ms"]
+REFERENCE_KEYS = ["model", "backend", "scenario", "concurrency", "metric"]
+
+
+def reference_rows(summary: pd.DataFrame, reference: pd.DataFrame, t: Strings) -> list[list[str]]:
+    """This run's headline metrics next to the same runs' in an earlier results set, on each side's unit."""
+    from ..stats import format_p as fmt_p
+    from .format import ci
+
+    def usable(frame: pd.DataFrame) -> pd.DataFrame:
+        ok = frame[
+            frame.status.isin(["ok", "partial"]) & frame.metric.isin(REFERENCE_METRICS) & (frame.n > 0)
+        ]
+        return ok.assign(concurrency=ok.concurrency.fillna(0))
+
+    both = usable(summary).merge(usable(reference), on=REFERENCE_KEYS, suffixes=("", "_ref"))
+    rows = []
+    for row in both.to_dict("records"):
+        this = unit_stats(row)
+        ref = unit_stats({k.removesuffix("_ref"): v for k, v in row.items() if k.endswith("_ref")})
+        rows.append([
+            row["backend"], row["scenario"], str(int(row["concurrency"])) if row["concurrency"] else "–",
+            t.metric_headers[row["metric"]], ci(this.mean, this.ci95_low, this.ci95_high, 2),
+            ci(ref.mean, ref.ci95_low, ref.ci95_high, 2), ratio(*ratio_ci(this, ref)), fmt_p(welch_p(this, ref)),
+        ])  # fmt: skip
+    return rows

@@ -1,0 +1,223 @@
+"""Gather what the report shows, then render it: Markdown through Jinja, and one
+self-contained HTML file (images inlined)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import markdown as markdown_lib
+import pandas as pd
+
+from .. import __version__
+from ..agreement import verdicts as agreement_verdicts
+from ..io import read_json
+from ..record import RunRecord, read_record
+from ..scenario_types import Scenario
+from ..summary import read_summary
+from . import narrative, tables
+from .article import read_article
+from .conclusion import answer, article_table, summary_points
+from .limits import limits
+from .strings import Strings, load_strings
+
+
+@dataclass
+class Inputs:
+    """Everything the report reads, already loaded."""
+
+    summary: pd.DataFrame
+    records: list[RunRecord]
+    manifests: dict[str, dict]
+    models: dict[str, dict]  # weights.model_bytes per model
+    roofline: pd.DataFrame
+    resources: pd.DataFrame
+    agreement: pd.DataFrame
+    bandwidth: dict
+    plots: list[str]  # relative to the report
+    settings: dict  # config["report"]
+    correctness: dict
+    scenarios: dict[str, Scenario]  # the config's, in its order
+    configfiles: list[str]
+    reference: tuple[str, pd.DataFrame] | None = None  # (folder, its summary)
+
+
+def measured_device(inputs: Inputs) -> str:
+    """The GPU the runs used (NVML's name), else the CPU model."""
+    for record in inputs.records:
+        if record.gpu and record.gpu.get("name"):
+            return record.gpu["name"]
+    return next((r.provenance.get("cpu") for r in inputs.records if r.provenance.get("cpu")), "CPU")
+
+
+def title(inputs: Inputs, t: Strings) -> str:
+    if inputs.settings.get("title"):
+        return inputs.settings["title"]
+    backends = ", ".join(dict.fromkeys(r.key.backend for r in inputs.records))
+    return t.f("title", models=", ".join(inputs.manifests), backends=backends, device=measured_device(inputs))
+
+
+def _plot_sections(plots: list[str], scenario_types: dict[str, str]) -> dict[str, list[str]]:
+    """Which analysis section shows which figure."""
+    from ..scenario_types import TYPES
+
+    sections: dict[str, list[str]] = {"loop": [], "threads": [], "latency": [], "resources": []}
+    for plot in plots:
+        name = Path(plot).stem
+        if name in scenario_types:
+            sections[TYPES[scenario_types[name]].section].append(plot)
+        else:
+            sections["latency" if name == "latency" else "resources"].append(plot)
+    return sections
+
+
+def build_context(inputs: Inputs) -> dict:
+    t = load_strings(inputs.settings["language"])
+    summary, records = inputs.summary, inputs.records
+    single = summary.model.nunique() <= 1
+    baseline = inputs.correctness["reference"]
+    comparisons = narrative.comparisons(summary, baseline)
+    verdicts = agreement_verdicts(inputs.agreement, inputs.correctness["min_forced_agreement"])
+    diagnosis = narrative.diagnosis(inputs.resources, summary, t)
+    provenance = next((r.provenance for r in records if r.provenance), {})
+    scenarios = inputs.scenarios
+    stop = {(r.key.model, r.key.backend, r.key.scenario, lv.concurrency): t.stop_reasons[lv.stop_reason]
+            for r in records if r.measurement for lv in r.measurement.levels}  # fmt: skip
+    article = read_article(inputs.settings["article"]) if inputs.settings.get("article") else None
+    by_section = {"loop": [], "threads": []}
+    for c in comparisons:
+        by_section[_section(c.scenario_type)].append(narrative.comparison_sentence(c, t))
+    by_section["threads"] += narrative.sweep_sentences(summary, t, single)
+    configs = " ".join(f"--configfile {shlex.quote(c)}" for c in inputs.configfiles)
+    return {
+        "t": t,
+        "language": inputs.settings["language"],
+        "title": title(inputs, t),
+        "header": t.f(
+            "header",
+            when=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            version=__version__,
+            commit=((provenance.get("workflow") or {}).get("commit") or "unknown")[:12],
+            dirty=t.dirty if (provenance.get("workflow") or {}).get("dirty") else "",
+            code=((provenance.get("workflow") or {}).get("code_sha256") or "")[:12],
+        ),  # fmt: skip
+        "answer": answer(comparisons, summary, inputs.resources, t),
+        "article": article_table(article, summary, inputs.resources, t) if article else None,
+        "article_source": article.source if article else "",
+        "provenance": provenance,
+        "gpu_table": tables.environment_table(provenance, t),
+        "models_table": tables.models_table(inputs.manifests, inputs.models, t),
+        "scenarios_table": tables.scenarios_table(scenarios, t),
+        "backend_info": {r.key.backend: r.backend_info for r in records if r.backend_info},
+        "results": tables.results_tables(summary, t, single),
+        "detail": tables.detail_table(summary, stop, t, single),
+        "loop_analysis": by_section["loop"],
+        "threads_analysis": by_section["threads"],
+        "memory_table": tables.memory_table(inputs.resources, t, single),
+        "cost_table": tables.cost_table(inputs.resources, diagnosis, t, single),
+        "roofline_intro": _roofline_intro(inputs.bandwidth, t),
+        "roofline_table": tables.roofline_rows_table(inputs.roofline, t, single),
+        "agreement_table": tables.agreement_rows_table(verdicts, t),
+        "agreement_sentences": narrative.agreement_sentences(verdicts, inputs.correctness, t),
+        "agreement_intro": t.f(
+            "agreement_intro",
+            dtype=inputs.correctness["reference_dtype"],
+            reference=baseline,
+            threshold=f"{inputs.correctness['min_forced_agreement']:.0%}",
+        ),  # fmt: skip
+        "reference": _reference(inputs, t),
+        "points": summary_points(comparisons, summary, inputs.resources, verdicts, article, t),
+        "limits": limits(records, inputs.manifests, summary, inputs.roofline, diagnosis, baseline, t),
+        "failures": tables.failures_table(records, t),
+        "plots": _plot_sections(inputs.plots, {name: s.type for name, s in scenarios.items()}),
+        "reproduce": f"snakemake --cores 1 --resources gpu=1 {configs}".strip(),
+    }
+
+
+def _section(scenario_type: str) -> str:
+    from ..scenario_types import TYPES
+
+    return TYPES[scenario_type].section
+
+
+def _roofline_intro(bandwidth: dict, t: Strings) -> str:
+    if not bandwidth.get("available", True):
+        return t.f("roofline_unavailable", reason=bandwidth.get("reason"))
+    return t.f("roofline_intro", name=bandwidth.get("name"), gbs=f"{bandwidth['bytes_per_s'] / 1e9:,.0f}")
+
+
+def _reference(inputs: Inputs, t: Strings):
+    if inputs.reference is None:
+        return None
+    folder, frame = inputs.reference
+    device = _reference_device(Path(folder))
+    rows = narrative.reference_rows(inputs.summary, frame, t)
+    return {"intro": t.f("reference_intro", path=folder, device=device),
+            "table": tables.Table(t.tables.reference, ["l", "l", "r", "l", "r", "r", "r", "r"], rows)}  # fmt: skip
+
+
+def _reference_device(folder: Path) -> str:
+    """The reference's device, from the provenance of its first run record."""
+    for path in sorted(folder.glob("runs/**/*.json")):
+        provenance = read_json(path).get("provenance") or {}
+        gpus = provenance.get("gpus") or []
+        return ", ".join(gpu["name"] for gpu in gpus) or provenance.get("cpu") or "cpu"
+    return "?"
+
+
+def _environment(template_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)  # fmt: skip
+
+
+def render_markdown(context: dict, template_dir: Path) -> str:
+    return _environment(template_dir).get_template("report.md.j2").render(**context)
+
+
+def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir: Path) -> str:
+    """Self-contained HTML: the Markdown converted, every image inlined as a data URI."""
+    body = markdown_lib.markdown(markdown_text, extensions=["tables", "fenced_code"])
+
+    def inline(match: re.Match) -> str:
+        data = base64.b64encode((base_dir / match.group(1)).read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^":]+\.png)"', inline, body)
+    return _environment(template_dir).get_template("report.html.j2").render(body=body, **context)
+
+
+def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: dict, configfiles: list[str],
+                md_out: str) -> Inputs:  # fmt: skip
+    """paths: summary, runs, manifests {model: path}, models {model: path}, roofline, resources,
+    agreement [paths], bandwidth, plots [paths], reference [summary.csv path or none]."""
+    md_dir = Path(md_out).parent.resolve()
+    agreement = [pd.read_csv(p) for p in paths["agreement"]]
+    reference = None
+    if paths.get("reference"):
+        reference = (str(Path(paths["reference"][0]).parent), read_summary(paths["reference"][0]))
+    return Inputs(
+        summary=read_summary(paths["summary"]),
+        records=[read_record(p) for p in paths["runs"]],
+        manifests={name: read_json(p) for name, p in paths["manifests"].items()},
+        models={name: read_json(p) for name, p in paths["models"].items()},
+        roofline=pd.read_csv(paths["roofline"]),
+        resources=pd.read_csv(paths["resources"]),
+        agreement=pd.concat(agreement, ignore_index=True) if agreement else pd.DataFrame(),
+        bandwidth=read_json(paths["bandwidth"]),
+        plots=[str(Path(p).resolve().relative_to(md_dir)) for p in paths["plots"]],
+        settings=settings, correctness=correctness, configfiles=configfiles, reference=reference,
+        scenarios={name: Scenario.from_dict(s) for name, s in scenarios.items()},
+    )  # fmt: skip
+
+
+def write_report(inputs: Inputs, template_dir: str, md_out: str, html_out: str) -> None:
+    context = build_context(inputs)
+    markdown_text = render_markdown(context, Path(template_dir))
+    Path(md_out).write_text(markdown_text, encoding="utf-8")
+    html = render_html(markdown_text, context, Path(template_dir), Path(md_out).parent)
+    Path(html_out).write_text(html, encoding="utf-8")

@@ -1,0 +1,210 @@
+"""The report's tables, shaped in Python with the language's headers; templates only print them.
+
+Columns that would be constant (the model when there is one, the concurrency
+outside a sweep) are left out, so the headline tables fit a 1280-px page;
+percentiles and spreads go to a detail table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..record import RunRecord
+from ..scenario_types import Scenario
+from .format import NONE, ci, num, pct
+from .strings import Strings
+
+MIB = 2**20
+HEADLINE = ["total_ms", "output_tokens_per_s", "ttft_ms", "tpot_ms", "e2e_ms"]
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    align: list[str]  # "l" or "r" per column
+    rows: list[list[str]] = field(default_factory=list)
+
+    @property
+    def rule(self) -> str:
+        return "|" + "|".join("---:" if a == "r" else "---" for a in self.align) + "|"
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
+def run_label(model: str, backend: str, scenario: str | None, single_model: bool) -> str:
+    parts = ([] if single_model else [model]) + [backend] + ([scenario] if scenario else [])
+    return " / ".join(parts)
+
+
+def environment_table(provenance: dict, t: Strings) -> Table:
+    table = Table(t.tables.gpu, ["l", "r", "l", "l"])
+    for gpu in provenance.get("gpus") or []:
+        memory = gpu.get("memory_total_bytes")
+        table.rows.append([f"{gpu.get('index')}: {gpu.get('name')}", num(memory / MIB if memory else None, 0),
+                           _cell(gpu.get("driver") or NONE), _cell(gpu.get("cuda_driver") or NONE)])  # fmt: skip
+    return table
+
+
+def models_table(manifests: dict[str, dict], models: dict[str, dict], t: Strings) -> Table:
+    """Every source renders: a preset for synthetic models, the folder or repo otherwise."""
+    table = Table(t.tables.models, ["l", "l", "l", "r", "r", "l"])
+    for name, manifest in manifests.items():
+        source = manifest.get("source") or {}
+        kind = source.get("source", NONE)
+        where = (
+            source.get("preset") or source.get("repo_id") or (manifest.get("details") or {}).get("path") or ""
+        )
+        facts = models.get(name) or {}
+        table.rows.append([
+            _cell(name), _cell(f"{kind} ({where})" if where else kind), _cell(facts.get("dtype") or NONE),
+            num(facts.get("parameters"), 0), num(manifest.get("total_bytes", 0) / MIB, 1),
+            f"`{manifest.get('sha256', '')[:16]}`",
+        ])  # fmt: skip
+    return table
+
+
+def scenarios_table(scenarios: dict[str, Scenario], t: Strings) -> Table:
+    table = Table(t.tables.scenarios, ["l", "l", "l", "r", "r", "l", "r", "l"])
+    for name, s in scenarios.items():
+        kind = t.scenario_types[s.type]
+        prompts = (
+            t.f("scenario_prompts.queries")
+            if s.kind.prompts == "queries"
+            else t.f("scenario_prompts.random", seed=s.seed)
+        )
+        levels = s.kind.levels(s)
+        concurrency = ", ".join(str(s.kind.concurrent(s, lv)) for lv in levels)
+        if s.type == "sweep":
+            concurrency += f" ({t.batching[str(bool(s.batching)).lower()]})"
+        stopping = (
+            t.f("stopping.target", target=s.target_ci_pct, cap=s.max_duration_s)
+            if s.target_ci_pct
+            else t.stopping.none
+        )
+        table.rows.append([
+            _cell(name), kind, prompts, t.chat_template if s.input_tokens is None else str(s.input_tokens),
+            str(s.output_tokens), concurrency, f"{s.warmup_passes} / {s.repetitions} / {s.replicas or 1}", stopping,
+        ])  # fmt: skip
+    return table
+
+
+def _stat(group: pd.DataFrame, metric: str, digits: int = 1) -> str:
+    rows = group[group.metric == metric]
+    if rows.empty:
+        return NONE
+    row = rows.iloc[0]
+    return ci(row["mean"], row["ci95_low"], row["ci95_high"], digits)
+
+
+def _levels(summary: pd.DataFrame):
+    """Per scenario, per (model, backend, concurrency) group of a measured level or a failed run."""
+    measured = summary[(summary.per != "run") | (summary.status == "failed")]
+    return measured.groupby(["scenario", "model", "backend", "concurrency"], sort=False, dropna=False)
+
+
+def results_tables(summary: pd.DataFrame, t: Strings, single_model: bool) -> dict[str, Table]:
+    """Per scenario: one row per run (and level) with the headline metrics, mean ± 95 % CI."""
+    tables: dict[str, Table] = {}
+    sweep = set(summary.loc[summary.scenario_type == "sweep", "scenario"])
+    for (scenario, model, backend, concurrency), group in _levels(summary):
+        with_level = scenario in sweep
+        table = tables.setdefault(scenario, Table(
+            [t.columns.run] + ([t.columns.concurrency] if with_level else []) + [t.columns.status]
+            + [t.metric_headers[m] for m in HEADLINE],
+            ["l"] + (["r"] if with_level else []) + ["l"] + ["r"] * len(HEADLINE),
+        ))  # fmt: skip
+        status = group["status"].iloc[0]
+        cells = [_cell(run_label(model, backend, None, single_model))]
+        cells += [NONE if pd.isna(concurrency) else str(int(concurrency))] if with_level else []
+        cells += [t.status[status]] + [_stat(group, m, 2 if m == "tpot_ms" else 1) for m in HEADLINE]
+        table.rows.append(cells)
+    return tables
+
+
+def detail_table(summary: pd.DataFrame, stop_reasons: dict, t: Strings, single_model: bool) -> Table:
+    """Spread and percentiles of the latency metrics, and what ended the passes."""
+    table = Table(t.tables.detail, ["l", "l", "r", "l", "r", "r", "r", "r", "r", "r", "r", "l"])
+    rows = summary[summary.metric.isin(["output_tokens_per_s", "ttft_ms", "tpot_ms", "e2e_ms"])]
+    for row in rows.itertuples():
+        level = NONE if pd.isna(row.concurrency) else str(int(row.concurrency))
+        stop = stop_reasons.get(
+            (
+                row.model,
+                row.backend,
+                row.scenario,
+                None if pd.isna(row.concurrency) else int(row.concurrency),
+            ),
+            "",
+        )
+        table.rows.append([
+            _cell(run_label(row.model, row.backend, row.scenario, single_model)), t.metric_headers[row.metric], level,
+            t.units[row.ci_unit] if row.ci_unit else NONE, num(row.n, 0), num(row.std, 2), num(row.within_std, 2),
+            num(row.samples, 0), num(row.p50, 2), num(row.p90, 2), num(row.p99, 2), _cell(stop),
+        ])  # fmt: skip
+    return table
+
+
+def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Table:
+    columns = ["weights_mib", "context_mib", "gpu_process_after_warmup_mib", "gpu_process_peak_mib", "runtime_mib",
+               "torch_max_allocated_mib", "rss_peak_mib"]  # fmt: skip
+    table = Table([t.columns.run] + [t.resource_headers[c] for c in columns], ["l"] + ["r"] * len(columns))
+    for row in resources.itertuples():
+        label = run_label(row.model, row.backend, row.scenario, single_model)
+        table.rows.append([_cell(label)] + [num(getattr(row, c), 0) for c in columns])
+    return table
+
+
+def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_model: bool) -> Table:
+    """Energy, GPU busy and host CPU per output token, with the verdict on what limits the run."""
+    columns = ["energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token"]
+    table = Table([t.columns.run] + [t.resource_headers[c] for c in columns] + [t.columns.limited_by],
+                  ["l", "r", "r", "r", "l"])  # fmt: skip
+    for row in resources.itertuples():
+        label = run_label(row.model, row.backend, row.scenario, single_model)
+        verdict = diagnosis.get((row.model, row.backend, row.scenario), NONE)
+        table.rows.append([_cell(label), num(row.energy_j_per_output_token, 3), num(row.gpu_busy_pct, 0),
+                           num(row.cpu_ms_per_output_token, 2), verdict])  # fmt: skip
+    return table
+
+
+def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) -> Table:
+    table = Table(t.tables.roofline, ["l", "r", "r", "r", "r", "l"])
+    for row in roofline.itertuples():
+        level = "" if pd.isna(row.concurrency) else f" ({t.columns.concurrency} {int(row.concurrency)})"
+        fraction = pct(row.fraction) if not pd.isna(row.fraction) else NONE
+        if not pd.isna(row.fraction_low):
+            fraction += f" ({pct(row.fraction_low, 0)}–{pct(row.fraction_high, 0)})"
+        table.rows.append([
+            _cell(run_label(row.model, row.backend, row.scenario, single_model) + level), num(row.decode_bytes / 2**30, 2),
+            ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high), num(row.bound_tok_s), fraction,
+            _cell(row.note) if isinstance(row.note, str) else "",
+        ])  # fmt: skip
+    return table
+
+
+def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
+    table = Table(t.tables.agreement, ["l", "l", "r", "r", "r", "r", "r", "l"])
+    for row in verdicts.itertuples():
+        identical = NONE if row.backend == row.reference else f"{int(row.identical)}/{int(row.outputs)}"
+        table.rows.append([
+            _cell(row.scenario), _cell(row.backend), identical, pct(row.prefix_agreement), pct(row.forced_agreement),
+            num(row.forced_max_gap, 3), num(row.earliest_divergence, 0),
+            f"**{t.verdict.disagrees}**" if row.disagrees else t.verdict.ok,
+        ])  # fmt: skip
+    return table
+
+
+def failures_table(records: list[RunRecord], t: Strings) -> Table:
+    table = Table(t.tables.failures, ["l", "l", "l"])
+    for record in records:
+        if record.status == "ok":
+            continue
+        reason = record.reason or "; ".join(
+            record.measurement.invalid_reasons[:3] if record.measurement else []
+        )
+        table.rows.append([_cell(record.run), t.status[record.status], _cell(reason)])
+    return table

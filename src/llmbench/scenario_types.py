@@ -1,0 +1,166 @@
+"""What a scenario type is, in one table: its settings, prompts, pass runner and how it is read.
+
+Everything else asks this table: the config schema is generated from it (a key
+that does not apply to a type is an error naming it), the worker takes its
+prompt source and pass runner from it, the roofline asks which levels decode at
+batch 1, the report which section shows it. Adding a scenario type means one
+entry here and one pass runner in :mod:`llmbench.passes`.
+
+- loop:    the article's for-loop over its queries, one after another;
+- threads: the article's ThreadPoolExecutor, all queries submitted at once;
+- fixed:   `requests` prompts of exactly `input_tokens` random ids, one after another;
+- sweep:   for each concurrency level c, c fixed-length requests at once, from c
+           threads or as one batch (`batching`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
+
+from . import passes
+
+# key -> JSON schema of the key (description and default included), and the types it applies to.
+COMMON = "all"
+KEYS: dict[str, tuple[dict, tuple[str, ...] | str]] = {
+    "output_tokens": ({"type": "integer", "minimum": 1, "default": 32,
+                       "description": "tokens generated per request, exactly (EOS masked)"}, COMMON),
+    "warmup_passes": ({"type": "integer", "minimum": 0, "default": 1,
+                       "description": "untimed passes of the measured shape before measuring (per level)"}, COMMON),
+    "repetitions": ({"type": "integer", "minimum": 1, "default": 3,
+                     "description": "measured passes per process, at least"}, COMMON),
+    "min_duration_s": ({"type": "number", "minimum": 0, "default": 0,
+                        "description": "keep repeating passes until this much measured time, at least"}, COMMON),
+    "target_ci_pct": ({"type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
+                       "description": "repeat passes until the 95 % CI half-width of output tok/s is within "
+                                      "this % of its mean (null: no target)"}, COMMON),
+    "max_duration_s": ({"type": "number", "exclusiveMinimum": 0, "default": 120,
+                        "description": "time cap of the stopping rule per level, seconds"}, COMMON),
+    "replicas": ({"type": "integer", "minimum": 1, "default": 1,
+                  "description": "fresh processes the scenario runs in (the unit of replication)"}, COMMON),
+    "backends": ({"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string"},
+                  "description": "only these of the top-level backends run this scenario"}, COMMON),
+    "workers": ({"type": "integer", "minimum": 1, "default": 5,
+                 "description": "thread-pool size"}, ("threads",)),
+    "input_tokens": ({"type": "integer", "minimum": 1, "default": 128,
+                      "description": "prompt length in token ids, exactly"}, ("fixed", "sweep")),
+    "requests": ({"type": "integer", "minimum": 1, "default": 4,
+                  "description": "prompts per pass, sent one after another"}, ("fixed",)),
+    "seed": ({"type": "integer", "minimum": 0, "default": 0,
+              "description": "seed of the random prompt ids"}, ("fixed", "sweep")),
+    "concurrency": ({"type": "array", "minItems": 1, "uniqueItems": True, "default": [1, 2, 4, 8],
+                     "items": {"type": "integer", "minimum": 1},
+                     "description": "numbers of simultaneous requests, one level each"}, ("sweep",)),
+    "batching": ({"type": "boolean", "default": False,
+                  "description": "false = one thread per request; true = one batch (the backend's batch API)"},
+                 ("sweep",)),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario's settings after validation (keys that do not apply to its type are None)."""
+
+    type: str
+    output_tokens: int
+    warmup_passes: int
+    repetitions: int
+    min_duration_s: float
+    target_ci_pct: float | None
+    max_duration_s: float
+    replicas: int
+    backends: list[str] | None = None
+    workers: int | None = None
+    input_tokens: int | None = None
+    requests: int | None = None
+    seed: int | None = None
+    concurrency: list[int] | None = None
+    batching: bool | None = None
+
+    @property
+    def kind(self) -> ScenarioType:
+        return TYPES[self.type]
+
+    def to_dict(self) -> dict:
+        """The settings that apply to this type (keys of other types, and unset optional ones, left out)."""
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k == "type" or (k in self.kind.keys and (v is not None or "default" in KEYS[k][0]))
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Scenario:
+        """From validated settings (defaults filled in); unknown keys raise TypeError."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown scenario keys: {', '.join(sorted(unknown))}")
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    def measured_settings(self) -> dict:
+        """The settings that shape one run's numbers (not which backends run it, nor how many times)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("backends", "replicas")}
+
+
+Section = Literal["loop", "threads"]
+
+
+@dataclass(frozen=True)
+class ScenarioType:
+    """One kind of scenario.
+
+    `levels(s)` are the concurrency levels measured (None: one level, no concurrency);
+    `concurrent(s, level)` how many requests are in flight at once, so a level with
+    1 decodes at batch 1 (where the bandwidth roofline applies); `prompts` whether
+    it sends the configured queries or random ids; `run_pass(backend, prompts, s,
+    level)` one measured pass; `section` where the report discusses it."""
+
+    name: str
+    prompts: Literal["queries", "random"]
+    run_pass: Callable
+    section: Section
+    levels: Callable[[Scenario], list[int | None]]
+    concurrent: Callable[[Scenario, int | None], int]
+    prompt_count: Callable[[Scenario, int], int]  # (settings, number of queries) -> prompts per pass
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for k, (_, types) in KEYS.items() if types == COMMON or self.name in types]
+
+    def schema(self) -> dict:
+        properties = {"type": {"const": self.name}} | {k: copy.deepcopy(KEYS[k][0]) for k in self.keys}
+        return {"properties": properties, "additionalProperties": False}
+
+
+TYPES: dict[str, ScenarioType] = {
+    t.name: t
+    for t in [
+        ScenarioType("loop", "queries", passes.run_sequential, "loop",
+                     levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: q),
+        ScenarioType("threads", "queries", passes.run_threads, "threads",
+                     levels=lambda s: [None], concurrent=lambda s, lv: s.workers, prompt_count=lambda s, q: q),
+        ScenarioType("fixed", "random", passes.run_sequential, "loop",
+                     levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: s.requests),
+        ScenarioType("sweep", "random", passes.run_wave, "threads",
+                     levels=lambda s: list(s.concurrency), concurrent=lambda s, lv: lv,
+                     prompt_count=lambda s, q: max(s.concurrency)),
+    ]
+}  # fmt: skip
+
+
+def scenario_schema() -> dict:
+    """The JSON schema of one scenario entry: `type` picks which keys apply."""
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string", "enum": list(TYPES)}},
+        "allOf": [
+            {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": kind.schema()}
+            for name, kind in TYPES.items()
+        ],
+    }
+
+
+assert {f.name for f in fields(Scenario)} == {"type", *KEYS}, "Scenario fields and KEYS must agree"

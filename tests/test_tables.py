@@ -1,0 +1,55 @@
+"""Derived tables: the roofline only with the bandwidth of the GPU that ran; memory split into what it is."""
+
+import math
+
+import pytest
+
+from llmbench.summary import summary_table
+from llmbench.tables import resources_table, roofline_table
+from records import MIB, record, scenario
+
+MODELS = {"tiny": {"parameter_bytes": 10_000 * MIB, "decode_bytes": 1e9}}
+BANDWIDTH = {"device": "cuda", "available": True, "name": "NVIDIA Test GPU", "uuid": "GPU-test",
+             "bytes_per_s": 4e12, "context_bytes": 500 * MIB}  # fmt: skip
+
+
+def tables(records, bandwidth=BANDWIDTH):
+    summary = summary_table(records)
+    return roofline_table(summary, records, MODELS, bandwidth), resources_table(summary, MODELS, bandwidth)
+
+
+def test_only_batch_1_levels_meet_the_roofline():
+    sweep = scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 4])
+    records = [record("hf", "loop", scenario("loop", output_tokens=4), gpu=True),
+               record("hf", "threads", scenario("threads", output_tokens=4), gpu=True),
+               record("hf", "sweep", sweep, gpu=True)]  # fmt: skip
+    roofline, _ = tables(records)
+    assert [
+        (r.scenario, None if math.isnan(r.concurrency) else r.concurrency) for r in roofline.itertuples()
+    ] == [("loop", None), ("sweep", 1)]
+    row = roofline.iloc[0]
+    assert row.bound_tok_s == pytest.approx(4000.0) and row.fraction == pytest.approx(row.decode_tok_s / 4000)
+    assert row.fraction_low < row.fraction < row.fraction_high and row.note == ""
+
+
+def test_a_bandwidth_from_another_gpu_draws_no_bound():
+    records = [record("hf", "loop", scenario("loop", output_tokens=4), gpu=True)]
+    roofline, _ = tables(records, {**BANDWIDTH, "uuid": "GPU-other"})
+    assert (
+        math.isnan(roofline.iloc[0].fraction)
+        and roofline.iloc[0].note == "bandwidth measured on another device than this run's"
+    )
+    roofline, _ = tables(
+        records, {"device": "cuda", "available": False, "reason": "torch sees no CUDA device"}
+    )
+    assert math.isnan(roofline.iloc[0].bound_tok_s) and "torch sees no CUDA device" in roofline.iloc[0].note
+
+
+def test_memory_is_split_into_weights_context_and_runtime():
+    _, resources = tables([record("hf", "loop", scenario("loop", output_tokens=4), gpu=True)])
+    row = resources.iloc[0]
+    assert row.weights_mib == 10_000 and row.context_mib == 500 and row.gpu_process_peak_mib == 12_000
+    assert row.runtime_mib == 1_500 and row.torch_max_allocated_mib == 11_000
+    assert row.gpu_busy_pct == pytest.approx(90) and row.energy_j_per_output_token > 0
+    _, on_cpu = tables([record("hf", "loop", scenario("loop", output_tokens=4))])
+    assert math.isnan(on_cpu.iloc[0].context_mib) and math.isnan(on_cpu.iloc[0].runtime_mib)
