@@ -31,7 +31,8 @@ rule render_report:
     params:
         settings=canonical(config["report"]),
         correctness=canonical(config["correctness"]),
-        scenarios=canonical(config["scenarios"]),
+        # a list: the config's order is the report's
+        scenarios=[[name, canonical(s)] for name, s in config["scenarios"].items()],
         manifests=model_paths("resources/models/{model}/manifest.json"),
         models=model_paths("results/models/{model}.json"),
         configfiles=CONFIG_FILES,

@@ -113,6 +113,17 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory) -> Path:
+    """A copy of the workflow after one full run of its default config. Read it only:
+    a test that changes anything takes its own copy (workflow.own_copy)."""
+    from workflow import RUN, snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    snakemake(workdir, *RUN)
+    return workdir
+
+
 # `make faults`: every test marked `fault` or `bad_input` is one case; the summary
 # line counts the cases that passed (setup errors and skips count as not passed).
 _CASES: dict[str, dict[str, bool]] = {"fault": {}, "bad_input": {}}

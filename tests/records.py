@@ -107,7 +107,7 @@ def record(backend: str, name: str, s: Scenario, *, status: str = "ok", replica:
 
 def render_all(records: list[RunRecord], folder, scenarios: dict[str, Scenario], language: str = "zh",
                reference_backend: str = "hf", article: bool = True, reference=None, plots: bool = True,
-               bandwidth: dict | None = None) -> dict:  # fmt: skip
+               bandwidth: dict | None = None, manifest: dict | None = None) -> dict:  # fmt: skip
     """Summary -> tables -> plots -> report, in this process, as the workflow's rules chain them.
     Returns the paths written and the report's Markdown."""
     import pandas as pd
@@ -151,8 +151,8 @@ def render_all(records: list[RunRecord], folder, scenarios: dict[str, Scenario],
             paths.append(folder / "plots" / model / "resources.png")
             plot_resources(resources[resources.model == model], roofline[roofline.model == model], model,
                            str(paths[-1]), t)  # fmt: skip
-    manifests = {m: {"source": {"source": "synthetic", "preset": "tiny"}, "sha256": "a" * 64, "total_bytes": 3549696,
-                     "details": {}} for m in models}  # fmt: skip
+    manifest = manifest or {"source": {"source": "synthetic", "preset": "tiny"}, "details": {}}
+    manifests = {m: {**manifest, "sha256": "a" * 64, "total_bytes": 3549696} for m in models}
     inputs = Inputs(
         summary=summary, records=records, manifests=manifests, models=models, roofline=roofline,
         resources=resources, agreement=agreement if len(agreement) else pd.DataFrame(), bandwidth=bandwidth,

@@ -87,7 +87,7 @@ def gpu_info() -> list[dict]:
 
 def collect(workflow_dir: str | Path, extra_packages: tuple[str, ...] = ()) -> dict:
     return {
-        "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": cpu_model(),

@@ -26,8 +26,7 @@ def setup(language: str) -> None:
     sns.set_theme(style="whitegrid")
     if language != "zh":
         return
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    available = [name for name in CJK_FONTS if name in installed]
+    available = _cjk_fonts()
     if not available:
         logging.getLogger("llmbench").warning(
             "no CJK font found (install fonts-wqy-zenhei): Chinese labels will be drawn as boxes"
@@ -35,6 +34,18 @@ def setup(language: str) -> None:
     plt.rcParams["font.sans-serif"] = available + list(plt.rcParams["font.sans-serif"])
     plt.rcParams["font.family"] = "sans-serif"
     plt.rcParams["axes.unicode_minus"] = False
+    plt.rcParams["mathtext.fontset"] = "dejavusans"  # tick labels such as 10^-3 keep their glyphs
+
+
+def _cjk_fonts() -> list[str]:
+    """CJK fonts matplotlib knows; fonts installed after its font cache was built are added."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not any(name in installed for name in CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if any(mark in path.lower() for mark in ("wqy", "cjk", "sourcehan", "source-han")):
+                font_manager.fontManager.addfont(path)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in CJK_FONTS if name in installed]
 
 
 def save(fig, path: str) -> None:

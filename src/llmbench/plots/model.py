@@ -100,7 +100,7 @@ def plot_resources(
         sns.barplot(data=memory, x="MiB", y="run", hue=t.plot.legend_measure, orient="h", ax=axes[0])
         axes[0].set(title=t.plot.memory_bars, ylabel="", xlabel=t.plot.mib)
         # below the panel: inside it the legend hides the bars of the last runs
-        axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+        axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     energy = resources.assign(run=label).dropna(subset=["energy_j_per_output_token"])
     if energy.empty:
         not_measured(axes[1], t.plot.energy, t.plot.energy_missing)

@@ -191,10 +191,11 @@ def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir:
     return _environment(template_dir).get_template("report.html.j2").render(body=body, **context)
 
 
-def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: dict, configfiles: list[str],
+def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: list, configfiles: list[str],
                 md_out: str) -> Inputs:  # fmt: skip
     """paths: summary, runs, manifests {model: path}, models {model: path}, roofline, resources,
-    agreement [paths], bandwidth, plots [paths], reference [summary.csv path or none]."""
+    agreement [paths], bandwidth, plots [paths], reference [summary.csv path or none];
+    scenarios: [name, settings] pairs in the config's order."""
     md_dir = Path(md_out).parent.resolve()
     agreement = [pd.read_csv(p) for p in paths["agreement"]]
     reference = None
@@ -211,7 +212,7 @@ def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: dict,
         bandwidth=read_json(paths["bandwidth"]),
         plots=[str(Path(p).resolve().relative_to(md_dir)) for p in paths["plots"]],
         settings=settings, correctness=correctness, configfiles=configfiles, reference=reference,
-        scenarios={name: Scenario.from_dict(s) for name, s in scenarios.items()},
+        scenarios={name: Scenario.from_dict(s) for name, s in scenarios},
     )  # fmt: skip
 
 

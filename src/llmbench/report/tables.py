@@ -30,6 +30,17 @@ class Table:
     def rule(self) -> str:
         return "|" + "|".join("---:" if a == "r" else "---" for a in self.align) + "|"
 
+    def compact(self) -> Table:
+        """Without the columns no row has a value in (nothing measured there: e.g. GPU
+        memory on a CPU run): a constant column only widens the page."""
+        keep = [
+            i
+            for i in range(len(self.headers))
+            if not self.rows or any(row[i] not in (NONE, "") for row in self.rows)
+        ]
+        return Table([self.headers[i] for i in keep], [self.align[i] for i in keep],
+                     [[row[i] for i in keep] for row in self.rows])  # fmt: skip
+
 
 def _cell(text) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
@@ -155,7 +166,7 @@ def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Tab
     for row in resources.itertuples():
         label = run_label(row.model, row.backend, row.scenario, single_model)
         table.rows.append([_cell(label)] + [num(getattr(row, c), 0) for c in columns])
-    return table
+    return table.compact()
 
 
 def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_model: bool) -> Table:
@@ -168,7 +179,7 @@ def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_mode
         verdict = diagnosis.get((row.model, row.backend, row.scenario), NONE)
         table.rows.append([_cell(label), num(row.energy_j_per_output_token, 3), num(row.gpu_busy_pct, 0),
                            num(row.cpu_ms_per_output_token, 2), verdict])  # fmt: skip
-    return table
+    return table.compact()
 
 
 def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) -> Table:
@@ -183,7 +194,7 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
             ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high), num(row.bound_tok_s), fraction,
             _cell(row.note) if isinstance(row.note, str) else "",
         ])  # fmt: skip
-    return table
+    return table.compact()
 
 
 def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:

@@ -1,0 +1,70 @@
+"""The figures: drawn in the report's language, with or without GPU figures."""
+
+import warnings
+
+import pytest
+from PIL import Image
+
+from llmbench.plots.model import plot_latency, plot_memory, plot_resources
+from llmbench.plots.scenario import plot_scenario
+from llmbench.report.strings import load_strings
+from llmbench.summary import summary_table
+from llmbench.tables import resources_table, roofline_table
+from records import record, scenario
+
+MODELS = {"tiny": {"parameter_bytes": 3_549_696, "decode_bytes": 2_501_632}}
+BANDWIDTH = {"device": "cuda", "available": True, "name": "NVIDIA Test GPU", "uuid": "GPU-test", "bytes_per_s": 3e9,
+             "context_bytes": 500 * 2**20}  # fmt: skip
+
+
+def figures(tmp_path, gpu, language):
+    t = load_strings(language)
+    sweep = scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 2, 8])
+    loop = scenario("loop", output_tokens=4)
+    records = [record(b, name, s, gpu=gpu, speed=v) for name, s in (("loop", loop), ("sweep", sweep))
+               for b, v in (("hf", 1.0), ("fastllm", 2.0))]  # fmt: skip
+    summary = summary_table(records)
+    bandwidth = BANDWIDTH if gpu else {**BANDWIDTH, "device": "cpu", "uuid": None}
+    roofline, resources = (
+        roofline_table(summary, records, MODELS, bandwidth),
+        resources_table(summary, MODELS, bandwidth),
+    )
+    paths = {name: tmp_path / f"{name}.png" for name in ("loop", "sweep", "latency", "memory", "resources")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plot_scenario(summary, "loop", str(paths["loop"]), t)
+        plot_scenario(summary, "sweep", str(paths["sweep"]), t)
+        plot_latency(records, str(paths["latency"]), t)
+        plot_memory(records, str(paths["memory"]), t)
+        plot_resources(resources, roofline, "tiny", str(paths["resources"]), t)
+    return paths, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_label_is_drawn_in_the_reports_language(tmp_path, language):
+    """A Chinese label without a CJK font is drawn as boxes: matplotlib warns of each missing glyph."""
+    paths, caught = figures(tmp_path, gpu=True, language=language)
+    assert not [w for w in caught if "missing from font" in w], caught[:3]
+    for path in paths.values():
+        with Image.open(path) as image:
+            assert image.size[0] > 800 and image.getextrema()[0][0] < 100  # drawn, not blank
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_resources_figure_shows_what_was_measured(tmp_path, gpu, monkeypatch):
+    """Memory bars per measure, energy and roofline bars only where measured, "not measured" otherwise."""
+    import llmbench.plots.model as model
+
+    drawn = {}
+    monkeypatch.setattr(model, "save", lambda fig, path: drawn.setdefault(path, fig))
+    figures(tmp_path, gpu=gpu, language="en")
+    memory, energy, roofline = drawn[str(tmp_path / "resources.png")].axes[:3]
+    bars = [len([p for p in ax.patches if p.get_width() > 0]) for ax in (memory, energy, roofline)]
+    measures = [t.get_text() for t in memory.get_legend().get_texts()]
+    if gpu:
+        assert "NVML process peak" in measures and "torch max allocated" in measures
+        assert bars[1] == 4 and bars[2] == 4  # 2 backends x (loop, sweep level 1)
+    else:
+        assert measures == ["weights (parameter bytes)", "process RSS peak (host)"]
+        assert bars[1] == 0 and "not measured" in energy.texts[0].get_text()
+        assert bars[2] == 4  # the CPU's own bandwidth bounds CPU runs
