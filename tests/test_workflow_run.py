@@ -57,7 +57,7 @@ def test_replicas_interleave_across_backends(finished):
 def test_every_metric_is_present_and_consistent(finished):
     summary = read_summary(finished / "results/summary.csv")
     ok = summary[(summary.status == "ok") & (summary.per != "run")]
-    for (backend, scenario, concurrency), group in ok.groupby(
+    for (backend, scenario, _level), group in ok.groupby(
         ["backend", "scenario", "concurrency"], dropna=False
     ):
         stats = group.set_index("metric")
