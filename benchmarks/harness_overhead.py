@@ -1,25 +1,33 @@
-"""How much does llmbench's measuring cost? Prints the harness overhead ratio.
+"""How much does llmbench's measuring cost? Prints the harness overhead with its 95 % CI.
 
-Side by side in one process, alternating rounds (ABAB...), on the same loaded
-backend and the same fixed-length prompts:
-  bare:    the backend's own generate call in a plain loop, timed once around it
-           (transformers: model.generate without a streamer; FastLLM: its C API
-           fetch loop without timestamps);
-  harness: llmbench's path - measure() with per-token timestamps and request
-           records, while the resource sampler thread runs as in a benchmark job.
-Goal: median overhead <= 1 %.
+Side by side in one process, on the same loaded backend and the same prompts, in
+ABBA order (bare, harness, harness, bare, ...) so that drift cancels:
+  bare:    the backend's own generation the way a user calls the library,
+           Backend.bare_generate (transformers: generate() without a streamer;
+           hf-compile: its loop without CUDA events; FastLLM: its fetch loop
+           without stamps), timed once around the pass;
+  harness: llmbench's path - a measured pass (submission stamps, per-token
+           stamps, request records) with the resource sampler's thread running
+           and its window open, as in a benchmark job.
+Each ABBA block gives one ratio harness / bare (geometric mean of its two
+pairs); blocks repeat until the 95 % CI of the mean log ratio is within
++-0.5 % or --max-seconds pass. Goal: overhead <= 1 %, with the CI to show it.
 
-    python benchmarks/harness_overhead.py                       # tiny model, hf, CPU
-    python benchmarks/harness_overhead.py --backend fastllm --model resources/models/tiny/hf \\
-        --artifact resources/models/tiny/fastllm-float32.flm
+One backend per process (FastLLM's idle threads spin a core: never time HF beside
+a loaded ftllm). `--backend all` runs each in its own process and prints a table.
+
+    python benchmarks/harness_overhead.py                                   # hf, tiny model, CPU
+    python benchmarks/harness_overhead.py --backend all --input-tokens 128 --output-tokens 64
+    python benchmarks/harness_overhead.py --backend fastllm --model resources/models/M/hf \\
+        --artifact resources/models/M/fastllm-float16.flm --dtype float16
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
+import math
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,120 +35,119 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from llmbench.backends import get_backend  # noqa: E402
+from llmbench.backends import get_backend, make_options  # noqa: E402
 from llmbench.backends.base import LoadSettings  # noqa: E402
 from llmbench.device import default_cpu_threads, resolve_device  # noqa: E402
 from llmbench.io import read_json  # noqa: E402
+from llmbench.passes import run_sequential  # noqa: E402
 from llmbench.sampler import ResourceSampler  # noqa: E402
-from llmbench.scenarios import fixed_prompts, measure  # noqa: E402
+from llmbench.scenario_types import Scenario  # noqa: E402
+from llmbench.scenarios import fixed_prompts  # noqa: E402
+from llmbench.stats import t_interval  # noqa: E402
+
+CPU_BACKENDS = ["hf", "hf-compile", "fastllm"]
 
 
-def bare_generate(backend, name: str):
-    """The backend's generation without anything llmbench adds."""
-    if name == "hf":
-        torch = backend._torch
+def tiny_model() -> tuple[str, str]:
+    """The tiny preset and its FastLLM conversion, built in a temporary folder."""
+    from llmbench.convert import convert_to_flm
+    from llmbench.models.presets import get_preset
+    from llmbench.models.synthetic import build_synthetic_model
 
-        def run(prompt, n):
-            inputs = torch.tensor([prompt], device=backend.settings.device)
-            with torch.inference_mode():
-                backend.model.generate(inputs, attention_mask=torch.ones_like(inputs), do_sample=False,
-                                       max_new_tokens=n, min_new_tokens=n)  # fmt: skip
-            if backend.settings.device == "cuda":
-                torch.cuda.synchronize()
+    folder = Path(tempfile.mkdtemp()) / "tiny"
+    build_synthetic_model(folder, get_preset("tiny"), seed=0, dtype="float32")
+    flm = folder.parent / "tiny.flm"
+    convert_to_flm(folder, flm, "float32", 300, folder.parent / "convert.log")
+    return str(folder), str(flm)
 
-        return run
-    if name == "fastllm":
-        lib, model = backend._lib, backend._handle
 
-        def run(prompt, n):
-            ids = (ctypes.c_int * len(prompt))(*prompt)
-            handle = lib.launch_response_llm_model(
-                model, len(prompt), ids, n, n, False, 1.0, 1, 1.0, 1.0, False, 0, None
-            )
-            while True:
-                if not lib.can_fetch_response_llm_model(model, handle):
-                    time.sleep(0.0005)
-                    continue
-                if lib.fetch_response_llm_model(model, handle) < 0:
-                    break
+def measure_one(args) -> None:
+    model_dir = args.model
+    config = read_json(Path(model_dir) / "config.json")
+    dtype = args.dtype or config.get("dtype") or config.get("torch_dtype") or "float32"
+    device = resolve_device(args.device)
+    artifact = args.artifact if args.backend == "fastllm" else model_dir
+    options = make_options(
+        args.backend,
+        {"max_cache_len": args.input_tokens + args.output_tokens} if args.backend == "hf-compile" else {},
+    )
+    backend = get_backend(args.backend)(
+        LoadSettings(model_dir, artifact, device, dtype, default_cpu_threads(), options)
+    )
+    backend.import_libraries()
+    backend.load()
+    prompts = fixed_prompts(args.requests, args.input_tokens, config["vocab_size"], seed=0)
+    n = args.output_tokens
+    scenario = Scenario(type="fixed", output_tokens=n, warmup_passes=0, repetitions=1, min_duration_s=0,
+                        target_ci_pct=None, max_duration_s=1, replicas=1, input_tokens=args.input_tokens,
+                        requests=args.requests, seed=0)  # fmt: skip
+    sampler = ResourceSampler()
+    sampler.start()
 
-        return run
-    raise SystemExit(f"no bare path for backend {name!r}")
+    def bare() -> float:
+        started = time.perf_counter()
+        for prompt in prompts:
+            backend.bare_generate(prompt, n)
+        return time.perf_counter() - started
+
+    def harness() -> float:
+        sampler.open()
+        started = time.perf_counter()
+        run_sequential(backend, prompts, scenario, None)
+        elapsed = time.perf_counter() - started
+        sampler.close()
+        return elapsed
+
+    for _ in range(2):  # warm both paths
+        bare(), harness()
+    logs, started = [], time.perf_counter()
+    while True:
+        a1, b1, b2, a2 = bare(), harness(), harness(), bare()  # ABBA
+        logs.append(0.5 * (math.log(b1 / a1) + math.log(b2 / a2)))
+        low, high = t_interval(logs)
+        half = (high - low) / 2 if not math.isnan(low) else math.inf
+        elapsed = time.perf_counter() - started
+        if (len(logs) >= args.min_blocks and half <= math.log(1.005)) or elapsed > args.max_seconds:
+            break
+    sampler.stop()
+    mean = sum(logs) / len(logs)
+    tokens = args.requests * n
+    print(f"{args.backend:10s} {device} {dtype} {args.requests} x {args.input_tokens}+{n}: "
+          f"{tokens / ((a1 + a2) / 2):,.1f} tok/s bare; harness overhead {100 * (math.exp(mean) - 1):+.2f} % "
+          f"(95 % CI {100 * (math.exp(low) - 1):+.2f} … {100 * (math.exp(high) - 1):+.2f} %, {len(logs)} ABBA blocks, "
+          f"{elapsed:.0f} s); goal <= 1 %", flush=True)  # fmt: skip
+    os._exit(0)  # a process that loaded ftllm may not exit by itself
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--backend", default="hf")
+    parser.add_argument("--backend", default="hf", help="a backend name, or all (each in its own process)")
     parser.add_argument("--model", help="HF model folder (default: build the tiny preset)")
-    parser.add_argument("--artifact", help="what the backend loads, if not the model folder (.flm)")
+    parser.add_argument("--artifact", help="FastLLM's .flm (default: converted from the tiny preset)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default=None, help="default: the model's config dtype or float32")
     parser.add_argument("--input-tokens", type=int, default=32)
     parser.add_argument("--output-tokens", type=int, default=32)
     parser.add_argument("--requests", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--min-blocks", type=int, default=6)
+    parser.add_argument("--max-seconds", type=float, default=120)
     args = parser.parse_args()
-
-    model_dir = args.model
-    if model_dir is None:
-        from llmbench.models.presets import get_preset
-        from llmbench.models.synthetic import build_synthetic_model
-
-        model_dir = str(Path(tempfile.mkdtemp()) / "tiny")
-        build_synthetic_model(Path(model_dir), get_preset("tiny"), seed=0, dtype="float32")
-    config = read_json(Path(model_dir) / "config.json")
-    dtype = args.dtype or config.get("dtype") or config.get("torch_dtype") or "float32"
-    device = resolve_device(args.device)
-    settings = LoadSettings(model_dir, args.artifact or model_dir, device, dtype, default_cpu_threads())
-    backend = get_backend(args.backend)(settings)
-    backend.import_libraries()
-    backend.load()
-    prompts = fixed_prompts(args.requests, args.input_tokens, config["vocab_size"], seed=0)
-    n = args.output_tokens
-    scenario = {
-        "type": "fixed",
-        "output_tokens": n,
-        "warmup_requests": 0,
-        "repetitions": 1,
-        "min_duration_s": 0,
-    }
-    bare = bare_generate(backend, args.backend)
-    for prompt in prompts:  # warm both paths
-        bare(prompt, n)
-        backend.generate(prompt, n)
-
-    bare_s, harness_s = [], []
-    for _ in range(args.rounds):
-        started = time.perf_counter()
-        for prompt in prompts:
-            bare(prompt, n)
-        bare_s.append(time.perf_counter() - started)
-
-        sampler = ResourceSampler()
-        sampler.start()
-        started = time.perf_counter()
-        measure(backend, prompts, scenario, sampler.window_start, sampler.window_end)
-        harness_s.append(time.perf_counter() - started)
-        sampler.stop()
-
-    ratios = [h / b for h, b in zip(harness_s, bare_s, strict=True)]
-    tokens = args.requests * n
-    print(f"backend {args.backend} on {device}, {dtype}, {args.requests} requests x {args.input_tokens}+{n} tokens, "
-          f"{args.rounds} rounds")  # fmt: skip
-    print(
-        f"bare     median {statistics.median(bare_s) * 1000:9.1f} ms  ({tokens / statistics.median(bare_s):,.1f} tok/s)"
-    )
-    print(
-        f"harness  median {statistics.median(harness_s) * 1000:9.1f} ms  ({tokens / statistics.median(harness_s):,.1f} tok/s)"
-    )
-    print(
-        f"harness overhead: {(statistics.median(ratios) - 1) * 100:+.2f} % (median of per-round ratios; "
-        f"min {(min(ratios) - 1) * 100:+.2f} %, max {(max(ratios) - 1) * 100:+.2f} %); goal <= 1 %"
-    )
-    sys.stdout.flush()
-    os._exit(0)  # a process that loaded ftllm may not exit by itself
+    if args.model is None:
+        args.model, args.artifact = tiny_model()
+    if args.backend != "all":
+        return measure_one(args)
+    for backend in CPU_BACKENDS:
+        argv = [a for a in sys.argv[1:]] + [
+            "--model",
+            args.model,
+            "--artifact",
+            args.artifact or "",
+            "--backend",
+            backend,
+        ]
+        subprocess.run([sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

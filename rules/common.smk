@@ -181,6 +181,7 @@ def get_backend_artifact(wildcards):
     model = wildcards.model
     return {
         "fastllm": f"resources/models/{model}/fastllm-{MODELS[model]['dtype']}.flm",
+        "llamacpp": f"resources/models/{model}/llamacpp-{MODELS[model]['dtype']}.gguf",
         "hf": f"resources/models/{model}/hf",
         "source": f"resources/models/{model}/source",
     }[get_backend(wildcards.backend).artifact_kind]

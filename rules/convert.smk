@@ -14,3 +14,20 @@ rule convert_fastllm:
         timeout_s=timeout_seconds("convert_timeout_s"),
     script:
         "../scripts/convert_fastllm.py"
+
+
+# llama.cpp's GGUF, written with the gguf package from the checkpoint as acquired
+# (ChatGLM2 as llama.cpp's chatglm, Llama layouts as llama); no inference here.
+rule convert_llamacpp:
+    input:
+        model="resources/models/{model}/source",
+        manifest="resources/models/{model}/manifest.json",
+        code=get_code("convert_llamacpp"),
+    output:
+        "resources/models/{model}/llamacpp-{dtype}.gguf",
+    log:
+        "logs/convert_llamacpp/{model}-{dtype}.log",
+    conda:
+        "../envs/llamacpp.yaml"
+    script:
+        "../scripts/convert_llamacpp.py"

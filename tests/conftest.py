@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures of the GGUF tests (models exported and their llama.cpp runner), shared by two test modules.
+pytest_plugins = ["gguf_models"]
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tests"))

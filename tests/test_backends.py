@@ -157,3 +157,39 @@ def test_fastllm_measures_its_token_clock(tiny_model, tiny_flm):
 def test_a_spec_names_every_setting_a_run_needs(tiny_model, tiny_prompt_ids):
     spec = make_spec(tiny_model, tiny_prompt_ids, "hf")
     assert spec.scenario.type == "loop" and spec.timeout_s == 300 and str(spec.run) == "tiny/hf/test/0"
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tiny_model, tmp_path_factory):
+    from llmbench.models.gguf_export import export_gguf
+
+    path = tmp_path_factory.mktemp("gguf") / "llamacpp-float32.gguf"
+    export_gguf(tiny_model, path, "float32")
+    return path
+
+
+def test_llamacpp_decodes_exactly_what_hf_does_batched_or_concurrent(tiny_model, tiny_gguf):
+    """Same neutral greedy, EOS masked, exact lengths: one request, a batch, five threads at once."""
+    hf = load("hf", tiny_model)
+    llama = load("llamacpp", tiny_model, artifact=tiny_gguf)
+    prompts = [[5 + i, 6, 7, 8, 9, 10] for i in range(5)]
+    expected = [hf.generate(p, 24).output_ids for p in prompts]
+    single = llama.generate(prompts[0], 24)
+    assert single.output_ids == expected[0] and len(single.token_times) == 24
+    assert [g.output_ids for g in llama.generate_batch(prompts, 24)] == expected
+    p = run_threads(llama, prompts, scenario("threads", output_tokens=24, workers=5), None)
+    assert [r.output_ids for r in p.requests] == expected
+    assert llama.bare_generate(prompts[1], 24) == expected[1]
+    info = llama.describe()
+    assert info["flash_attn"] == "off" and info["gpu_layers_offloaded"] in (None, "0/3")
+    llama.close()
+
+
+def test_llamacpp_masks_eos_until_the_asked_length(tiny_model, tiny_gguf, tmp_path):
+    first = load("llamacpp", tiny_model, artifact=tiny_gguf).generate([5, 6, 7, 8], 1).output_ids[0]
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    config = json.loads((model / "generation_config.json").read_text())
+    (model / "generation_config.json").write_text(json.dumps({**config, "eos_token_id": first}))
+    ids = load("llamacpp", model, artifact=tiny_gguf).generate([5, 6, 7, 8], 12).output_ids
+    assert len(ids) == 12 and first not in ids

@@ -41,7 +41,9 @@ def test_the_workflow_runs_unchanged_through_slurm(tmp_path, tiny_model, tiny_pr
 
     summary = read_summary(workdir / "results/summary.csv")
     runs = summary.drop_duplicates(["backend", "scenario"]).set_index(["backend", "scenario"])
-    assert len(runs) == 11 and (runs.drop(("hf", "hangs")).status == "ok").all(), runs[["status", "reason"]]
+    assert len(runs) == 3 * 5 + 1 and (runs.drop(("hf", "hangs")).status == "ok").all(), runs[
+        ["status", "reason"]
+    ]
     hung = read_record(workdir / "results/runs/tiny/hf/hangs/0.json")
     assert hung.status == "failed" and hung.reason == "timed out after 20 s"
     assert (workdir / "results/report.html").stat().st_size > 0

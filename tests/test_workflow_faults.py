@@ -22,7 +22,9 @@ def test_an_interrupted_workflow_reruns_only_what_was_cut_off(finished, tmp_path
     record as it was."""
     workdir = own_copy(finished, tmp_path / "copy")
     config = yaml.safe_load((workdir / "config/config.yaml").read_text())
-    config["scenarios"]["loop"].update(output_tokens=48, repetitions=6, replicas=1)
+    config["scenarios"]["loop"].update(
+        output_tokens=48, repetitions=6, replicas=1, backends=["hf", "fastllm"]
+    )
     (workdir / "interrupt.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
     args = [*RUN, "--configfile", "interrupt.yaml"]
     runs = {b: workdir / f"results/runs/tiny/{b}/loop/0.json" for b in ("hf", "fastllm")}

@@ -42,7 +42,7 @@ BAD_INPUTS = {
     ),
     "scenario backend not run": (
         _set(["scenarios", "loop", "backends"], ["hf", "vllm"]),
-        "scenarios.loop.backends: 'vllm' is not among backends: ['hf', 'fastllm']",
+        "scenarios.loop.backends: 'vllm' is not among backends: ['hf', 'fastllm', 'llamacpp']",
     ),
     "zero concurrency": (
         _set(["scenarios", "sweep", "concurrency"], [1, 0]),

@@ -25,7 +25,7 @@ def test_a_local_folder_written_by_transformers_reaches_the_report(peer_model, t
     workdir = copy_workflow(tmp_path / "workflow")
     args = run_config(workdir, {
         "device": "cpu", "models": {"peer": {"source": "local", "path": str(peer_model), "dtype": "float32"}},
-        "backends": ["hf", "fastllm"],
+        "backends": ["hf", "fastllm", "llamacpp"],
         "scenarios": {"fixed": {"type": "fixed", "input_tokens": 128, "output_tokens": 64, "requests": 1,
                                 "warmup_passes": 2, "repetitions": 10}},
         "report": {"language": "en"},
@@ -42,7 +42,7 @@ def test_a_hub_model_reaches_the_report(tiny_model, tmp_path):
     workdir = copy_workflow(tmp_path / "workflow")
     args = run_config(workdir, {
         "device": "cpu", "models": {"hubbed": {"source": "hub", "repo_id": "llmbench/tiny", "revision": "v1"}},
-        "backends": ["hf", "fastllm"],
+        "backends": ["hf", "fastllm", "llamacpp"],
         "scenarios": {"loop": {"type": "loop", "output_tokens": 8, "repetitions": 2}},
     })  # fmt: skip
     commit = "0123456789abcdef0123456789abcdef01234567"
@@ -76,4 +76,5 @@ def test_the_articles_model_format_runs_and_fastllms_cpu_bug_is_caught(tmp_path)
     assert (forced["hf"] == 1.0).all() and (forced["fastllm"] < 0.9).all(), forced
     md = (workdir / "results/report.md").read_text()
     assert "fastllm 在 loop 中**计算有误**" in md and "fastllm 在 threads 中**计算有误**" in md
-    assert md.count("**计算有误**") >= 2 + 2  # the sentences and the verdict column
+    assert md.count("**计算有误**") == 2 + 2  # the sentences and the verdict column: FastLLM's alone
+    assert (forced["llamacpp"] == 1.0).all()  # llama.cpp computes ChatGLM2 right, on the CPU too

@@ -30,14 +30,25 @@ def test_a_template_change_reruns_only_the_report(copy):
 
 def test_the_same_config_with_keys_in_another_order_reruns_nothing(copy):
     path = copy / "config/config.yaml"
-    path.write_text(yaml.safe_dump(yaml.safe_load(path.read_text()), sort_keys=True, allow_unicode=True))
+    config = yaml.safe_load(path.read_text())
+    shuffled = {key: config[key] for key in reversed(list(config))}
+    shuffled["scenarios"] = {name: dict(reversed(list(s.items()))) for name, s in config["scenarios"].items()}
+    path.write_text(yaml.safe_dump(shuffled, sort_keys=False, allow_unicode=True))
     assert planned_jobs(copy) == {}
+    # The scenarios' own order is the report's: reordering them reruns the report alone.
+    shuffled["scenarios"] = dict(reversed(list(shuffled["scenarios"].items())))
+    path.write_text(yaml.safe_dump(shuffled, sort_keys=False, allow_unicode=True))
+    assert planned_jobs(copy) == {"render_report": 1, "all": 1}
 
 
 def test_a_timeout_change_reruns_nothing(copy):
     path = copy / "config/config.yaml"
     config = yaml.safe_load(path.read_text())
-    path.write_text(yaml.safe_dump({**config, "timeout_s": 77, "convert_timeout_s": 99}, allow_unicode=True))
+    path.write_text(
+        yaml.safe_dump(
+            {**config, "timeout_s": 77, "convert_timeout_s": 99}, sort_keys=False, allow_unicode=True
+        )
+    )
     assert planned_jobs(copy) == {}
 
 
@@ -49,20 +60,22 @@ def test_leaving_a_backend_out_of_a_scenario_reruns_no_benchmark(copy):
 
 def test_a_benchmark_parameter_change_reruns_its_runs_and_downstream_only(copy):
     args = write_config(copy, lambda c: c["scenarios"]["loop"].update(output_tokens=12))
-    assert planned_jobs(copy, *args) == {"run_benchmark": 2 * 2, **DOWNSTREAM}
+    assert planned_jobs(copy, *args) == {"run_benchmark": 3 * 2, **DOWNSTREAM}
 
 
 def test_another_replica_runs_only_the_new_processes(copy):
     args = write_config(copy, lambda c: c["scenarios"]["loop"].update(replicas=3))
-    assert planned_jobs(copy, *args) == {"run_benchmark": 2, **DOWNSTREAM}
+    assert planned_jobs(copy, *args) == {"run_benchmark": 3, **DOWNSTREAM}
 
 
 @pytest.mark.parametrize("module, expected", [
-    ("src/llmbench/sampler.py", {"run_benchmark": 14, **DOWNSTREAM}),
+    ("src/llmbench/sampler.py", {"run_benchmark": 21, **DOWNSTREAM}),
     ("src/llmbench/report/conclusion.py", {"render_report": 1, "all": 1}),
     ("src/llmbench/plots/model.py", {"plot_model": 1, "render_report": 1, "all": 1}),
     ("src/llmbench/weights.py", {"describe_model": 1, "derive_tables": 1, "plot_model": 1, "render_report": 1, "all": 1}),
     ("src/llmbench/convert.py", {"convert_fastllm": 1, "run_benchmark": 7, **DOWNSTREAM}),
+    ("src/llmbench/models/gguf_export/plans.py", {"convert_llamacpp": 1, "run_benchmark": 7, **DOWNSTREAM}),
+    ("src/llmbench/backends/_llamacpp_engine.py", {"run_benchmark": 7, **DOWNSTREAM}),
 ])  # fmt: skip
 def test_editing_a_module_reruns_the_rules_that_import_it(copy, module, expected):
     path = copy / module

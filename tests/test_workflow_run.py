@@ -9,7 +9,7 @@ from llmbench.summary import read_summary
 from workflow import check_in_browser, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
-BACKENDS = ("hf", "fastllm")
+BACKENDS = ("hf", "fastllm", "llamacpp")
 SCENARIOS = ("loop", "threads", "fixed", "sweep", "sweep-batch")
 
 
@@ -51,7 +51,14 @@ def test_replicas_interleave_across_backends(finished):
     ]
     first_replica_1 = next(i for i, (replica, _, _) in enumerate(order) if replica == 1)
     assert all(replica == 0 for replica, _, _ in order[:first_replica_1])
-    assert [b for replica, s, b in order if s == "loop"] == ["hf", "fastllm", "fastllm", "hf"]
+    assert [b for replica, s, b in order if s == "loop"] == [
+        "hf",
+        "fastllm",
+        "llamacpp",
+        "llamacpp",
+        "fastllm",
+        "hf",
+    ]
 
 
 def test_every_metric_is_present_and_consistent(finished):

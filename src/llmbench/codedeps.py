@@ -24,6 +24,7 @@ RULE_ENTRIES: dict[str, list[str]] = {
     "prepare_transformers": ["scripts/prepare_transformers.py"],
     "prepare_fastllm": ["scripts/prepare_fastllm.py"],
     "convert_fastllm": ["scripts/convert_fastllm.py", "llmbench.convert"],  # converts in a child process
+    "convert_llamacpp": ["scripts/convert_llamacpp.py"],
     "tokenize_prompts": ["scripts/tokenize_prompts.py"],
     "describe_model": ["scripts/describe_model.py"],
     "run_benchmark": ["scripts/run_benchmark.py", "llmbench.worker", "llmbench.backends.{backend}"],

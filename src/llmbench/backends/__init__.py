@@ -2,7 +2,8 @@
 
 A backend named ``foo-bar`` lives in ``llmbench/backends/foo_bar.py`` and
 exposes ``BACKEND``, a subclass of :class:`base.Backend`. Adding a backend
-means adding one module; nothing else in the project lists backends.
+means adding one module (helpers of its own in modules whose names start with
+``_``); nothing else in the project lists backends.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ _NOT_BACKENDS = {"base"}
 
 def available() -> list[str]:
     """Names of every backend module, sorted."""
-    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_BACKENDS]
+    names = [
+        m.name
+        for m in pkgutil.iter_modules(__path__)
+        if m.name not in _NOT_BACKENDS and not m.name.startswith("_")
+    ]
     return sorted(name.replace("_", "-") for name in names)
 
 

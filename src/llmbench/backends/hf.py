@@ -96,7 +96,11 @@ class HFBackend(Backend):
             torch.cuda.synchronize()
 
     def _from_pretrained(self, dtype):
-        return self._transformers.AutoModelForCausalLM.from_pretrained(self.settings.artifact, dtype=dtype)
+        # Straight onto the GPU: no second copy of the weights through host memory.
+        placement = {"device_map": self.settings.device} if self.settings.device == "cuda" else {}
+        return self._transformers.AutoModelForCausalLM.from_pretrained(
+            self.settings.artifact, dtype=dtype, **placement
+        )
 
     def _generation_config(self, output_tokens: int):
         """Neutral greedy with EOS masked until exactly `output_tokens` (min_new_tokens)."""

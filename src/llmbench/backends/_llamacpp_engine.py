@@ -1,0 +1,220 @@
+"""llama.cpp's low-level API for the llamacpp backend: its log, a batch we own, and a
+context holding several sequences that one thread steps through (see backends/llamacpp.py)."""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .base import Generation, now
+
+if TYPE_CHECKING:
+    from .llamacpp import LlamaCppBackend
+
+# ggml_log_level in this llama.cpp: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continuation.
+# (llama_cpp/_logger.py still maps them as info=1 ... error=3: its set_verbose(False) would hide errors.)
+_LOG_WARN, _LOG_CONT = 3, 5
+_GGML_TYPE = {"f32": 0, "f16": 1, "bf16": 30}
+KV_OF_DTYPE = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+_FLASH = {"auto": -1, "off": 0, "on": 1}
+LOAD_MODE = {"read": 0, "mmap": 1}  # LLAMA_LOAD_MODE_NONE, LLAMA_LOAD_MODE_MMAP
+
+_log_lines: collections.deque[tuple[int, str]] = collections.deque(maxlen=2000)
+_log_state = {"forward": False}
+_log_callback = None  # the ctypes callback must outlive every call into llama.cpp
+
+
+def install_log(lib) -> None:
+    """llama.cpp's log goes to a buffer (describe() reads it); warnings and errors
+    also to stderr, i.e. the run's log file. Without this, llama-cpp-python's own
+    callback prints every info line of a load (hundreds) to stderr."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+
+    @lib.llama_log_callback
+    def callback(level, text, user_data):
+        line = text.decode("utf-8", "replace") if text else ""
+        _log_lines.append((level, line))
+        forward = level >= _LOG_WARN if level != _LOG_CONT else _log_state["forward"]
+        _log_state["forward"] = forward
+        if forward:
+            os.write(2, line.encode())
+
+    _log_callback = callback
+    lib.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+def log_find(prefix: str) -> str | None:
+    for _, line in reversed(_log_lines):
+        if prefix in line:
+            return line.strip()
+    return None
+
+
+def log_all(part: str) -> list[str]:
+    return [line.strip() for _, line in _log_lines if part in line]
+
+
+def eos_ids(model_dir: str) -> list[int]:
+    """The ids transformers masks for min_new_tokens: generation_config's eos_token_id, else config's."""
+    for name in ("generation_config.json", "config.json"):
+        path = Path(model_dir) / name
+        if path.is_file():
+            value = json.loads(path.read_text()).get("eos_token_id")
+            if value is not None:
+                return [value] if isinstance(value, int) else list(value)
+    return []
+
+
+@dataclass
+class Request:
+    prompt: list[int]
+    n: int
+    start: float
+    output: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    end: float = 0.0
+    slot: int = -1
+    stamp: bool = True  # False: bare_generate's plain loop, no per-token stamps
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def generation(self) -> Generation:
+        if self.error is not None:
+            raise self.error
+        return Generation(self.output, self.start, self.times, self.end)
+
+
+class Batch:
+    """A llama_batch over numpy arrays that we own, so that filling it is slice
+    assignment instead of a Python loop over ctypes elements."""
+
+    def __init__(self, lib, np, capacity: int):
+        self.capacity = capacity
+        self.token = np.zeros(capacity, np.int32)
+        self.pos = np.zeros(capacity, np.int32)
+        self.n_seq = np.ones(capacity, np.int32)
+        self.seq = np.zeros(capacity, np.int32)
+        self.logits = np.zeros(capacity, np.int8)
+        seq_base = self.seq.ctypes.data
+        self._seq_ptrs = (ctypes.POINTER(ctypes.c_int32) * capacity)(
+            *[ctypes.cast(seq_base + 4 * i, ctypes.POINTER(ctypes.c_int32)) for i in range(capacity)]
+        )
+        self.struct = lib.llama_batch(
+            n_tokens=0,
+            token=self.token.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+            embd=None,
+            pos=self.pos.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+            n_seq_id=self.n_seq.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+            seq_id=self._seq_ptrs,
+            logits=self.logits.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)),
+        )
+
+
+class Engine:
+    """One llama_context with `slots` sequences; used by one thread at a time."""
+
+    def __init__(self, backend: LlamaCppBackend, slots: int, context_tokens: int):
+        self.b, self.slots, self.context_tokens = backend, slots, context_tokens
+        lib, s = backend._lib, backend.settings
+        params = lib.llama_context_default_params()
+        params.n_seq_max = slots
+        params.n_ctx = slots * context_tokens  # kv_unified off: each sequence gets n_ctx / n_seq_max
+        params.n_batch = params.n_ctx  # a whole batched prefill in one llama_decode call
+        params.n_ubatch = min(512, params.n_ctx)
+        params.kv_unified = False
+        params.n_threads = params.n_threads_batch = s.cpu_threads
+        params.type_k = params.type_v = _GGML_TYPE[backend.kv_type]
+        params.flash_attn_type = _FLASH[backend.flash_attn]
+        params.no_perf = True
+        self.ctx = lib.llama_init_from_model(backend.model, params)
+        if not self.ctx:
+            raise RuntimeError(
+                f"llama_init_from_model failed: {log_find('llama_init_from_model') or 'see log'}"
+            )
+        self.memory = lib.llama_get_memory(self.ctx)
+        self.batch = Batch(lib, backend._np, params.n_batch)
+        self.free = list(range(slots))
+        self.active: list[Request] = []
+
+    def fits(self, request: Request) -> bool:
+        return len(request.prompt) + request.n <= self.context_tokens
+
+    def step(self, admit: list[Request]) -> None:
+        """One llama_decode: the last token of every running sequence, plus the prompts of `admit`."""
+        lib, np, batch = self.b._lib, self.b._np, self.batch
+        started = now()
+        n = 0
+        for request in self.active:  # decode: one token per running sequence
+            batch.token[n] = request.output[-1]
+            batch.pos[n] = len(request.prompt) + len(request.output) - 1
+            batch.seq[n] = request.slot
+            batch.logits[n] = 1
+            n += 1
+        for request in admit:  # prefill: logits of the last prompt position only
+            request.start = started
+            request.slot = self.free.pop()
+            length = len(request.prompt)
+            batch.token[n : n + length] = request.prompt
+            batch.pos[n : n + length] = np.arange(length)
+            batch.seq[n : n + length] = request.slot
+            batch.logits[n : n + length] = 0
+            batch.logits[n + length - 1] = 1
+            n += length
+        batch.struct.n_tokens = n
+        order = self.active + admit  # outputs come in batch order
+        code = lib.llama_decode(self.ctx, batch.struct)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} ({n} tokens, {len(order)} sequences)")
+        logits = np.ctypeslib.as_array(lib.llama_get_logits(self.ctx), shape=(len(order), self.b.n_vocab))
+        # EOS masked as min_new_tokens does, in the context's output buffer (nothing reads it again)
+        logits[:, self.b.masked] = -np.inf
+        tokens = logits.argmax(axis=1).tolist()
+        stamped = now()  # the ids are in Python: every sequence of this step has its token
+        self.active = []
+        for request, token in zip(order, tokens, strict=True):
+            request.output.append(token)
+            if request.stamp:
+                request.times.append(stamped)
+            if len(request.output) == request.n:
+                request.end = stamped
+                lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
+                self.free.append(request.slot)
+                request.done.set()
+            else:
+                self.active.append(request)
+
+    def admissible(self, pending: collections.deque) -> list[Request]:
+        admit, budget = [], self.batch.capacity - len(self.active)
+        while (
+            pending
+            and len(admit) < len(self.free)
+            and len(pending[0].prompt) <= budget
+            and self.fits(pending[0])
+        ):
+            budget -= len(pending[0].prompt)
+            admit.append(pending.popleft())
+        return admit
+
+    def abort(self, requests: list[Request], error: BaseException) -> None:
+        """Fail `requests`: their callers get `error`, their slots and KV are let go."""
+        for request in requests:
+            if request.slot >= 0 and request.slot not in self.free:
+                self.b._lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
+                self.free.append(request.slot)
+            if not request.done.is_set():
+                request.error = error
+                request.done.set()
+        self.active = [r for r in self.active if r not in requests]
+
+    def close(self) -> None:
+        if self.ctx:
+            self.b._lib.llama_free(self.ctx)
+            self.ctx = None

@@ -1,0 +1,204 @@
+"""llama.cpp through llama-cpp-python's low-level API, driven by token ids.
+
+It loads the GGUF file that rule convert_llamacpp writes (llmbench.models.gguf_export).
+The low-level API, because `Llama.generate` samples by default, keeps the previous
+call's KV cache for a repeated prompt and knows no minimum length. Here the loop is
+ours: `llama_decode` on a `llama_batch`, then greedy over the last logits with the
+EOS ids set to -inf, for exactly `output_tokens` tokens - what transformers'
+`generate(do_sample=False, min_new_tokens=n)` does. Each token is stamped when its
+id is in Python (reading the logits waits for the device).
+
+Concurrency, the way llama-server does it: one llama_context holds several
+sequences (n_seq_max, a KV cache each), and one scheduler thread owns it. Every
+step is one `llama_decode` over one token per running sequence plus the prompts of
+newly admitted ones (continuous batching); `generate_batch` admits all its prompts
+at once, concurrent `generate()` calls from Python threads are queued to the
+scheduler. Why not a context per thread: contexts are not thread-safe, and
+ggml's CPU threads are an OpenMP team per calling thread - a second caller's idle
+team spun beside the busy one and made steps 3-10x slower; measured on 2 CPU cores
+(tiny model, 4 concurrent calls): 6,106 output tok/s with the scheduler against
+3,071 with a context per thread. `bare_generate` goes through the scheduler too.
+
+Flash attention: llama.cpp's kernels round K/V through float16 (CPU: max |dlogit|
+3e-3 instead of 3e-6 against transformers in float32), so it is off for float32
+runs and llama.cpp's `auto` otherwise. Weights are read into memory (`load_mode:
+read`), so RSS means what the process owns; `mmap` would count them as page cache.
+A cuda request on a build without GPU offload, or with fewer layers offloaded than
+all, is a failure, never CPU numbers.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import re
+import threading
+from dataclasses import dataclass
+
+from ._llamacpp_engine import KV_OF_DTYPE, LOAD_MODE, Engine, Request, eos_ids, install_log, log_all, log_find
+from .base import Backend, BackendUnavailable, Generation, now, option
+
+
+@dataclass(frozen=True)
+class Options:
+    slots: int = option(1, "sequences the context holds at first; grown (context rebuilt) when idle and more "
+                        "arrive at once", {"type": "integer", "minimum": 1, "maximum": 256})  # fmt: skip
+    context_tokens: int = option(512, "KV cells per sequence at first; grown when idle and a request needs more",
+                                 {"type": "integer", "minimum": 16})  # fmt: skip
+    kv_type: str | None = option(None, "KV cache type (null: the run dtype, as transformers keeps its cache)",
+                                 {"enum": [None, "f32", "f16", "bf16"]})  # fmt: skip
+    flash_attn: str | None = option(None, "auto, on, off; null: off for float32, auto otherwise",
+                                    {"enum": [None, "auto", "on", "off"]})  # fmt: skip
+    load_mode: str = option("read", "read: weights copied into memory (RSS = what the process owns); mmap",
+                            {"enum": ["read", "mmap"]})  # fmt: skip
+    gpu_layers: int = option(-1, "layers offloaded on cuda (-1: all; anything less is refused)",
+                             {"type": "integer", "minimum": -1})  # fmt: skip
+
+
+class LlamaCppBackend(Backend):
+    Options = Options
+    artifact_kind = "llamacpp"  # resources/models/{model}/llamacpp-{dtype}.gguf
+    packages = ("llama-cpp-python", "gguf")
+
+    def import_libraries(self) -> None:
+        try:
+            import numpy as np
+            from llama_cpp import llama_cpp as lib
+        except ImportError as error:
+            raise BackendUnavailable(f"llama_cpp is not importable: {error}") from error
+        self._lib, self._np = lib, np
+        install_log(lib)
+        lib.llama_backend_init()
+
+    def load(self) -> None:
+        lib, s, options = self._lib, self.settings, self.options
+        self.gpu_offload = bool(lib.llama_supports_gpu_offload())
+        if s.device == "cuda" and not self.gpu_offload:
+            raise BackendUnavailable("device cuda asked for, but this llama-cpp-python build has no GPU offload "
+                                     "(built without CMAKE_ARGS=-DGGML_CUDA=on, or no GPU visible to it)")  # fmt: skip
+        self.kv_type = options.kv_type or KV_OF_DTYPE[s.dtype]
+        self.flash_attn = options.flash_attn or ("off" if s.dtype == "float32" else "auto")
+        params = lib.llama_model_default_params()
+        params.n_gpu_layers = options.gpu_layers if s.device == "cuda" else 0
+        params.load_mode = LOAD_MODE[options.load_mode]
+        self.model = lib.llama_model_load_from_file(str(s.artifact).encode(), params)
+        if not self.model:
+            raise RuntimeError(f"llama.cpp could not load {s.artifact}: {log_find('error') or 'see log'}")
+        # "load_tensors: offloaded 29/29 layers to GPU" (the layers and the output layer)
+        found = re.search(r"offloaded (\d+)/(\d+) layers", log_find("offloaded") or "")
+        self.offloaded = f"{found[1]}/{found[2]}" if found else None
+        if s.device == "cuda" and params.n_gpu_layers < 0 and not (found and found[1] == found[2]):
+            raise BackendUnavailable(
+                f"device cuda asked for, but llama.cpp offloaded {self.offloaded} layers to the GPU"
+            )
+        vocab = lib.llama_model_get_vocab(self.model)
+        self.n_vocab = lib.llama_vocab_n_tokens(vocab)
+        self.masked = eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)]
+        self._lock = threading.Lock()
+        self._engines: list[Engine] = []
+        self._rebuilds = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._engine = self._new_engine(options.slots, options.context_tokens)
+        self._scheduler = threading.Thread(target=self._serve, name="llamacpp-scheduler", daemon=True)
+        self._scheduler.start()
+
+    def _new_engine(self, slots: int, context_tokens: int) -> Engine:
+        engine = Engine(self, slots, context_tokens)
+        self._engines.append(engine)
+        return engine
+
+    def _sized_for(self, engine: Engine, requests: list[Request]) -> Engine:
+        """`engine` if every request fits it, else a larger one (called only while it is idle)."""
+        slots = max(len(requests), engine.slots)
+        tokens = max(engine.context_tokens, -(-max(len(r.prompt) + r.n for r in requests) // 256) * 256)
+        if slots <= engine.slots and tokens <= engine.context_tokens:
+            return engine
+        engine.close()
+        self._engines.remove(engine)
+        self._rebuilds += 1
+        self._engine = self._new_engine(slots, tokens)
+        return self._engine
+
+    def _serve(self) -> None:
+        """The scheduler thread: owns the context; batches whatever requests are queued."""
+        pending: collections.deque[Request] = collections.deque()
+        while True:
+            engine = self._engine
+            if not pending and not engine.active:
+                item = self._queue.get()  # idle: wait for work
+                if item is None:
+                    return
+                pending.extend(item)
+            while True:  # everything that arrived meanwhile
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # finish what runs, then stop
+                    break
+                pending.extend(item)
+            admit: list[Request] = []
+            try:
+                if not engine.active and pending:
+                    engine = self._sized_for(engine, list(pending))
+                admit = engine.admissible(pending)
+                if admit or engine.active:
+                    engine.step(admit)
+            except BaseException as error:  # every caller in flight gets the error; the scheduler goes on
+                engine.abort([*engine.active, *admit, *pending], error)
+                pending.clear()
+
+    def _run(self, requests: list[Request]) -> list[Generation]:
+        self._queue.put(requests)
+        for request in requests:
+            request.done.wait()
+        return [r.generation() for r in requests]
+
+    def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
+        return self.generate_batch([prompt_ids], output_tokens)[0]
+
+    def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
+        """True batching: every prompt in one context, one llama_decode per step for all."""
+        start = now()
+        for prompt in prompts:  # a bad id would fail the whole decode step, batch-mates included
+            if not prompt or min(prompt) < 0 or max(prompt) >= self.n_vocab:
+                raise ValueError(f"prompt ids must be 0..{self.n_vocab - 1} and at least one")
+        return self._run([Request(list(p), output_tokens, start) for p in prompts])
+
+    def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        return self._run([Request(list(prompt_ids), output_tokens, now(), stamp=False)])[0].output_ids
+
+    def describe(self) -> dict:
+        lib, engine = self._lib, self._engine
+        return {
+            "system_info": lib.llama_print_system_info().decode().strip(),
+            "gpu_offload_supported": self.gpu_offload,
+            "gpu_layers_offloaded": self.offloaded,
+            "buffers": log_all(
+                "buffer size"
+            ),  # where the weights and KV cache are: "CUDA0 model buffer size = ..."
+            "cpu_threads": lib.llama_n_threads(engine.ctx),
+            "concurrency": "one context, a scheduler thread batching every request",
+            "slots": engine.slots,
+            "context_tokens_per_slot": engine.context_tokens,
+            "context_rebuilds": self._rebuilds,
+            "kv_type": self.kv_type,
+            "flash_attn": self.flash_attn,
+            "flash_attn_resolved": log_find("Flash Attention"),
+            "masked_ids": self.masked,
+            "decoding": "greedy argmax over the logits, EOS ids set to -inf",
+        }
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._scheduler.join(timeout=30)
+        for engine in list(self._engines):
+            engine.close()
+        self._engines.clear()
+        if getattr(self, "model", None):
+            self._lib.llama_model_free(self.model)
+            self.model = None
+
+
+BACKEND = LlamaCppBackend

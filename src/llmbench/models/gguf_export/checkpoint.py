@@ -1,0 +1,81 @@
+"""The tensors of a checkpoint folder, read one at a time (for the GGUF export)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import torch
+
+
+class Checkpoint:
+    """The tensors of a folder, read one at a time: safetensors (safe_open) or
+    pytorch_model*.bin (torch.load, memory-mapped). One weight file is open at a
+    time, so its mapped pages are let go when the next file is opened."""
+
+    def __init__(self, folder: Path):
+        self._file_of: dict[str, Path] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        self._open_path: Path | None = None
+        self._open: object = None
+        self._stack = contextlib.ExitStack()
+        self._safetensors = bool(_weight_files(folder, "model.safetensors.index.json", "*.safetensors"))
+        files = _weight_files(folder, "model.safetensors.index.json", "*.safetensors") or _weight_files(
+            folder, "pytorch_model.bin.index.json", "pytorch_model*.bin"
+        )
+        if not files:
+            raise FileNotFoundError(f"{folder} has no weights (*.safetensors or pytorch_model*.bin)")
+        for path in files:
+            handle = self._handle(path)
+            for name in self._keys(handle):
+                self._file_of[name] = path
+                self._shapes[name] = self._shape(handle, name)
+
+    def _handle(self, path: Path):
+        if path != self._open_path:
+            self.close()
+            if self._safetensors:
+                from safetensors import safe_open
+
+                self._open = self._stack.enter_context(safe_open(str(path), framework="pt"))
+            else:
+                try:  # memory-mapped: pages are read when a tensor is
+                    self._open = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+                except RuntimeError:  # the legacy (non-zip) format cannot be mapped
+                    self._open = torch.load(path, map_location="cpu", weights_only=True)
+            self._open_path = path
+        return self._open
+
+    def _keys(self, handle) -> list[str]:
+        return list(handle.keys())
+
+    def _shape(self, handle, name: str) -> tuple[int, ...]:
+        if self._safetensors:
+            return tuple(handle.get_slice(name).get_shape())
+        return tuple(handle[name].shape)
+
+    def names(self) -> list[str]:
+        return list(self._shapes)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._shapes[name]
+
+    def get(self, name: str) -> torch.Tensor:
+        handle = self._handle(self._file_of[name])
+        if self._safetensors:
+            return handle.get_tensor(name)
+        return handle[name]
+
+    def close(self) -> None:
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self._open, self._open_path = None, None
+
+
+def _weight_files(folder: Path, index_name: str, pattern: str) -> list[Path]:
+    index = folder / index_name
+    if index.is_file():
+        weight_map = json.loads(index.read_text())["weight_map"]
+        return [folder / f for f in dict.fromkeys(weight_map.values())]
+    return sorted(folder.glob(pattern))

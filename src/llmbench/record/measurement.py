@@ -1,0 +1,121 @@
+"""What a run measured: requests, passes, levels. Times inside a pass are ms since it began."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class Request:
+    """One request of a measured pass.
+
+    Latencies count from *submission* (the moment the scenario handed the request
+    over, before any lock, pool queue or batch formation), as TTFT and e2e are
+    defined; `queue_ms` is the part of that spent before the backend started on it.
+    """
+
+    query_index: int
+    prompt_tokens: int
+    output_ids: list[int]
+    submit_ms: float
+    queue_ms: float
+    ttft_ms: float | None
+    e2e_ms: float
+    itl_ms: list[float]
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.output_ids)
+
+    @property
+    def tpot_ms(self) -> float | None:
+        """Mean time per output token after the first (decode), ms."""
+        return sum(self.itl_ms) / len(self.itl_ms) if self.itl_ms else None
+
+
+@dataclass
+class Pass:
+    """One measured pass over a scenario's prompts (or one concurrency level's wave)."""
+
+    total_ms: float
+    requests: list[Request]
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(r.output_tokens for r in self.requests)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(r.prompt_tokens for r in self.requests)
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return self.output_tokens / (self.total_ms / 1000.0)
+
+
+StopReason = Literal["repetitions", "target", "time_cap"]
+
+
+@dataclass
+class Level:
+    """The passes of one concurrency level (the only level, `concurrency` None, outside a sweep).
+
+    `stop_reason` says what ended the passes: the configured minimum was enough
+    (no CI target), the CI target was met, or the time cap came first."""
+
+    concurrency: int | None
+    warmup_passes: int
+    passes: list[Pass]
+    stop_reason: StopReason
+    headline_ci_pct: float | None  # 95 % CI half-width of output tok/s over passes, % of the mean
+    measured_s: float
+
+
+@dataclass
+class Measurement:
+    prompts: list[list[int]]
+    levels: list[Level]
+    invalid_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.invalid_reasons
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens of every measured pass: what energy and CPU time are divided by."""
+        return sum(p.output_tokens for level in self.levels for p in level.passes)
+
+    def passes(self) -> list[Pass]:
+        return [p for level in self.levels for p in level.passes]
+
+
+@dataclass
+class Resources:
+    """What the machine did (sampler.ResourceSampler): memory over time and at phase
+    boundaries, and over the measured window (energy, GPU busy, CPU time, slowdowns).
+    GPU fields are None with a reason where NVML could not say."""
+
+    period_s: float
+    nvml_available: bool
+    nvml_reason: str | None
+    events_s: dict[str, float]
+    samples: dict[str, list | None]  # t_s, rss_bytes, gpu_process_bytes, gpu_used_bytes, gpu_util_pct
+    snapshots: dict[str, dict]  # event -> one sample
+    peak_rss_bytes: int | None
+    peak_gpu_process_bytes: int | None
+    peak_gpu_used_bytes: int | None
+    gpu_process_reason: str | None
+    window_s: float | None
+    energy_j: float | None
+    energy_reason: str | None
+    gpu_busy_fraction: float | None
+    gpu_busy_reason: str | None
+    cpu_s: float | None  # this process's CPU seconds (user + system) inside the window
+    slowdown_reasons: list[str]
+    other_gpu_processes_at_start: list[dict]
+    nvml_errors: dict[str, str] = field(default_factory=dict)  # NVML call -> why it failed
+
+    def snapshot(self, event: str, key: str) -> Any:
+        return (self.snapshots.get(event) or {}).get(key)
