@@ -23,7 +23,7 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps $(call pin,p["tool"]["llmbench"]["no-deps"])
 	touch $@
 
-run: $(INSTALLED)
+run: $(INSTALLED) cjk-font
 	$(BIN)/snakemake --cores 1 --resources gpu=1
 
 # System packages the tests drive for real, from Debian: Chromium (the report's
@@ -37,6 +37,15 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --n
 $(CHROMEDRIVER):
 	$(SUDO) apt-get update -qq
 	$(APT_INSTALL) chromium chromium-driver fonts-wqy-zenhei
+
+# The report's figures are labelled in Chinese by default: a CJK font, from Debian where
+# apt is there (best effort: without one the labels are drawn as boxes, and the log says so).
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+.PHONY: cjk-font
+cjk-font:
+	@test -f $(CJK_FONT) || ! command -v apt-get >/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(APT_INSTALL) fonts-wqy-zenhei; } || \
+		echo "note: no CJK font installed; Chinese plot labels will be drawn as boxes"
 
 $(SLURMD): | $(CHROMEDRIVER)
 	$(APT_INSTALL) slurmctld slurmd slurm-client munge

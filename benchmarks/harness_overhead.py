@@ -45,20 +45,23 @@ from llmbench.scenario_types import Scenario  # noqa: E402
 from llmbench.scenarios import fixed_prompts  # noqa: E402
 from llmbench.stats import t_interval  # noqa: E402
 
-CPU_BACKENDS = ["hf", "hf-compile", "fastllm"]
+BACKENDS = ["hf", "hf-compile", "fastllm", "llamacpp"]
 
 
-def tiny_model() -> tuple[str, str]:
-    """The tiny preset and its FastLLM conversion, built in a temporary folder."""
+def tiny_model() -> tuple[str, str, str]:
+    """The tiny preset and its FastLLM and GGUF conversions, built in a temporary folder."""
     from llmbench.convert import convert_to_flm
     from llmbench.models.presets import get_preset
     from llmbench.models.synthetic import build_synthetic_model
 
     folder = Path(tempfile.mkdtemp()) / "tiny"
     build_synthetic_model(folder, get_preset("tiny"), seed=0, dtype="float32")
-    flm = folder.parent / "tiny.flm"
+    from llmbench.models.gguf_export import export_gguf
+
+    flm, gguf = folder.parent / "tiny.flm", folder.parent / "tiny.gguf"
     convert_to_flm(folder, flm, "float32", 300, folder.parent / "convert.log")
-    return str(folder), str(flm)
+    export_gguf(folder, gguf, "float32")
+    return str(folder), str(flm), str(gguf)
 
 
 def measure_one(args) -> None:
@@ -66,7 +69,7 @@ def measure_one(args) -> None:
     config = read_json(Path(model_dir) / "config.json")
     dtype = args.dtype or config.get("dtype") or config.get("torch_dtype") or "float32"
     device = resolve_device(args.device)
-    artifact = args.artifact if args.backend == "fastllm" else model_dir
+    artifact = {"fastllm": args.artifact, "llamacpp": args.gguf}.get(args.backend) or model_dir
     options = make_options(
         args.backend,
         {"max_cache_len": args.input_tokens + args.output_tokens} if args.backend == "hf-compile" else {},
@@ -126,6 +129,7 @@ def main() -> None:
     parser.add_argument("--backend", default="hf", help="a backend name, or all (each in its own process)")
     parser.add_argument("--model", help="HF model folder (default: build the tiny preset)")
     parser.add_argument("--artifact", help="FastLLM's .flm (default: converted from the tiny preset)")
+    parser.add_argument("--gguf", help="llama.cpp's .gguf (default: converted from the tiny preset)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default=None, help="default: the model's config dtype or float32")
     parser.add_argument("--input-tokens", type=int, default=32)
@@ -135,10 +139,10 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=120)
     args = parser.parse_args()
     if args.model is None:
-        args.model, args.artifact = tiny_model()
+        args.model, args.artifact, args.gguf = tiny_model()
     if args.backend != "all":
         return measure_one(args)
-    for backend in CPU_BACKENDS:
+    for backend in BACKENDS:
         argv = [a for a in sys.argv[1:]] + [
             "--model",
             args.model,

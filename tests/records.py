@@ -159,7 +159,8 @@ def render_all(records: list[RunRecord], folder, scenarios: dict[str, Scenario],
         plots=[str(p.relative_to(folder)) for p in paths],
         settings={"language": language, "title": None, "reference": None,
                   "article": str(REPO / "config/article.yaml") if article else None},
-        correctness={"reference": reference_backend, "reference_dtype": "float32", "min_forced_agreement": 0.9},
+        correctness={"reference": reference_backend, "reference_dtype": "float32", "min_forced_agreement": 0.9,
+                     "near_tie_ratio": 1.0},
         scenarios=scenarios, configfiles=["config/config.yaml"], reference=reference,
     )  # fmt: skip
     write_report(

@@ -122,3 +122,29 @@ def test_teacher_forcing_tells_a_correct_backend_from_a_wrong_one(reference, tin
 
 def test_no_rows_means_an_empty_verdict_table():
     assert verdicts(pd.DataFrame(agreement_table([], "hf", None)), 0.9).empty
+
+
+def test_misses_within_the_argmaxs_typical_lead_are_rounding_not_a_wrong_computation():
+    rows = [
+        {
+            "model": "m",
+            "scenario": "s",
+            "backend": b,
+            "reference": "hf",
+            "concurrency": None,
+            "query_index": 0,
+            "occurrences": 1,
+            "tokens": 10,
+            "first_divergence": 3,
+            "prefix_agreement": 0.3,
+            "token_agreement": 0.5,
+            "forced_agreement": 0.85,
+            "forced_first_miss": 3,
+            "forced_max_gap": gap,
+            "forced_top12_median": lead,
+        }
+        for b, gap, lead in (("rounding", 0.165, 0.21), ("wrong", 0.173, 0.033))
+    ]  # the H200 and the CPU bug
+    summary = verdicts(pd.DataFrame(rows), min_forced_agreement=0.9, near_tie_ratio=1.0).set_index("backend")
+    assert summary.loc["rounding", "near_ties"] and not summary.loc["rounding", "disagrees"]
+    assert summary.loc["wrong", "disagrees"] and not summary.loc["wrong", "near_ties"]

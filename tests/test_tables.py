@@ -45,11 +45,11 @@ def test_a_bandwidth_from_another_gpu_draws_no_bound():
     assert math.isnan(roofline.iloc[0].bound_tok_s) and "torch sees no CUDA device" in roofline.iloc[0].note
 
 
-def test_memory_is_split_into_weights_context_and_runtime():
+def test_memory_is_split_into_weights_and_what_lies_beyond_them():
     _, resources = tables([record("hf", "loop", scenario("loop", output_tokens=4), gpu=True)])
     row = resources.iloc[0]
     assert row.weights_mib == 10_000 and row.context_mib == 500 and row.gpu_process_peak_mib == 12_000
-    assert row.runtime_mib == 1_500 and row.torch_max_allocated_mib == 11_000
+    assert row.beyond_weights_mib == 2_000 and row.torch_max_allocated_mib == 11_000
     assert row.gpu_busy_pct == pytest.approx(90) and row.energy_j_per_output_token > 0
     _, on_cpu = tables([record("hf", "loop", scenario("loop", output_tokens=4))])
-    assert math.isnan(on_cpu.iloc[0].context_mib) and math.isnan(on_cpu.iloc[0].runtime_mib)
+    assert math.isnan(on_cpu.iloc[0].context_mib) and math.isnan(on_cpu.iloc[0].beyond_weights_mib)

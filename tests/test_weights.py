@@ -73,7 +73,8 @@ def test_the_6b_shape_bound_rises_by_the_embedding_it_no_longer_counts(tmp_path)
 
 
 def test_the_bandwidth_probe_says_where_it_measured():
-    measured = measure_bandwidth("cpu", threads=1, gib=0.01, repeats=3)
+    measured = measure_bandwidth("cpu", threads=1, gib=0.01, seconds=0.05, trials=2)
     assert measured["available"] and measured["device"] == "cpu" and measured["bytes_per_s"] > 1e8
+    assert measured["copies_per_trial"] >= 8 and measured["trials"] == 2
     assert measure_bandwidth("cuda", threads=1) == {"device": "cuda", "available": False,
                                                     "reason": "torch sees no CUDA device"}  # fmt: skip

@@ -1,9 +1,13 @@
 """Tables derived once from the summary and read by both the plots and the report.
 
 - roofline: every batch-1 decode rate against the bandwidth bound of the GPU it ran on;
-- resources: per run, memory split into what it is (weights from parameter bytes,
-  the CUDA context from a bare-context baseline, runtime = peak - weights - context),
-  energy, GPU busy and host CPU per token.
+- resources: per run, memory split into what it is: weights (parameter bytes in the
+  run dtype), what the process holds beyond them at its NVML peak (its CUDA context,
+  KV cache, activations, library workspaces, cached blocks), and beside it the memory
+  a bare torch CUDA context takes (a baseline for the torch backends; FastLLM and
+  llama.cpp load other libraries, so their contexts differ: measured on the H200,
+  subtracting torch's 520 MiB left FastLLM's runtime at -277 MiB); energy, GPU busy
+  and host CPU per token.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ ROOFLINE_COLUMNS = ["model", "backend", "scenario", "concurrency", "ci_unit", "n
 RESOURCE_METRICS = ["gpu_process_after_load_mib", "gpu_process_after_warmup_mib", "gpu_process_peak_mib",
                     "gpu_used_peak_mib", "rss_peak_mib", "torch_max_allocated_mib", "torch_max_reserved_mib",
                     "energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token", "token_clock_ms"]  # fmt: skip
-RESOURCE_COLUMNS = ["model", "backend", "scenario", "device", "weights_mib", "context_mib", "runtime_mib",
+RESOURCE_COLUMNS = ["model", "backend", "scenario", "device", "weights_mib", "context_mib", "beyond_weights_mib",
                     *RESOURCE_METRICS]  # fmt: skip
 
 
@@ -93,6 +97,6 @@ def resources_table(summary: pd.DataFrame, models: dict[str, dict], bandwidth: d
         row["weights_mib"] = models[model]["parameter_bytes"] / MIB
         context = bandwidth.get("context_bytes")
         row["context_mib"] = context / MIB if row["device"] == "cuda" and context else math.nan
-        row["runtime_mib"] = row["gpu_process_peak_mib"] - row["weights_mib"] - row["context_mib"]
+        row["beyond_weights_mib"] = row["gpu_process_peak_mib"] - row["weights_mib"]
         rows.append(row)
     return pd.DataFrame(rows, columns=RESOURCE_COLUMNS)

@@ -12,15 +12,35 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import nvml, provenance
-from .backends import get_backend, make_options
-from .backends.base import BackendUnavailable, LoadSettings
-from .device import default_cpu_threads, resolve_device
-from .io import read_json
-from .passes import now
-from .record import RunRecord, RunSpec, write_record
-from .sampler import PERIOD_S, ResourceSampler, process_memory
-from .scenarios import first_pass_outliers, measure, scenario_prompts
+
+def _preload_native_libraries() -> None:
+    """Load a backend's native libraries before anything imports numpy: with numpy first,
+    llama.cpp's CUDA build segfaulted in llama_model_load_from_file on the H200 (seen in
+    2026-11; llama_cpp first, it loaded and ran)."""
+    if __name__ != "__main__" or len(sys.argv) < 2:
+        return
+    import importlib
+    import json
+
+    try:
+        backend = json.loads(Path(sys.argv[1]).read_text())["run"].split("/")[1]
+        preload = importlib.import_module(f"llmbench.backends.{backend.replace('-', '_')}").BACKEND.preload
+    except (OSError, ValueError, KeyError, IndexError, ImportError, AttributeError):
+        return
+    preload()
+
+
+_preload_native_libraries()
+
+from . import nvml, provenance  # noqa: E402
+from .backends import get_backend, make_options  # noqa: E402
+from .backends.base import BackendUnavailable, LoadSettings  # noqa: E402
+from .device import default_cpu_threads, resolve_device  # noqa: E402
+from .io import read_json  # noqa: E402
+from .passes import now  # noqa: E402
+from .record import RunRecord, RunSpec, write_record  # noqa: E402
+from .sampler import PERIOD_S, ResourceSampler, process_memory  # noqa: E402
+from .scenarios import first_pass_outliers, measure, scenario_prompts  # noqa: E402
 
 
 def validity_flags(record: RunRecord) -> list[dict]:

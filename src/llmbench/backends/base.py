@@ -95,6 +95,10 @@ class Backend(ABC):
     def options(self):
         return self.settings.options
 
+    @staticmethod
+    def preload() -> None:
+        """Load native libraries that must come before numpy's (the worker calls this first)."""
+
     def import_libraries(self) -> None:
         """Import the backend's libraries; timed apart from load() so that load
         time means reading the model, not starting Python packages."""

@@ -60,6 +60,13 @@ class LlamaCppBackend(Backend):
     artifact_kind = "llamacpp"  # resources/models/{model}/llamacpp-{dtype}.gguf
     packages = ("llama-cpp-python", "gguf")
 
+    @staticmethod
+    def preload() -> None:
+        try:
+            import llama_cpp.llama_cpp  # noqa: F401
+        except ImportError:
+            pass  # import_libraries says so
+
     def import_libraries(self) -> None:
         try:
             import numpy as np

@@ -171,21 +171,23 @@ def diagnosis(resources: pd.DataFrame, summary: pd.DataFrame, t: Strings) -> dic
 
 
 def agreement_sentences(verdicts: pd.DataFrame, correctness: dict, t: Strings) -> list[str]:
-    """One sentence per run that computes wrongly (the table shows the rest)."""
+    """One sentence per run that computes wrongly, or misses often but by near-ties only
+    (the table shows the rest)."""
     from .format import pct
 
     threshold = f"{correctness['min_forced_agreement']:.0%}"
     return [
         t.f(
-            "sentences.disagree",
+            "sentences.disagree" if r.disagrees else "sentences.near_ties",
             backend=r.backend,
             scenario=r.scenario,
             forced=pct(r.forced_agreement),
             threshold=threshold,
-            gap=num(r.forced_max_gap, 2),
+            gap=num(r.forced_max_gap, 3),
+            tie=num(correctness["near_tie_ratio"], 1),
         )  # fmt: skip
         for r in verdicts.itertuples()
-        if r.disagrees
+        if r.disagrees or r.near_ties
     ]
 
 

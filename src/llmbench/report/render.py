@@ -82,7 +82,8 @@ def build_context(inputs: Inputs) -> dict:
     single = summary.model.nunique() <= 1
     baseline = inputs.correctness["reference"]
     comparisons = narrative.comparisons(summary, baseline)
-    verdicts = agreement_verdicts(inputs.agreement, inputs.correctness["min_forced_agreement"])
+    verdicts = agreement_verdicts(inputs.agreement, inputs.correctness["min_forced_agreement"],
+                                  inputs.correctness["near_tie_ratio"])  # fmt: skip
     diagnosis = narrative.diagnosis(inputs.resources, summary, t)
     provenance = next((r.provenance for r in records if r.provenance), {})
     scenarios = inputs.scenarios

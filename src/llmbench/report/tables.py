@@ -160,8 +160,8 @@ def detail_table(summary: pd.DataFrame, stop_reasons: dict, t: Strings, single_m
 
 
 def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Table:
-    columns = ["weights_mib", "context_mib", "gpu_process_after_warmup_mib", "gpu_process_peak_mib", "runtime_mib",
-               "torch_max_allocated_mib", "rss_peak_mib"]  # fmt: skip
+    columns = ["weights_mib", "gpu_process_after_warmup_mib", "gpu_process_peak_mib", "beyond_weights_mib",
+               "context_mib", "torch_max_allocated_mib", "rss_peak_mib"]  # fmt: skip
     table = Table([t.columns.run] + [t.resource_headers[c] for c in columns], ["l"] + ["r"] * len(columns))
     for row in resources.itertuples():
         label = run_label(row.model, row.backend, row.scenario, single_model)
@@ -204,7 +204,7 @@ def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
         table.rows.append([
             _cell(row.scenario), _cell(row.backend), identical, pct(row.prefix_agreement), pct(row.forced_agreement),
             num(row.forced_max_gap, 3), num(row.earliest_divergence, 0),
-            f"**{t.verdict.disagrees}**" if row.disagrees else t.verdict.ok,
+            f"**{t.verdict.disagrees}**" if row.disagrees else (t.verdict.near_ties if row.near_ties else t.verdict.ok),
         ])  # fmt: skip
     return table
 
