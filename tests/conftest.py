@@ -37,6 +37,27 @@ def chatglm2_tiny(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_flm(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model converted for FastLLM (in its own process, as the rule does)."""
+    from llmbench.convert import convert_to_flm
+
+    folder = tmp_path_factory.mktemp("flm")
+    output = folder / "fastllm-float32.flm"
+    convert_to_flm(tiny_model, output, "float32", timeout_s=300, log=folder / "convert.log")
+    return output
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model as llama.cpp's GGUF."""
+    from llmbench.models.gguf_export import export_gguf
+
+    path = tmp_path_factory.mktemp("gguf") / "llamacpp-float32.gguf"
+    export_gguf(tiny_model, path, "float32")
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_prompt_ids(tiny_model, tmp_path_factory) -> Path:
     from llmbench.prompts import encode_queries, read_queries
 

@@ -13,16 +13,6 @@ from llmbench.passes import run_threads
 from records import scenario
 
 
-@pytest.fixture(scope="module")
-def tiny_flm(tiny_model, tmp_path_factory):
-    from llmbench.convert import convert_to_flm
-
-    folder = tmp_path_factory.mktemp("flm")
-    output = folder / "fastllm-float32.flm"
-    convert_to_flm(tiny_model, output, "float32", timeout_s=300, log=folder / "convert.log")
-    return output
-
-
 def load(name, model, options=None, artifact=None):
     settings = LoadSettings(
         str(model), str(artifact or model), "cpu", "float32", 2, make_options(name, options or {})
@@ -157,15 +147,6 @@ def test_fastllm_measures_its_token_clock(tiny_model, tiny_flm):
 def test_a_spec_names_every_setting_a_run_needs(tiny_model, tiny_prompt_ids):
     spec = make_spec(tiny_model, tiny_prompt_ids, "hf")
     assert spec.scenario.type == "loop" and spec.timeout_s == 300 and str(spec.run) == "tiny/hf/test/0"
-
-
-@pytest.fixture(scope="module")
-def tiny_gguf(tiny_model, tmp_path_factory):
-    from llmbench.models.gguf_export import export_gguf
-
-    path = tmp_path_factory.mktemp("gguf") / "llamacpp-float32.gguf"
-    export_gguf(tiny_model, path, "float32")
-    return path
 
 
 def test_llamacpp_decodes_exactly_what_hf_does_batched_or_concurrent(tiny_model, tiny_gguf):

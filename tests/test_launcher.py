@@ -12,16 +12,6 @@ from llmbench.launcher import run_isolated
 from llmbench.record import read_record
 
 
-@pytest.fixture(scope="module")
-def tiny_flm(tiny_model, tmp_path_factory):
-    from llmbench.convert import convert_to_flm
-
-    folder = tmp_path_factory.mktemp("flm")
-    output = folder / "fastllm-float32.flm"
-    convert_to_flm(tiny_model, output, "float32", timeout_s=300, log=folder / "convert.log")
-    return output
-
-
 def test_both_backends_run_isolated_with_exact_lengths_and_agree(
     tiny_model, tiny_prompt_ids, tiny_flm, tmp_path
 ):

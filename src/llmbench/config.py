@@ -27,6 +27,8 @@ SOURCE_KEYS = {"synthetic": {"preset"}, "local": {"path"}, "hub": {"repo_id", "r
 
 
 class ConfigError(ValueError):
+    """The configuration is invalid: `problems` lists every problem found, each naming its key."""
+
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -16,12 +16,17 @@ from .launcher import PACKAGE_ROOT
 
 
 class ConversionError(RuntimeError):
+    """FastLLM conversion failed: the child timed out, or wrote no .flm file."""
+
     pass
 
 
 def convert_to_flm(
     model_dir: str | Path, output: str | Path, dtype: str, timeout_s: float, log: str | Path
 ) -> None:
+    """Convert the HF folder `model_dir` to the .flm file `output` in `dtype`, in a child process
+    whose output is appended to `log`; `output` appears only complete. Raises ConversionError
+    when the child runs past `timeout_s` seconds, exits non-zero or leaves no or an empty file."""
     output = Path(output)
     partial = output.with_name(output.name + ".partial")
     partial.unlink(missing_ok=True)

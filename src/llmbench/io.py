@@ -30,6 +30,7 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """The JSON value in the UTF-8 file at `path`."""
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 

@@ -8,6 +8,8 @@ import sys
 
 
 def log_to(path: str) -> logging.Logger:
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so native code's too),
+    appended and line-buffered, to `path`; returns the `llmbench` logger, at INFO, writing there."""
     handle = open(path, "a", buffering=1, encoding="utf-8")
     sys.stdout.flush()
     sys.stderr.flush()

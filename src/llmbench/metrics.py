@@ -17,6 +17,9 @@ MIB = 2**20
 
 @dataclass(frozen=True)
 class Metric:
+    """A named metric: its unit, what one sample is (`per`), what it measures, and whether higher is
+    better."""
+
     name: str
     unit: str
     per: str  # what one sample is: repetition (a pass), request, token or run (a process)

@@ -31,6 +31,7 @@ HIDING_VALUES = {"", "-1", "NoDevFiles", "none", "void"}
 
 
 def slowdown_names(mask: int) -> list[str]:
+    """Names of the slowdown reasons set in a clock-event `mask` (see SLOWDOWN_REASONS)."""
     return [name for bit, name in SLOWDOWN_REASONS.items() if mask & bit]
 
 
@@ -40,6 +41,8 @@ class NvmlCallError(RuntimeError):
 
 @dataclass
 class Device:
+    """An NVML device: the pynvml module, the device's handle and NVML's index of it."""
+
     nvml: object  # the pynvml module
     handle: object
     index: int  # NVML's index

@@ -32,6 +32,9 @@ def _ms(seconds: float) -> float:
 def request_record(
     index: int, prompt: list[int], submitted: float, generation: Generation, origin: float
 ) -> Request:
+    """One request's record, in ms: submission since `origin`, queue until the backend started, TTFT
+    and e2e from submission, ITL between token stamps. Without stamps TTFT is None and e2e ends
+    at the generation's end."""
     times = generation.token_times
     last = times[-1] if times else generation.end
     return Request(

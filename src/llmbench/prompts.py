@@ -6,6 +6,8 @@ from pathlib import Path
 
 
 class PromptsError(ValueError):
+    """The prompts file is missing, not UTF-8, or holds no query."""
+
     pass
 
 

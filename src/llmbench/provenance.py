@@ -28,6 +28,7 @@ def package_versions(names=PACKAGES) -> dict[str, str | None]:
 
 
 def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what `platform` says (processor or machine)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -86,6 +87,8 @@ def gpu_info() -> list[dict]:
 
 
 def collect(workflow_dir: str | Path, extra_packages: tuple[str, ...] = ()) -> dict:
+    """Provenance of one result: start time (UTC), Python, platform, CPU, package versions (PACKAGES and
+    `extra_packages`), the workflow's git state and code digest, and NVML's GPUs."""
     return {
         "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         "python": sys.version.split()[0],

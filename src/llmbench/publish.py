@@ -35,6 +35,9 @@ def measured_device(results: Path) -> str:
 
 
 def publish(results: str | Path, root: str | Path, command: str, wall_s: float | None) -> Path:
+    """Copy what a published result holds from `results` to `<root>/<device slug>/` and write run.json
+    there (`command`, `wall_s` in s, device); returns that folder. Raises FileNotFoundError when
+    `results` has no device/bandwidth.json."""
     results = Path(results)
     target = Path(root) / device_slug(measured_device(results))
     target.mkdir(parents=True, exist_ok=True)
@@ -51,6 +54,7 @@ def publish(results: str | Path, root: str | Path, command: str, wall_s: float |
 
 
 def main() -> None:
+    """Command line (see the module docstring); prints the folder written, as JSON."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -142,6 +142,7 @@ class ResourceSampler:
         self.mark("measure_end")
 
     def stop(self) -> Resources:
+        """Stop the sampling thread, take a last sample and return report()."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -155,6 +156,8 @@ class ResourceSampler:
         return self.errors.get(call)
 
     def report(self) -> Resources:
+        """The Resources sampled so far: peaks in bytes, the window's length and CPU time in s, its energy in
+        J and GPU busy fraction, slowdowns; a GPU figure NVML could not give is None with its reason."""
         with self._lock:
             samples: dict[str, list | None] = {k: list(v) for k, v in self.samples.items()}
         gpu = self.device is not None

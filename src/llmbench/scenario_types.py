@@ -81,6 +81,7 @@ class Scenario:
 
     @property
     def kind(self) -> ScenarioType:
+        """The ScenarioType of `type`."""
         return TYPES[self.type]
 
     def to_dict(self) -> dict:
@@ -127,9 +128,11 @@ class ScenarioType:
 
     @property
     def keys(self) -> list[str]:
+        """The settings that apply to this type: the common ones and its own, in KEYS order."""
         return [k for k, (_, types) in KEYS.items() if types == COMMON or self.name in types]
 
     def schema(self) -> dict:
+        """JSON schema of this type's settings: `type` fixed to its name, no other keys than its own."""
         properties = {"type": {"const": self.name}} | {k: copy.deepcopy(KEYS[k][0]) for k in self.keys}
         return {"properties": properties, "additionalProperties": False}
 

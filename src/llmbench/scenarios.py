@@ -29,15 +29,24 @@ FIRST_ORDINARY_ID = 3
 class Window(Protocol):
     """Brackets the measured passes (the resource sampler's window)."""
 
-    def open(self) -> None: ...
-    def close(self) -> None: ...
+    def open(self) -> None:
+        """Called just before a level's measured passes."""
+        ...
+
+    def close(self) -> None:
+        """Called when they end, also when a pass raised."""
+        ...
 
 
 class NoWindow:
+    """A Window that does nothing: measuring without a resource sampler."""
+
     def open(self) -> None:
+        """Does nothing."""
         pass
 
     def close(self) -> None:
+        """Does nothing."""
         pass
 
 

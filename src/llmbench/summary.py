@@ -116,6 +116,8 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
 
 
 def summary_table(records: Iterable[RunRecord]) -> pd.DataFrame:
+    """summary.csv's rows for `records`: one per run key x level x metric (one row for a run whose every
+    replica failed), in COLUMNS order, normalized."""
     rows = [row for replicas in group_runs(records).values() for row in run_rows(replicas)]
     return normalize(pd.DataFrame(rows).reindex(columns=COLUMNS))
 

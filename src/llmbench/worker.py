@@ -64,6 +64,8 @@ def validity_flags(record: RunRecord) -> list[dict]:
 
 
 def vocab_and_context(model_dir: str) -> tuple[int, int | None]:
+    """vocab_size and max_position_embeddings (None if absent) from `model_dir`'s config.json;
+    raises KeyError without vocab_size."""
     config = read_json(Path(model_dir) / "config.json")
     return config["vocab_size"], config.get("max_position_embeddings")
 
@@ -148,6 +150,8 @@ def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
 
 
 def main(argv: list[str]) -> None:
+    """`argv`: SPEC RESULT [CACHE_DIR]. Runs the spec, writes the record to RESULT, says on stderr if the
+    run failed, then ends the process with os._exit(0) whatever the outcome."""
     spec_path, result_path, *rest = argv
     record = run(RunSpec.from_dict(read_json(spec_path)), cache_dir=rest[0] if rest else None)
     write_record(result_path, record)

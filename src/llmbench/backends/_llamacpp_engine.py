@@ -52,6 +52,7 @@ def install_log(lib) -> None:
 
 
 def log_find(prefix: str) -> str | None:
+    """The last line of llama.cpp's buffered log containing `prefix`, stripped, or None."""
     for _, line in reversed(_log_lines):
         if prefix in line:
             return line.strip()
@@ -59,6 +60,7 @@ def log_find(prefix: str) -> str | None:
 
 
 def log_all(part: str) -> list[str]:
+    """Every line of llama.cpp's buffered log (the last 2,000) containing `part`, stripped, oldest first."""
     return [line.strip() for _, line in _log_lines if part in line]
 
 
@@ -75,6 +77,9 @@ def eos_ids(model_dir: str) -> list[int]:
 
 @dataclass
 class Request:
+    """One request to the scheduler: `n` output tokens after `prompt`, and what it has produced;
+    `done` is set when it finishes or fails."""
+
     prompt: list[int]
     n: int
     start: float
@@ -87,6 +92,7 @@ class Request:
     done: threading.Event = field(default_factory=threading.Event)
 
     def generation(self) -> Generation:
+        """The result as a Generation; raises the error the request failed with."""
         if self.error is not None:
             raise self.error
         return Generation(self.output, self.start, self.times, self.end)
@@ -145,6 +151,7 @@ class Engine:
         self.active: list[Request] = []
 
     def fits(self, request: Request) -> bool:
+        """Whether prompt + output tokens fit in one sequence's context_tokens."""
         return len(request.prompt) + request.n <= self.context_tokens
 
     def step(self, admit: list[Request]) -> None:
@@ -192,6 +199,8 @@ class Engine:
                 self.active.append(request)
 
     def admissible(self, pending: collections.deque) -> list[Request]:
+        """Pops from the front of `pending`, in order, the requests the next step can take: limited by
+        free slots, room left in the batch and context_tokens; stops at the first that does not fit."""
         admit, budget = [], self.batch.capacity - len(self.active)
         while (
             pending
@@ -215,6 +224,7 @@ class Engine:
         self.active = [r for r in self.active if r not in requests]
 
     def close(self) -> None:
+        """Frees the llama_context (once)."""
         if self.ctx:
             self.b._lib.llama_free(self.ctx)
             self.ctx = None

@@ -93,6 +93,7 @@ class Backend(ABC):
 
     @property
     def options(self):
+        """The backend's Options instance (`settings.options`)."""
         return self.settings.options
 
     @staticmethod

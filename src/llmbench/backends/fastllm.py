@@ -27,16 +27,21 @@ POLL_SLEEP_S = 0.0005
 
 @dataclass(frozen=True)
 class Options:
+    """Settings of `backend_options.fastllm`."""
+
     cpu_threads: int | None = option(None, "ftllm's own CPU threads (null: ftllm's default)",
                                      {"type": ["integer", "null"], "minimum": 1})  # fmt: skip
 
 
 class FastLLMBackend(Backend):
+    """FastLLM (ftllm) on the converted .flm file, its tokens fetched by polling."""
+
     Options = Options
     artifact_kind = "fastllm"
     packages = ("ftllm",)
 
     def import_libraries(self) -> None:
+        """Imports ftllm; raises BackendUnavailable when it is not importable."""
         try:
             from ftllm import llm
         except ImportError as error:
@@ -44,6 +49,8 @@ class FastLLMBackend(Backend):
         self._llm = llm
 
     def load(self) -> None:
+        """Loads the .flm with ftllm; raises BackendUnavailable when ftllm loaded its CPU library
+        and cuda was asked."""
         llm = self._llm
         self.library = os.path.basename(llm.fastllm_lib._name)
         s = self.settings
@@ -94,15 +101,19 @@ class FastLLMBackend(Backend):
         return output, times
 
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
+        """Launches through ftllm's C API and stamps each token when a poll finds it (polls sleep 0.5 ms)."""
         start = now()
         handle = self._launch(prompt_ids, output_tokens)
         output, times = self._tokens(handle, stamp=True)
         return Generation(output, start, times, now())
 
     def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        """The same launch and polling, without stamps."""
         return self._tokens(self._launch(prompt_ids, output_tokens), stamp=False)[0]
 
     def describe(self) -> dict:
+        """ftllm's library file, CPU threads and model type, the decoding, and the token clock's
+        resolution in ms (the mean poll sleep achieved; None when no poll had to wait)."""
         achieved = self._poll_s / self._polls if self._polls else None
         return {
             "library": self.library,

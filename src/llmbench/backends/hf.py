@@ -68,16 +68,21 @@ class _TokenClock:
 
 
 class HFBackend(Backend):
+    """transformers eager: `model.generate()` with a fresh greedy GenerationConfig."""
+
     artifact_kind = "hf"
     packages = ("torch", "transformers")
 
     def import_libraries(self) -> None:
+        """Imports torch and transformers."""
         import torch
         import transformers
 
         self._torch, self._transformers = torch, transformers
 
     def load(self) -> None:
+        """Loads the folder with AutoModelForCausalLM (straight onto the GPU on cuda) and replaces its
+        generation_config; raises BackendUnavailable when cuda is asked and torch sees no CUDA device."""
         torch = self._torch
         s = self.settings
         if s.device == "cuda" and not torch.cuda.is_available():
@@ -126,6 +131,7 @@ class HFBackend(Backend):
         return output[:, len(prompts[0]) :].tolist()
 
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
+        """A batch of one through generate_batch."""
         return self.generate_batch([prompt_ids], output_tokens)[0]
 
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
@@ -139,9 +145,12 @@ class HFBackend(Backend):
         return [Generation(ids, start, clock.times, end) for ids in new_ids]
 
     def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        """`model.generate()` without the token-stamping streamer."""
         return self._generate([prompt_ids], output_tokens)[0]
 
     def describe(self) -> dict:
+        """torch threads, attention implementation, decoding, what of the checkpoint's generation_config
+        was not applied and, on cuda, the device name and CUDA runtime."""
         torch = self._torch
         info = {
             "torch_threads": torch.get_num_threads(),
@@ -156,6 +165,7 @@ class HFBackend(Backend):
         return info
 
     def memory(self) -> dict:
+        """torch's allocated, peak allocated and peak reserved CUDA memory in bytes; empty on the CPU."""
         torch = self._torch
         if self.settings.device != "cuda":
             return {}
@@ -166,6 +176,7 @@ class HFBackend(Backend):
         }
 
     def reset_peak_memory(self) -> None:
+        """Resets torch's CUDA peak-memory stats; nothing on the CPU."""
         if self.settings.device == "cuda":
             self._torch.cuda.reset_peak_memory_stats()
 

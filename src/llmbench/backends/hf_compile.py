@@ -25,6 +25,8 @@ from .hf import HFBackend, prompt_length
 
 @dataclass(frozen=True)
 class Options:
+    """Settings of `backend_options.hf-compile`."""
+
     max_cache_len: int = option(
         2048, "static KV cache length: prompt + output must fit", {"type": "integer", "minimum": 1}
     )
@@ -59,9 +61,14 @@ class _Stamps:
 
 
 class HFCompileBackend(HFBackend):
+    """transformers with a StaticCache and its own greedy loop; on cuda by default, a compiled decode
+    step."""
+
     Options = Options
 
     def import_libraries(self) -> None:
+        """Keeps inductor's compile caches in `<cache_dir>/inductor` when cache_dir is set (settings
+        already in the environment win), then imports as `hf`."""
         # Compiled graphs are cached on disk and shared by every run of the workflow.
         if self.settings.cache_dir:
             os.environ.setdefault(
@@ -72,6 +79,8 @@ class HFCompileBackend(HFBackend):
         super().import_libraries()
 
     def load(self) -> None:
+        """Loads as `hf`, then prepares the EOS mask and the decode step (compiled when `compile`
+        resolves to true)."""
         super().load()
         torch, options = self._torch, self.options
         self.max_cache_len = options.max_cache_len
@@ -148,13 +157,18 @@ class HFCompileBackend(HFBackend):
         return ids, start, times, end
 
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
+        """True batching in the own loop, one static cache per batch size, one batch at a time; raises
+        ValueError for prompts of unequal length or prompt + output tokens over max_cache_len."""
         ids, start, times, end = self._run(prompts, output_tokens, stamps=True)
         return [Generation(row, start, times, end) for row in ids]
 
     def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        """The same loop without stamps."""
         return self._run([prompt_ids], output_tokens, stamps=False)[0][0]
 
     def describe(self) -> dict:
+        """Adds whether the decode step was compiled, max_cache_len and the token clock (CUDA events
+        or host)."""
         token_clock = "CUDA events (step done on the GPU)" if self.settings.device == "cuda" else "host"
         return {**super().describe(), "compiled": self.compiled, "max_cache_len": self.max_cache_len,
                 "token_clock": token_clock}  # fmt: skip

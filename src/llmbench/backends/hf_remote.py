@@ -18,11 +18,16 @@ from .hf import HFBackend
 
 @dataclass(frozen=True)
 class Options:
+    """Settings of `backend_options.hf-remote`."""
+
     trust_remote_code: bool = option(False, "run the checkpoint's own Python code (must be true to run)",
                                      {"type": "boolean"})  # fmt: skip
 
 
 class HFRemoteBackend(HFBackend):
+    """`hf` on the checkpoint as acquired, with its own modelling code; load() raises
+    BackendUnavailable unless trust_remote_code is true."""
+
     Options = Options
     artifact_kind = "source"  # the checkpoint as acquired, with its Python files
     required_options = {"trust_remote_code": True}
@@ -38,6 +43,7 @@ class HFRemoteBackend(HFBackend):
         )
 
     def describe(self) -> dict:
+        """Adds trust_remote_code: true."""
         return {**super().describe(), "trust_remote_code": True}
 
 

@@ -41,6 +41,8 @@ from .base import Backend, BackendUnavailable, Generation, now, option
 
 @dataclass(frozen=True)
 class Options:
+    """Settings of `backend_options.llamacpp`."""
+
     slots: int = option(1, "sequences the context holds at first; grown (context rebuilt) when idle and more "
                         "arrive at once", {"type": "integer", "minimum": 1, "maximum": 256})  # fmt: skip
     context_tokens: int = option(512, "KV cells per sequence at first; grown when idle and a request needs more",
@@ -51,23 +53,28 @@ class Options:
                                     {"enum": [None, "auto", "on", "off"]})  # fmt: skip
     load_mode: str = option("read", "read: weights copied into memory (RSS = what the process owns); mmap",
                             {"enum": ["read", "mmap"]})  # fmt: skip
-    gpu_layers: int = option(-1, "layers offloaded on cuda (-1: all; anything less is refused)",
+    gpu_layers: int = option(-1, "layers offloaded on cuda (-1: all, and a run that offloads fewer is refused)",
                              {"type": "integer", "minimum": -1})  # fmt: skip
 
 
 class LlamaCppBackend(Backend):
+    """llama.cpp on the converted GGUF file, every request batched by one scheduler thread."""
+
     Options = Options
     artifact_kind = "llamacpp"  # resources/models/{model}/llamacpp-{dtype}.gguf
     packages = ("llama-cpp-python", "gguf")
 
     @staticmethod
     def preload() -> None:
+        """Imports llama_cpp's native library; an ImportError is left for import_libraries to report."""
         try:
             import llama_cpp.llama_cpp  # noqa: F401
         except ImportError:
             pass  # import_libraries says so
 
     def import_libraries(self) -> None:
+        """Imports llama_cpp and numpy, routes llama.cpp's log and initializes its backend; raises
+        BackendUnavailable when llama_cpp is not importable."""
         try:
             import numpy as np
             from llama_cpp import llama_cpp as lib
@@ -78,6 +85,9 @@ class LlamaCppBackend(Backend):
         lib.llama_backend_init()
 
     def load(self) -> None:
+        """Loads the GGUF and starts the scheduler; raises BackendUnavailable when cuda is asked and the
+        build has no GPU offload or, with gpu_layers -1, not every layer was offloaded, and RuntimeError
+        when llama.cpp cannot load the file."""
         lib, s, options = self._lib, self.settings, self.options
         self.gpu_offload = bool(lib.llama_supports_gpu_offload())
         if s.device == "cuda" and not self.gpu_offload:
@@ -163,6 +173,7 @@ class LlamaCppBackend(Backend):
         return [r.generation() for r in requests]
 
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
+        """A batch of one through generate_batch."""
         return self.generate_batch([prompt_ids], output_tokens)[0]
 
     def generate_batch(self, prompts: list[list[int]], output_tokens: int) -> list[Generation]:
@@ -174,9 +185,12 @@ class LlamaCppBackend(Backend):
         return self._run([Request(list(p), output_tokens, start) for p in prompts])
 
     def bare_generate(self, prompt_ids: list[int], output_tokens: int) -> list[int]:
+        """The same scheduler path without per-token stamps."""
         return self._run([Request(list(prompt_ids), output_tokens, now(), stamp=False)])[0].output_ids
 
     def describe(self) -> dict:
+        """llama.cpp's system info, GPU offload, buffer sizes from its log, threads, slots, context
+        tokens per slot and rebuilds, KV type, flash attention (asked and resolved), masked ids, decoding."""
         lib, engine = self._lib, self._engine
         return {
             "system_info": lib.llama_print_system_info().decode().strip(),
@@ -198,6 +212,7 @@ class LlamaCppBackend(Backend):
         }
 
     def close(self) -> None:
+        """Stops the scheduler (waiting up to 30 s), then frees every context and the model."""
         self._queue.put(None)
         self._scheduler.join(timeout=30)
         for engine in list(self._engines):

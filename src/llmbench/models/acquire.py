@@ -10,10 +10,14 @@ from .presets import get_preset
 
 
 class ModelSourceError(ValueError):
+    """A model source that cannot be used: a local folder missing or without config.json, or an
+    unknown source."""
+
     pass
 
 
 def check_local_model(path: str | Path) -> Path:
+    """`path` as a Path if it is a model folder (one with config.json); raises ModelSourceError otherwise."""
     path = Path(path)
     if not path.is_dir():
         raise ModelSourceError(f"local model folder {path} does not exist")
@@ -28,6 +32,8 @@ def link_local_model(source: Path, folder: Path) -> None:
 
 
 def download_hub_model(repo_id: str, revision: str, folder: Path, token_env: str | None) -> None:
+    """Download `repo_id` at `revision` into `folder` with huggingface_hub. The token, if any, is
+    read from the environment variable `token_env` here, so it never enters params, logs or results."""
     from huggingface_hub import snapshot_download
 
     # The token is read here from the environment only: it never enters

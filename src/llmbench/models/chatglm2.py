@@ -24,10 +24,12 @@ WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")
 
 
 def is_chatglm2(config: dict) -> bool:
+    """Whether a config.json is ChatGLM2's: model_type chatglm with multi_query_group_num."""
     return config.get("model_type") == "chatglm" and "multi_query_group_num" in config
 
 
 def read_config(folder: str | Path) -> dict:
+    """The config.json of `folder`, parsed."""
     return json.loads((Path(folder) / "config.json").read_text())
 
 

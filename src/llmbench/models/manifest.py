@@ -27,6 +27,8 @@ def model_files(folder: Path) -> list[Path]:
 
 
 def build_manifest(folder: str | Path, source: dict, details: dict | None = None) -> dict:
+    """The manifest of `folder`: every file (path, bytes, sha256), total bytes, and one sha256 over
+    all paths and hashes, with `source` and `details` as given; raises ValueError for an empty folder."""
     folder = Path(folder)
     files = model_files(folder)
     if not files:

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class Preset:
+    """One synthetic architecture: its sizes, its format (`llama` or `chatglm2`) and default dtype."""
+
     hidden_size: int
     num_hidden_layers: int
     intermediate_size: int
@@ -30,9 +32,12 @@ class Preset:
 
     @property
     def head_dim(self) -> int:
+        """hidden_size // num_attention_heads."""
         return self.hidden_size // self.num_attention_heads
 
     def parameter_count(self) -> int:
+        """Parameters of the model as written: untied embedding and lm_head, norms, and ChatGLM2's QKV
+        bias."""
         h, kv = self.hidden_size, self.num_key_value_heads * self.head_dim
         attention = 2 * h * h + 2 * h * kv
         mlp = 3 * h * self.intermediate_size
@@ -42,6 +47,7 @@ class Preset:
         return self.num_hidden_layers * per_layer + embeddings + h
 
     def as_dict(self) -> dict:
+        """Every field, as a dict."""
         return asdict(self)
 
 
@@ -84,6 +90,7 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str) -> Preset:
+    """The preset `name`; raises KeyError naming the known presets."""
     try:
         return PRESETS[name]
     except KeyError:

@@ -26,6 +26,7 @@ QKV_SCALE = 1.28
 
 
 def tensor_shapes(preset: Preset) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, shape) of every tensor the preset's checkpoint holds, in the Llama layout or ChatGLM2's."""
     if preset.architecture == "chatglm2":
         return chatglm2.tensor_shapes(preset)
     h, hd = preset.hidden_size, preset.head_dim
@@ -65,6 +66,7 @@ def _tensor(name: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype) ->
 
 
 def model_config(preset: Preset, dtype: str) -> dict:
+    """The preset's config.json for `dtype`: LlamaForCausalLM's, or the published ChatGLM2 checkpoint's."""
     if preset.architecture == "chatglm2":
         return chatglm2.checkpoint_config(preset, dtype)
     return {

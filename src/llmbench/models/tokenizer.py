@@ -50,6 +50,8 @@ def _training_corpus(seed: int, lines: int = 20000) -> Iterator[str]:
 
 
 def build_tokenizer(vocab_size: int, seed: int = 0) -> Tokenizer:
+    """A byte-level BPE tokenizer of `vocab_size` tokens (<unk>, <s>, </s> first), trained on
+    pseudo-random CJK / ASCII text from `seed`: the same tokenizer for the same arguments."""
     tokenizer = Tokenizer(models.BPE(unk_token=None))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()

@@ -49,11 +49,13 @@ def _cjk_fonts() -> list[str]:
 
 
 def save(fig, path: str) -> None:
+    """Save `fig` to `path` (tight layout, 110 dpi) and close it."""
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
 def not_measured(ax, title: str, why: str) -> None:
+    """An empty panel titled `title` that says `why` it shows nothing."""
     ax.set(title=title, xticks=[], yticks=[])
     ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, color="dimgray", wrap=True)

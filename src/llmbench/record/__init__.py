@@ -48,10 +48,12 @@ class RunSpec:
     workflow_dir: str
 
     def to_dict(self) -> dict:
+        """As JSON-ready data: the run id as text, the scenario as its settings."""
         return {**asdict(self), "run": str(self.run), "scenario": self.scenario.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
+        """Inverse of to_dict()."""
         from ..scenario_types import Scenario
 
         return cls(
@@ -86,18 +88,22 @@ class RunRecord:
 
     @property
     def key(self) -> RunKey:
+        """The run configuration this replica belongs to."""
         return self.run.key
 
     @property
     def scenario(self) -> Scenario | None:
+        """The spec's scenario; None for a record without spec."""
         return self.spec.scenario if self.spec else None
 
     @classmethod
     def failure(cls, run: RunId, spec: RunSpec | None, reason: str, **details: Any) -> RunRecord:
+        """A failed record with `reason`; `details` set other fields (exit_code, log_tail, ...)."""
         return cls(run=run, spec=spec, status="failed", reason=reason, **details)
 
     # -- JSON --------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """As JSON-ready data, the run id and spec included."""
         data = asdict(self)
         data["run"] = str(self.run)
         data["spec"] = self.spec.to_dict() if self.spec is not None else None
@@ -159,12 +165,14 @@ def _measurement(data: dict) -> Measurement:
 
 
 def read_record(path) -> RunRecord:
+    """The run record in the JSON file `path`; raises ValueError for another schema version."""
     from ..io import read_json
 
     return RunRecord.from_dict(read_json(path))
 
 
 def write_record(path, record: RunRecord) -> None:
+    """Write `record` to `path` as JSON, atomically."""
     from ..io import write_json_atomic
 
     write_json_atomic(path, record.to_dict())

@@ -29,6 +29,7 @@ class RunKey:
         return cls(*parts)
 
     def replica(self, index: int) -> RunId:
+        """Replica `index` of this configuration."""
         return RunId(self, index)
 
 

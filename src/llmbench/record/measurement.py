@@ -26,6 +26,7 @@ class Request:
 
     @property
     def output_tokens(self) -> int:
+        """Number of output ids."""
         return len(self.output_ids)
 
     @property
@@ -43,14 +44,17 @@ class Pass:
 
     @property
     def output_tokens(self) -> int:
+        """Output tokens of all the pass's requests."""
         return sum(r.output_tokens for r in self.requests)
 
     @property
     def prompt_tokens(self) -> int:
+        """Prompt tokens of all the pass's requests."""
         return sum(r.prompt_tokens for r in self.requests)
 
     @property
     def output_tokens_per_s(self) -> float:
+        """Output tokens / the pass's wall time, tok/s."""
         return self.output_tokens / (self.total_ms / 1000.0)
 
 
@@ -74,12 +78,15 @@ class Level:
 
 @dataclass
 class Measurement:
+    """A run's measured passes by level, the prompt ids sent, and why it is invalid (if it is)."""
+
     prompts: list[list[int]]
     levels: list[Level]
     invalid_reasons: list[str] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
+        """True when invalid_reasons is empty."""
         return not self.invalid_reasons
 
     @property
@@ -88,6 +95,7 @@ class Measurement:
         return sum(p.output_tokens for level in self.levels for p in level.passes)
 
     def passes(self) -> list[Pass]:
+        """Every measured pass, level after level."""
         return [p for level in self.levels for p in level.passes]
 
 
@@ -118,4 +126,5 @@ class Resources:
     nvml_errors: dict[str, str] = field(default_factory=dict)  # NVML call -> why it failed
 
     def snapshot(self, event: str, key: str) -> Any:
+        """Value `key` (e.g. gpu_process_bytes) of the sample taken at `event`; None where there is none."""
         return (self.snapshots.get(event) or {}).get(key)

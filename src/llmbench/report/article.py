@@ -9,6 +9,8 @@ import yaml
 
 
 class ArticleError(ValueError):
+    """The article's figures file is missing, unreadable or wrong; the message says what."""
+
     pass
 
 

@@ -8,10 +8,12 @@ NONE = "–"
 
 
 def missing(value) -> bool:
+    """Whether `value` is None or a float NaN."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def num(value, digits: int = 1) -> str:
+    """`value` with thousands separators and `digits` decimals; "–" when missing."""
     return NONE if missing(value) else f"{value:,.{digits}f}"
 
 
@@ -25,6 +27,7 @@ def ci(mean, low, high, digits: int = 1) -> str:
 
 
 def pct(fraction, digits: int = 1) -> str:
+    """A fraction as a percentage (0.123 -> "12.3 %"); "–" when missing."""
     return NONE if missing(fraction) else f"{fraction * 100:.{digits}f} %"
 
 

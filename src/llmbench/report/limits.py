@@ -20,6 +20,10 @@ def _runs(keys) -> str:
 
 def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.DataFrame, roofline: pd.DataFrame,
            diagnosis: dict, reference_backend: str, t: Strings) -> list[str]:  # fmt: skip
+    """The report's 不足 notes in its language, each once: synthetic weights, a token clock too coarse
+    for the TPOT, runs near the roofline bound, noisy CIs, CPU-bound runs, small n, CPU runs, what NVML
+    could not measure, failed, invalid and flagged runs, remote code, the checkpoint's generation_config
+    not applied, and a missing reference backend."""
     notes = [
         t.f("limits.synthetic", model=name, preset=m["source"].get("preset"))
         for name, m in manifests.items()

@@ -42,6 +42,7 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
+        """Whether the difference is called: p < 0.05 and the ratio's 95 % CI excludes 1."""
         return self.p < SIGNIFICANCE and not (self.low <= 1 <= self.high)
 
 
@@ -80,10 +81,13 @@ def comparisons(summary: pd.DataFrame, baseline: str) -> list[Comparison]:
 
 
 def units(stats: UnitStats, unit: str, t: Strings) -> str:
+    """How many replication units `stats` rests on, in words (strings `units_count.<unit>`)."""
     return t.f(f"units_count.{unit}", n=stats.n)
 
 
 def comparison_sentence(c: Comparison, t: Strings) -> str:
+    """`c` in one sentence: faster or slower by what ratio (shown >= 1) with its 95 % CI, both
+    means, p and the verdict (untestable when p is NaN)."""
     faster = c.speedup >= 1
     shown = c.speedup if faster else 1 / c.speedup
     low, high = (c.low, c.high) if faster else (1 / c.high, 1 / c.low)

@@ -56,6 +56,7 @@ def measured_device(inputs: Inputs) -> str:
 
 
 def title(inputs: Inputs, t: Strings) -> str:
+    """The config's report title, else one naming the models, backends and measured device."""
     if inputs.settings.get("title"):
         return inputs.settings["title"]
     backends = ", ".join(dict.fromkeys(r.key.backend for r in inputs.records))
@@ -77,6 +78,8 @@ def _plot_sections(plots: list[str], scenario_types: dict[str, str]) -> dict[str
 
 
 def build_context(inputs: Inputs) -> dict:
+    """Everything the report templates print, computed from `inputs` in the report's language;
+    raises ArticleError when the configured article file is missing or wrong."""
     t = load_strings(inputs.settings["language"])
     summary, records = inputs.summary, inputs.records
     single = summary.model.nunique() <= 1
@@ -177,6 +180,8 @@ def _environment(template_dir: Path) -> jinja2.Environment:
 
 
 def render_markdown(context: dict, template_dir: Path) -> str:
+    """report.md.j2 of `template_dir` rendered with `context`; a name the context lacks raises
+    jinja2.UndefinedError."""
     return _environment(template_dir).get_template("report.md.j2").render(**context)
 
 
@@ -218,6 +223,7 @@ def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: list,
 
 
 def write_report(inputs: Inputs, template_dir: str, md_out: str, html_out: str) -> None:
+    """Render the report and write it as Markdown to `md_out` and as self-contained HTML to `html_out`."""
     context = build_context(inputs)
     markdown_text = render_markdown(context, Path(template_dir))
     Path(md_out).write_text(markdown_text, encoding="utf-8")

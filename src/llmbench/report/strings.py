@@ -25,6 +25,8 @@ class Strings(dict):
         return Strings(value) if isinstance(value, dict) else value
 
     def f(self, key: str, **values) -> str:
+        """The template at the dotted `key` (e.g. "limits.cpu") formatted with `values`; raises KeyError
+        for an unknown key."""
         value = self
         for part in key.split("."):
             value = value[part]

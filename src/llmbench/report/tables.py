@@ -22,12 +22,15 @@ HEADLINE = ["total_ms", "output_tokens_per_s", "ttft_ms", "tpot_ms", "e2e_ms"]
 
 @dataclass
 class Table:
+    """A report table: headers, each column's alignment, and rows of text cells."""
+
     headers: list[str]
     align: list[str]  # "l" or "r" per column
     rows: list[list[str]] = field(default_factory=list)
 
     @property
     def rule(self) -> str:
+        """The Markdown separator row under the headers, `---:` for right-aligned columns."""
         return "|" + "|".join("---:" if a == "r" else "---" for a in self.align) + "|"
 
     def compact(self) -> Table:
@@ -47,11 +50,13 @@ def _cell(text) -> str:
 
 
 def run_label(model: str, backend: str, scenario: str | None, single_model: bool) -> str:
+    """`model / backend / scenario`, without the model when `single_model`, without the scenario when None."""
     parts = ([] if single_model else [model]) + [backend] + ([scenario] if scenario else [])
     return " / ".join(parts)
 
 
 def environment_table(provenance: dict, t: Strings) -> Table:
+    """One row per GPU of the provenance: index and name, memory (MiB), driver, CUDA driver."""
     table = Table(t.tables.gpu, ["l", "r", "l", "l"])
     for gpu in provenance.get("gpus") or []:
         memory = gpu.get("memory_total_bytes")
@@ -79,6 +84,8 @@ def models_table(manifests: dict[str, dict], models: dict[str, dict], t: Strings
 
 
 def scenarios_table(scenarios: dict[str, Scenario], t: Strings) -> Table:
+    """One row per scenario: type, prompts, input and output tokens, concurrency (and batching in a
+    sweep), warm-up / repetitions / replicas, and the stopping rule."""
     table = Table(t.tables.scenarios, ["l", "l", "l", "r", "r", "l", "r", "l"])
     for name, s in scenarios.items():
         kind = t.scenario_types[s.type]
@@ -160,6 +167,8 @@ def detail_table(summary: pd.DataFrame, stop_reasons: dict, t: Strings, single_m
 
 
 def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Table:
+    """Per run, in MiB: weights, the process's GPU memory after warm-up and at its peak, beyond the
+    weights, context, torch's peak allocation and peak RSS; columns without a value left out."""
     columns = ["weights_mib", "gpu_process_after_warmup_mib", "gpu_process_peak_mib", "beyond_weights_mib",
                "context_mib", "torch_max_allocated_mib", "rss_peak_mib"]  # fmt: skip
     table = Table([t.columns.run] + [t.resource_headers[c] for c in columns], ["l"] + ["r"] * len(columns))
@@ -183,6 +192,8 @@ def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_mode
 
 
 def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) -> Table:
+    """Per run (and level): decode bytes (GiB), decode tok/s ± 95 % CI, the bound (tok/s), the
+    fraction of it reached with its CI, and a note; columns without a value left out."""
     table = Table(t.tables.roofline, ["l", "r", "r", "r", "r", "l"])
     for row in roofline.itertuples():
         level = "" if pd.isna(row.concurrency) else f" ({t.columns.concurrency} {int(row.concurrency)})"
@@ -198,6 +209,8 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
 
 
 def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
+    """Per scenario and backend: identical outputs ("–" for the reference itself), prefix and forced
+    agreement, forced_max_gap, the earliest divergence and the verdict."""
     table = Table(t.tables.agreement, ["l", "l", "r", "r", "r", "r", "r", "l"])
     for row in verdicts.itertuples():
         identical = NONE if row.backend == row.reference else f"{int(row.identical)}/{int(row.outputs)}"
@@ -210,6 +223,7 @@ def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
 
 
 def failures_table(records: list[RunRecord], t: Strings) -> Table:
+    """One row per run that is not ok: its id, status and reason (else its first three invalid reasons)."""
     table = Table(t.tables.failures, ["l", "l", "l"])
     for record in records:
         if record.status == "ok":

@@ -56,18 +56,23 @@ class Checkpoint:
         return tuple(handle[name].shape)
 
     def names(self) -> list[str]:
+        """Every tensor name, in weight-file order."""
         return list(self._shapes)
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """The shape of tensor `name`, without reading it; raises KeyError for an unknown name."""
         return self._shapes[name]
 
     def get(self, name: str) -> torch.Tensor:
+        """Tensor `name`, opening its weight file (and closing the one open before) if needed;
+        raises KeyError for an unknown name."""
         handle = self._handle(self._file_of[name])
         if self._safetensors:
             return handle.get_tensor(name)
         return handle[name]
 
     def close(self) -> None:
+        """Close the open weight file; get() opens one again as needed."""
         self._stack.close()
         self._stack = contextlib.ExitStack()
         self._open, self._open_path = None, None

@@ -218,6 +218,7 @@ def _special_ids(config: dict) -> dict[str, int]:
 
 
 def plan_for(config: dict) -> Plan:
+    """The Plan of a config.json: llama, or ChatGLM2; raises ValueError for any other architecture."""
     model_type = config.get("model_type")
     if model_type == "llama":
         return _llama_plan(config)
