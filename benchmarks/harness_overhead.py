@@ -85,6 +85,7 @@ def measure_one(args) -> None:
     scenario = Scenario(type="fixed", output_tokens=n, warmup_passes=0, repetitions=1, min_duration_s=0,
                         target_ci_pct=None, max_duration_s=1, replicas=1, input_tokens=args.input_tokens,
                         requests=args.requests, seed=0)  # fmt: skip
+
     def bare() -> float:
         started = time.perf_counter()
         for prompt in prompts:
