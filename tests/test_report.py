@@ -135,3 +135,14 @@ def test_cpu_bound_runs_are_diagnosed(tmp_path):
     md = render_all(records, tmp_path, SCENARIOS, "en")["md"]
     assert "the host CPU: the GPU was busy only 23 % of the time" in md
     assert "These runs are limited by the host CPU" in md
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_without_a_gpu_the_memory_point_names_host_memory_only(tmp_path, language):
+    md = render_all(runs(gpu=False), tmp_path, SCENARIOS, language)["md"]
+    t = load_strings(language)
+    point = next(line for line in sections(md)[t.headings.points].splitlines() if "MiB" in line)
+    assert point.startswith("- " + t.points.memory_host.split("{")[0]), point
+    assert "–" not in point.split("。")[0].split(". ")[0] and "nan" not in point.lower(), point
+    for backend in ("hf", "fastllm"):
+        assert re.search(re.escape(backend) + r"[^,，、;；]*\d+ MiB", point), point

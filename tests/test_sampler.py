@@ -1,5 +1,6 @@
 """What the machine did: the resource sampler with and without NVML, NVML calls failing one by one."""
 
+import mmap
 import os
 import sys
 import time
@@ -26,8 +27,11 @@ def test_without_nvml_every_gpu_field_is_null_with_a_reason(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)
     sampler = ResourceSampler(period_s=0.01)
     sampler.start()
-    ballast = bytearray(64 * MIB)  # resident memory the sampler must see grow
-    ballast[::4096] = b"x" * len(ballast[::4096])
+    # Fresh anonymous pages, touched one by one: a bytearray may reuse memory the
+    # allocator already holds from earlier tests, and then resident memory does not grow.
+    ballast = mmap.mmap(-1, 64 * MIB)
+    for offset in range(0, 64 * MIB, mmap.PAGESIZE):
+        ballast[offset] = 1
     sampler.mark("load_end")
     sampler.open()
     time.sleep(0.05)
@@ -42,7 +46,7 @@ def test_without_nvml_every_gpu_field_is_null_with_a_reason(monkeypatch):
     assert len(rss) >= 5 and all(v > 0 for v in rss)  # baseline, marks and the thread's samples
     assert report.snapshots["load_end"]["rss_bytes"] - report.snapshots["baseline"]["rss_bytes"] >= 60 * MIB
     assert set(report.events_s) == {"load_end", "measure_start", "measure_end"}
-    del ballast
+    ballast.close()
 
 
 def test_with_nvml_memory_energy_busy_and_slowdowns_are_recorded(fake_gpu):

@@ -156,12 +156,15 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
     if scaling:
         points.append(t.f("points.scaling", items=t.sentences.list_sep.join(scaling)))
     if len(resources):
+        gpu = resources.gpu_process_peak_mib.notna().any()
         items = []
         for backend in sorted(set(resources.backend)):
             rows = resources[resources.backend == backend]
+            host = num(rows.rss_peak_mib.max(), 0)
             items.append(t.f("points.memory_item", backend=backend, gpu=num(rows.gpu_process_peak_mib.max(), 0),
-                             torch=num(rows.torch_max_allocated_mib.max(), 0), host=num(rows.rss_peak_mib.max(), 0)))  # fmt: skip
-        points.append(t.f("points.memory", items=t.sentences.list_sep.join(items)))
+                             torch=num(rows.torch_max_allocated_mib.max(), 0), host=host) if gpu
+                         else t.f("points.memory_host_item", backend=backend, host=host))  # fmt: skip
+        points.append(t.f("points.memory" if gpu else "points.memory_host", items=t.sentences.list_sep.join(items)))
     if len(verdicts):
         wrong = verdicts[verdicts.disagrees]
         points.append(
