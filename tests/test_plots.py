@@ -68,3 +68,60 @@ def test_the_resources_figure_shows_what_was_measured(tmp_path, gpu, monkeypatch
         assert measures == ["weights (parameter bytes)", "process RSS peak (host)"]
         assert bars[1] == 0 and "not measured" in energy.texts[0].get_text()
         assert bars[2] == 4  # the CPU's own bandwidth bounds CPU runs
+
+
+@pytest.mark.parametrize("speeds", [(1.0, 1.3), (1.0, 40.0)])
+def test_latency_ticks_are_plain_numbers_that_do_not_overlap_and_the_legend_hides_no_box(
+    tmp_path, speeds, monkeypatch
+):
+    """Within a decade and across several: at every minor tick a 2×10^2 label once ran into the next."""
+    import llmbench.plots.model as model
+
+    drawn = {}
+    monkeypatch.setattr(model, "save", lambda fig, path: drawn.setdefault(path, fig))
+    loop = scenario("loop", output_tokens=4, repetitions=3)
+    records = [record(b, "loop", loop, speed=v, seed=r, replica=r) for r in range(2)
+               for b, v in zip(("hf", "fastllm"), speeds, strict=True)]  # fmt: skip
+    plot_latency(records, "latency.png", load_strings("zh"))
+    fig = drawn["latency.png"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        labels = [tick.label1 for tick in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
+                  if tick.label1.get_visible() and tick.label1.get_text()
+                  and ax.get_xlim()[0] <= tick.get_loc() <= ax.get_xlim()[1]]  # fmt: skip
+        assert labels, ax.get_title()
+        assert all("$" not in label.get_text() for label in labels), [label.get_text() for label in labels]
+        boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda b: b.x0)
+        assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False)), ax.get_title()
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+def test_memory_over_time_has_one_colour_per_backend_and_a_legend_beside_the_axes(tmp_path, monkeypatch):
+    """24 runs once gave 24 legend rows over the lines; the legend names backends and scenarios."""
+    import llmbench.plots.model as model
+
+    drawn = {}
+    monkeypatch.setattr(model, "save", lambda fig, path: drawn.setdefault(path, fig))
+    scenarios = {"loop": scenario("loop", output_tokens=4), "threads": scenario("threads", output_tokens=4)}
+    records = [record(b, name, s, gpu=True, replica=r, seed=r) for r in range(3) for name, s in scenarios.items()
+               for b in ("hf", "fastllm", "llamacpp")]  # fmt: skip
+    plot_memory(records, "memory.png", load_strings("en"))
+    fig = drawn["memory.png"]
+    (ax,) = fig.axes
+    curves = [line for line in ax.lines if len(line.get_xdata()) > 2]
+    assert len(curves) == len(records)
+    assert len({tuple(line.get_color()) if not isinstance(line.get_color(), str) else line.get_color()
+                for line in curves}) == 3  # fmt: skip
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "hf",
+        "fastllm",
+        "llamacpp",
+        "loop",
+        "threads",
+    ]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))

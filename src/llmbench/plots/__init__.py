@@ -49,9 +49,10 @@ def _cjk_fonts() -> list[str]:
 
 
 def save(fig, path: str) -> None:
-    """Save `fig` to `path` (tight layout, 110 dpi) and close it."""
+    """Save `fig` to `path` (tight layout, 110 dpi) and close it; legends set outside
+    the axes are kept in the picture."""
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 

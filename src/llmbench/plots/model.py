@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import pandas as pd
 import seaborn as sns
 
@@ -41,19 +42,37 @@ def plot_latency(records: list[RunRecord], path: str, t: Strings) -> None:
             sns.boxplot(
                 data=subset, x="ms", y="scenario", hue="backend", ax=ax, log_scale=True, fliersize=1.5
             )
+            # Plain numbers (1000, not 10^3), at minor ticks only when the panel spans less
+            # than a decade: mathtext labels at every minor tick overlapped.
+            ax.xaxis.set_major_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False))
+            ax.xaxis.set_minor_formatter(
+                matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4))
+            )
             if ax.get_legend():
-                ax.get_legend().set_title(t.plot.legend_backend)
+                ax.get_legend().remove()
         ax.set(title=title, xlabel=t.plot.log_ms, ylabel="")
+    handles, labels = next(
+        ((h, lb) for ax in axes[0] for h, lb in [ax.get_legend_handles_labels()] if h), ([], [])
+    )
+    if handles:  # one legend for the three panels, outside them so that no box hides under it
+        fig.legend(handles, labels, title=t.plot.legend_backend, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     save(fig, path)
 
 
 def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
     """Memory over time of each process: its GPU memory (NVML) where there is a GPU,
-    its resident memory otherwise; dotted lines mark loaded and measuring."""
+    its resident memory otherwise. Colour says the backend, line style the scenario (replicas
+    share both); dotted lines mark loaded and measuring. One legend, outside the axes."""
+    from matplotlib.lines import Line2D
+
     setup(t.language)
     fig, ax = plt.subplots(figsize=(11, 4.5))
     quantity = t.plot.memory_over_time_rss
-    palette = iter(sns.color_palette(n_colors=max(1, len(records))))
+    backends = list(dict.fromkeys(r.key.backend for r in records))
+    scenarios = list(dict.fromkeys(r.key.scenario for r in records))
+    colors = dict(zip(backends, sns.color_palette(n_colors=max(1, len(backends))), strict=True))
+    styles = {name: STYLES[i % len(STYLES)] for i, name in enumerate(scenarios)}
+    drawn: dict[str, set] = {"backend": set(), "scenario": set()}
     for record in records:
         resources = record.resources
         if resources is None:
@@ -66,15 +85,23 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
         ]
         if not points:
             continue
-        color = next(palette)
-        ax.plot(*zip(*points, strict=True), label=str(record.run), color=color, linewidth=1.2)
+        color, style = colors[record.key.backend], styles[record.key.scenario]
+        ax.plot(*zip(*points, strict=True), color=color, linestyle=style, linewidth=1.2, alpha=0.85)
+        drawn["backend"].add(record.key.backend)
+        drawn["scenario"].add(record.key.scenario)
         for event in ("load_end", "measure_start"):
             if event in resources.events_s:
-                ax.axvline(resources.events_s[event], color=color, linestyle=":", linewidth=0.8)
+                ax.axvline(resources.events_s[event], color=color, linestyle=":", linewidth=0.7, alpha=0.5)
     ax.set(xlabel=t.plot.time_axis, ylabel=t.plot.mib, title=quantity)
     if ax.lines:
-        ax.legend(fontsize=7, loc="best", ncol=2 if len(records) > 8 else 1)
+        handles = [Line2D([], [], color=colors[b], label=b) for b in backends if b in drawn["backend"]]
+        handles += [Line2D([], [], color="dimgray", linestyle=styles[s], label=s) for s in scenarios
+                    if s in drawn["scenario"]]  # fmt: skip
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save(fig, path)
+
+
+STYLES = ["-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))]
 
 
 MEMORY_BARS = ["weights_mib", "rss_peak_mib", "gpu_process_after_warmup_mib", "gpu_process_peak_mib",

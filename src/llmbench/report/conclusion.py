@@ -164,7 +164,9 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
             items.append(t.f("points.memory_item", backend=backend, gpu=num(rows.gpu_process_peak_mib.max(), 0),
                              torch=num(rows.torch_max_allocated_mib.max(), 0), host=host) if gpu
                          else t.f("points.memory_host_item", backend=backend, host=host))  # fmt: skip
-        points.append(t.f("points.memory" if gpu else "points.memory_host", items=t.sentences.list_sep.join(items)))
+        points.append(
+            t.f("points.memory" if gpu else "points.memory_host", items=t.sentences.list_sep.join(items))
+        )
     if len(verdicts):
         wrong = verdicts[verdicts.disagrees]
         points.append(
