@@ -51,6 +51,8 @@ def test_the_report_has_the_articles_sections_and_the_answer_first(tmp_path, lan
     answer = sections(md)[t.headings.answer]
     assert "|" not in answer and len([line for line in answer.splitlines() if line.startswith("- ")]) == 3
     assert "fastllm" in answer and "MiB" in answer
+    results = sections(md)[t.headings.results]
+    assert results.strip().startswith(t.results_intro) and " ± " in results  # "±" is defined where it is used
 
 
 def test_summary_points_are_not_copies_of_the_analysis(tmp_path):
@@ -146,3 +148,78 @@ def test_without_a_gpu_the_memory_point_names_host_memory_only(tmp_path, languag
     assert "–" not in point.split("。")[0].split(". ")[0] and "nan" not in point.lower(), point
     for backend in ("hf", "fastllm"):
         assert re.search(re.escape(backend) + r"[^,，、;；]*\d+ MiB", point), point
+
+
+def _answer(tmp_path, speeds, wrong=(), resources=None, replicas=2):
+    import pandas as pd
+
+    from llmbench.report.conclusion import answer
+    from llmbench.report.narrative import comparisons
+
+    summary = render_all(runs(speeds, replicas=replicas), tmp_path, SCENARIOS, "en", plots=False)["summary"]
+    verdicts = pd.DataFrame([{"backend": b, "scenario": s, "disagrees": (b, s) in wrong}
+                             for b in speeds for s in SCENARIOS])  # fmt: skip
+    resources = resources if resources is not None else pd.DataFrame(
+        {"backend": list(speeds), "gpu_process_peak_mib": [float("nan")] * len(speeds), "rss_peak_mib": [300.0] * len(speeds)})  # fmt: skip
+    return answer(comparisons(summary, "hf"), summary, resources, load_strings("en"), verdicts)
+
+
+def test_the_answer_marks_a_backend_that_computes_wrongly_and_names_each_best_scenario(tmp_path):
+    loop, concurrency, _ = _answer(
+        tmp_path, {"hf": 1.0, "fastllm": 3.0}, wrong={("fastllm", "loop"), ("fastllm", "sweep")}
+    )
+    assert "fastllm is 3." in loop and "(fastllm computes wrongly: its speed does not count)" in loop
+    assert "computes wrongly" not in concurrency.split("Highest")[0]  # its threads outputs were right
+    best = concurrency.split("Highest output throughput: ")[1]
+    assert re.search(r"fastllm [\d,.]+ tok/s \(sweep, concurrency \d\) \(fastllm computes wrongly", best), (
+        best
+    )
+    assert re.search(r"hf [\d,.]+ tok/s \(sweep, concurrency \d\)(;|\.$)", best), best
+
+
+def test_the_answer_says_slower_and_not_significant_where_the_numbers_do(tmp_path):
+    loop, *_ = _answer(tmp_path / "slow", {"hf": 3.0, "fastllm": 1.0})
+    assert re.search(r"fastllm is \d\.\d\d× \([\d.]+–[\d.]+\) slower than hf", loop), loop
+    assert "(not significant)" not in loop
+    noisy, *_ = _answer(tmp_path / "tie", {"hf": 1.0, "fastllm": 1.01}, replicas=2)
+    assert "(not significant)" in noisy, noisy
+
+
+def test_memory_in_the_answer_is_each_backends_peak_over_its_scenarios(tmp_path):
+    import pandas as pd
+
+    resources = pd.DataFrame({"backend": ["hf", "hf", "fastllm", "fastllm"], "gpu_process_peak_mib": [float("nan")] * 4,
+                              "rss_peak_mib": [300.0, 900.0, 700.0, 200.0]})  # fmt: skip
+    *_, memory = _answer(tmp_path, {"hf": 1.0, "fastllm": 3.0}, resources=resources)
+    assert "fastllm 700 MiB" in memory and "hf 900 MiB" in memory, memory
+
+
+def test_a_comparison_says_which_significance_criterion_failed_and_never_p_equals_less_than(tmp_path):
+    from llmbench.report.narrative import Comparison, comparison_sentence
+    from llmbench.stats import UnitStats
+
+    t = load_strings("en")
+    stats = UnitStats(mean=10.0, std=1.0, n=3, ci95_low=9.0, ci95_high=11.0)
+    make = lambda low, high, p: Comparison("tiny", "loop", "loop", None, "total_ms", "hf", "fastllm", stats, stats,  # noqa: E731
+                                           (low + high) / 2, low, high, p, "replica")  # fmt: skip
+    assert "p < 0.001, a significant difference" in comparison_sentence(make(2.0, 3.0, 1e-6), t)
+    assert "p = <" not in comparison_sentence(make(2.0, 3.0, 1e-6), t)
+    both = comparison_sentence(make(0.9, 1.2, 0.3), t)
+    assert "not significant (the ratio's 95 % CI includes 1; p ≥ 0.05)" in both, both
+    only_p = comparison_sentence(make(1.05, 1.2, 0.07), t)
+    assert "not significant (p ≥ 0.05)" in only_p, only_p
+    only_ci = comparison_sentence(make(0.99, 1.2, 0.04), t)
+    assert "not significant (the ratio's 95 % CI includes 1)" in only_ci, only_ci
+
+
+@pytest.mark.parametrize("hf_threads, gpu, noted", [(2, False, True), (1, False, False), (2, True, False)])
+def test_different_cpu_thread_counts_between_backends_are_a_limitation(tmp_path, hf_threads, gpu, noted):
+    records = runs(gpu=gpu)
+    for r in records:
+        r.backend_info = {
+            **r.backend_info,
+            **({"torch_threads": hf_threads} if r.key.backend == "hf" else {"cpu_threads": 1}),
+        }
+        r.device = "cuda" if gpu else "cpu"
+    limits = sections(render_all(records, tmp_path, SCENARIOS, "en", plots=False)["md"])["Limitations"]
+    assert ("different numbers of threads: hf 2, fastllm 1." in limits) is noted, limits

@@ -29,11 +29,27 @@ def _first(comparisons: list[Comparison], kind: str) -> list[Comparison]:
     return [c for c in chosen if c.scenario == scenario and c.concurrency == level]
 
 
-def _speedups(chosen: list[Comparison], t: Strings) -> str:
-    return t.sentences.list_sep.join(
-        t.f("answer.speedup", other=c.other, base=c.base, ratio=ratio(c.speedup, c.low, c.high))
-        for c in chosen
-    )
+def _speedups(chosen: list[Comparison], t: Strings, wrong: frozenset = frozenset()) -> str:
+    """ "B is 3.1× (2.9–3.3) faster than A", slower ones as slower (ratio shown ≥ 1), marked where
+    the difference is not significant and where `wrong` holds (backend, scenario): computes wrongly."""
+    items = []
+    for c in chosen:
+        faster = c.speedup >= 1
+        shown = ratio(c.speedup, c.low, c.high) if faster else ratio(1 / c.speedup, 1 / c.high, 1 / c.low)
+        item = t.f("answer.speedup" if faster else "answer.slowdown", other=c.other, base=c.base, ratio=shown)
+        if not math.isnan(c.p) and not c.significant:
+            item += t.answer.not_significant
+        if (c.other, c.scenario) in wrong or (c.base, c.scenario) in wrong:
+            item += t.f("answer.wrong", backend=c.other if (c.other, c.scenario) in wrong else c.base)
+        items.append(item)
+    return t.sentences.list_sep.join(items)
+
+
+def wrong_runs(verdicts: pd.DataFrame) -> frozenset:
+    """(backend, scenario) pairs whose outputs disagree with the reference model's."""
+    if not len(verdicts):
+        return frozenset()
+    return frozenset((r.backend, r.scenario) for r in verdicts[verdicts.disagrees].itertuples())
 
 
 def _mean(summary: pd.DataFrame, backend: str, scenario: str | None, metric: str) -> float:
@@ -50,14 +66,15 @@ def _peak_memory(resources: pd.DataFrame, backend: str) -> float:
     return float(values.max()) if len(values) else math.nan
 
 
-def answer(
-    comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.DataFrame, t: Strings
-) -> list[str]:
-    """At most three lines: the loop, concurrency, memory."""
+def answer(comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.DataFrame, t: Strings,
+           verdicts: pd.DataFrame | None = None) -> list[str]:  # fmt: skip
+    """At most three lines: the loop, concurrency, memory; a backend that computes wrongly
+    (per `verdicts`, agreement.verdicts's table) is marked where its speed is quoted."""
     lines = []
+    wrong = wrong_runs(verdicts) if verdicts is not None else frozenset()
     loop = _first(comparisons, "loop") or _first(comparisons, "fixed")
     if loop:
-        lines.append(t.f("answer.loop", scenario=loop[0].scenario, speedups=_speedups(loop, t)))
+        lines.append(t.f("answer.loop", scenario=loop[0].scenario, speedups=_speedups(loop, t, wrong)))
     threads = _first(comparisons, "threads") or _first(comparisons, "sweep")
     sweeps = summary[
         (summary.scenario_type == "sweep") & (summary.metric == "output_tokens_per_s") & (summary.n > 0)
@@ -66,19 +83,23 @@ def answer(
     if not sweeps.empty:
         top = sweeps.loc[sweeps.groupby("backend")["mean"].idxmax()]
         best = t.f("answer.best", items=t.sentences.list_sep.join(
-            t.f("answer.best_item", backend=r.backend, value=num(r.mean), level=int(r.concurrency)) for r in top.itertuples()))  # fmt: skip
+            t.f("answer.best_item", backend=r.backend, value=num(r.mean), scenario=r.scenario, level=int(r.concurrency))
+            + (t.f("answer.wrong", backend=r.backend) if (r.backend, r.scenario) in wrong else "")
+            for r in top.itertuples()))  # fmt: skip
     if threads or best:
         lines.append(t.f("answer.concurrency", scenario=threads[0].scenario if threads else NONE,
-                         speedups=_speedups(threads, t) if threads else NONE, best=best))  # fmt: skip
+                         speedups=_speedups(threads, t, wrong) if threads else NONE, best=best))  # fmt: skip
     memory = [(b, _peak_memory(resources, b)) for b in sorted(set(resources.backend))]
     if any(not math.isnan(v) for _, v in memory):
         items = t.sentences.list_sep.join(
             t.f("answer.memory_item", backend=b, mib=num(v, 0)) for b, v in memory
         )
         lines.append(t.f("answer.memory", items=items))
-    elif len(resources):
+    elif len(resources):  # the peak over scenarios, as on a GPU and in 总结
+        peaks = resources.groupby("backend", sort=True)["rss_peak_mib"].max()
         items = t.sentences.list_sep.join(
-            t.f("answer.memory_item", backend=r.backend, mib=num(r.rss_peak_mib, 0)) for r in resources.drop_duplicates("backend").itertuples())  # fmt: skip
+            t.f("answer.memory_item", backend=b, mib=num(v, 0)) for b, v in peaks.items()
+        )
         lines.append(t.f("answer.memory_host", items=items))
     return lines
 
@@ -108,11 +129,15 @@ def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFra
 
     table.rows.append(timed(t.article.loop, article.loop_total_ms, "loop"))
     table.rows.append(timed(t.article.threads, article.threads_total_ms, "threads"))
-    for what, column in (("current", "gpu_process_after_warmup_mib"), ("peak", "gpu_process_peak_mib")):
-        ours = {b: resources.loc[resources.backend == b, column].dropna() for b in ("hf", "fastllm")}
+    # The article read memory after its for-loop: "current" is the loop scenario's after warm-up,
+    # "peak" the highest over every scenario (as the answer and 总结 quote it).
+    loop_rows = resources.scenario == first["loop"] if first["loop"] else resources.scenario.notna()
+    for what, column, rows in (("current", "gpu_process_after_warmup_mib", loop_rows),
+                               ("peak", "gpu_process_peak_mib", resources.scenario.notna())):  # fmt: skip
+        ours = {b: resources.loc[rows & (resources.backend == b), column].max() for b in ("hf", "fastllm")}
         table.rows.append([
             t.article[f"memory_{what}"], *(num(article.torch_memory_mb.get(b, {}).get(what)) for b in ("hf", "fastllm")),
-            NONE, *(num(v.iloc[0] if len(v) else None, 0) for v in ours.values()), NONE,
+            NONE, *(num(None if pd.isna(v) else v, 0) for v in ours.values()), NONE,
         ])  # fmt: skip
     return table
 
@@ -138,7 +163,9 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
         if facts.get("hf") and facts.get("fastllm"):
             vs_article = t.f("points.vs_article", ratio=ratio(facts["hf"] / facts["fastllm"]),
                              hf=num(facts["hf"], 0), fastllm=num(facts["fastllm"], 0))  # fmt: skip
-        points.append(t.f(f"points.{kind}", speedups=_speedups(chosen, t), vs_article=vs_article))
+        points.append(
+            t.f(f"points.{kind}", speedups=_speedups(chosen, t, wrong_runs(verdicts)), vs_article=vs_article)
+        )
     scaling = []
     for backend in sorted(set(summary.loc[summary.scenario_type == "sweep", "backend"])):
         for scenario in sorted(

@@ -18,10 +18,25 @@ def _runs(keys) -> str:
     return ", ".join(dict.fromkeys(str(k) for k in keys))
 
 
+def cpu_threads_by_backend(records: list[RunRecord]) -> dict[str, int]:
+    """Backend -> the CPU threads its CPU runs computed with, as each backend reported them
+    (torch's, ftllm's or llama.cpp's own count; the run setting where none was reported).
+    Several counts for one backend are shown as the largest."""
+    threads: dict[str, int] = {}
+    for r in records:
+        if r.device != "cpu" or r.measurement is None:
+            continue
+        n = r.backend_info.get("cpu_threads") or r.backend_info.get("torch_threads") or r.cpu_threads
+        if n:
+            threads[r.key.backend] = max(threads.get(r.key.backend, 0), int(n))
+    return threads
+
+
 def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.DataFrame, roofline: pd.DataFrame,
            diagnosis: dict, reference_backend: str, t: Strings) -> list[str]:  # fmt: skip
     """The report's 不足 notes in its language, each once: synthetic weights, a token clock too coarse
-    for the TPOT, runs near the roofline bound, noisy CIs, CPU-bound runs, small n, CPU runs, what NVML
+    for the TPOT, runs near the roofline bound, noisy CIs, CPU-bound runs, small n, CPU runs, CPU thread
+    counts that differ between backends, what NVML
     could not measure, failed, invalid and flagged runs, remote code, the checkpoint's generation_config
     not applied, and a missing reference backend."""
     notes = [
@@ -67,6 +82,9 @@ def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.Dat
     cpu_runs = sorted({str(r.key) for r in records if r.device == "cpu"})
     if cpu_runs:
         notes.append(t.f("limits.cpu", runs=", ".join(cpu_runs)))
+    threads = cpu_threads_by_backend(records)
+    if len(set(threads.values())) > 1:
+        notes.append(t.f("limits.threads", items=", ".join(f"{b} {n}" for b, n in threads.items())))
     nvml = sorted(
         {r.resources.nvml_reason for r in records if r.resources and not r.resources.nvml_available}
     )

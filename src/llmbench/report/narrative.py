@@ -85,6 +85,12 @@ def units(stats: UnitStats, unit: str, t: Strings) -> str:
     return t.f(f"units_count.{unit}", n=stats.n)
 
 
+def p_phrase(p: float) -> str:
+    """`p` as a sentence says it: "p = 0.031", "p < 0.001", "p n/a"."""
+    shown = format_p(p)
+    return f"p {shown}" if shown.startswith("<") or shown == "n/a" else f"p = {shown}"
+
+
 def comparison_sentence(c: Comparison, t: Strings) -> str:
     """`c` in one sentence: faster or slower by what ratio (shown >= 1) with its 95 % CI, both
     means, p and the verdict (untestable when p is NaN)."""
@@ -93,14 +99,18 @@ def comparison_sentence(c: Comparison, t: Strings) -> str:
     low, high = (c.low, c.high) if faster else (1 / c.high, 1 / c.low)
     if math.isnan(c.p):
         verdict = t.verdicts.untestable
-    else:
-        verdict = t.verdicts.significant if c.significant else t.verdicts.not_significant
+    elif c.significant:
+        verdict = t.verdicts.significant
+    else:  # say which criterion failed: the CI, the test, or both
+        failed = [t.verdicts[key] for key, fails in (("ci_includes_one", c.low <= 1 <= c.high),
+                                                    ("p_large", c.p >= SIGNIFICANCE)) if fails]  # fmt: skip
+        verdict = t.f("verdicts.not_significant", why=t.sentences.list_sep.join(failed))
     where = c.scenario + ("" if c.concurrency is None else f" ({t.columns.concurrency} {c.concurrency})")
     return t.f(
         "sentences.faster" if faster else "sentences.slower",
         where=where, other=c.other, base=c.base, ratio=ratio(shown, low, high),
         metric=t.metric_headers[c.metric], other_value=num(c.other_stats.mean), base_value=num(c.base_stats.mean),
-        p=format_p(c.p), verdict=verdict, n=units(c.other_stats, c.unit, t),
+        p=p_phrase(c.p), verdict=verdict, n=units(c.other_stats, c.unit, t),
     )  # fmt: skip
 
 

@@ -110,7 +110,7 @@ def build_context(inputs: Inputs) -> dict:
             dirty=t.dirty if (provenance.get("workflow") or {}).get("dirty") else "",
             code=((provenance.get("workflow") or {}).get("code_sha256") or "")[:12],
         ),  # fmt: skip
-        "answer": answer(comparisons, summary, inputs.resources, t),
+        "answer": answer(comparisons, summary, inputs.resources, t, verdicts),
         "article": article_table(article, summary, inputs.resources, t) if article else None,
         "article_source": article.source if article else "",
         "provenance": provenance,
