@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmbench.record import SCHEMA_VERSION, RunId, RunKey, RunRecord, flag_text, read_record, write_record
+from llmbench.report.strings import load_strings
 from records import record, scenario
 
 NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,12}", fullmatch=True)
@@ -46,4 +47,9 @@ def test_flags_are_data_that_each_language_words():
     flag = {"code": "first_pass_slower", "concurrency": 4, "pct": 23}
     assert flag_text(flag) == ("the first measured pass (concurrency 4) was 23 % slower than the median of the "
                                "others: warm-up did not warm it")  # fmt: skip
-    assert flag_text(flag, {"first_pass_slower": "第一遍慢 {pct} %"}) == "第一遍慢 23 %"
+    zh = load_strings("zh").flags
+    assert flag_text(flag, zh) == "第一遍测量（并发 4）比其余几遍的中位数慢 23 %：预热没有预热到位"
+    # a scenario without concurrency levels (loop, threads) names none, not "(concurrency –)"
+    for level in (None, "–"):  # "–": records written before the level was left empty
+        assert flag_text({**flag, "concurrency": level}).startswith("the first measured pass was 23 % slower")
+        assert flag_text({**flag, "concurrency": level}, zh).startswith("第一遍测量比其余")

@@ -223,3 +223,54 @@ def test_different_cpu_thread_counts_between_backends_are_a_limitation(tmp_path,
         r.device = "cuda" if gpu else "cpu"
     limits = sections(render_all(records, tmp_path, SCENARIOS, "en", plots=False)["md"])["Limitations"]
     assert ("different numbers of threads: hf 2, fastllm 1." in limits) is noted, limits
+
+
+@pytest.mark.parametrize("throughput, expected", [
+    ({1: 50.0, 4: 48.0, 16: 30.0}, "throughput is highest at the lowest concurrency, 1 (50.0 tok/s): more requests at once did not raise it (30.0 tok/s at 16"),
+    ({2: 50.0}, "only concurrency 2 was measured: 50.0 tok/s"),
+    ({1: 50.0, 4: 150.0}, "from concurrency 1 to 4, throughput rose from 50.0 to 150.0 tok/s (3.00×)"),
+])  # fmt: skip
+def test_a_sweep_whose_peak_is_its_first_level_is_said_plainly(throughput, expected):
+    import pandas as pd
+
+    from llmbench.report.narrative import sweep_sentences
+
+    rows = [{"model": "tiny", "scenario": "sweep", "backend": "hf", "scenario_type": "sweep", "status": "ok",
+             "concurrency": level, "metric": metric, "mean": value if metric == "output_tokens_per_s" else 100.0 * level}
+            for level, value in throughput.items() for metric in ("output_tokens_per_s", "e2e_ms")]  # fmt: skip
+    (sentence,) = sweep_sentences(pd.DataFrame(rows), load_strings("en"), single_model=True)
+    assert expected in sentence and "1.00×" not in sentence, sentence
+
+
+def test_a_cpu_only_run_says_no_gpu_once(tmp_path):
+    t = load_strings("en")
+    limits = sections(render_all(runs(gpu=False), tmp_path / "cpu", SCENARIOS, "en", plots=False)["md"])[
+        "Limitations"
+    ]
+    notes = [line for line in limits.splitlines() if line.startswith("- ")]
+    assert len([n for n in notes if "GPU" in n]) == 1, notes
+    assert any(
+        n[2:].startswith(t.limits.cpu_only.split("(")[0]) and "NVML Shared Library Not Found" in n
+        for n in notes
+    )
+    mixed = runs(gpu=True)
+    for r in mixed:
+        if r.key.backend == "fastllm":
+            r.device = "cpu"
+    limits = sections(render_all(mixed, tmp_path / "mixed", SCENARIOS, "en", plots=False)["md"])[
+        "Limitations"
+    ]
+    assert "These runs ran on the CPU; their numbers say nothing about a GPU: tiny/fastllm/loop" in limits
+    assert "Every run ran on the CPU" not in limits
+
+
+def test_the_roofline_table_gives_a_small_models_weights_in_mib_not_zero(tmp_path):
+    t = load_strings("en")
+    md = render_all(runs(gpu=False), tmp_path, SCENARIOS, "en", plots=False)["md"]
+    table = sections(md)[t.headings.roofline]
+    rows = [line for line in table.splitlines() if line.startswith(("| hf", "| fastllm"))]
+    assert len(rows) == 4 and all("| 2.39 |" in row for row in rows), rows  # 2,501,632 bytes per decode step
+    for row in rows:  # the fraction's CI as precise as the fraction itself
+        fraction, low, high = re.search(r"\| ([\d.]+) % \(([\d.]+) %–([\d.]+) %\) \|", row).groups()
+        assert float(low) <= float(fraction) <= float(high) and float(low) < float(high), row
+    assert "weights read per decode step (MiB)" in table

@@ -136,5 +136,5 @@ def first_pass_outliers(measurement: Measurement) -> list[dict]:
         deviation = (first - median) / median
         if abs(deviation) > 0.10 and abs(first - median) > 3 * spread:
             flags.append({"code": "first_pass_slower" if deviation < 0 else "first_pass_faster",
-                          "concurrency": "–" if level.concurrency is None else level.concurrency, "pct": round(100 * abs(deviation))})  # fmt: skip
+                          "concurrency": level.concurrency, "pct": round(100 * abs(deviation))})  # fmt: skip
     return flags

@@ -131,16 +131,19 @@ FLAGS = {
     "gpu_slowdown": "GPU clocks slowed during measurement: {reasons}",
     "invalid_lengths": "output lengths differ from what was asked",
     "cold": "cold: no warm-up pass, so first-call costs (compilation, weight upload) are in the numbers",
-    "first_pass_slower": "the first measured pass (concurrency {concurrency}) was {pct} % slower than the median of "
-    "the others: warm-up did not warm it",
-    "first_pass_faster": "the first measured pass (concurrency {concurrency}) was {pct} % faster than the median of "
-    "the others",
+    "first_pass_slower": "the first measured pass{where} was {pct} % slower than the median of the others: "
+    "warm-up did not warm it",
+    "first_pass_faster": "the first measured pass{where} was {pct} % faster than the median of the others",
+    "where_concurrency": " (concurrency {concurrency})",
 }
 
 
 def flag_text(flag: dict, templates: dict = FLAGS) -> str:
-    """A validity flag in words (English by default; the report passes its language's templates)."""
-    return templates[flag["code"]].format(**flag)
+    """A validity flag in words (English by default; the report passes its language's templates).
+    `{where}` names the flag's concurrency level, and is empty for a scenario without levels."""
+    level = flag.get("concurrency")
+    where = "" if level in (None, "–") else templates["where_concurrency"].format(concurrency=level)
+    return templates[flag["code"]].format(**{**flag, "where": where})
 
 
 def _default(f):

@@ -80,17 +80,20 @@ def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.Dat
         notes.append(t.f("limits.small_n", runs=_runs(f"{r.backend}/{r.scenario} (n = {int(r.n)} {t.units[r.ci_unit]})"
                                                       for r in few.itertuples())))  # fmt: skip
     cpu_runs = sorted({str(r.key) for r in records if r.device == "cpu"})
-    if cpu_runs:
+    nvml = sorted(
+        {r.resources.nvml_reason for r in records if r.resources and not r.resources.nvml_available}
+    )
+    every_run_on_cpu = bool(records) and len(cpu_runs) == len({str(r.key) for r in records})
+    if every_run_on_cpu and nvml:  # one note, not two that say "no GPU" twice
+        notes.append(t.f("limits.cpu_only", reason="; ".join(nvml)))
+    elif cpu_runs:
         notes.append(t.f("limits.cpu", runs=", ".join(cpu_runs)))
     threads = cpu_threads_by_backend(records)
     if len(set(threads.values())) > 1:
         notes.append(t.f("limits.threads", items=", ".join(f"{b} {n}" for b, n in threads.items())))
-    nvml = sorted(
-        {r.resources.nvml_reason for r in records if r.resources and not r.resources.nvml_available}
-    )
-    if nvml:
+    if nvml and not every_run_on_cpu:
         notes.append(t.f("limits.no_gpu", reason="; ".join(nvml)))
-    else:
+    elif not nvml:
         reasons = sorted(
             {r.resources.energy_reason for r in records if r.resources and r.resources.energy_reason}
         )

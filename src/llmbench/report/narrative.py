@@ -132,6 +132,12 @@ def sweep_sentences(summary: pd.DataFrame, t: Strings, single_model: bool) -> li
             continue
         first, last, peak = int(throughput.index[0]), int(throughput.index[-1]), int(throughput.idxmax())
         run = " / ".join(([] if single_model else [model]) + [scenario, backend])
+        if peak == first:  # "from 1 to 1, 1.00×" says nothing: say that concurrency did not help
+            sentences.append(t.f("sentences.sweep_single" if first == last else "sentences.sweep_flat", run=run,
+                                 low=first, t_low=num(throughput.loc[first]), high=last,
+                                 t_high=num(throughput.loc[last]), l_low=num(latency.get(first)),
+                                 l_high=num(latency.get(last))) + t.sentences.end)  # fmt: skip
+            continue
         sentence = t.f("sentences.sweep", run=run, low=first, high=peak, t_low=num(throughput.loc[first]),
                        t_high=num(throughput.loc[peak]), ratio=ratio(throughput.loc[peak] / throughput.loc[first]),
                        l_low=num(latency.get(first)), l_high=num(latency.get(peak)))  # fmt: skip

@@ -191,17 +191,23 @@ def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_mode
     return table.compact()
 
 
+def _mib(n_bytes: float) -> str:
+    """Bytes in MiB: whole MiB from 100 up, two decimals below (a tiny model's weights are not 0)."""
+    mib = n_bytes / 2**20
+    return num(mib, 0 if mib >= 100 else 2)
+
+
 def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) -> Table:
-    """Per run (and level): decode bytes (GiB), decode tok/s ± 95 % CI, the bound (tok/s), the
+    """Per run (and level): decode bytes (MiB, as every memory figure), decode tok/s ± 95 % CI, the bound (tok/s), the
     fraction of it reached with its CI, and a note; columns without a value left out."""
     table = Table(t.tables.roofline, ["l", "r", "r", "r", "r", "l"])
     for row in roofline.itertuples():
         level = "" if pd.isna(row.concurrency) else f" ({t.columns.concurrency} {int(row.concurrency)})"
         fraction = pct(row.fraction) if not pd.isna(row.fraction) else NONE
         if not pd.isna(row.fraction_low):
-            fraction += f" ({pct(row.fraction_low, 0)}–{pct(row.fraction_high, 0)})"
+            fraction += f" ({pct(row.fraction_low)}–{pct(row.fraction_high)})"  # "0.8 % (1 %–1 %)" hid it
         table.rows.append([
-            _cell(run_label(row.model, row.backend, row.scenario, single_model) + level), num(row.decode_bytes / 2**30, 2),
+            _cell(run_label(row.model, row.backend, row.scenario, single_model) + level), _mib(row.decode_bytes),
             ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high), num(row.bound_tok_s), fraction,
             _cell(row.note) if isinstance(row.note, str) else "",
         ])  # fmt: skip
