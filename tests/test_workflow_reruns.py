@@ -60,22 +60,22 @@ def test_leaving_a_backend_out_of_a_scenario_reruns_no_benchmark(copy):
 
 def test_a_benchmark_parameter_change_reruns_its_runs_and_downstream_only(copy):
     args = write_config(copy, lambda c: c["scenarios"]["loop"].update(output_tokens=12))
-    assert planned_jobs(copy, *args) == {"run_benchmark": 3 * 2, **DOWNSTREAM}
+    assert planned_jobs(copy, *args) == {"run_benchmark": 3 * 3, **DOWNSTREAM}
 
 
 def test_another_replica_runs_only_the_new_processes(copy):
-    args = write_config(copy, lambda c: c["scenarios"]["loop"].update(replicas=3))
+    args = write_config(copy, lambda c: c["scenarios"]["loop"].update(replicas=4))
     assert planned_jobs(copy, *args) == {"run_benchmark": 3, **DOWNSTREAM}
 
 
 @pytest.mark.parametrize("module, expected", [
-    ("src/llmbench/sampler.py", {"run_benchmark": 21, **DOWNSTREAM}),
+    ("src/llmbench/sampler.py", {"run_benchmark": 27, **DOWNSTREAM}),
     ("src/llmbench/report/conclusion.py", {"render_report": 1, "all": 1}),
     ("src/llmbench/plots/model.py", {"plot_model": 1, "render_report": 1, "all": 1}),
     ("src/llmbench/weights.py", {"describe_model": 1, "derive_tables": 1, "plot_model": 1, "render_report": 1, "all": 1}),
-    ("src/llmbench/convert.py", {"convert_fastllm": 1, "run_benchmark": 7, **DOWNSTREAM}),
-    ("src/llmbench/models/gguf_export/plans.py", {"convert_llamacpp": 1, "run_benchmark": 7, **DOWNSTREAM}),
-    ("src/llmbench/backends/_llamacpp_engine.py", {"run_benchmark": 7, **DOWNSTREAM}),
+    ("src/llmbench/convert.py", {"convert_fastllm": 1, "run_benchmark": 9, **DOWNSTREAM}),
+    ("src/llmbench/models/gguf_export/plans.py", {"convert_llamacpp": 1, "run_benchmark": 9, **DOWNSTREAM}),
+    ("src/llmbench/backends/_llamacpp_engine.py", {"run_benchmark": 9, **DOWNSTREAM}),
 ])  # fmt: skip
 def test_editing_a_module_reruns_the_rules_that_import_it(copy, module, expected):
     path = copy / module
