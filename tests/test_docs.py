@@ -1,5 +1,6 @@
 """What a reader is pointed at is in the repository."""
 
+import json
 import re
 import subprocess
 
@@ -41,3 +42,29 @@ def test_the_ignore_file_ignores_only_top_level_outputs():
                                         ("cpu", "cpu"), ("NVIDIA H100 80GB HBM3", "h100-80gb-hbm3")])  # fmt: skip
 def test_a_results_folder_is_named_after_the_measured_device(name, slug):
     assert device_slug(name) == slug
+
+
+def test_a_published_result_holds_the_report_and_each_models_manifest(tmp_path):
+    from llmbench.publish import publish
+
+    results, resources = tmp_path / "results", tmp_path / "resources"
+    files = {"device/bandwidth.json": '{"name": "NVIDIA H200"}', "summary.csv": "model\n", "report.md": "# r\n",
+             "runs/m/hf/loop/0.json": "{}", "models/m.json": "{}", "tables/roofline.csv": "x\n"}  # fmt: skip
+    for name, text in files.items():
+        (results / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / name).write_text(text)
+    (resources / "models/m").mkdir(parents=True)
+    (resources / "models/m/manifest.json").write_text('{"sha256": "ab"}')
+    (resources / "models/other").mkdir()
+    (resources / "models/other/manifest.json").write_text("{}")  # a model this run did not use
+    target = publish(results, tmp_path / "docs", "snakemake ...", 12.5)
+    assert target == tmp_path / "docs/h200"
+    for name, text in files.items():
+        assert (target / name).read_text() == text
+    assert [p.name for p in (target / "manifests").iterdir()] == ["m.json"]
+    assert (target / "manifests/m.json").read_text() == '{"sha256": "ab"}'
+    assert json.loads((target / "run.json").read_text()) == {
+        "command": "snakemake ...",
+        "wall_s": 12.5,
+        "device": "NVIDIA H200",
+    }

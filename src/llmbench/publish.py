@@ -4,8 +4,9 @@
 
 writes docs/results/<device>/ (e.g. docs/results/h200 for an NVIDIA H200): the
 summary, report (md + html), plots, derived tables, agreement, bandwidth, model
-facts and every run record, plus run.json with the command and its wall time.
-Nothing under results/ is changed.
+facts and every run record, each model's manifest (from resources/models/<model>/manifest.json,
+as manifests/<model>.json: with the rest, all the report is rendered from), plus run.json with
+the command and its wall time. Nothing under results/ or resources/ is changed.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ def measured_device(results: Path) -> str:
     return read_json(results / "device" / "bandwidth.json").get("name") or "cpu"
 
 
-def publish(results: str | Path, root: str | Path, command: str, wall_s: float | None) -> Path:
-    """Copy what a published result holds from `results` to `<root>/<device slug>/` and write run.json
-    there (`command`, `wall_s` in s, device); returns that folder. Raises FileNotFoundError when
-    `results` has no device/bandwidth.json."""
+def publish(results: str | Path, root: str | Path, command: str, wall_s: float | None,
+            resources: str | Path | None = None) -> Path:  # fmt: skip
+    """Copy what a published result holds from `results` (and the manifests of the models it ran
+    from `resources`, default: resources/ beside `results`) to `<root>/<device slug>/` and write
+    run.json there (`command`, `wall_s` in s, device); returns that folder. Raises
+    FileNotFoundError when `results` has no device/bandwidth.json."""
     results = Path(results)
+    resources = Path(resources) if resources is not None else results.parent / "resources"
     target = Path(root) / device_slug(measured_device(results))
     target.mkdir(parents=True, exist_ok=True)
     for name in PUBLISHED:
@@ -47,6 +51,11 @@ def publish(results: str | Path, root: str | Path, command: str, wall_s: float |
             shutil.copytree(source, target / name, dirs_exist_ok=True)
         elif source.is_file():
             shutil.copy2(source, target / name)
+    for model in sorted(p.stem for p in (results / "models").glob("*.json")):
+        manifest = resources / "models" / model / "manifest.json"
+        if manifest.is_file():
+            (target / "manifests").mkdir(exist_ok=True)
+            shutil.copy2(manifest, target / "manifests" / f"{model}.json")
     write_json_atomic(
         target / "run.json", {"command": command, "wall_s": wall_s, "device": measured_device(results)}
     )
