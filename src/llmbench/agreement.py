@@ -169,7 +169,10 @@ def reference_logits(model_dir: str, dtype: str, device: str, cpu_threads: int) 
     from .backends.hf import eos_ids
 
     torch.set_num_threads(cpu_threads)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
+    # Straight onto the GPU: a float32 copy of a 6B model through host memory cost ~20 s.
+    placement = {"device_map": device} if device == "cuda" else {}
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype), **placement)
+    model = model.to(device).eval()
 
     def logits_of(ids: list[int]):
         with torch.inference_mode():
