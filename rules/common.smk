@@ -14,7 +14,7 @@ sys.path.insert(0, str(PACKAGE_SRC))
 
 from llmbench.backends import get_backend, make_options
 from llmbench.codedeps import rule_code
-from llmbench.config import ConfigError, validate_config
+from llmbench.config import ConfigError, reproduce_command, validate_config
 from llmbench.record import RunId, RunKey
 from llmbench.scenario_types import Scenario
 

@@ -20,7 +20,7 @@ paths = {
     "reference": list(snakemake.input.reference),
 }
 inputs = load_inputs(paths, snakemake.params.settings, snakemake.params.correctness, snakemake.params.scenarios,
-                     list(snakemake.params.configfiles), snakemake.output.md)  # fmt: skip
+                     snakemake.params.reproduce, snakemake.output.md)  # fmt: skip
 write_report(
     inputs, str(Path(snakemake.input.templates[0]).parent), snakemake.output.md, snakemake.output.html
 )

@@ -161,7 +161,7 @@ def render_all(records: list[RunRecord], folder, scenarios: dict[str, Scenario],
                   "article": str(REPO / "config/article.yaml") if article else None},
         correctness={"reference": reference_backend, "reference_dtype": "float32", "min_forced_agreement": 0.9,
                      "near_tie_ratio": 1.0},
-        scenarios=scenarios, configfiles=["config/config.yaml"], reference=reference,
+        scenarios=scenarios, reproduce="snakemake --cores 1 --resources gpu=1 --configfile config/config.yaml", reference=reference,
     )  # fmt: skip
     write_report(
         inputs, str(REPO / "report/templates"), str(folder / "report.md"), str(folder / "report.html")

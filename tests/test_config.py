@@ -167,3 +167,16 @@ def test_a_broken_article_file_is_named(config, tmp_path):
     (tmp_path / "article.yaml").write_text("loop_total_ms: {hf: -1}\n")
     config["report"] = {"article": str(tmp_path / "article.yaml")}
     assert f"report.article: {tmp_path / 'article.yaml'}:" in problems(config)
+
+
+def test_the_reproduce_command_names_the_cores_and_config_files_as_a_user_types_them(tmp_path):
+    from llmbench.config import reproduce_command
+
+    inside = str(tmp_path / "config" / "gpu.yaml")
+    outside = "/elsewhere/my config.yaml"
+    command = reproduce_command(16, [inside, outside], workdir=str(tmp_path))
+    assert (
+        command
+        == "snakemake --cores 16 --resources gpu=1 --configfile config/gpu.yaml --configfile '/elsewhere/my config.yaml'"
+    )
+    assert reproduce_command(1, []) == "snakemake --cores 1 --resources gpu=1"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shlex
 from pathlib import Path
 
 import yaml
@@ -213,3 +215,14 @@ def _check_article(path: str | None, base_dir: Path) -> list[str]:
     except ArticleError as error:
         return [f"report.article: {error}"]
     return []
+
+
+def reproduce_command(cores: int, configfiles: list[str], workdir: str = ".") -> str:
+    """The Snakemake command line of this run: its core count and config files, each shown relative
+    to `workdir` when it lies inside it (Snakemake hands them over as absolute paths)."""
+    shown = []
+    for path in configfiles:
+        relative = os.path.relpath(path, workdir)
+        shown.append(path if relative.startswith("..") else relative)
+    configs = "".join(f" --configfile {shlex.quote(c)}" for c in shown)
+    return f"snakemake --cores {cores} --resources gpu=1{configs}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,7 @@ class Inputs:
     settings: dict  # config["report"]
     correctness: dict
     scenarios: dict[str, Scenario]  # the config's, in its order
-    configfiles: list[str]
+    reproduce: str  # the command that reran it (reproduce_command)
     reference: tuple[str, pd.DataFrame] | None = None  # (folder, its summary)
 
 
@@ -97,7 +96,6 @@ def build_context(inputs: Inputs) -> dict:
     for c in comparisons:
         by_section[_section(c.scenario_type)].append(narrative.comparison_sentence(c, t))
     by_section["threads"] += narrative.sweep_sentences(summary, t, single)
-    configs = " ".join(f"--configfile {shlex.quote(c)}" for c in inputs.configfiles)
     return {
         "t": t,
         "language": inputs.settings["language"],
@@ -139,7 +137,7 @@ def build_context(inputs: Inputs) -> dict:
         "limits": limits(records, inputs.manifests, summary, inputs.roofline, diagnosis, baseline, t),
         "failures": tables.failures_table(records, t),
         "plots": _plot_sections(inputs.plots, {name: s.type for name, s in scenarios.items()}),
-        "reproduce": f"snakemake --cores 1 --resources gpu=1 {configs}".strip(),
+        "reproduce": inputs.reproduce,
     }
 
 
@@ -197,7 +195,7 @@ def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir:
     return _environment(template_dir).get_template("report.html.j2").render(body=body, **context)
 
 
-def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: list, configfiles: list[str],
+def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: list, reproduce: str,
                 md_out: str) -> Inputs:  # fmt: skip
     """paths: summary, runs, manifests {model: path}, models {model: path}, roofline, resources,
     agreement [paths], bandwidth, plots [paths], reference [summary.csv path or none];
@@ -217,7 +215,7 @@ def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: list,
         agreement=pd.concat(agreement, ignore_index=True) if agreement else pd.DataFrame(),
         bandwidth=read_json(paths["bandwidth"]),
         plots=[str(Path(p).resolve().relative_to(md_dir)) for p in paths["plots"]],
-        settings=settings, correctness=correctness, configfiles=configfiles, reference=reference,
+        settings=settings, correctness=correctness, reproduce=reproduce, reference=reference,
         scenarios={name: Scenario.from_dict(s) for name, s in scenarios},
     )  # fmt: skip
 
