@@ -274,3 +274,26 @@ def test_the_roofline_table_gives_a_small_models_weights_in_mib_not_zero(tmp_pat
         fraction, low, high = re.search(r"\| ([\d.]+) % \(([\d.]+) %–([\d.]+) %\) \|", row).groups()
         assert float(low) <= float(fraction) <= float(high) and float(low) < float(high), row
     assert "weights read per decode step (MiB)" in table
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_energy_point_names_the_scenario_each_backends_lowest_figure_came_from(language):
+    import pandas as pd
+
+    from llmbench.report.conclusion import energy_point
+
+    t = load_strings(language)
+    resources = pd.DataFrame(
+        [("hf", "loop", 5.9), ("hf", "sweep", 0.49), ("fastllm", "loop", 2.9), ("fastllm", "threads", 1.2),
+         ("hf-compile", "loop", 2.15), ("llamacpp", "loop", None)],
+        columns=["backend", "scenario", "energy_j_per_output_token"],
+    )  # fmt: skip
+    point = energy_point(resources, t)
+    for backend, value, where in (
+        ("hf", "0.490", "sweep"),
+        ("fastllm", "1.200", "threads"),
+        ("hf-compile", "2.150", "loop"),
+    ):
+        assert t.f("points.energy_item", backend=backend, value=value, scenario=where) in point, point
+    assert "llamacpp" not in point and "5.900" not in point
+    assert energy_point(resources.assign(energy_j_per_output_token=None), t) is None

@@ -204,21 +204,24 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
                 runs=t.sentences.list_sep.join(f"{r.backend} ({r.scenario})" for r in wrong.itertuples()),
             )
         )
-    energy = (
-        resources.dropna(subset=["energy_j_per_output_token"])
-        .groupby("backend")["energy_j_per_output_token"]
-        .min()
-    )
-    if len(energy):
-        points.append(
-            t.f(
-                "points.energy",
-                items=t.sentences.list_sep.join(f"{b} {num(v, 3)}" for b, v in energy.items()),
-            )
-        )
+    if point := energy_point(resources, t):
+        points.append(point)
     best = [c for c in comparisons if c.other == "hf-compile" or c.base == "hf-compile"]
     decode = {b: _mean(summary, b, None, "decode_tokens_per_s") for b in ("hf-compile", "fastllm")}
     if best and not any(math.isnan(v) for v in decode.values()):
         points.append(t.f("points.hf_best", compile=num(decode["hf-compile"]), fastllm=num(decode["fastllm"]),
                           ratio=ratio(decode["hf-compile"] / decode["fastllm"])))  # fmt: skip
     return points[:6]
+
+
+def energy_point(resources: pd.DataFrame, t: Strings) -> str | None:
+    """Each backend's lowest energy per output token (J, whole device) and the scenario it came
+    from: the scenarios differ (a batch of 32 costs less a token than a loop), so a bare number
+    per backend would compare unlike work. None where no run measured energy."""
+    measured = resources.dropna(subset=["energy_j_per_output_token"])
+    if measured.empty:
+        return None
+    lowest = measured.loc[measured.groupby("backend")["energy_j_per_output_token"].idxmin()]
+    items = [t.f("points.energy_item", backend=r.backend, value=num(r.energy_j_per_output_token, 3), scenario=r.scenario)
+             for r in lowest.itertuples()]  # fmt: skip
+    return t.f("points.energy", items=t.sentences.list_sep.join(items))
