@@ -36,6 +36,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from llmbench.backends import preload  # noqa: E402
+
+# Before numpy: llama.cpp's CUDA build crashes when numpy's libraries load first.
+# The last --backend counts: `--backend all` hands each child its own after the parent's.
+_named = [sys.argv[i + 1] for i, arg in enumerate(sys.argv[:-1]) if arg == "--backend"]
+if _named:
+    preload(_named[-1])
+
 from llmbench.backends import get_backend, make_options  # noqa: E402
 from llmbench.backends.base import LoadSettings  # noqa: E402
 from llmbench.device import default_cpu_threads, resolve_device  # noqa: E402

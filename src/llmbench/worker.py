@@ -14,20 +14,18 @@ from pathlib import Path
 
 
 def _preload_native_libraries() -> None:
-    """Load a backend's native libraries before anything imports numpy: with numpy first,
-    llama.cpp's CUDA build segfaulted in llama_model_load_from_file on the H200 (seen in
-    2026-11; llama_cpp first, it loaded and ran)."""
+    """A backend's native libraries before anything imports numpy (backends.preload)."""
     if __name__ != "__main__" or len(sys.argv) < 2:
         return
-    import importlib
     import json
+
+    from .backends import preload
 
     try:
         backend = json.loads(Path(sys.argv[1]).read_text())["run"].split("/")[1]
-        preload = importlib.import_module(f"llmbench.backends.{backend.replace('-', '_')}").BACKEND.preload
-    except (OSError, ValueError, KeyError, IndexError, ImportError, AttributeError):
+    except (OSError, ValueError, KeyError, IndexError):
         return
-    preload()
+    preload(backend)
 
 
 _preload_native_libraries()

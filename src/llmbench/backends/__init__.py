@@ -46,3 +46,12 @@ def make_options(name: str, values: dict):
 def schema_of(name: str) -> dict:
     """JSON schema of `backend_options.<name>`."""
     return options_schema(get_backend(name).Options)
+
+
+def preload(name: str) -> None:
+    """Load backend `name`'s native libraries before anything imports numpy (call it first in a
+    process): with numpy first, llama.cpp's CUDA build segfaulted in llama_model_load_from_file
+    on the H200 (2026-11). An unknown name does nothing; a missing library is left for
+    import_libraries to report."""
+    if name in available():
+        get_backend(name).preload()
