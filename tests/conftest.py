@@ -116,6 +116,20 @@ def make_spec(model_dir: Path, prompt_ids: Path, backend: str, artifact=None, sc
                    manifest=str(manifest), prompts_ids=str(prompt_ids), workflow_dir=str(REPO))  # fmt: skip
 
 
+@pytest.fixture
+def llama_cpp_witness(tmp_path) -> tuple[Path, Path]:
+    """A stand-in llama_cpp package that writes, when its native module loads, whether numpy
+    was loaded before it: (the folder to put on sys.path, the witness file)."""
+    fake = tmp_path / "site" / "llama_cpp"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    witness = tmp_path / "numpy-before-llama.txt"
+    (fake / "llama_cpp.py").write_text(
+        f"import sys\nopen({str(witness)!r}, 'w').write(str('numpy' in sys.modules))\n"
+    )
+    return fake.parent, witness
+
+
 def copy_workflow(destination: Path) -> Path:
     """The workflow's tracked and untracked-but-not-ignored files, as a fresh clone has them."""
     listed = (

@@ -11,19 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("argv", [["--backend", "llamacpp"], ["--backend", "all", "--backend", "llamacpp"]])
-def test_the_backend_it_measures_loads_its_native_libraries_before_numpy(tmp_path, argv):
+def test_the_backend_it_measures_loads_its_native_libraries_before_numpy(tmp_path, argv, llama_cpp_witness):
     """llama.cpp's CUDA build crashed the benchmark on the H200 with numpy loaded first (the
     worker already loaded it first). The last --backend counts: `all` hands it to each child."""
-    fake = tmp_path / "site" / "llama_cpp"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("")
-    witness = tmp_path / "numpy-before-llama.txt"
-    (fake / "llama_cpp.py").write_text(
-        f"import sys\nopen({str(witness)!r}, 'w').write(str('numpy' in sys.modules))\n"
-    )
+    site, witness = llama_cpp_witness
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks/harness_overhead.py"), *argv, "--model", str(tmp_path / "missing")],
-        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode != 0 and "missing" in run.stderr  # no model there; what matters is the order
     assert witness.read_text() == "False"

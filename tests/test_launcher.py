@@ -171,19 +171,15 @@ def test_a_prompt_longer_than_the_context_fails_before_loading(tiny_model, tiny_
     assert record.load_s is None
 
 
-def test_llama_cpp_is_loaded_before_numpy_in_a_worker(tiny_model, tiny_prompt_ids, tmp_path):
+def test_llama_cpp_is_loaded_before_numpy_in_a_worker(
+    tiny_model, tiny_prompt_ids, tmp_path, llama_cpp_witness
+):
     """With numpy imported first, llama.cpp's CUDA build segfaulted in llama_model_load_from_file
     on the H200: the worker loads a backend's native libraries before anything else."""
-    fake = tmp_path / "site" / "llama_cpp"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("")
-    witness = tmp_path / "numpy-before-llama.txt"
-    (fake / "llama_cpp.py").write_text(
-        f"import sys\nopen({str(witness)!r}, 'w').write(str('numpy' in sys.modules))\n"
-    )
+    site, witness = llama_cpp_witness
     spec = make_spec(tiny_model, tiny_prompt_ids, "llamacpp", artifact=tmp_path / "missing.gguf")
     code = "import sys; sys.path.insert(0, sys.argv.pop(1)); import runpy; runpy.run_module('llmbench.worker', run_name='__main__')"
-    worker = (sys.executable, "-c", code, str(tmp_path / "site"))
+    worker = (sys.executable, "-c", code, str(site))
     record = run_isolated(spec, tmp_path / "r.json", tmp_path / "r.log", worker=worker)
     assert record.status == "failed"  # the .gguf is missing; what matters is the order below
     assert witness.read_text() == "False"
