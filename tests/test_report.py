@@ -297,3 +297,17 @@ def test_the_energy_point_names_the_scenario_each_backends_lowest_figure_came_fr
         assert t.f("points.energy_item", backend=backend, value=value, scenario=where) in point, point
     assert "llamacpp" not in point and "5.900" not in point
     assert energy_point(resources.assign(energy_j_per_output_token=None), t) is None
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_conclusion_has_the_six_points_the_article_needs_scaling_inside_concurrency(tmp_path, language):
+    """For-loop, concurrency (the pool and how the sweeps scale), memory, correctness, energy and
+    HF at its best: six points, the last not crowded out by scaling standing alone."""
+    t = load_strings(language)
+    records = runs({"hf": 1.0, "hf-compile": 4.0, "fastllm": 3.0}, gpu=True, energy=True)
+    md = render_all(records, tmp_path, SCENARIOS, language)["md"]
+    points = [line for line in sections(md)[t.headings.points].splitlines() if line.startswith("- ")]
+    assert len(points) == 6, points
+    scaling = t.points.scaling.split("{")[0]
+    assert scaling in points[1] and points[1].startswith("- " + t.points.threads.split("{")[0]), points[1]
+    assert points[-1].startswith("- " + t.points.hf_best.split("{")[0]), points[-1]

@@ -148,10 +148,23 @@ def _stats(summary: pd.DataFrame, backend: str, scenario: str | None):
     return unit_stats(rows.iloc[0]) if len(rows) else None
 
 
+def _scaling_point(summary: pd.DataFrame, t: Strings) -> str | None:
+    """How each backend's throughput scales in each sweep, and where it saturates."""
+    sweeps = summary[summary.scenario_type == "sweep"]
+    scaling = []
+    for backend in sorted(set(sweeps.backend)):
+        for scenario in sorted(set(sweeps.loc[sweeps.backend == backend, "scenario"])):
+            level = saturation(summary, summary.model.iloc[0], scenario, backend)
+            scaling.append(t.f("points.saturates" if level else "points.rising", backend=backend, scenario=scenario,
+                               level=level))  # fmt: skip
+    return t.f("points.scaling", items=t.sentences.list_sep.join(scaling)) if scaling else None
+
+
 def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.DataFrame,
                    verdicts: pd.DataFrame, article: Article | None, t: Strings) -> list[str]:  # fmt: skip
     """总结: at most six points, in the article's order, each present only where measured."""
     points = []
+    scaling = _scaling_point(summary, t)
     for kind, facts in (
         ("loop", article.loop_total_ms if article else {}),
         ("threads", article.threads_total_ms if article else {}),
@@ -166,22 +179,11 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
         points.append(
             t.f(f"points.{kind}", speedups=_speedups(chosen, t, wrong_runs(verdicts)), vs_article=vs_article)
         )
-    scaling = []
-    for backend in sorted(set(summary.loc[summary.scenario_type == "sweep", "backend"])):
-        for scenario in sorted(
-            set(summary.loc[(summary.scenario_type == "sweep") & (summary.backend == backend), "scenario"])
-        ):
-            level = saturation(summary, summary.model.iloc[0], scenario, backend)
-            scaling.append(
-                t.f(
-                    "points.saturates" if level else "points.rising",
-                    backend=backend,
-                    scenario=scenario,
-                    level=level,
-                )
-            )
+        if kind == "threads" and scaling:  # concurrency is one point: the pool, then the sweeps
+            points[-1] += t.sentences.sentence_sep + scaling
+            scaling = None
     if scaling:
-        points.append(t.f("points.scaling", items=t.sentences.list_sep.join(scaling)))
+        points.append(scaling)
     if len(resources):
         gpu = resources.gpu_process_peak_mib.notna().any()
         items = []
