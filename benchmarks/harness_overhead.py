@@ -36,13 +36,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from llmbench.backends import preload  # noqa: E402
 
-# Before numpy: llama.cpp's CUDA build crashes when numpy's libraries load first.
-# The last --backend counts: `--backend all` hands each child its own after the parent's.
-_named = [sys.argv[i + 1] for i, arg in enumerate(sys.argv[:-1]) if arg == "--backend"]
-if _named:
-    preload(_named[-1])
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (argparse only: it is read before numpy may load)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", default="hf", help="a backend name, or all (each in its own process)")
+    parser.add_argument("--model", help="HF model folder (default: build the tiny preset)")
+    parser.add_argument("--artifact", help="FastLLM's .flm (default: converted from the tiny preset)")
+    parser.add_argument("--gguf", help="llama.cpp's .gguf (default: converted from the tiny preset)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default=None, help="default: the model's config dtype or float32")
+    parser.add_argument("--input-tokens", type=int, default=32)
+    parser.add_argument("--output-tokens", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=4)
+    parser.add_argument("--min-blocks", type=int, default=6)
+    parser.add_argument("--max-seconds", type=float, default=120)
+    return parser
+
+
+if __name__ == "__main__":
+    # Before numpy: llama.cpp's CUDA build crashes when numpy's libraries load first. Parsed as
+    # main() parses it (--backend=X, abbreviations, the last --backend wins: `all` hands each
+    # child its own after the parent's).
+    from llmbench.backends import preload
+
+    preload(build_parser().parse_known_args()[0].backend)
 
 from llmbench.backends import get_backend, make_options  # noqa: E402
 from llmbench.backends.base import LoadSettings  # noqa: E402
@@ -139,20 +159,7 @@ def measure_one(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--backend", default="hf", help="a backend name, or all (each in its own process)")
-    parser.add_argument("--model", help="HF model folder (default: build the tiny preset)")
-    parser.add_argument("--artifact", help="FastLLM's .flm (default: converted from the tiny preset)")
-    parser.add_argument("--gguf", help="llama.cpp's .gguf (default: converted from the tiny preset)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", default=None, help="default: the model's config dtype or float32")
-    parser.add_argument("--input-tokens", type=int, default=32)
-    parser.add_argument("--output-tokens", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=4)
-    parser.add_argument("--min-blocks", type=int, default=6)
-    parser.add_argument("--max-seconds", type=float, default=120)
+    parser = build_parser()
     args = parser.parse_args()
     if args.model is None:
         args.model, args.artifact, args.gguf = tiny_model()

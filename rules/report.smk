@@ -35,6 +35,8 @@ rule render_report:
         scenarios=[[name, canonical(s)] for name, s in config["scenarios"].items()],
         manifests=model_paths("resources/models/{model}/manifest.json"),
         models=model_paths("results/models/{model}.json"),
-        reproduce=reproduce_command(workflow.cores, CONFIG_FILES),
+        reproduce=reproduce_command(
+            workflow.cores, CONFIG_FILES, workflow.config_settings.config_args
+        ),
     script:
         "../scripts/render_report.py"

@@ -169,14 +169,18 @@ def test_a_broken_article_file_is_named(config, tmp_path):
     assert f"report.article: {tmp_path / 'article.yaml'}:" in problems(config)
 
 
-def test_the_reproduce_command_names_the_cores_and_config_files_as_a_user_types_them(tmp_path):
+def test_the_reproduce_command_names_the_cores_config_files_and_overrides_as_a_user_types_them(tmp_path):
+    import shlex
+
     from llmbench.config import reproduce_command
 
     inside = str(tmp_path / "config" / "gpu.yaml")
     outside = "/elsewhere/my config.yaml"
-    command = reproduce_command(16, [inside, outside], workdir=str(tmp_path))
-    assert (
-        command
-        == "snakemake --cores 16 --resources gpu=1 --configfile config/gpu.yaml --configfile '/elsewhere/my config.yaml'"
-    )
+    overrides = ["report={'language': 'en'}", "backends=['hf']"]
+    command = reproduce_command(16, [inside, outside], overrides, workdir=str(tmp_path))
+    # One --configfile for every file (repeated flags keep only the last), overrides after --config.
+    assert shlex.split(command) == [
+        "snakemake", "--cores", "16", "--resources", "gpu=1", "--configfile", "config/gpu.yaml",
+        "/elsewhere/my config.yaml", "--config", *overrides,
+    ]  # fmt: skip
     assert reproduce_command(1, []) == "snakemake --cores 1 --resources gpu=1"

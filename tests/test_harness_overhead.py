@@ -10,7 +10,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("argv", [["--backend", "llamacpp"], ["--backend", "all", "--backend", "llamacpp"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--backend", "llamacpp"],
+        ["--backend", "all", "--backend", "llamacpp"],
+        ["--backend=llamacpp"],
+        ["--back", "llamacpp"],
+    ],
+)
 def test_the_backend_it_measures_loads_its_native_libraries_before_numpy(tmp_path, argv, llama_cpp_witness):
     """llama.cpp's CUDA build crashed the benchmark on the H200 with numpy loaded first (the
     worker already loaded it first). The last --backend counts: `all` hands it to each child."""

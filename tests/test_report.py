@@ -287,7 +287,7 @@ def test_the_energy_point_names_the_scenario_each_backends_lowest_figure_came_fr
         [("hf", "loop", 5.9), ("hf", "sweep", 0.49), ("fastllm", "loop", 2.9), ("fastllm", "threads", 1.2),
          ("hf-compile", "loop", 2.15), ("llamacpp", "loop", None)],
         columns=["backend", "scenario", "energy_j_per_output_token"],
-    )  # fmt: skip
+    ).assign(model="tiny")  # fmt: skip
     point = energy_point(resources, t)
     for backend, value, where in (
         ("hf", "0.490", "sweep"),
@@ -297,6 +297,14 @@ def test_the_energy_point_names_the_scenario_each_backends_lowest_figure_came_fr
         assert t.f("points.energy_item", backend=backend, value=value, scenario=where) in point, point
     assert "llamacpp" not in point and "5.900" not in point
     assert energy_point(resources.assign(energy_j_per_output_token=None), t) is None
+    # Two models: each backend's lowest per model, each named (a small model's figure is not
+    # set beside a large one's as the same backend's).
+    two = pd.concat(
+        [resources.assign(model="big"), resources.assign(model="small", energy_j_per_output_token=0.01)]
+    )
+    point = energy_point(two, t)
+    assert t.f("points.energy_item", backend="hf", value="0.490", scenario="big / sweep") in point, point
+    assert t.f("points.energy_item", backend="hf", value="0.010", scenario="small / loop") in point, point
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

@@ -33,7 +33,9 @@ def test_every_run_reaches_the_summary_and_the_reports(finished):
     ):
         assert f" {title}\n" in md, title
     assert re.search(r"代码 sha256 `[0-9a-f]{12}`", md)  # which code ran, even without git
-    assert "\nsnakemake --cores 1 --resources gpu=1\n" in md  # the run's own command line
+    assert (
+        "\nsnakemake --cores 1 --resources gpu=1 --configfile config/config.yaml\n" in md
+    )  # its own command
     assert "data:image/png;base64," in (finished / "results/report.html").read_text()
     for log in ("acquire_model/tiny", "convert_fastllm/tiny-float32", "run_benchmark/tiny/fastllm/loop/0"):
         assert (finished / "logs" / f"{log}.log").stat().st_size > 0

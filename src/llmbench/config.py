@@ -217,12 +217,20 @@ def _check_article(path: str | None, base_dir: Path) -> list[str]:
     return []
 
 
-def reproduce_command(cores: int, configfiles: list[str], workdir: str = ".") -> str:
-    """The Snakemake command line of this run: its core count and config files, each shown relative
-    to `workdir` when it lies inside it (Snakemake hands them over as absolute paths)."""
+def reproduce_command(
+    cores: int, configfiles: list[str], config_args: list[str] = (), workdir: str = "."
+) -> str:
+    """The Snakemake command line of this run: its core count, config files (each shown relative
+    to `workdir` when it lies inside it: Snakemake hands them over as absolute paths) and --config
+    overrides ("key=value" as Snakemake's config_args give them). Several files follow one
+    --configfile: Snakemake keeps only the last of repeated --configfile flags."""
     shown = []
     for path in configfiles:
         relative = os.path.relpath(path, workdir)
         shown.append(path if relative.startswith("..") else relative)
-    configs = "".join(f" --configfile {shlex.quote(c)}" for c in shown)
-    return f"snakemake --cores {cores} --resources gpu=1{configs}"
+    command = f"snakemake --cores {cores} --resources gpu=1"
+    if shown:
+        command += " --configfile " + " ".join(shlex.quote(c) for c in shown)
+    if config_args:
+        command += " --config " + " ".join(shlex.quote(a) for a in config_args)
+    return command

@@ -23,8 +23,8 @@ def _preload_native_libraries() -> None:
 
     try:
         backend = json.loads(Path(sys.argv[1]).read_text())["run"].split("/")[1]
-    except (OSError, ValueError, KeyError, IndexError):
-        return
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return  # not a spec: the worker's own checks report it
     preload(backend)
 
 

@@ -187,8 +187,9 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
     if len(resources):
         gpu = resources.gpu_process_peak_mib.notna().any()
         items = []
-        for backend in sorted(set(resources.backend)):
-            rows = resources[resources.backend == backend]
+        several = resources.model.nunique() > 1  # then each backend's figures per model
+        for (model, backend), rows in resources.groupby(["model", "backend"]):
+            backend = f"{backend} ({model})" if several else backend
             host = num(rows.rss_peak_mib.max(), 0)
             items.append(t.f("points.memory_item", backend=backend, gpu=num(rows.gpu_process_peak_mib.max(), 0),
                              torch=num(rows.torch_max_allocated_mib.max(), 0), host=host) if gpu
@@ -223,7 +224,9 @@ def energy_point(resources: pd.DataFrame, t: Strings) -> str | None:
     measured = resources.dropna(subset=["energy_j_per_output_token"])
     if measured.empty:
         return None
-    lowest = measured.loc[measured.groupby("backend")["energy_j_per_output_token"].idxmin()]
-    items = [t.f("points.energy_item", backend=r.backend, value=num(r.energy_j_per_output_token, 3), scenario=r.scenario)
+    several = measured.model.nunique() > 1  # then each figure names its model too
+    lowest = measured.loc[measured.groupby(["model", "backend"])["energy_j_per_output_token"].idxmin()]
+    items = [t.f("points.energy_item", backend=r.backend, value=num(r.energy_j_per_output_token, 3),
+                 scenario=f"{r.model} / {r.scenario}" if several else r.scenario)
              for r in lowest.itertuples()]  # fmt: skip
     return t.f("points.energy", items=t.sentences.list_sep.join(items))
