@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--backend", default="hf", help="a backend name, or all (each in its own process)")
+    from llmbench.backends import available
+
+    parser.add_argument("--backend", default="hf", choices=[*available(), "all"],
+                        help="a backend name, or all (each in its own process)")  # fmt: skip
     parser.add_argument("--model", help="HF model folder (default: build the tiny preset)")
     parser.add_argument("--artifact", help="FastLLM's .flm (default: converted from the tiny preset)")
     parser.add_argument("--gguf", help="llama.cpp's .gguf (default: converted from the tiny preset)")

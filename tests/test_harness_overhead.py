@@ -29,3 +29,10 @@ def test_the_backend_it_measures_loads_its_native_libraries_before_numpy(tmp_pat
     )  # fmt: skip
     assert run.returncode != 0 and "missing" in run.stderr  # no model there; what matters is the order
     assert witness.read_text() == "False"
+
+
+def test_an_unknown_backend_is_a_usage_error_naming_the_known_ones():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks/harness_overhead.py"), "--backend", "nosuch"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 2 and "invalid choice: 'nosuch'" in run.stderr and "llamacpp" in run.stderr
+    assert "Traceback" not in run.stderr
