@@ -319,3 +319,18 @@ def test_the_conclusion_has_the_six_points_the_article_needs_scaling_inside_conc
     scaling = t.points.scaling.split("{")[0]
     assert scaling in points[1] and points[1].startswith("- " + t.points.threads.split("{")[0]), points[1]
     assert points[-1].startswith("- " + t.points.hf_best.split("{")[0]), points[-1]
+
+
+def test_backend_facts_leave_out_what_a_backend_could_not_establish_and_join_lists(tmp_path):
+    records = runs(gpu=False)
+    for r in records:
+        if r.key.backend == "fastllm":
+            r.backend_info = {
+                "gpu_layers_offloaded": None,
+                "buffers": ["CPU model 12 MiB", "KV 2 MiB"],
+                "threads": 1,
+            }
+    md = render_all(records, tmp_path, SCENARIOS, "en")["md"]
+    line = next(line for line in md.splitlines() if line.startswith("- fastllm: "))
+    assert line == "- fastllm: buffers `CPU model 12 MiB; KV 2 MiB`, threads `1`", line
+    assert "None" not in md

@@ -134,16 +134,17 @@ def test_a_sweep_runs_each_level_with_that_many_simultaneous_requests(batching):
 
 
 def test_latency_counts_from_submission_not_from_a_free_worker():
-    """Five queries on one pool thread: the last waits for four others, and its e2e says so."""
+    """Five queries on one pool thread: the last waits for four others, and its e2e says so.
+    (Passes of ~300 ms: the pool's start and join, a few ms on a loaded machine, stay small.)"""
     s = scenario("threads", output_tokens=5, workers=1)
-    p = run_threads(Echo(token_s=0.004), QUERIES, s, None)
+    p = run_threads(Echo(token_s=0.012), QUERIES, s, None)
     assert max(r.e2e_ms for r in p.requests) >= 0.9 * p.total_ms
     assert sorted(r.queue_ms for r in p.requests)[-1] >= 0.7 * p.total_ms
 
 
 def test_a_backend_lock_counts_in_the_latency_of_those_waiting_for_it():
     s = scenario("threads", output_tokens=5, workers=5)
-    p = run_threads(Echo(token_s=0.004, serial=True), QUERIES, s, None)
+    p = run_threads(Echo(token_s=0.012, serial=True), QUERIES, s, None)
     assert max(r.e2e_ms for r in p.requests) >= 0.9 * p.total_ms
 
 

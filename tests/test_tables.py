@@ -53,3 +53,17 @@ def test_memory_is_split_into_weights_and_what_lies_beyond_them():
     assert row.gpu_busy_pct == pytest.approx(90) and row.energy_j_per_output_token > 0
     _, on_cpu = tables([record("hf", "loop", scenario("loop", output_tokens=4))])
     assert math.isnan(on_cpu.iloc[0].context_mib) and math.isnan(on_cpu.iloc[0].beyond_weights_mib)
+
+
+def test_a_fraction_of_the_bound_stops_at_zero():
+    """Two processes 20x apart: the t interval's lower end is below 0 (a CPU run showed
+    "358.7 % (-887.0 %–1604.5 %)"); the fraction shown as low–high is not negative, the rate
+    keeps its symmetric interval (shown as mean ± half-width)."""
+    loop = scenario("loop", output_tokens=4)
+    records = [record("hf", "loop", loop, replica=0, speed=1.0, gpu=True),
+               record("hf", "loop", loop, replica=1, speed=20.0, gpu=True)]  # fmt: skip
+    summary = summary_table(records)
+    assert summary[summary.metric == "decode_tokens_per_s"].ci95_low.iloc[0] < 0
+    roofline, _ = tables(records)
+    row = roofline.iloc[0]
+    assert row.decode_ci95_low < 0 and row.fraction_low == 0 and row.fraction_high > row.fraction > 0

@@ -77,7 +77,9 @@ def roofline_table(
             "model": row.model, "backend": row.backend, "scenario": row.scenario, "concurrency": level,
             "ci_unit": row.ci_unit, "n": row.n, "decode_tok_s": row.mean, "decode_ci95_low": row.ci95_low,
             "decode_ci95_high": row.ci95_high, "decode_bytes": decode_bytes, "bound_tok_s": bound,
-            "fraction": row.mean / bound, "fraction_low": row.ci95_low / bound, "fraction_high": row.ci95_high / bound,
+            # shown as low–high: not below 0, where a t interval over few noisy units can reach
+            "fraction": row.mean / bound, "fraction_low": max(row.ci95_low, 0.0) / bound,
+            "fraction_high": row.ci95_high / bound,
             "note": note,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=ROOFLINE_COLUMNS)

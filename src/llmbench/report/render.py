@@ -115,7 +115,7 @@ def build_context(inputs: Inputs) -> dict:
         "gpu_table": tables.environment_table(provenance, t),
         "models_table": tables.models_table(inputs.manifests, inputs.models, t),
         "scenarios_table": tables.scenarios_table(scenarios, t),
-        "backend_info": {r.key.backend: r.backend_info for r in records if r.backend_info},
+        "backend_info": {r.key.backend: backend_facts(r.backend_info) for r in records if r.backend_info},
         "results": tables.results_tables(summary, t, single),
         "detail": tables.detail_table(summary, stop, t, single),
         "loop_analysis": by_section["loop"],
@@ -139,6 +139,13 @@ def build_context(inputs: Inputs) -> dict:
         "plots": _plot_sections(inputs.plots, {name: s.type for name, s in scenarios.items()}),
         "reproduce": inputs.reproduce,
     }
+
+
+def backend_facts(info: dict) -> dict:
+    """What a backend reported about itself, for one line of the report: facts it could not
+    establish (None, e.g. llama.cpp's GPU offload on a CPU run) left out, lists joined."""
+    return {key: "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
+            for key, value in info.items() if value is not None}  # fmt: skip
 
 
 def _section(scenario_type: str) -> str:
