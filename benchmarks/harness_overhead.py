@@ -44,8 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from llmbench.backends import available
 
-    parser.add_argument("--backend", default="hf", choices=[*available(), "all"],
-                        help="a backend name, or all (each in its own process)")  # fmt: skip
+    parser.add_argument(
+        "--backend",
+        default="hf",
+        choices=[*available(), "all"],
+        help="a backend name, or all (each in its own process)",
+    )
     parser.add_argument("--model", help="HF model folder (default: build the tiny preset)")
     parser.add_argument("--artifact", help="FastLLM's .flm (default: converted from the tiny preset)")
     parser.add_argument("--gguf", help="llama.cpp's .gguf (default: converted from the tiny preset)")
@@ -69,12 +73,12 @@ if __name__ == "__main__":
 
 from llmbench.backends import get_backend, make_options  # noqa: E402
 from llmbench.backends.base import LoadSettings  # noqa: E402
-from llmbench.device import default_cpu_threads, resolve_device  # noqa: E402
 from llmbench.io import read_json  # noqa: E402
-from llmbench.passes import run_sequential  # noqa: E402
-from llmbench.sampler import ResourceSampler  # noqa: E402
+from llmbench.measure.device import default_cpu_threads, resolve_device  # noqa: E402
+from llmbench.measure.levels import fixed_prompts  # noqa: E402
+from llmbench.measure.passes import run_sequential  # noqa: E402
+from llmbench.measure.sampler import ResourceSampler  # noqa: E402
 from llmbench.scenario_types import Scenario  # noqa: E402
-from llmbench.scenarios import fixed_prompts  # noqa: E402
 from llmbench.stats import ci_half_width_pct, t_interval  # noqa: E402
 
 BACKENDS = ["hf", "hf-compile", "fastllm", "llamacpp"]
@@ -82,7 +86,7 @@ BACKENDS = ["hf", "hf-compile", "fastllm", "llamacpp"]
 
 def tiny_model() -> tuple[str, str, str]:
     """The tiny preset and its FastLLM and GGUF conversions, built in a temporary folder."""
-    from llmbench.convert import convert_to_flm
+    from llmbench.models.flm_export import convert_to_flm
     from llmbench.models.presets import get_preset
     from llmbench.models.synthetic import build_synthetic_model
 
@@ -113,9 +117,19 @@ def measure_one(args) -> None:
     backend.load()
     prompts = fixed_prompts(args.requests, args.input_tokens, config["vocab_size"], seed=0)
     n = args.output_tokens
-    scenario = Scenario(type="fixed", output_tokens=n, warmup_passes=0, repetitions=1, min_duration_s=0,
-                        target_ci_pct=None, max_duration_s=1, replicas=1, input_tokens=args.input_tokens,
-                        requests=args.requests, seed=0)  # fmt: skip
+    scenario = Scenario(
+        type="fixed",
+        output_tokens=n,
+        warmup_passes=0,
+        repetitions=1,
+        min_duration_s=0,
+        target_ci_pct=None,
+        max_duration_s=1,
+        replicas=1,
+        input_tokens=args.input_tokens,
+        requests=args.requests,
+        seed=0,
+    )
 
     def bare() -> float:
         started = time.perf_counter()
@@ -154,10 +168,13 @@ def measure_one(args) -> None:
             break
     mean = sum(logs) / len(logs)
     tokens = args.requests * n
-    print(f"{args.backend:10s} {device} {dtype} {args.requests} x {args.input_tokens}+{n}: "
-          f"{tokens / ((a1 + a2) / 2):,.1f} tok/s bare; harness overhead {100 * (math.exp(mean) - 1):+.2f} % "
-          f"(95 % CI {100 * (math.exp(low) - 1):+.2f} … {100 * (math.exp(high) - 1):+.2f} %, {len(logs)} ABBA blocks, "
-          f"{elapsed:.0f} s); goal <= 1 %", flush=True)  # fmt: skip
+    print(
+        f"{args.backend:10s} {device} {dtype} {args.requests} x {args.input_tokens}+{n}: "
+        f"{tokens / ((a1 + a2) / 2):,.1f} tok/s bare; harness overhead {100 * (math.exp(mean) - 1):+.2f} % "
+        f"(95 % CI {100 * (math.exp(low) - 1):+.2f} … {100 * (math.exp(high) - 1):+.2f} %, {len(logs)} ABBA blocks, "
+        f"{elapsed:.0f} s); goal <= 1 %",
+        flush=True,
+    )
     os._exit(0)  # a process that loaded ftllm may not exit by itself
 
 
@@ -169,8 +186,17 @@ def main() -> None:
     if args.backend != "all":
         return measure_one(args)
     for backend in BACKENDS:
-        argv = [*sys.argv[1:], "--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or "",
-                "--backend", backend]  # fmt: skip
+        argv = [
+            *sys.argv[1:],
+            "--model",
+            args.model,
+            "--artifact",
+            args.artifact or "",
+            "--gguf",
+            args.gguf or "",
+            "--backend",
+            backend,
+        ]
         subprocess.run([sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL)
 
 

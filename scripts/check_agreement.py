@@ -3,10 +3,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
-from llmbench.agreement import agreement_table, reference_logits
-from llmbench.device import resolve_device
+from llmbench.analyze.agreement import agreement_table, reference_logits
 from llmbench.io import read_json
 from llmbench.logs import log_to
+from llmbench.measure.device import resolve_device
 from llmbench.record import read_record
 
 log = log_to(snakemake.log[0])

@@ -3,9 +3,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
+from llmbench.analyze.summary import summary_table
 from llmbench.logs import log_to
 from llmbench.record import read_record
-from llmbench.summary import summary_table
 
 log = log_to(snakemake.log[0])
 table = summary_table(read_record(p) for p in snakemake.input.runs)

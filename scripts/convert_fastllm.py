@@ -3,8 +3,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
-from llmbench.convert import convert_to_flm
 from llmbench.logs import log_to
+from llmbench.models.flm_export import convert_to_flm
 
 log = log_to(snakemake.log[0])
 dtype = snakemake.wildcards.dtype

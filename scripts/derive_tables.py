@@ -3,11 +3,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
+from llmbench.analyze.summary import read_summary
+from llmbench.analyze.tables import resources_table, roofline_table
 from llmbench.io import read_json
 from llmbench.logs import log_to
 from llmbench.record import read_record
-from llmbench.summary import read_summary
-from llmbench.tables import resources_table, roofline_table
 
 log = log_to(snakemake.log[0])
 summary = read_summary(snakemake.input.summary)

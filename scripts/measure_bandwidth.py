@@ -5,7 +5,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 from llmbench.io import write_json_atomic
 from llmbench.logs import log_to
-from llmbench.roofline import measure_bandwidth
+from llmbench.measure.bandwidth import measure_bandwidth
 
 log = log_to(snakemake.log[0])
 result = measure_bandwidth(snakemake.params.device, snakemake.threads)

@@ -6,8 +6,8 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 import pandas as pd
 
 from llmbench.logs import log_to
-from llmbench.plots.model import plot_latency, plot_memory, plot_resources
 from llmbench.record import read_record
+from llmbench.report.plots.model import plot_latency, plot_memory, plot_resources
 from llmbench.report.strings import load_strings
 
 log = log_to(snakemake.log[0])

@@ -3,10 +3,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
+from llmbench.analyze.summary import read_summary
 from llmbench.logs import log_to
-from llmbench.plots.scenario import plot_scenario
+from llmbench.report.plots.scenario import plot_scenario
 from llmbench.report.strings import load_strings
-from llmbench.summary import read_summary
 
 log = log_to(snakemake.log[0])
 t = load_strings(snakemake.input.strings[0])

@@ -19,8 +19,14 @@ paths = {
     "plots": list(snakemake.input.plots),
     "reference": list(snakemake.input.reference),
 }
-inputs = load_inputs(paths, snakemake.params.settings, snakemake.params.correctness, snakemake.params.scenarios,
-                     snakemake.params.reproduce, snakemake.output.md)  # fmt: skip
+inputs = load_inputs(
+    paths,
+    snakemake.params.settings,
+    snakemake.params.correctness,
+    snakemake.params.scenarios,
+    snakemake.params.reproduce,
+    snakemake.output.md,
+)
 write_report(
     inputs, str(Path(snakemake.input.templates[0]).parent), snakemake.output.md, snakemake.output.html
 )

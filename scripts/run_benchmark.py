@@ -3,8 +3,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
-from llmbench.launcher import run_isolated
 from llmbench.logs import log_to
+from llmbench.measure.launcher import run_isolated
 from llmbench.record import RunId, RunKey, RunSpec
 from llmbench.scenario_types import Scenario
 

@@ -5,7 +5,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
 from llmbench.io import write_json_atomic
 from llmbench.logs import log_to
-from llmbench.prompts import encode_queries, read_queries
+from llmbench.models.prompts import encode_queries, read_queries
 
 log = log_to(snakemake.log[0])
 queries = read_queries(snakemake.input.prompts)

@@ -12,6 +12,7 @@ pytest_plugins = ["gguf_models"]
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def chatglm2_tiny(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_flm(tiny_model, tmp_path_factory) -> Path:
     """The tiny model converted for FastLLM (in its own process, as the rule does)."""
-    from llmbench.convert import convert_to_flm
+    from llmbench.models.flm_export import convert_to_flm
 
     folder = tmp_path_factory.mktemp("flm")
     output = folder / "fastllm-float32.flm"
@@ -59,7 +60,7 @@ def tiny_gguf(tiny_model, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_prompt_ids(tiny_model, tmp_path_factory) -> Path:
-    from llmbench.prompts import encode_queries, read_queries
+    from llmbench.models.prompts import encode_queries, read_queries
 
     queries = read_queries(REPO / "config/prompts/article_zh.txt")
     path = tmp_path_factory.mktemp("prompts") / "tiny.json"
@@ -78,20 +79,40 @@ def peer_model(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("models") / "peer"
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=1000, hidden_size=256, intermediate_size=512, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
-                         max_position_embeddings=1024, bos_token_id=1, eos_token_id=2, pad_token_id=0)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=1000,
+        hidden_size=256,
+        intermediate_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+        max_position_embeddings=1024,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     LlamaForCausalLM(config).to(torch.float32).save_pretrained(folder)
     vocab = {"[UNK]": 0, "<s>": 1, "</s>": 2} | {f"w{i}": i for i in range(3, 1000)}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", bos_token="<s>", eos_token="</s>",
-                            pad_token="[UNK]").save_pretrained(folder)  # fmt: skip
+    PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", bos_token="<s>", eos_token="</s>", pad_token="[UNK]"
+    ).save_pretrained(folder)
     return folder
 
 
-def make_spec(model_dir: Path, prompt_ids: Path, backend: str, artifact=None, scenario=None, device="cpu",
-              timeout_s=300, options=None, replica=0):  # fmt: skip
+def make_spec(
+    model_dir: Path,
+    prompt_ids: Path,
+    backend: str,
+    artifact=None,
+    scenario=None,
+    device="cpu",
+    timeout_s=300,
+    options=None,
+    replica=0,
+):
     """A RunSpec for `backend` on a model folder (a manifest is written beside it once)."""
     from llmbench.io import write_json_atomic
     from llmbench.models.manifest import build_manifest
@@ -110,10 +131,21 @@ def make_spec(model_dir: Path, prompt_ids: Path, backend: str, artifact=None, sc
             **(scenario or {}),
         }
         scenario = make_scenario(settings.pop("type"), **settings)
-    return RunSpec(run=RunId(RunKey(model_dir.name, backend, "test"), replica), scenario=scenario, device=device,
-                   dtype="float32", cpu_threads=1, backend_options=options or {}, sample_period_s=0.05,
-                   timeout_s=timeout_s, model_dir=str(model_dir), artifact=str(artifact or model_dir),
-                   manifest=str(manifest), prompts_ids=str(prompt_ids), workflow_dir=str(REPO))  # fmt: skip
+    return RunSpec(
+        run=RunId(RunKey(model_dir.name, backend, "test"), replica),
+        scenario=scenario,
+        device=device,
+        dtype="float32",
+        cpu_threads=1,
+        backend_options=options or {},
+        sample_period_s=0.05,
+        timeout_s=timeout_s,
+        model_dir=str(model_dir),
+        artifact=str(artifact or model_dir),
+        manifest=str(manifest),
+        prompts_ids=str(prompt_ids),
+        workflow_dir=str(REPO),
+    )
 
 
 @pytest.fixture

@@ -23,11 +23,14 @@ RULE_ENTRIES: dict[str, list[str]] = {
     "acquire_model": ["scripts/acquire_model.py"],
     "prepare_transformers": ["scripts/prepare_transformers.py"],
     "prepare_fastllm": ["scripts/prepare_fastllm.py"],
-    "convert_fastllm": ["scripts/convert_fastllm.py", "llmbench.convert"],  # converts in a child process
+    "convert_fastllm": [
+        "scripts/convert_fastllm.py",
+        "llmbench.models.flm_export",
+    ],  # converts in a child process
     "convert_llamacpp": ["scripts/convert_llamacpp.py"],
     "tokenize_prompts": ["scripts/tokenize_prompts.py"],
     "describe_model": ["scripts/describe_model.py"],
-    "run_benchmark": ["scripts/run_benchmark.py", "llmbench.worker", "llmbench.backends.{backend}"],
+    "run_benchmark": ["scripts/run_benchmark.py", "llmbench.measure.worker", "llmbench.backends.{backend}"],
     "measure_bandwidth": ["scripts/measure_bandwidth.py"],
     "collect_results": ["scripts/collect_results.py"],
     "derive_tables": ["scripts/derive_tables.py"],

@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator, validators
 from . import backends
 from .models.acquire import ModelSourceError, check_local_model
 from .models.presets import PRESETS
-from .prompts import PromptsError, read_queries
+from .models.prompts import PromptsError, read_queries
 from .scenario_types import TYPES, scenario_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -59,8 +59,10 @@ def _message(error) -> str:
     if error.validator == "additionalProperties" and len(path) == 2 and path[0] == "scenarios":
         kind = error.instance.get("type")
         extra = sorted(set(error.instance) - set(error.schema["properties"]))
-        return (f"{_where(error)}: {', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to a {kind} "
-                f"scenario (its keys: {', '.join(TYPES[kind].keys)})")  # fmt: skip
+        return (
+            f"{_where(error)}: {', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to a {kind} "
+            f"scenario (its keys: {', '.join(TYPES[kind].keys)})"
+        )
     if error.validator == "additionalProperties":
         return f"{_where(error)}: {error.message} (a typo? see config/README.md for the keys)"
     if error.validator == "type":
@@ -196,12 +198,16 @@ def _check_scenarios(config: dict, base_dir: Path) -> list[str]:
         for model_name, model in config["models"].items():
             context = model_context(model, base_dir)
             if context and length > context:
-                problems.append(f"{where}: input_tokens + output_tokens = {length} exceeds the context of "
-                                f"model {model_name} ({context})")  # fmt: skip
+                problems.append(
+                    f"{where}: input_tokens + output_tokens = {length} exceeds the context of "
+                    f"model {model_name} ({context})"
+                )
         runs_compile = "hf-compile" in s.get("backends", config["backends"])
         if runs_compile and cache and length > cache:
-            problems.append(f"{where}: input_tokens + output_tokens = {length} exceeds "
-                            f"backend_options.hf-compile.max_cache_len ({cache})")  # fmt: skip
+            problems.append(
+                f"{where}: input_tokens + output_tokens = {length} exceeds "
+                f"backend_options.hf-compile.max_cache_len ({cache})"
+            )
     return problems
 
 

@@ -20,8 +20,18 @@ from pathlib import Path
 from .io import read_json, write_json_atomic
 
 # What a published result holds, relative to results/.
-PUBLISHED = ["summary.csv", "report.md", "report.html", "plots", "runs", "tables", "agreement", "device", "models",
-             "prompts"]  # fmt: skip
+PUBLISHED = [
+    "summary.csv",
+    "report.md",
+    "report.html",
+    "plots",
+    "runs",
+    "tables",
+    "agreement",
+    "device",
+    "models",
+    "prompts",
+]
 
 
 def device_slug(name: str) -> str:
@@ -35,8 +45,13 @@ def measured_device(results: Path) -> str:
     return read_json(results / "device" / "bandwidth.json").get("name") or "cpu"
 
 
-def publish(results: str | Path, root: str | Path, command: str, wall_s: float | None,
-            resources: str | Path | None = None) -> Path:  # fmt: skip
+def publish(
+    results: str | Path,
+    root: str | Path,
+    command: str,
+    wall_s: float | None,
+    resources: str | Path | None = None,
+) -> Path:
     """Copy what a published result holds from `results` (and the manifests of the models it ran
     from `resources`, default: resources/ beside `results`) to `<root>/<device slug>/` and write
     run.json there (`command`, `wall_s` in s, device); returns that folder. Raises

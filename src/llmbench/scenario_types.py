@@ -4,7 +4,7 @@ Everything else asks this table: the config schema is generated from it (a key
 that does not apply to a type is an error naming it), the worker takes its
 prompt source and pass runner from it, the roofline asks which levels decode at
 batch 1, the report which section shows it. Adding a scenario type means one
-entry here and one pass runner in :mod:`llmbench.passes`.
+entry here and one pass runner in :mod:`llmbench.measure.passes`.
 
 - loop:    the article's for-loop over its queries, one after another;
 - threads: the article's ThreadPoolExecutor, all queries submitted at once;
@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
-from . import passes
+from .measure import passes
 
 # key -> JSON schema of the key (description and default included), and the types it applies to.
 COMMON = "all"
+# fmt: off
 KEYS: dict[str, tuple[dict, tuple[str, ...] | str]] = {
     "output_tokens": ({"type": "integer", "minimum": 1, "default": 32,
                        "description": "tokens generated per request, exactly (EOS masked)"}, COMMON),
@@ -56,7 +57,8 @@ KEYS: dict[str, tuple[dict, tuple[str, ...] | str]] = {
     "batching": ({"type": "boolean", "default": False,
                   "description": "false = one thread per request; true = one batch (the backend's batch API)"},
                  ("sweep",)),
-}  # fmt: skip
+}
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class ScenarioType:
         return {"properties": properties, "additionalProperties": False}
 
 
+# fmt: off
 TYPES: dict[str, ScenarioType] = {
     t.name: t
     for t in [
@@ -150,7 +153,8 @@ TYPES: dict[str, ScenarioType] = {
                      levels=lambda s: list(s.concurrency), concurrent=lambda s, lv: lv,
                      prompt_count=lambda s, q: max(s.concurrency)),
     ]
-}  # fmt: skip
+}
+# fmt: on
 
 
 def scenario_schema() -> dict:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
-from ..passes import now
+from ..measure.passes import now
 
 
 class BackendUnavailable(RuntimeError):

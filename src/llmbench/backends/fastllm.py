@@ -29,8 +29,9 @@ POLL_SLEEP_S = 0.0005
 class Options:
     """Settings of `backend_options.fastllm`."""
 
-    cpu_threads: int | None = option(None, "ftllm's own CPU threads (null: ftllm's default)",
-                                     {"type": ["integer", "null"], "minimum": 1})  # fmt: skip
+    cpu_threads: int | None = option(
+        None, "ftllm's own CPU threads (null: ftllm's default)", {"type": ["integer", "null"], "minimum": 1}
+    )
 
 
 class FastLLMBackend(Backend):
@@ -72,11 +73,20 @@ class FastLLMBackend(Backend):
     def _launch(self, prompt_ids: list[int], output_tokens: int) -> int:
         ids = (ctypes.c_int * len(prompt_ids))(*prompt_ids)
         return self._lib.launch_response_llm_model(
-            self._handle, len(prompt_ids), ids,
-            output_tokens, output_tokens,  # max_len, min_len: exactly this many, EOS masked
-            False, 1.0, 1, 1.0, 1.0,  # greedy: do_sample, top_p, top_k, temperature, repeat_penalty
-            False, 0, None,  # output_logits, stop ids
-        )  # fmt: skip
+            self._handle,
+            len(prompt_ids),
+            ids,
+            output_tokens,
+            output_tokens,  # max_len, min_len: exactly this many, EOS masked
+            False,
+            1.0,
+            1,
+            1.0,
+            1.0,  # greedy: do_sample, top_p, top_k, temperature, repeat_penalty
+            False,
+            0,
+            None,  # output_logits, stop ids
+        )
 
     def _tokens(self, handle: int, stamp: bool) -> tuple[list[int], list[float]]:
         lib, model = self._lib, self._handle

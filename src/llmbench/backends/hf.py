@@ -12,11 +12,26 @@ from .base import Backend, BackendUnavailable, Generation, now
 
 # Keys of a generation_config that change which token greedy decoding picks.
 DECODING_KEYS = (
-    "repetition_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
-    "suppress_tokens", "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id",
-    "sequence_bias", "exponential_decay_length_penalty", "do_sample", "num_beams",
-    "temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
-)  # fmt: skip
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "encoder_no_repeat_ngram_size",
+    "bad_words_ids",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+    "sequence_bias",
+    "exponential_decay_length_penalty",
+    "do_sample",
+    "num_beams",
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "typical_p",
+    "epsilon_cutoff",
+    "eta_cutoff",
+)
 
 
 def prompt_length(prompts: list[list[int]]) -> int:
@@ -94,9 +109,10 @@ class HFBackend(Backend):
         # generate() fills every setting left unset from the model's generation_config:
         # replace it, so that nothing of the checkpoint's decoding applies.
         self.model.generation_config = self._transformers.GenerationConfig(
-            eos_token_id=self.eos_ids or None, pad_token_id=self.model.config.pad_token_id,
+            eos_token_id=self.eos_ids or None,
+            pad_token_id=self.model.config.pad_token_id,
             bos_token_id=self.model.generation_config.bos_token_id,
-        )  # fmt: skip
+        )
         if s.device == "cuda":
             torch.cuda.synchronize()
 

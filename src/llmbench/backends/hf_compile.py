@@ -30,8 +30,9 @@ class Options:
     max_cache_len: int = option(
         2048, "static KV cache length: prompt + output must fit", {"type": "integer", "minimum": 1}
     )
-    compile: bool | str = option("auto", "compile the decode step: auto = on CUDA only, or true/false",
-                                 {"enum": ["auto", True, False]})  # fmt: skip
+    compile: bool | str = option(
+        "auto", "compile the decode step: auto = on CUDA only, or true/false", {"enum": ["auto", True, False]}
+    )
 
 
 class _Stamps:
@@ -170,8 +171,12 @@ class HFCompileBackend(HFBackend):
         """Adds whether the decode step was compiled, max_cache_len and the token clock (CUDA events
         or host)."""
         token_clock = "CUDA events (step done on the GPU)" if self.settings.device == "cuda" else "host"
-        return {**super().describe(), "compiled": self.compiled, "max_cache_len": self.max_cache_len,
-                "token_clock": token_clock}  # fmt: skip
+        return {
+            **super().describe(),
+            "compiled": self.compiled,
+            "max_cache_len": self.max_cache_len,
+            "token_clock": token_clock,
+        }
 
 
 BACKEND = HFCompileBackend

@@ -20,8 +20,9 @@ from .hf import HFBackend
 class Options:
     """Settings of `backend_options.hf-remote`."""
 
-    trust_remote_code: bool = option(False, "run the checkpoint's own Python code (must be true to run)",
-                                     {"type": "boolean"})  # fmt: skip
+    trust_remote_code: bool = option(
+        False, "run the checkpoint's own Python code (must be true to run)", {"type": "boolean"}
+    )
 
 
 class HFRemoteBackend(HFBackend):

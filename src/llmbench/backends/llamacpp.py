@@ -43,18 +43,34 @@ from .base import Backend, BackendUnavailable, Generation, now, option
 class Options:
     """Settings of `backend_options.llamacpp`."""
 
-    slots: int = option(1, "sequences the context holds at first; grown (context rebuilt) when idle and more "
-                        "arrive at once", {"type": "integer", "minimum": 1, "maximum": 256})  # fmt: skip
-    context_tokens: int = option(512, "KV cells per sequence at first; grown when idle and a request needs more",
-                                 {"type": "integer", "minimum": 16})  # fmt: skip
-    kv_type: str | None = option(None, "KV cache type (null: the run dtype, as transformers keeps its cache)",
-                                 {"enum": [None, "f32", "f16", "bf16"]})  # fmt: skip
-    flash_attn: str | None = option(None, "auto, on, off; null: off for float32, auto otherwise",
-                                    {"enum": [None, "auto", "on", "off"]})  # fmt: skip
-    load_mode: str = option("read", "read: weights copied into memory (RSS = what the process owns); mmap",
-                            {"enum": ["read", "mmap"]})  # fmt: skip
-    gpu_layers: int = option(-1, "layers offloaded on cuda (-1: all, and a run that offloads fewer is refused)",
-                             {"type": "integer", "minimum": -1})  # fmt: skip
+    slots: int = option(
+        1,
+        "sequences the context holds at first; grown (context rebuilt) when idle and more arrive at once",
+        {"type": "integer", "minimum": 1, "maximum": 256},
+    )
+    context_tokens: int = option(
+        512,
+        "KV cells per sequence at first; grown when idle and a request needs more",
+        {"type": "integer", "minimum": 16},
+    )
+    kv_type: str | None = option(
+        None,
+        "KV cache type (null: the run dtype, as transformers keeps its cache)",
+        {"enum": [None, "f32", "f16", "bf16"]},
+    )
+    flash_attn: str | None = option(
+        None, "auto, on, off; null: off for float32, auto otherwise", {"enum": [None, "auto", "on", "off"]}
+    )
+    load_mode: str = option(
+        "read",
+        "read: weights copied into memory (RSS = what the process owns); mmap",
+        {"enum": ["read", "mmap"]},
+    )
+    gpu_layers: int = option(
+        -1,
+        "layers offloaded on cuda (-1: all, and a run that offloads fewer is refused)",
+        {"type": "integer", "minimum": -1},
+    )
 
 
 class LlamaCppBackend(Backend):
@@ -91,8 +107,10 @@ class LlamaCppBackend(Backend):
         lib, s, options = self._lib, self.settings, self.options
         self.gpu_offload = bool(lib.llama_supports_gpu_offload())
         if s.device == "cuda" and not self.gpu_offload:
-            raise BackendUnavailable("device cuda asked for, but this llama-cpp-python build has no GPU offload "
-                                     "(built without CMAKE_ARGS=-DGGML_CUDA=on, or no GPU visible to it)")  # fmt: skip
+            raise BackendUnavailable(
+                "device cuda asked for, but this llama-cpp-python build has no GPU offload "
+                "(built without CMAKE_ARGS=-DGGML_CUDA=on, or no GPU visible to it)"
+            )
         self.kv_type = options.kv_type or KV_OF_DTYPE[s.dtype]
         self.flash_attn = options.flash_attn or ("off" if s.dtype == "float32" else "auto")
         params = lib.llama_model_default_params()

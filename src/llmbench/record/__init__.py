@@ -24,8 +24,23 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 2
 Status = Literal["ok", "invalid", "failed"]
-__all__ = ["SCHEMA_VERSION", "Level", "Measurement", "Pass", "Request", "Resources", "RunId", "RunKey", "RunRecord",
-           "RunSpec", "Status", "StopReason", "flag_text", "read_record", "write_record"]  # fmt: skip
+__all__ = [
+    "SCHEMA_VERSION",
+    "Level",
+    "Measurement",
+    "Pass",
+    "Request",
+    "Resources",
+    "RunId",
+    "RunKey",
+    "RunRecord",
+    "RunSpec",
+    "Status",
+    "StopReason",
+    "flag_text",
+    "read_record",
+    "write_record",
+]
 
 
 @dataclass

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from ..summary import unit_stats
+from ..analyze.summary import unit_stats
 from .article import Article
 from .format import NONE, num, ratio
 from .narrative import Comparison, saturation
@@ -66,8 +66,13 @@ def _peak_memory(resources: pd.DataFrame, backend: str) -> float:
     return float(values.max()) if len(values) else math.nan
 
 
-def answer(comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.DataFrame, t: Strings,
-           verdicts: pd.DataFrame | None = None) -> list[str]:  # fmt: skip
+def answer(
+    comparisons: list[Comparison],
+    summary: pd.DataFrame,
+    resources: pd.DataFrame,
+    t: Strings,
+    verdicts: pd.DataFrame | None = None,
+) -> list[str]:
     """At most three lines: the loop, concurrency, memory; a backend that computes wrongly
     (per `verdicts`, agreement.verdicts's table) is marked where its speed is quoted."""
     lines = []
@@ -82,13 +87,29 @@ def answer(comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.D
     best = ""
     if not sweeps.empty:
         top = sweeps.loc[sweeps.groupby("backend")["mean"].idxmax()]
-        best = t.f("answer.best", items=t.sentences.list_sep.join(
-            t.f("answer.best_item", backend=r.backend, value=num(r.mean), scenario=r.scenario, level=int(r.concurrency))
-            + (t.f("answer.wrong", backend=r.backend) if (r.backend, r.scenario) in wrong else "")
-            for r in top.itertuples()))  # fmt: skip
+        best = t.f(
+            "answer.best",
+            items=t.sentences.list_sep.join(
+                t.f(
+                    "answer.best_item",
+                    backend=r.backend,
+                    value=num(r.mean),
+                    scenario=r.scenario,
+                    level=int(r.concurrency),
+                )
+                + (t.f("answer.wrong", backend=r.backend) if (r.backend, r.scenario) in wrong else "")
+                for r in top.itertuples()
+            ),
+        )
     if threads or best:
-        lines.append(t.f("answer.concurrency", scenario=threads[0].scenario if threads else NONE,
-                         speedups=_speedups(threads, t, wrong) if threads else NONE, best=best))  # fmt: skip
+        lines.append(
+            t.f(
+                "answer.concurrency",
+                scenario=threads[0].scenario if threads else NONE,
+                speedups=_speedups(threads, t, wrong) if threads else NONE,
+                best=best,
+            )
+        )
     memory = [(b, _peak_memory(resources, b)) for b in sorted(set(resources.backend))]
     if any(not math.isnan(v) for _, v in memory):
         items = t.sentences.list_sep.join(
@@ -123,28 +144,45 @@ def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFra
         from ..stats import ratio_ci
 
         run_ratio = ratio(*ratio_ci(ours["hf"], ours["fastllm"])) if ours["hf"] and ours["fastllm"] else NONE
-        return [label, num(facts.get("hf")), num(facts.get("fastllm")), speedup(facts.get("hf"), facts.get("fastllm")),
-                num(ours["hf"].mean if ours["hf"] else None), num(ours["fastllm"].mean if ours["fastllm"] else None),
-                run_ratio]  # fmt: skip
+        return [
+            label,
+            num(facts.get("hf")),
+            num(facts.get("fastllm")),
+            speedup(facts.get("hf"), facts.get("fastllm")),
+            num(ours["hf"].mean if ours["hf"] else None),
+            num(ours["fastllm"].mean if ours["fastllm"] else None),
+            run_ratio,
+        ]
 
     table.rows.append(timed(t.article.loop, article.loop_total_ms, "loop"))
     table.rows.append(timed(t.article.threads, article.threads_total_ms, "threads"))
     # The article read memory after its for-loop: "current" is the loop scenario's after warm-up,
     # "peak" the highest over every scenario (as the answer and 总结 quote it).
     loop_rows = resources.scenario == first["loop"] if first["loop"] else resources.scenario.notna()
-    for what, column, rows in (("current", "gpu_process_after_warmup_mib", loop_rows),
-                               ("peak", "gpu_process_peak_mib", resources.scenario.notna())):  # fmt: skip
+    for what, column, rows in (
+        ("current", "gpu_process_after_warmup_mib", loop_rows),
+        ("peak", "gpu_process_peak_mib", resources.scenario.notna()),
+    ):
         ours = {b: resources.loc[rows & (resources.backend == b), column].max() for b in ("hf", "fastllm")}
-        table.rows.append([
-            t.article[f"memory_{what}"], *(num(article.torch_memory_mb.get(b, {}).get(what)) for b in ("hf", "fastllm")),
-            NONE, *(num(None if pd.isna(v) else v, 0) for v in ours.values()), NONE,
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                t.article[f"memory_{what}"],
+                *(num(article.torch_memory_mb.get(b, {}).get(what)) for b in ("hf", "fastllm")),
+                NONE,
+                *(num(None if pd.isna(v) else v, 0) for v in ours.values()),
+                NONE,
+            ]
+        )
     return table
 
 
 def _stats(summary: pd.DataFrame, backend: str, scenario: str | None):
-    rows = summary[(summary.backend == backend) & (summary.scenario == scenario) & (summary.metric == "total_ms")
-                   & (summary.n > 0)]  # fmt: skip
+    rows = summary[
+        (summary.backend == backend)
+        & (summary.scenario == scenario)
+        & (summary.metric == "total_ms")
+        & (summary.n > 0)
+    ]
     return unit_stats(rows.iloc[0]) if len(rows) else None
 
 
@@ -155,13 +193,25 @@ def _scaling_point(summary: pd.DataFrame, t: Strings) -> str | None:
     for backend in sorted(set(sweeps.backend)):
         for scenario in sorted(set(sweeps.loc[sweeps.backend == backend, "scenario"])):
             level = saturation(summary, summary.model.iloc[0], scenario, backend)
-            scaling.append(t.f("points.saturates" if level else "points.rising", backend=backend, scenario=scenario,
-                               level=level))  # fmt: skip
+            scaling.append(
+                t.f(
+                    "points.saturates" if level else "points.rising",
+                    backend=backend,
+                    scenario=scenario,
+                    level=level,
+                )
+            )
     return t.f("points.scaling", items=t.sentences.list_sep.join(scaling)) if scaling else None
 
 
-def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resources: pd.DataFrame,
-                   verdicts: pd.DataFrame, article: Article | None, t: Strings) -> list[str]:  # fmt: skip
+def summary_points(
+    comparisons: list[Comparison],
+    summary: pd.DataFrame,
+    resources: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    article: Article | None,
+    t: Strings,
+) -> list[str]:
     """总结: at most six points, in the article's order, each present only where measured."""
     points = []
     scaling = _scaling_point(summary, t)
@@ -174,8 +224,12 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
             continue
         vs_article = ""
         if facts.get("hf") and facts.get("fastllm"):
-            vs_article = t.f("points.vs_article", ratio=ratio(facts["hf"] / facts["fastllm"]),
-                             hf=num(facts["hf"], 0), fastllm=num(facts["fastllm"], 0))  # fmt: skip
+            vs_article = t.f(
+                "points.vs_article",
+                ratio=ratio(facts["hf"] / facts["fastllm"]),
+                hf=num(facts["hf"], 0),
+                fastllm=num(facts["fastllm"], 0),
+            )
         points.append(
             t.f(f"points.{kind}", speedups=_speedups(chosen, t, wrong_runs(verdicts)), vs_article=vs_article)
         )
@@ -191,9 +245,17 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
         for (model, backend), rows in resources.groupby(["model", "backend"]):
             backend = f"{backend} ({model})" if several else backend
             host = num(rows.rss_peak_mib.max(), 0)
-            items.append(t.f("points.memory_item", backend=backend, gpu=num(rows.gpu_process_peak_mib.max(), 0),
-                             torch=num(rows.torch_max_allocated_mib.max(), 0), host=host) if gpu
-                         else t.f("points.memory_host_item", backend=backend, host=host))  # fmt: skip
+            items.append(
+                t.f(
+                    "points.memory_item",
+                    backend=backend,
+                    gpu=num(rows.gpu_process_peak_mib.max(), 0),
+                    torch=num(rows.torch_max_allocated_mib.max(), 0),
+                    host=host,
+                )
+                if gpu
+                else t.f("points.memory_host_item", backend=backend, host=host)
+            )
         points.append(
             t.f("points.memory" if gpu else "points.memory_host", items=t.sentences.list_sep.join(items))
         )
@@ -212,8 +274,14 @@ def summary_points(comparisons: list[Comparison], summary: pd.DataFrame, resourc
     best = [c for c in comparisons if c.other == "hf-compile" or c.base == "hf-compile"]
     decode = {b: _mean(summary, b, None, "decode_tokens_per_s") for b in ("hf-compile", "fastllm")}
     if best and not any(math.isnan(v) for v in decode.values()):
-        points.append(t.f("points.hf_best", compile=num(decode["hf-compile"]), fastllm=num(decode["fastllm"]),
-                          ratio=ratio(decode["hf-compile"] / decode["fastllm"])))  # fmt: skip
+        points.append(
+            t.f(
+                "points.hf_best",
+                compile=num(decode["hf-compile"]),
+                fastllm=num(decode["fastllm"]),
+                ratio=ratio(decode["hf-compile"] / decode["fastllm"]),
+            )
+        )
     return points[:6]
 
 
@@ -226,7 +294,13 @@ def energy_point(resources: pd.DataFrame, t: Strings) -> str | None:
         return None
     several = measured.model.nunique() > 1  # then each figure names its model too
     lowest = measured.loc[measured.groupby(["model", "backend"])["energy_j_per_output_token"].idxmin()]
-    items = [t.f("points.energy_item", backend=r.backend, value=num(r.energy_j_per_output_token, 3),
-                 scenario=f"{r.model} / {r.scenario}" if several else r.scenario)
-             for r in lowest.itertuples()]  # fmt: skip
+    items = [
+        t.f(
+            "points.energy_item",
+            backend=r.backend,
+            value=num(r.energy_j_per_output_token, 3),
+            scenario=f"{r.model} / {r.scenario}" if several else r.scenario,
+        )
+        for r in lowest.itertuples()
+    ]
     return t.f("points.energy", items=t.sentences.list_sep.join(items))

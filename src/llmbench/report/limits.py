@@ -32,8 +32,15 @@ def cpu_threads_by_backend(records: list[RunRecord]) -> dict[str, int]:
     return threads
 
 
-def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.DataFrame, roofline: pd.DataFrame,
-           diagnosis: dict, reference_backend: str, t: Strings) -> list[str]:  # fmt: skip
+def limits(
+    records: list[RunRecord],
+    manifests: dict[str, dict],
+    summary: pd.DataFrame,
+    roofline: pd.DataFrame,
+    diagnosis: dict,
+    reference_backend: str,
+    t: Strings,
+) -> list[str]:
     """The report's 不足 notes in its language, each once: synthetic weights, a token clock too coarse
     for the TPOT, runs near the roofline bound, noisy CIs, CPU-bound runs, small n, CPU runs, CPU thread
     counts that differ between backends, what NVML
@@ -77,8 +84,15 @@ def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.Dat
     measured = summary[(summary.metric == "output_tokens_per_s") & (summary.n > 0)]
     few = measured[measured.n < 3]
     if len(few):
-        notes.append(t.f("limits.small_n", runs=_runs(f"{r.backend}/{r.scenario} (n = {int(r.n)} {t.units[r.ci_unit]})"
-                                                      for r in few.itertuples())))  # fmt: skip
+        notes.append(
+            t.f(
+                "limits.small_n",
+                runs=_runs(
+                    f"{r.backend}/{r.scenario} (n = {int(r.n)} {t.units[r.ci_unit]})"
+                    for r in few.itertuples()
+                ),
+            )
+        )
     cpu_runs = sorted({str(r.key) for r in records if r.device == "cpu"})
     nvml = sorted(
         {r.resources.nvml_reason for r in records if r.resources and not r.resources.nvml_available}
@@ -116,8 +130,11 @@ def limits(records: list[RunRecord], manifests: dict[str, dict], summary: pd.Dat
     remote = [str(r.key) for r in records if r.backend_info.get("trust_remote_code")]
     if remote:
         notes.append(t.f("limits.remote_code", runs=_runs(remote)))
-    ignored = {str(r.key.backend): r.backend_info["checkpoint_generation_config_not_applied"]
-               for r in records if r.backend_info.get("checkpoint_generation_config_not_applied")}  # fmt: skip
+    ignored = {
+        str(r.key.backend): r.backend_info["checkpoint_generation_config_not_applied"]
+        for r in records
+        if r.backend_info.get("checkpoint_generation_config_not_applied")
+    }
     if ignored:
         settings = ", ".join(f"{k} {v}" for k, v in next(iter(ignored.values())).items())
         notes.append(t.f("limits.generation_config", settings=settings))

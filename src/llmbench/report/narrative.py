@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..analyze.summary import unit_stats
 from ..stats import UnitStats, format_p, ratio_ci, welch_p
-from ..summary import unit_stats
 from .format import num, ratio
 from .strings import Strings
 
@@ -75,8 +75,24 @@ def comparisons(summary: pd.DataFrame, baseline: str) -> list[Comparison]:
                 continue
             speedup, low, high = ratio_ci(stats[base], s) if faster_is_lower else ratio_ci(s, stats[base])
             level = None if pd.isna(level) else int(level)
-            out.append(Comparison(model, scenario, kind, level, metric, base, other, stats[base], s, speedup, low, high,
-                                  welch_p(stats[base], s), rows.loc[other, "ci_unit"]))  # fmt: skip
+            out.append(
+                Comparison(
+                    model,
+                    scenario,
+                    kind,
+                    level,
+                    metric,
+                    base,
+                    other,
+                    stats[base],
+                    s,
+                    speedup,
+                    low,
+                    high,
+                    welch_p(stats[base], s),
+                    rows.loc[other, "ci_unit"],
+                )
+            )
     return out
 
 
@@ -102,16 +118,26 @@ def comparison_sentence(c: Comparison, t: Strings) -> str:
     elif c.significant:
         verdict = t.verdicts.significant
     else:  # say which criterion failed: the CI, the test, or both
-        failed = [t.verdicts[key] for key, fails in (("ci_includes_one", c.low <= 1 <= c.high),
-                                                    ("p_large", c.p >= SIGNIFICANCE)) if fails]  # fmt: skip
+        failed = [
+            t.verdicts[key]
+            for key, fails in (("ci_includes_one", c.low <= 1 <= c.high), ("p_large", c.p >= SIGNIFICANCE))
+            if fails
+        ]
         verdict = t.f("verdicts.not_significant", why=t.sentences.list_sep.join(failed))
     where = c.scenario + ("" if c.concurrency is None else f" ({t.columns.concurrency} {c.concurrency})")
     return t.f(
         "sentences.faster" if faster else "sentences.slower",
-        where=where, other=c.other, base=c.base, ratio=ratio(shown, low, high),
-        metric=t.metric_headers[c.metric], other_value=num(c.other_stats.mean), base_value=num(c.base_stats.mean),
-        p=p_phrase(c.p), verdict=verdict, n=units(c.other_stats, c.unit, t),
-    )  # fmt: skip
+        where=where,
+        other=c.other,
+        base=c.base,
+        ratio=ratio(shown, low, high),
+        metric=t.metric_headers[c.metric],
+        other_value=num(c.other_stats.mean),
+        base_value=num(c.base_stats.mean),
+        p=p_phrase(c.p),
+        verdict=verdict,
+        n=units(c.other_stats, c.unit, t),
+    )
 
 
 def sweep_sentences(summary: pd.DataFrame, t: Strings, single_model: bool) -> list[str]:
@@ -133,14 +159,31 @@ def sweep_sentences(summary: pd.DataFrame, t: Strings, single_model: bool) -> li
         first, last, peak = int(throughput.index[0]), int(throughput.index[-1]), int(throughput.idxmax())
         run = " / ".join(([] if single_model else [model]) + [scenario, backend])
         if peak == first:  # "from 1 to 1, 1.00×" says nothing: say that concurrency did not help
-            sentences.append(t.f("sentences.sweep_single" if first == last else "sentences.sweep_flat", run=run,
-                                 low=first, t_low=num(throughput.loc[first]), high=last,
-                                 t_high=num(throughput.loc[last]), l_low=num(latency.get(first)),
-                                 l_high=num(latency.get(last))) + t.sentences.end)  # fmt: skip
+            sentences.append(
+                t.f(
+                    "sentences.sweep_single" if first == last else "sentences.sweep_flat",
+                    run=run,
+                    low=first,
+                    t_low=num(throughput.loc[first]),
+                    high=last,
+                    t_high=num(throughput.loc[last]),
+                    l_low=num(latency.get(first)),
+                    l_high=num(latency.get(last)),
+                )
+                + t.sentences.end
+            )
             continue
-        sentence = t.f("sentences.sweep", run=run, low=first, high=peak, t_low=num(throughput.loc[first]),
-                       t_high=num(throughput.loc[peak]), ratio=ratio(throughput.loc[peak] / throughput.loc[first]),
-                       l_low=num(latency.get(first)), l_high=num(latency.get(peak)))  # fmt: skip
+        sentence = t.f(
+            "sentences.sweep",
+            run=run,
+            low=first,
+            high=peak,
+            t_low=num(throughput.loc[first]),
+            t_high=num(throughput.loc[peak]),
+            ratio=ratio(throughput.loc[peak] / throughput.loc[first]),
+            l_low=num(latency.get(first)),
+            l_high=num(latency.get(peak)),
+        )
         # Saturated: the first level within 10 % of the peak, unless that is the last level.
         saturation = int(throughput[throughput >= 0.9 * throughput.max()].index[0])
         if len(throughput) > 1 and saturation != last:
@@ -153,8 +196,13 @@ def sweep_sentences(summary: pd.DataFrame, t: Strings, single_model: bool) -> li
 
 def saturation(summary: pd.DataFrame, model: str, scenario: str, backend: str) -> int | None:
     """The first concurrency level within 10 % of the backend's peak throughput (None: still rising)."""
-    rows = summary[(summary.model == model) & (summary.scenario == scenario) & (summary.backend == backend)
-                   & (summary.metric == "output_tokens_per_s") & summary.concurrency.notna()]  # fmt: skip
+    rows = summary[
+        (summary.model == model)
+        & (summary.scenario == scenario)
+        & (summary.backend == backend)
+        & (summary.metric == "output_tokens_per_s")
+        & summary.concurrency.notna()
+    ]
     throughput = rows.set_index("concurrency")["mean"].dropna().sort_index()
     if len(throughput) < 2:
         return None
@@ -205,7 +253,7 @@ def agreement_sentences(verdicts: pd.DataFrame, correctness: dict, t: Strings) -
             threshold=threshold,
             gap=num(r.forced_max_gap, 3),
             tie=num(correctness["near_tie_ratio"], 1),
-        )  # fmt: skip
+        )
         for r in verdicts.itertuples()
         if r.disagrees or r.near_ties
     ]
@@ -231,9 +279,16 @@ def reference_rows(summary: pd.DataFrame, reference: pd.DataFrame, t: Strings) -
     for row in both.to_dict("records"):
         this = unit_stats(row)
         ref = unit_stats({k.removesuffix("_ref"): v for k, v in row.items() if k.endswith("_ref")})
-        rows.append([
-            row["backend"], row["scenario"], str(int(row["concurrency"])) if row["concurrency"] else "–",
-            t.metric_headers[row["metric"]], ci(this.mean, this.ci95_low, this.ci95_high, 2),
-            ci(ref.mean, ref.ci95_low, ref.ci95_high, 2), ratio(*ratio_ci(this, ref)), fmt_p(welch_p(this, ref)),
-        ])  # fmt: skip
+        rows.append(
+            [
+                row["backend"],
+                row["scenario"],
+                str(int(row["concurrency"])) if row["concurrency"] else "–",
+                t.metric_headers[row["metric"]],
+                ci(this.mean, this.ci95_low, this.ci95_high, 2),
+                ci(ref.mean, ref.ci95_low, ref.ci95_high, 2),
+                ratio(*ratio_ci(this, ref)),
+                fmt_p(welch_p(this, ref)),
+            ]
+        )
     return rows

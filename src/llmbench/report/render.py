@@ -14,11 +14,11 @@ import markdown as markdown_lib
 import pandas as pd
 
 from .. import __version__
-from ..agreement import verdicts as agreement_verdicts
+from ..analyze.agreement import verdicts as agreement_verdicts
+from ..analyze.summary import read_summary
 from ..io import read_json
 from ..record import RunRecord, read_record
 from ..scenario_types import Scenario
-from ..summary import read_summary
 from . import narrative, tables
 from .article import read_article
 from .conclusion import answer, article_table, summary_points
@@ -84,13 +84,18 @@ def build_context(inputs: Inputs) -> dict:
     single = summary.model.nunique() <= 1
     baseline = inputs.correctness["reference"]
     comparisons = narrative.comparisons(summary, baseline)
-    verdicts = agreement_verdicts(inputs.agreement, inputs.correctness["min_forced_agreement"],
-                                  inputs.correctness["near_tie_ratio"])  # fmt: skip
+    verdicts = agreement_verdicts(
+        inputs.agreement, inputs.correctness["min_forced_agreement"], inputs.correctness["near_tie_ratio"]
+    )
     diagnosis = narrative.diagnosis(inputs.resources, summary, t)
     provenance = next((r.provenance for r in records if r.provenance), {})
     scenarios = inputs.scenarios
-    stop = {(r.key.model, r.key.backend, r.key.scenario, lv.concurrency): t.stop_reasons[lv.stop_reason]
-            for r in records if r.measurement for lv in r.measurement.levels}  # fmt: skip
+    stop = {
+        (r.key.model, r.key.backend, r.key.scenario, lv.concurrency): t.stop_reasons[lv.stop_reason]
+        for r in records
+        if r.measurement
+        for lv in r.measurement.levels
+    }
     article = read_article(inputs.settings["article"]) if inputs.settings.get("article") else None
     by_section = {"loop": [], "threads": []}
     for c in comparisons:
@@ -107,7 +112,7 @@ def build_context(inputs: Inputs) -> dict:
             commit=((provenance.get("workflow") or {}).get("commit") or "unknown")[:12],
             dirty=t.dirty if (provenance.get("workflow") or {}).get("dirty") else "",
             code=((provenance.get("workflow") or {}).get("code_sha256") or "")[:12],
-        ),  # fmt: skip
+        ),
         "answer": answer(comparisons, summary, inputs.resources, t, verdicts),
         "article": article_table(article, summary, inputs.resources, t) if article else None,
         "article_source": article.source if article else "",
@@ -131,7 +136,7 @@ def build_context(inputs: Inputs) -> dict:
             dtype=inputs.correctness["reference_dtype"],
             reference=baseline,
             threshold=f"{inputs.correctness['min_forced_agreement']:.0%}",
-        ),  # fmt: skip
+        ),
         "reference": _reference(inputs, t),
         "points": summary_points(comparisons, summary, inputs.resources, verdicts, article, t),
         "limits": limits(records, inputs.manifests, summary, inputs.roofline, diagnosis, baseline, t),
@@ -144,8 +149,11 @@ def build_context(inputs: Inputs) -> dict:
 def backend_facts(info: dict) -> dict:
     """What a backend reported about itself, for one line of the report: facts it could not
     establish (None, e.g. llama.cpp's GPU offload on a CPU run) left out, lists joined."""
-    return {key: "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
-            for key, value in info.items() if value is not None}  # fmt: skip
+    return {
+        key: "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
+        for key, value in info.items()
+        if value is not None
+    }
 
 
 def _section(scenario_type: str) -> str:
@@ -166,8 +174,10 @@ def _reference(inputs: Inputs, t: Strings):
     folder, frame = inputs.reference
     device = _reference_device(Path(folder))
     rows = narrative.reference_rows(inputs.summary, frame, t)
-    return {"intro": t.f("reference_intro", path=folder, device=device),
-            "table": tables.Table(t.tables.reference, ["l", "l", "r", "l", "r", "r", "r", "r"], rows)}  # fmt: skip
+    return {
+        "intro": t.f("reference_intro", path=folder, device=device),
+        "table": tables.Table(t.tables.reference, ["l", "l", "r", "l", "r", "r", "r", "r"], rows),
+    }
 
 
 def _reference_device(folder: Path) -> str:
@@ -180,8 +190,13 @@ def _reference_device(folder: Path) -> str:
 
 
 def _environment(template_dir: Path) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)  # fmt: skip
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def render_markdown(context: dict, template_dir: Path) -> str:
@@ -202,8 +217,9 @@ def render_html(markdown_text: str, context: dict, template_dir: Path, base_dir:
     return _environment(template_dir).get_template("report.html.j2").render(body=body, **context)
 
 
-def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: list, reproduce: str,
-                md_out: str) -> Inputs:  # fmt: skip
+def load_inputs(
+    paths: dict, settings: dict, correctness: dict, scenarios: list, reproduce: str, md_out: str
+) -> Inputs:
     """paths: summary, runs, manifests {model: path}, models {model: path}, roofline, resources,
     agreement [paths], bandwidth, plots [paths], reference [summary.csv path or none];
     scenarios: [name, settings] pairs in the config's order."""
@@ -222,9 +238,12 @@ def load_inputs(paths: dict, settings: dict, correctness: dict, scenarios: list,
         agreement=pd.concat(agreement, ignore_index=True) if agreement else pd.DataFrame(),
         bandwidth=read_json(paths["bandwidth"]),
         plots=[str(Path(p).resolve().relative_to(md_dir)) for p in paths["plots"]],
-        settings=settings, correctness=correctness, reproduce=reproduce, reference=reference,
+        settings=settings,
+        correctness=correctness,
+        reproduce=reproduce,
+        reference=reference,
         scenarios={name: Scenario.from_dict(s) for name, s in scenarios},
-    )  # fmt: skip
+    )
 
 
 def write_report(inputs: Inputs, template_dir: str, md_out: str, html_out: str) -> None:

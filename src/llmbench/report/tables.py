@@ -41,8 +41,11 @@ class Table:
             for i in range(len(self.headers))
             if not self.rows or any(row[i] not in (NONE, "") for row in self.rows)
         ]
-        return Table([self.headers[i] for i in keep], [self.align[i] for i in keep],
-                     [[row[i] for i in keep] for row in self.rows])  # fmt: skip
+        return Table(
+            [self.headers[i] for i in keep],
+            [self.align[i] for i in keep],
+            [[row[i] for i in keep] for row in self.rows],
+        )
 
 
 def _cell(text) -> str:
@@ -60,8 +63,14 @@ def environment_table(provenance: dict, t: Strings) -> Table:
     table = Table(t.tables.gpu, ["l", "r", "l", "l"])
     for gpu in provenance.get("gpus") or []:
         memory = gpu.get("memory_total_bytes")
-        table.rows.append([f"{gpu.get('index')}: {gpu.get('name')}", num(memory / MIB if memory else None, 0),
-                           _cell(gpu.get("driver") or NONE), _cell(gpu.get("cuda_driver") or NONE)])  # fmt: skip
+        table.rows.append(
+            [
+                f"{gpu.get('index')}: {gpu.get('name')}",
+                num(memory / MIB if memory else None, 0),
+                _cell(gpu.get("driver") or NONE),
+                _cell(gpu.get("cuda_driver") or NONE),
+            ]
+        )
     return table
 
 
@@ -75,11 +84,16 @@ def models_table(manifests: dict[str, dict], models: dict[str, dict], t: Strings
             source.get("preset") or source.get("repo_id") or (manifest.get("details") or {}).get("path") or ""
         )
         facts = models.get(name) or {}
-        table.rows.append([
-            _cell(name), _cell(f"{kind} ({where})" if where else kind), _cell(facts.get("dtype") or NONE),
-            num(facts.get("parameters"), 0), num(manifest.get("total_bytes", 0) / MIB, 1),
-            f"`{manifest.get('sha256', '')[:16]}`",
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                _cell(name),
+                _cell(f"{kind} ({where})" if where else kind),
+                _cell(facts.get("dtype") or NONE),
+                num(facts.get("parameters"), 0),
+                num(manifest.get("total_bytes", 0) / MIB, 1),
+                f"`{manifest.get('sha256', '')[:16]}`",
+            ]
+        )
     return table
 
 
@@ -103,10 +117,18 @@ def scenarios_table(scenarios: dict[str, Scenario], t: Strings) -> Table:
             if s.target_ci_pct
             else t.stopping.none
         )
-        table.rows.append([
-            _cell(name), kind, prompts, t.chat_template if s.input_tokens is None else str(s.input_tokens),
-            str(s.output_tokens), concurrency, f"{s.warmup_passes} / {s.repetitions} / {s.replicas or 1}", stopping,
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                _cell(name),
+                kind,
+                prompts,
+                t.chat_template if s.input_tokens is None else str(s.input_tokens),
+                str(s.output_tokens),
+                concurrency,
+                f"{s.warmup_passes} / {s.repetitions} / {s.replicas or 1}",
+                stopping,
+            ]
+        )
     return table
 
 
@@ -130,11 +152,16 @@ def results_tables(summary: pd.DataFrame, t: Strings, single_model: bool) -> dic
     sweep = set(summary.loc[summary.scenario_type == "sweep", "scenario"])
     for (scenario, model, backend, concurrency), group in _levels(summary):
         with_level = scenario in sweep
-        table = tables.setdefault(scenario, Table(
-            [t.columns.run] + ([t.columns.concurrency] if with_level else []) + [t.columns.status]
-            + [t.metric_headers[m] for m in HEADLINE],
-            ["l"] + (["r"] if with_level else []) + ["l"] + ["r"] * len(HEADLINE),
-        ))  # fmt: skip
+        table = tables.setdefault(
+            scenario,
+            Table(
+                [t.columns.run]
+                + ([t.columns.concurrency] if with_level else [])
+                + [t.columns.status]
+                + [t.metric_headers[m] for m in HEADLINE],
+                ["l"] + (["r"] if with_level else []) + ["l"] + ["r"] * len(HEADLINE),
+            ),
+        )
         status = group["status"].iloc[0]
         cells = [_cell(run_label(model, backend, None, single_model))]
         cells += [NONE if pd.isna(concurrency) else str(int(concurrency))] if with_level else []
@@ -158,19 +185,37 @@ def detail_table(summary: pd.DataFrame, stop_reasons: dict, t: Strings, single_m
             ),
             "",
         )
-        table.rows.append([
-            _cell(run_label(row.model, row.backend, row.scenario, single_model)), t.metric_headers[row.metric], level,
-            t.units[row.ci_unit] if row.ci_unit else NONE, num(row.n, 0), num(row.std, 2), num(row.within_std, 2),
-            num(row.samples, 0), num(row.p50, 2), num(row.p90, 2), num(row.p99, 2), _cell(stop),
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                _cell(run_label(row.model, row.backend, row.scenario, single_model)),
+                t.metric_headers[row.metric],
+                level,
+                t.units[row.ci_unit] if row.ci_unit else NONE,
+                num(row.n, 0),
+                num(row.std, 2),
+                num(row.within_std, 2),
+                num(row.samples, 0),
+                num(row.p50, 2),
+                num(row.p90, 2),
+                num(row.p99, 2),
+                _cell(stop),
+            ]
+        )
     return table
 
 
 def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Table:
     """Per run, in MiB: weights, the process's GPU memory after warm-up and at its peak, beyond the
     weights, context, torch's peak allocation and peak RSS; columns without a value left out."""
-    columns = ["weights_mib", "gpu_process_after_warmup_mib", "gpu_process_peak_mib", "beyond_weights_mib",
-               "context_mib", "torch_max_allocated_mib", "rss_peak_mib"]  # fmt: skip
+    columns = [
+        "weights_mib",
+        "gpu_process_after_warmup_mib",
+        "gpu_process_peak_mib",
+        "beyond_weights_mib",
+        "context_mib",
+        "torch_max_allocated_mib",
+        "rss_peak_mib",
+    ]
     table = Table([t.columns.run] + [t.resource_headers[c] for c in columns], ["l"] + ["r"] * len(columns))
     for row in resources.itertuples():
         label = run_label(row.model, row.backend, row.scenario, single_model)
@@ -181,13 +226,22 @@ def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Tab
 def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_model: bool) -> Table:
     """Energy, GPU busy and host CPU per output token, with the verdict on what limits the run."""
     columns = ["energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token"]
-    table = Table([t.columns.run] + [t.resource_headers[c] for c in columns] + [t.columns.limited_by],
-                  ["l", "r", "r", "r", "l"])  # fmt: skip
+    table = Table(
+        [t.columns.run] + [t.resource_headers[c] for c in columns] + [t.columns.limited_by],
+        ["l", "r", "r", "r", "l"],
+    )
     for row in resources.itertuples():
         label = run_label(row.model, row.backend, row.scenario, single_model)
         verdict = diagnosis.get((row.model, row.backend, row.scenario), NONE)
-        table.rows.append([_cell(label), num(row.energy_j_per_output_token, 3), num(row.gpu_busy_pct, 0),
-                           num(row.cpu_ms_per_output_token, 2), verdict])  # fmt: skip
+        table.rows.append(
+            [
+                _cell(label),
+                num(row.energy_j_per_output_token, 3),
+                num(row.gpu_busy_pct, 0),
+                num(row.cpu_ms_per_output_token, 2),
+                verdict,
+            ]
+        )
     return table.compact()
 
 
@@ -206,11 +260,16 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
         fraction = pct(row.fraction) if not pd.isna(row.fraction) else NONE
         if not pd.isna(row.fraction_low):
             fraction += f" ({pct(row.fraction_low)}–{pct(row.fraction_high)})"  # "0.8 % (1 %–1 %)" hid it
-        table.rows.append([
-            _cell(run_label(row.model, row.backend, row.scenario, single_model) + level), _mib(row.decode_bytes),
-            ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high), num(row.bound_tok_s), fraction,
-            _cell(row.note) if isinstance(row.note, str) else "",
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                _cell(run_label(row.model, row.backend, row.scenario, single_model) + level),
+                _mib(row.decode_bytes),
+                ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high),
+                num(row.bound_tok_s),
+                fraction,
+                _cell(row.note) if isinstance(row.note, str) else "",
+            ]
+        )
     return table.compact()
 
 
@@ -220,11 +279,20 @@ def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
     table = Table(t.tables.agreement, ["l", "l", "r", "r", "r", "r", "r", "l"])
     for row in verdicts.itertuples():
         identical = NONE if row.backend == row.reference else f"{int(row.identical)}/{int(row.outputs)}"
-        table.rows.append([
-            _cell(row.scenario), _cell(row.backend), identical, pct(row.prefix_agreement), pct(row.forced_agreement),
-            num(row.forced_max_gap, 3), num(row.earliest_divergence, 0),
-            f"**{t.verdict.disagrees}**" if row.disagrees else (t.verdict.near_ties if row.near_ties else t.verdict.ok),
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                _cell(row.scenario),
+                _cell(row.backend),
+                identical,
+                pct(row.prefix_agreement),
+                pct(row.forced_agreement),
+                num(row.forced_max_gap, 3),
+                num(row.earliest_divergence, 0),
+                f"**{t.verdict.disagrees}**"
+                if row.disagrees
+                else (t.verdict.near_ties if row.near_ties else t.verdict.ok),
+            ]
+        )
     return table
 
 

@@ -1,0 +1,166 @@
+"""The named metrics, and how each is read from a run record.
+
+A metric is sampled per pass (`repetition`), per request, per output-token gap
+(`token`) or once per process (`run`). Its unit is part of its definition, so
+every table and figure prints the same unit for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..record import Pass, RunRecord
+
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named metric: its unit, what one sample is (`per`), what it measures, and whether higher is
+    better."""
+
+    name: str
+    unit: str
+    per: str  # what one sample is: repetition (a pass), request, token or run (a process)
+    description: str
+    higher_is_better: bool = False
+
+
+METRICS = {
+    m.name: m
+    for m in [
+        Metric(
+            "total_ms",
+            "ms",
+            "repetition",
+            "wall time of one pass over all queries (first submission to last result)",
+        ),
+        Metric("output_tokens_per_s", "tok/s", "repetition", "output tokens of a pass / its wall time", True),
+        Metric(
+            "total_tokens_per_s",
+            "tok/s",
+            "repetition",
+            "prompt + output tokens of a pass / its wall time",
+            True,
+        ),
+        Metric("requests_per_s", "req/s", "repetition", "requests of a pass / its wall time", True),
+        Metric("e2e_ms", "ms", "request", "submission to last token"),
+        Metric("ttft_ms", "ms", "request", "submission to first token (queue + prefill)"),
+        Metric("queue_ms", "ms", "request", "submission to the backend starting on it (locks, pool queue)"),
+        Metric("tpot_ms", "ms", "request", "mean time per output token after the first (decode)"),
+        Metric("decode_tokens_per_s", "tok/s", "request", "1000 / TPOT: the request's decode rate", True),
+        Metric("itl_ms", "ms", "token", "gap between consecutive output tokens"),
+        Metric("load_s", "s", "run", "model load time"),
+        Metric("rss_peak_mib", "MiB", "run", "peak resident memory of the benchmark process (host)"),
+        Metric(
+            "gpu_process_after_load_mib", "MiB", "run", "NVML: this process's GPU memory when load() returned"
+        ),
+        Metric(
+            "gpu_process_after_warmup_mib",
+            "MiB",
+            "run",
+            "NVML: this process's GPU memory when measuring began (weights + CUDA context + caches)",
+        ),
+        Metric("gpu_process_peak_mib", "MiB", "run", "NVML: this process's peak GPU memory"),
+        Metric("gpu_used_peak_mib", "MiB", "run", "NVML: peak used memory of the whole device"),
+        Metric(
+            "torch_max_allocated_mib",
+            "MiB",
+            "run",
+            "torch.cuda.max_memory_allocated over the measured window (torch's own share only)",
+        ),
+        Metric(
+            "torch_max_reserved_mib", "MiB", "run", "torch.cuda.max_memory_reserved over the measured window"
+        ),
+        Metric(
+            "energy_j_per_output_token",
+            "J/tok",
+            "run",
+            "NVML energy over the measured passes / their output tokens",
+        ),
+        Metric(
+            "gpu_busy_pct",
+            "%",
+            "run",
+            "NVML utilization over the measured passes: share of time a kernel ran",
+        ),
+        Metric(
+            "cpu_ms_per_output_token",
+            "ms/tok",
+            "run",
+            "this process's CPU time (all threads) over the measured passes / their output tokens",
+        ),
+        Metric(
+            "token_clock_ms",
+            "ms",
+            "run",
+            "resolution of the backend's token stamps (FastLLM: the achieved poll)",
+        ),
+    ]
+}
+PASS_METRICS = [name for name, m in METRICS.items() if m.per != "run"]
+RUN_METRICS = [name for name, m in METRICS.items() if m.per == "run"]
+
+
+def pass_samples(p: Pass) -> dict[str, list[float]]:
+    """Every per-pass, per-request and per-token metric's samples in one pass."""
+    seconds = p.total_ms / 1000.0
+    requests = p.requests
+    return {
+        "total_ms": [p.total_ms],
+        "output_tokens_per_s": [p.output_tokens / seconds],
+        "total_tokens_per_s": [(p.output_tokens + p.prompt_tokens) / seconds],
+        "requests_per_s": [len(requests) / seconds],
+        "e2e_ms": [r.e2e_ms for r in requests],
+        "ttft_ms": [r.ttft_ms for r in requests if r.ttft_ms is not None],
+        "queue_ms": [r.queue_ms for r in requests],
+        "tpot_ms": [r.tpot_ms for r in requests if r.tpot_ms],
+        "decode_tokens_per_s": [1000.0 / r.tpot_ms for r in requests if r.tpot_ms],
+        "itl_ms": [gap for r in requests for gap in r.itl_ms],
+    }
+
+
+def _mib(value: int | None) -> float | None:
+    return None if value is None else value / MIB
+
+
+def _per_token(value: float | None, record: RunRecord, scale: float = 1.0) -> float | None:
+    tokens = record.measurement.output_tokens if record.measurement else 0
+    return None if value is None or not tokens else scale * value / tokens
+
+
+RUN_VALUES: dict[str, Callable[[RunRecord], float | None]] = {
+    "load_s": lambda r: r.load_s,
+    "rss_peak_mib": lambda r: _mib(
+        r.memory.get("process_peak_rss_bytes") or (r.resources and r.resources.peak_rss_bytes)
+    ),
+    # Snapshots hold 0 where NVML never listed this process: a measurement only if it did.
+    "gpu_process_after_load_mib": lambda r: _gpu_snapshot(r, "load_end"),
+    "gpu_process_after_warmup_mib": lambda r: _gpu_snapshot(r, "measure_start"),
+    "gpu_process_peak_mib": lambda r: _mib(r.resources and r.resources.peak_gpu_process_bytes),
+    "gpu_used_peak_mib": lambda r: _mib(r.resources and r.resources.peak_gpu_used_bytes),
+    "torch_max_allocated_mib": lambda r: _mib(r.memory.get("torch_max_allocated_bytes")),
+    "torch_max_reserved_mib": lambda r: _mib(r.memory.get("torch_max_reserved_bytes")),
+    "energy_j_per_output_token": lambda r: _per_token(r.resources and r.resources.energy_j, r),
+    "gpu_busy_pct": lambda r: (
+        None
+        if not r.resources or r.resources.gpu_busy_fraction is None
+        else 100 * r.resources.gpu_busy_fraction
+    ),
+    "cpu_ms_per_output_token": lambda r: _per_token(r.resources and r.resources.cpu_s, r, 1000.0),
+    "token_clock_ms": lambda r: r.backend_info.get("token_clock_resolution_ms"),
+}
+assert set(RUN_VALUES) == set(RUN_METRICS)
+
+
+def _gpu_snapshot(record: RunRecord, event: str) -> float | None:
+    resources = record.resources
+    if resources is None or resources.peak_gpu_process_bytes is None:
+        return None
+    return _mib(resources.snapshot(event, "gpu_process_bytes"))
+
+
+def run_values(record: RunRecord) -> dict[str, float | None]:
+    """The once-per-process metrics of one record (None where not measured)."""
+    return {name: read(record) for name, read in RUN_VALUES.items()}

@@ -1,0 +1,216 @@
+"""From run records to summary.csv (tidy: one row per run x level x metric), and its one reader.
+
+Statistics are taken on the replication unit: a replica (one fresh process)
+when a run has several, else a measured pass. `n`, `mean`, `std` and the 95 %
+CI are over those units (`ci_unit` says which); `within_std` is the spread of
+pass means inside a process (pooled), `std` with replicas the spread between
+processes. Percentiles are of the pooled samples (requests, token gaps) and
+left empty where the sample cannot support them (p99 of 15 requests would be
+their maximum). A run whose every replica failed has one row, with its reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..record import RunKey, RunRecord, flag_text
+from ..stats import UnitStats, percentiles
+from .metrics import METRICS, PASS_METRICS, RUN_METRICS, pass_samples, run_values
+
+RUN_COLUMNS = [
+    "model",
+    "backend",
+    "scenario",
+    "scenario_type",
+    "status",
+    "device",
+    "dtype",
+    "replicas",
+    "replicas_measured",
+    "reason",
+    "flags",
+]
+STAT_COLUMNS = [
+    "ci_unit",
+    "n",
+    "mean",
+    "std",
+    "ci95_low",
+    "ci95_high",
+    "within_std",
+    "passes",
+    "samples",
+    "min",
+    "p50",
+    "p90",
+    "p99",
+    "max",
+]
+COLUMNS = [*RUN_COLUMNS, "concurrency", "metric", "unit", "per", *STAT_COLUMNS]
+TEXT_COLUMNS = [
+    "model",
+    "backend",
+    "scenario",
+    "scenario_type",
+    "status",
+    "device",
+    "dtype",
+    "reason",
+    "flags",
+    "metric",
+    "unit",
+    "per",
+    "ci_unit",
+]
+
+
+def group_runs(records: Iterable[RunRecord]) -> dict[RunKey, list[RunRecord]]:
+    """Records by run key in the order the keys first appear (the workflow's), replicas in order."""
+    groups: dict[RunKey, list[RunRecord]] = defaultdict(list)
+    for record in records:
+        groups[record.key].append(record)
+    return {key: sorted(replicas, key=lambda r: r.run) for key, replicas in groups.items()}
+
+
+def run_status(replicas: list[RunRecord]) -> str:
+    """failed: nothing measured; invalid: a replica's lengths were wrong; partial: some
+    replicas failed; ok otherwise."""
+    statuses = {r.status for r in replicas}
+    if statuses == {"failed"}:
+        return "failed"
+    if "invalid" in statuses:
+        return "invalid"
+    return "partial" if "failed" in statuses else "ok"
+
+
+def _labelled(replicas: list[RunRecord], texts) -> str:
+    many = len(replicas) > 1
+    parts = []
+    for record in replicas:
+        for text in texts(record):
+            parts.append(f"replica {record.run.replica}: {text}" if many else text)
+    return "; ".join(dict.fromkeys(parts))
+
+
+def _stats(groups: list[list[list[float]]]) -> dict:
+    """groups: per replica, per pass, the samples. Units are replicas if there are several."""
+    replicas = [[p for p in passes if p] for passes in groups]
+    replicas = [passes for passes in replicas if passes]
+    pooled = [v for passes in replicas for p in passes for v in p]
+    if not pooled:
+        return {"n": 0, "samples": 0, "passes": 0}
+    pass_means = [[float(np.mean(p)) for p in passes] for passes in replicas]
+    if len(replicas) >= 2:
+        unit, units = "replica", [float(np.mean(m)) for m in pass_means]
+    else:
+        unit, units = "pass", pass_means[0]
+    stats = UnitStats.of(units)
+    within = [np.var(m, ddof=1) for m in pass_means if len(m) > 1]
+    return {
+        "ci_unit": unit,
+        "n": stats.n,
+        "mean": stats.mean,
+        "std": stats.std,
+        "ci95_low": stats.ci95_low,
+        "ci95_high": stats.ci95_high,
+        "within_std": math.sqrt(float(np.mean(within))) if within else math.nan,
+        "passes": sum(len(m) for m in pass_means),
+        "samples": len(pooled),
+        "min": min(pooled),
+        **percentiles(pooled),
+        "max": max(pooled),
+    }
+
+
+def run_rows(replicas: list[RunRecord]) -> list[dict]:
+    """The summary rows of one run key (all its replicas)."""
+    first = replicas[0]
+    spec = next((r.spec for r in replicas if r.spec), None)
+    measured = [r for r in replicas if r.measurement is not None]
+    base = {
+        "model": first.key.model,
+        "backend": first.key.backend,
+        "scenario": first.key.scenario,
+        "scenario_type": spec.scenario.type if spec else "",
+        "status": run_status(replicas),
+        "device": next((r.device for r in replicas if r.device), spec.device if spec else ""),
+        "dtype": spec.dtype if spec else "",
+        "replicas": len(replicas),
+        "replicas_measured": len(measured),
+        "reason": _labelled(
+            replicas,
+            lambda r: [r.reason] if r.reason else r.measurement.invalid_reasons[:3] if r.measurement else [],
+        ),
+        "flags": _labelled(replicas, lambda r: [flag_text(f) for f in r.validity_flags]),
+    }
+    if not measured:
+        return [{**base, "concurrency": None, "metric": "", "unit": "", "per": ""}]
+
+    def row(name: str, concurrency, groups) -> dict:
+        metric = METRICS[name]
+        return {
+            **base,
+            "concurrency": concurrency,
+            "metric": name,
+            "unit": metric.unit,
+            "per": metric.per,
+            **_stats(groups),
+        }
+
+    values = [run_values(r) for r in measured]
+    rows = [
+        row(name, None, [[[v[name]]] if v[name] is not None else [] for v in values]) for name in RUN_METRICS
+    ]
+    for index, level in enumerate(measured[0].measurement.levels):
+        per_replica = [[pass_samples(p) for p in r.measurement.levels[index].passes] for r in measured]
+        rows += [
+            row(name, level.concurrency, [[s[name] for s in passes] for passes in per_replica])
+            for name in PASS_METRICS
+        ]
+    return rows
+
+
+def summary_table(records: Iterable[RunRecord]) -> pd.DataFrame:
+    """summary.csv's rows for `records`: one per run key x level x metric (one row for a run whose every
+    replica failed), in COLUMNS order, normalized."""
+    rows = [row for replicas in group_runs(records).values() for row in run_rows(replicas)]
+    return normalize(pd.DataFrame(rows).reindex(columns=COLUMNS))
+
+
+def normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """One dtype convention for every reader: text columns str ('' when empty),
+    concurrency a nullable integer, statistics float."""
+    frame = frame.reindex(columns=COLUMNS)
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+    frame["concurrency"] = pd.to_numeric(frame["concurrency"]).astype("Int64")
+    for column in ("replicas", "replicas_measured"):
+        frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+    for column in STAT_COLUMNS:
+        if column != "ci_unit":
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+def read_summary(path) -> pd.DataFrame:
+    """summary.csv as written by summary_table, with its dtypes."""
+    return normalize(
+        pd.read_csv(
+            path,
+            dtype={c: str for c in TEXT_COLUMNS},
+            keep_default_na=False,
+            na_values={c: [""] for c in STAT_COLUMNS + ["concurrency"]},
+        )
+    )
+
+
+def unit_stats(row) -> UnitStats:
+    """A summary row's replication-unit statistics."""
+    return UnitStats(
+        int(row["n"]), float(row["mean"]), float(row["std"]), float(row["ci95_low"]), float(row["ci95_high"])
+    )

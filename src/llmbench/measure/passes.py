@@ -1,0 +1,95 @@
+"""One measured pass of each kind, timed from submission.
+
+A request's clock starts when the scenario hands it over (before a lock, a
+thread pool's queue or batch formation), so TTFT and end-to-end latency are
+what a caller waits for; a backend's own start stamp only splits off the queue
+time. A pass's total runs from its first submission to its last result.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from ..record import Pass, Request
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend, Generation
+    from ..scenario_types import Scenario
+
+
+def now() -> float:
+    """The one clock of every measurement: time.perf_counter(), seconds."""
+    return time.perf_counter()
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def request_record(
+    index: int, prompt: list[int], submitted: float, generation: Generation, origin: float
+) -> Request:
+    """One request's record, in ms: submission since `origin`, queue until the backend started, TTFT
+    and e2e from submission, ITL between token stamps. Without stamps TTFT is None and e2e ends
+    at the generation's end."""
+    times = generation.token_times
+    last = times[-1] if times else generation.end
+    return Request(
+        query_index=index,
+        prompt_tokens=len(prompt),
+        output_ids=list(generation.output_ids),
+        submit_ms=_ms(submitted - origin),
+        queue_ms=_ms(max(0.0, generation.start - submitted)),
+        ttft_ms=_ms(times[0] - submitted) if times else None,
+        e2e_ms=_ms(last - submitted),
+        itl_ms=[_ms(b - a) for a, b in pairwise(times)],
+    )
+
+
+def _finish(prompts, submitted, generations, origin) -> Pass:
+    total = now() - origin
+    requests = [
+        request_record(i, p, s, g, origin)
+        for i, (p, s, g) in enumerate(zip(prompts, submitted, generations, strict=True))
+    ]
+    return Pass(total_ms=_ms(total), requests=requests)
+
+
+def run_sequential(backend: Backend, prompts: list[list[int]], s: Scenario, level: int | None) -> Pass:
+    """Each request after the previous one finished (the article's for-loop)."""
+    origin = now()
+    submitted, generations = [], []
+    for prompt in prompts:
+        submitted.append(now())
+        generations.append(backend.generate(prompt, s.output_tokens))
+    return _finish(prompts, submitted, generations, origin)
+
+
+def _pool(backend: Backend, prompts: list[list[int]], n: int, workers: int) -> Pass:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool.submit(lambda: None).result()  # the pool's first thread exists before the clock starts
+        origin = now()
+        submitted, futures = [], []
+        for prompt in prompts:
+            submitted.append(now())
+            futures.append(pool.submit(backend.generate, prompt, n))
+        generations = [f.result() for f in futures]
+    return _finish(prompts, submitted, generations, origin)
+
+
+def run_threads(backend: Backend, prompts: list[list[int]], s: Scenario, level: int | None) -> Pass:
+    """All requests submitted at once to a pool of `workers` threads (the article's ThreadPoolExecutor)."""
+    return _pool(backend, prompts, s.output_tokens, s.workers)
+
+
+def run_wave(backend: Backend, prompts: list[list[int]], s: Scenario, level: int | None) -> Pass:
+    """`level` requests at once: one thread each, or handed over as one batch (`batching`)."""
+    wave = prompts[:level]
+    if not s.batching:
+        return _pool(backend, wave, s.output_tokens, level)
+    origin = now()
+    generations = backend.generate_batch(wave, s.output_tokens)
+    return _finish(wave, [origin] * len(wave), generations, origin)

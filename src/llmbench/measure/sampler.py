@@ -1,0 +1,196 @@
+"""What the machine did during a run: memory over time, peaks, and the measured window.
+
+A thread samples every `period_s` from before the model loads to the end: this
+process's resident memory (always) and, through NVML, its GPU memory (per
+process: FastLLM's allocations included), the device's used memory and, inside
+the window, the GPU's utilization and clock slowdowns. The window is opened and
+closed around exactly the measured passes (several segments in a sweep: one per
+level); energy, CPU time and GPU busy are summed over its segments, so dividing
+them by the measured tokens is dividing like by like.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from ..record import Resources
+from . import nvml
+
+PERIOD_S = 0.05
+
+
+def process_memory() -> dict[str, int]:
+    """Peak (VmHWM) and current (VmRSS) resident memory of this process, bytes."""
+    fields = {"VmHWM": "process_peak_rss_bytes", "VmRSS": "process_rss_bytes"}
+    memory = {}
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                key = line.split(":")[0]
+                if key in fields:
+                    memory[fields[key]] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return memory
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, user + system, all threads."""
+    times = os.times()
+    return times.user + times.system
+
+
+def _peak(values: list) -> int | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+class ResourceSampler:
+    """Samples this process (or `pid`) every `period_s` seconds: ``start()``,
+    ``mark(event)`` at phase boundaries, ``open()``/``close()`` around measured
+    passes, ``stop()`` returns the :class:`record.Resources`."""
+
+    SERIES = ("t_s", "rss_bytes", "gpu_process_bytes", "gpu_used_bytes", "gpu_util_pct")
+
+    def __init__(self, period_s: float = PERIOD_S, pid: int | None = None):
+        self.period_s = period_s
+        self.pid = pid or os.getpid()
+        self.device, self.nvml_reason = nvml.open_device()
+        self.samples: dict[str, list] = {k: [] for k in self.SERIES}
+        self.events: dict[str, float] = {}
+        self.snapshots: dict[str, dict] = {}
+        self.errors: dict[str, str] = {}  # NVML call -> first failure
+        self.process_seen = False
+        self.slowdown_mask = 0
+        self.in_window = False
+        self.window_s = 0.0
+        self.window_cpu_s = 0.0
+        self.energy_j: float | None = 0.0
+        self._segment: dict = {}
+        self.other_processes: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
+        self._t0 = time.perf_counter()
+
+    # -- guarded NVML -------------------------------------------------------------------
+    def _nvml(self, read, *args):
+        """One NVML read, or None with the failure kept (once per call) for the record."""
+        if self.device is None:
+            return None
+        try:
+            return read(self.device, *args)
+        except nvml.NvmlCallError as error:
+            self.errors.setdefault(read.__name__, str(error))
+            return None
+
+    # -- sampling -----------------------------------------------------------------------
+    def _sample(self) -> dict:
+        sample = dict.fromkeys(self.SERIES)
+        sample["t_s"] = time.perf_counter() - self._t0
+        sample["rss_bytes"] = process_memory().get("process_rss_bytes")
+        processes = self._nvml(nvml.compute_processes)
+        if processes is not None:
+            self.process_seen |= self.pid in processes
+            sample["gpu_process_bytes"] = processes.get(self.pid, 0)  # 0: no CUDA context (yet)
+        sample["gpu_used_bytes"] = self._nvml(nvml.used_bytes)
+        if self.in_window:
+            sample["gpu_util_pct"] = self._nvml(nvml.utilization_pct)
+            self.slowdown_mask |= self._nvml(nvml.clock_event_mask) or 0
+        with self._lock:
+            for key, value in sample.items():
+                self.samples[key].append(value)
+        return sample
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            self._sample()
+
+    # -- phases -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Baseline sample (before any library or weight is loaded), then the thread."""
+        others = self._nvml(nvml.compute_processes) or {}
+        self.other_processes = [{"pid": pid, "bytes": b} for pid, b in others.items() if pid != self.pid]
+        self.snapshots["baseline"] = self._sample()
+        self._thread.start()
+
+    def mark(self, event: str) -> None:
+        """Record the time of a phase boundary and the memory at that moment."""
+        self.events[event] = time.perf_counter() - self._t0
+        self.snapshots[event] = self._sample()
+
+    def open(self) -> None:
+        """A measured segment begins (the first one is the event `measure_start`)."""
+        if "measure_start" not in self.events:
+            self.mark("measure_start")
+        self._segment = {"t": time.perf_counter(), "cpu": cpu_seconds(), "energy": self._nvml(nvml.energy_mj)}
+        self.in_window = True
+
+    def close(self) -> None:
+        """The measured segment ends (the last one is the event `measure_end`)."""
+        self.in_window = False
+        energy = self._nvml(nvml.energy_mj)
+        self.window_s += time.perf_counter() - self._segment["t"]
+        self.window_cpu_s += cpu_seconds() - self._segment["cpu"]
+        start = self._segment["energy"]
+        if self.energy_j is not None:
+            self.energy_j = (
+                None if start is None or energy is None else self.energy_j + (energy - start) / 1000.0
+            )
+        self.mark("measure_end")
+
+    def stop(self) -> Resources:
+        """Stop the sampling thread, take a last sample and return report()."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._sample()
+        return self.report()
+
+    # -- result -------------------------------------------------------------------------
+    def _reason(self, call: str) -> str | None:
+        if self.device is None:
+            return self.nvml_reason
+        return self.errors.get(call)
+
+    def report(self) -> Resources:
+        """The Resources sampled so far: peaks in bytes, the window's length and CPU time in s, its energy in
+        J and GPU busy fraction, slowdowns; a GPU figure NVML could not give is None with its reason."""
+        with self._lock:
+            samples: dict[str, list | None] = {k: list(v) for k, v in self.samples.items()}
+        gpu = self.device is not None
+        process_reason = self._reason("compute_processes")
+        if gpu and not process_reason and not self.process_seen:
+            process_reason = "this process never appeared in NVML's process list (no CUDA context, or another PID namespace)"
+        for key in ("gpu_process_bytes", "gpu_used_bytes", "gpu_util_pct"):
+            if not any(v is not None for v in samples[key]):
+                samples[key] = None
+        measured = "measure_start" in self.events
+        energy_reason = self._reason("energy_mj") or (None if measured else "no measured window")
+        util = [v for v in (samples["gpu_util_pct"] or []) if v is not None]
+        busy_reason = self._reason("utilization_pct") or (
+            None if util else "no utilization sample in the window"
+        )
+        return Resources(
+            period_s=self.period_s,
+            nvml_available=gpu,
+            nvml_reason=self.nvml_reason,
+            events_s=dict(self.events),
+            samples=samples,
+            snapshots=self.snapshots,
+            peak_rss_bytes=_peak(samples["rss_bytes"]),
+            peak_gpu_process_bytes=_peak(samples["gpu_process_bytes"] or []) if not process_reason else None,
+            peak_gpu_used_bytes=_peak(samples["gpu_used_bytes"] or []),
+            gpu_process_reason=process_reason,
+            window_s=self.window_s if measured else None,
+            energy_j=self.energy_j if measured and not energy_reason else None,
+            energy_reason=energy_reason,
+            gpu_busy_fraction=sum(util) / len(util) / 100 if util else None,
+            gpu_busy_reason=busy_reason if not util else None,
+            cpu_s=self.window_cpu_s if measured else None,
+            slowdown_reasons=nvml.slowdown_names(self.slowdown_mask),
+            other_gpu_processes_at_start=self.other_processes,
+            nvml_errors=dict(self.errors),
+        )

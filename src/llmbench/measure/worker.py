@@ -1,0 +1,164 @@
+"""One benchmark run in its own process: load, measure, write, exit.
+
+Started by :mod:`llmbench.measure.launcher` as ``python -m llmbench.measure.worker SPEC RESULT``.
+It always ends with ``os._exit``: a process that loaded ftllm may never exit
+by itself, and nothing after the result is written matters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+
+def _preload_native_libraries() -> None:
+    """A backend's native libraries before anything imports numpy (backends.preload)."""
+    if __name__ != "__main__" or len(sys.argv) < 2:
+        return
+    import json
+
+    from ..backends import preload
+
+    try:
+        backend = json.loads(Path(sys.argv[1]).read_text())["run"].split("/")[1]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return  # not a spec: the worker's own checks report it
+    preload(backend)
+
+
+_preload_native_libraries()
+
+from ..backends import get_backend, make_options  # noqa: E402
+from ..backends.base import BackendUnavailable, LoadSettings  # noqa: E402
+from ..io import read_json  # noqa: E402
+from ..record import RunRecord, RunSpec, write_record  # noqa: E402
+from . import nvml, provenance  # noqa: E402
+from .device import default_cpu_threads, resolve_device  # noqa: E402
+from .levels import first_pass_outliers, measure, scenario_prompts  # noqa: E402
+from .passes import now  # noqa: E402
+from .sampler import PERIOD_S, ResourceSampler, process_memory  # noqa: E402
+
+
+def validity_flags(record: RunRecord) -> list[dict]:
+    """Conditions that make a run's numbers doubtful, though it completed: each a
+    code and its values (the report words them in its language, record.flag_text in English)."""
+    flags: list[dict] = []
+    resources = record.resources
+    if resources is not None:
+        if resources.other_gpu_processes_at_start:
+            pids = ", ".join(str(p["pid"]) for p in resources.other_gpu_processes_at_start)
+            flags.append({"code": "other_gpu_processes", "pids": pids})
+        if resources.slowdown_reasons:
+            flags.append({"code": "gpu_slowdown", "reasons": ", ".join(resources.slowdown_reasons)})
+    if record.status == "invalid":
+        flags.append({"code": "invalid_lengths"})
+    if record.measurement is not None:
+        if record.spec.scenario.warmup_passes == 0:
+            flags.append({"code": "cold"})
+        flags += first_pass_outliers(record.measurement)
+    return flags
+
+
+def vocab_and_context(model_dir: str) -> tuple[int, int | None]:
+    """vocab_size and max_position_embeddings (None if absent) from `model_dir`'s config.json;
+    raises KeyError without vocab_size."""
+    config = read_json(Path(model_dir) / "config.json")
+    return config["vocab_size"], config.get("max_position_embeddings")
+
+
+class _Window:
+    """The measured window: the sampler's segment, and the backend's peak counters reset once."""
+
+    def __init__(self, sampler: ResourceSampler, backend):
+        self.sampler, self.backend, self.opened = sampler, backend, False
+
+    def open(self) -> None:
+        if not self.opened:
+            self.backend.reset_peak_memory()
+            self.opened = True
+        self.sampler.open()
+
+    def close(self) -> None:
+        self.sampler.close()
+
+
+def _prompts(spec: RunSpec) -> list[list[int]]:
+    """The scenario's prompt ids, checked against the model's context before anything loads."""
+    for what in ("model_dir", "artifact"):
+        if not Path(getattr(spec, what)).exists():
+            raise FileNotFoundError(f"{getattr(spec, what)} is missing (deleted after it was prepared?)")
+    vocab_size, context = vocab_and_context(spec.model_dir)
+    prompts = scenario_prompts(spec.scenario, read_json(spec.prompts_ids)["prompt_ids"], vocab_size)
+    longest = max(len(p) for p in prompts) + spec.scenario.output_tokens
+    if context and longest > context:
+        raise ValueError(f"prompt + output = {longest} tokens exceeds the model's context of {context}")
+    return prompts
+
+
+def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
+    """Measure `spec` in this process; every outcome is a record (failures included), never an exception."""
+    record = RunRecord(run=spec.run, spec=spec, status="failed")
+    sampler = None
+    try:
+        backend_cls = get_backend(spec.run.key.backend)
+        record.provenance = provenance.collect(spec.workflow_dir, backend_cls.packages)
+        manifest = read_json(spec.manifest)
+        record.model_manifest = {k: manifest[k] for k in ("sha256", "source", "details", "total_bytes")}
+        record.device = resolve_device(spec.device)
+        settings = LoadSettings(
+            model_dir=spec.model_dir,
+            artifact=spec.artifact,
+            device=record.device,
+            dtype=spec.dtype,
+            cpu_threads=spec.cpu_threads or default_cpu_threads(),
+            options=make_options(spec.run.key.backend, spec.backend_options),
+            cache_dir=cache_dir,
+        )
+        record.cpu_threads = settings.cpu_threads
+        prompts = _prompts(spec)  # before loading: a run that cannot fit fails at once
+        backend = backend_cls(settings)
+        sampler = ResourceSampler(spec.sample_period_s or PERIOD_S)
+        if record.device == "cuda" and sampler.device is not None:
+            record.gpu = nvml.device_facts(sampler.device)
+        sampler.start()  # baseline: before any library or weight is loaded
+        started = now()
+        backend.import_libraries()
+        record.import_s = now() - started
+        started = now()
+        backend.load()
+        record.load_s = now() - started
+        sampler.mark("load_end")
+        record.measurement = measure(backend, prompts, spec.scenario, _Window(sampler, backend))
+        record.backend_info = backend.describe()
+        record.memory = {**backend.memory(), **process_memory()}
+        record.status = "ok" if record.measurement.valid else "invalid"
+        backend.close()
+    except BackendUnavailable as error:
+        record.status, record.reason = "failed", f"backend unavailable: {error}"
+    except Exception as error:  # recorded, not raised: the record is the product
+        record.status, record.reason = "failed", f"{type(error).__name__}: {error}"
+        record.traceback = traceback.format_exc()
+    finally:
+        if sampler is not None:
+            record.resources = sampler.stop()
+    record.validity_flags = validity_flags(record)
+    return record
+
+
+def main(argv: list[str]) -> None:
+    """`argv`: SPEC RESULT [CACHE_DIR]. Runs the spec, writes the record to RESULT, says on stderr if the
+    run failed, then ends the process with os._exit(0) whatever the outcome."""
+    spec_path, result_path, *rest = argv
+    record = run(RunSpec.from_dict(read_json(spec_path)), cache_dir=rest[0] if rest else None)
+    write_record(result_path, record)
+    if record.status == "failed":
+        print(f"run failed: {record.reason}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

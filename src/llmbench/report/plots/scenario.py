@@ -1,0 +1,93 @@
+"""Per scenario: bars of the means with 95 % CIs, or for a sweep the throughput curves."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import pandas as pd
+import seaborn as sns
+
+from ..strings import Strings
+from . import save, setup
+
+
+def _label(runs: pd.DataFrame) -> pd.Series:
+    """The backend alone with one model; `model · backend` otherwise."""
+    if runs["model"].nunique() <= 1:
+        return runs["backend"]
+    return runs["model"] + " · " + runs["backend"]
+
+
+def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -> None:
+    """Bars of the means with 95 % CIs (pass time, throughput); a sweep's curves instead."""
+    setup(t.language)
+    runs = summary[summary["scenario"] == scenario].copy()
+    if (runs["scenario_type"] == "sweep").all():
+        return plot_sweep(runs, scenario, path, t)
+    runs["run"] = _label(runs)
+    labels = list(dict.fromkeys(runs["run"]))
+    panels = [("total_ms", t.plot.pass_time), ("output_tokens_per_s", t.plot.throughput)]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.5 * len(panels), 0.7 * len(labels) + 1.6), squeeze=False
+    )
+    for ax, (metric, title) in zip(axes[0], panels, strict=True):
+        data = runs[runs["metric"] == metric].set_index("run").reindex(labels)
+        means = data["mean"].fillna(0.0)
+        sns.barplot(x=means.values, y=labels, ax=ax, orient="h", color=sns.color_palette()[0])
+        low = [
+            m - lo if not math.isnan(lo) else 0 for m, lo in zip(data["mean"], data["ci95_low"], strict=True)
+        ]
+        high = [
+            hi - m if not math.isnan(hi) else 0 for m, hi in zip(data["mean"], data["ci95_high"], strict=True)
+        ]
+        ax.errorbar(means.values, range(len(labels)), xerr=[low, high], fmt="none", ecolor="black", capsize=4)
+        for y, label in enumerate(labels):
+            status = runs.loc[runs["run"] == label, "status"].iloc[0]
+            if status not in ("ok", "partial"):
+                ax.text(0, y, f"  {t.status[status]}", va="center", color="firebrick")
+        ax.set(title=title, xlabel=t.plot.mean_ci, ylabel="")
+    fig.suptitle(t.f("plot.scenario", scenario=scenario))
+    save(fig, path)
+
+
+def plot_sweep(runs: pd.DataFrame, scenario: str, path: str, t: Strings) -> None:
+    """Throughput against per-request latency, one line per backend (points labelled with
+    their concurrency), and throughput against concurrency."""
+    setup(t.language)
+    runs = runs.assign(run=_label(runs))
+    measured = runs[runs["concurrency"].notna()]
+    index = ["run", "concurrency"]
+    throughput = measured[measured["metric"] == "output_tokens_per_s"].set_index(index)["mean"]
+    latency = measured[measured["metric"] == "e2e_ms"].set_index(index)["mean"]
+    curve = pd.DataFrame({"throughput": throughput, "latency_ms": latency}).reset_index().dropna()
+    curve["concurrency"] = curve["concurrency"].astype(int)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    if not curve.empty:
+        sns.lineplot(data=curve, x="latency_ms", y="throughput", hue="run", marker="o", sort=False, ax=left)
+        for row in curve.itertuples():
+            left.annotate(
+                str(row.concurrency),
+                (row.latency_ms, row.throughput),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=8,
+            )
+        sns.lineplot(
+            data=curve, x="concurrency", y="throughput", hue="run", marker="o", ax=right, legend=False
+        )
+        right.set_xscale("log", base=2)
+        right.set_xticks(sorted(curve["concurrency"].unique()))
+        right.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        if left.get_legend():
+            left.get_legend().set_title(t.plot.legend_backend)
+    failed = sorted(set(runs.loc[runs["status"] == "failed", "run"]))
+    if failed:
+        left.text(
+            0.01, 0.01, f"{t.plot.failed}: " + ", ".join(failed), transform=left.transAxes, color="firebrick"
+        )
+    left.set(xlabel=t.plot.latency_axis, ylabel=t.plot.throughput, title=t.plot.latency_throughput)
+    right.set(xlabel=t.plot.concurrency_axis, ylabel=t.plot.throughput, title=t.plot.throughput_concurrency)
+    fig.suptitle(t.f("plot.scenario", scenario=scenario))
+    save(fig, path)

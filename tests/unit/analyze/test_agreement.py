@@ -1,0 +1,153 @@
+"""Correctness: positional comparison, and teacher forcing under the rule that generated."""
+
+import pandas as pd
+import pytest
+import torch
+
+from llmbench.analyze.agreement import (
+    Reference,
+    agreement_table,
+    compare_sequences,
+    forced_check,
+    reference_logits,
+    verdicts,
+)
+from llmbench.io import read_json
+from records import record, scenario
+
+
+def test_identical_sequences():
+    assert compare_sequences([1, 2, 3, 4], [1, 2, 3, 4]) == {
+        "tokens": 4,
+        "first_divergence": None,
+        "prefix_agreement": 1.0,
+        "token_agreement": 1.0,
+    }
+
+
+def test_divergence_position_and_fractions():
+    result = compare_sequences([1, 2, 3, 4], [1, 2, 9, 4])
+    assert (
+        result["first_divergence"] == 2
+        and result["prefix_agreement"] == 0.5
+        and result["token_agreement"] == 0.75
+    )
+    result = compare_sequences([1, 2, 3, 4], [1, 2])
+    assert result["first_divergence"] == 2 and result["token_agreement"] == 0.5
+
+
+def test_the_check_masks_eos_as_generation_did():
+    """EOS is the model's top token everywhere (an answer that is complete), and every
+    backend generated the second-best because EOS was masked: that is right, gap 0."""
+    vocab, eos = 10, 2
+    logits = torch.zeros(7, vocab)
+    logits[:, eos] = 9.0
+    logits[:, 5] = 4.0  # the best token once EOS is masked
+    output = [5, 5, 5]
+    prompt = [1, 3, 4, 6]
+    masked = forced_check(Reference(lambda ids: logits[: len(ids)], [eos]), prompt, output)
+    assert (
+        masked["forced_agreement"] == 1.0
+        and masked["forced_max_gap"] == 0.0
+        and masked["forced_first_miss"] is None
+    )
+    raw = forced_check(Reference(lambda ids: logits[: len(ids)], []), prompt, output)
+    assert raw["forced_agreement"] == 0.0 and raw["forced_max_gap"] == 5.0
+
+
+def outputs_of(rec, outputs):
+    """Give every pass of every level of `rec` these outputs (one per query)."""
+    for level in rec.measurement.levels:
+        for p in level.passes:
+            for r in p.requests:
+                r.output_ids = list(outputs[r.query_index % len(outputs)])
+    return rec
+
+
+def test_every_level_pass_and_replica_is_checked():
+    """The batch-32 outputs behind a headline throughput once went unchecked: only the first
+    level's first pass was. A wrong output anywhere must show."""
+    sweep = scenario("sweep", output_tokens=4, input_tokens=4, concurrency=[1, 4])
+    good = [[1, 2, 3, 4]]
+    hf = outputs_of(record("hf", "sweep", sweep), good)
+    other = outputs_of(record("other", "sweep", sweep, replica=1), good)
+    other.measurement.levels[1].passes[-1].requests[3].output_ids = [
+        1,
+        2,
+        9,
+        9,
+    ]  # last pass, level 4, query 3
+    table = agreement_table([hf, other, record("x", "sweep", sweep, status="failed")], "hf", None)
+    assert set(table.backend) == {"hf", "other"}
+    wrong = table[(table.backend == "other") & table.first_divergence.notna()]
+    assert len(wrong) == 1 and wrong.iloc[0].concurrency == 4 and wrong.iloc[0].first_divergence == 2
+    assert table[table.backend == "other"].occurrences.sum() == (1 + 4) * 3  # every request of every pass
+    summary = verdicts(table.assign(forced_agreement=1.0), 0.9).set_index("backend")
+    assert summary.loc["other", "outputs"] == 15 and summary.loc["other", "identical"] == 14
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_model):
+    return reference_logits(str(tiny_model), "float32", "cpu", 1)
+
+
+def greedy(reference, prompt, n):
+    ids = list(prompt)
+    for _ in range(n):
+        logits = reference.logits(ids)[-1].clone()
+        logits[reference.eos_ids] = float("-inf")
+        ids.append(int(logits.argmax()))
+    return ids[len(prompt) :]
+
+
+def test_teacher_forcing_tells_a_correct_backend_from_a_wrong_one(reference, tiny_prompt_ids):
+    prompts = read_json(tiny_prompt_ids)["prompt_ids"][:2]
+    correct = [greedy(reference, p, 8) for p in prompts]
+    # A wrong kernel: right first token, then tokens the model would never pick.
+    wrong = [[seq[0]] + [(t * 7 + 13) % 2048 for t in seq[1:]] for seq in correct]
+    loop = scenario("loop", output_tokens=8, repetitions=1)
+    records = []
+    for backend, outputs in (("hf", correct), ("broken", wrong)):
+        rec = record(backend, "loop", loop)
+        rec.measurement.prompts = prompts
+        for p in rec.measurement.levels[0].passes:
+            p.requests = p.requests[:2]
+        records.append(outputs_of(rec, outputs))
+    table = agreement_table(records, "hf", reference)
+    by_backend = table.groupby("backend")
+    assert by_backend["forced_agreement"].min()["hf"] == 1.0
+    assert by_backend["forced_agreement"].max()["broken"] <= 1 / 8 + 1e-9
+    assert (table[table.backend == "broken"]["forced_first_miss"] == 1).all()
+    summary = verdicts(table, min_forced_agreement=0.9).set_index("backend")
+    assert not summary.loc["hf", "disagrees"] and summary.loc["broken", "disagrees"]
+    assert summary.loc["broken", "earliest_divergence"] == 1 and summary.loc["broken", "identical"] == 0
+
+
+def test_no_rows_means_an_empty_verdict_table():
+    assert verdicts(pd.DataFrame(agreement_table([], "hf", None)), 0.9).empty
+
+
+def test_misses_within_the_argmaxs_typical_lead_are_rounding_not_a_wrong_computation():
+    rows = [
+        {
+            "model": "m",
+            "scenario": "s",
+            "backend": b,
+            "reference": "hf",
+            "concurrency": None,
+            "query_index": 0,
+            "occurrences": 1,
+            "tokens": 10,
+            "first_divergence": 3,
+            "prefix_agreement": 0.3,
+            "token_agreement": 0.5,
+            "forced_agreement": 0.85,
+            "forced_first_miss": 3,
+            "forced_max_gap": gap,
+            "forced_top12_median": lead,
+        }
+        for b, gap, lead in (("rounding", 0.165, 0.21), ("wrong", 0.173, 0.033))
+    ]  # the H200 and the CPU bug
+    summary = verdicts(pd.DataFrame(rows), min_forced_agreement=0.9, near_tie_ratio=1.0).set_index("backend")
+    assert summary.loc["rounding", "near_ties"] and not summary.loc["rounding", "disagrees"]
+    assert summary.loc["wrong", "disagrees"] and not summary.loc["wrong", "near_ties"]

@@ -1,0 +1,127 @@
+"""What the machine did: the resource sampler with and without NVML, NVML calls failing one by one."""
+
+import mmap
+import os
+import sys
+import time
+
+import pytest
+
+from fake_nvml import MIB, FakeGPU
+from llmbench.measure import nvml
+from llmbench.measure.sampler import ResourceSampler
+from llmbench.measure.worker import validity_flags
+from llmbench.record import RunId, RunKey, RunRecord
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    gpu = FakeGPU(os.getpid())
+    monkeypatch.setitem(sys.modules, "pynvml", gpu.module())
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(nvml, "cuda_uuid", lambda: None)
+    return gpu
+
+
+def test_without_nvml_every_gpu_field_is_null_with_a_reason(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    sampler = ResourceSampler(period_s=0.01)
+    sampler.start()
+    # Fresh anonymous pages, touched one by one: a bytearray may reuse memory the
+    # allocator already holds from earlier tests, and then resident memory does not grow.
+    ballast = mmap.mmap(-1, 64 * MIB)
+    for offset in range(0, 64 * MIB, mmap.PAGESIZE):
+        ballast[offset] = 1
+    sampler.mark("load_end")
+    sampler.open()
+    time.sleep(0.05)
+    sampler.close()
+    report = sampler.stop()
+    assert report.nvml_available is False and report.nvml_reason == "nvidia-ml-py (pynvml) is not installed"
+    assert report.samples["gpu_process_bytes"] is None and report.samples["gpu_used_bytes"] is None
+    assert report.peak_gpu_process_bytes is None and report.gpu_process_reason == report.nvml_reason
+    assert report.energy_j is None and report.energy_reason == report.nvml_reason
+    assert report.gpu_busy_fraction is None and report.cpu_s >= 0
+    rss = report.samples["rss_bytes"]
+    assert len(rss) >= 5 and all(v > 0 for v in rss)  # baseline, marks and the thread's samples
+    assert report.snapshots["load_end"]["rss_bytes"] - report.snapshots["baseline"]["rss_bytes"] >= 60 * MIB
+    assert set(report.events_s) == {"load_end", "measure_start", "measure_end"}
+    ballast.close()
+
+
+def test_with_nvml_memory_energy_busy_and_slowdowns_are_recorded(fake_gpu):
+    sampler = ResourceSampler(period_s=0.01)
+    sampler.start()
+    fake_gpu.processes[fake_gpu.own_pid] = 12_000 * MIB  # the weights arrive
+    sampler.mark("load_end")
+    sampler.open()
+    fake_gpu.processes[fake_gpu.own_pid] = 13_000 * MIB  # KV cache during decoding
+    fake_gpu.clock_events = 0x1 | 0x40  # hardware thermal slowdown
+    fake_gpu.energy_mj += 2_500_000
+    time.sleep(0.05)
+    sampler.close()
+    fake_gpu.energy_mj += 7_000_000  # between segments (a sweep's next warm wave): not counted
+    sampler.open()
+    fake_gpu.energy_mj += 500_000
+    time.sleep(0.03)
+    sampler.close()
+    fake_gpu.processes[fake_gpu.own_pid] = 13_500 * MIB
+    report = sampler.stop()
+    assert report.nvml_available and report.nvml_reason is None and report.nvml_errors == {}
+    assert report.snapshots["baseline"]["gpu_process_bytes"] == 0
+    assert report.snapshots["load_end"]["gpu_process_bytes"] == 12_000 * MIB
+    assert report.peak_gpu_process_bytes == 13_500 * MIB and report.peak_gpu_used_bytes == 14_000 * MIB
+    assert report.energy_j == pytest.approx(3000.0) and report.energy_reason is None
+    assert report.gpu_busy_fraction == pytest.approx(0.9) and 0.08 <= report.window_s < 1
+    assert report.slowdown_reasons == ["hw_thermal_slowdown"]
+    assert report.other_gpu_processes_at_start == [{"pid": 4242, "bytes": 500 * MIB}]
+    record = RunRecord(run=RunId(RunKey("m", "b", "s"), 0), spec=None, status="ok", resources=report)
+    assert validity_flags(record) == [
+        {"code": "other_gpu_processes", "pids": "4242"},
+        {"code": "gpu_slowdown", "reasons": "hw_thermal_slowdown"},
+    ]
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        ("nvmlDeviceGetComputeRunningProcesses", "peak_gpu_process_bytes"),
+        ("nvmlDeviceGetTotalEnergyConsumption", "energy_j"),
+        ("nvmlDeviceGetUtilizationRates", "gpu_busy_fraction"),
+        ("nvmlDeviceGetMemoryInfo", "peak_gpu_used_bytes"),
+        ("nvmlDeviceGetCurrentClocksEventReasons", None),
+    ],
+)
+def test_one_failing_nvml_call_leaves_only_its_field_null(fake_gpu, call, field):
+    """Seen on some driver/library pairs: nvmlDeviceGetComputeRunningProcesses raising
+    FunctionNotFound or NotSupported. The run stays ok, every other figure intact."""
+    fake_gpu.failing[call] = "Not Supported"
+    fake_gpu.processes[fake_gpu.own_pid] = 1_000 * MIB
+    sampler = ResourceSampler(period_s=0.01)
+    sampler.start()
+    sampler.open()
+    fake_gpu.energy_mj += 1_000_000
+    time.sleep(0.05)
+    sampler.close()
+    report = sampler.stop()
+    assert any(call in reason for reason in report.nvml_errors.values())
+    measured = {
+        "peak_gpu_process_bytes": 1_000 * MIB,
+        "energy_j": pytest.approx(1000.0),
+        "gpu_busy_fraction": pytest.approx(0.9),
+        "peak_gpu_used_bytes": 1_500 * MIB,
+    }
+    for name, value in measured.items():
+        assert getattr(report, name) == (None if name == field else value), name
+    if field == "peak_gpu_process_bytes":
+        assert report.gpu_process_reason.startswith("nvmlDeviceGetComputeRunningProcesses failed")
+        assert report.other_gpu_processes_at_start == []
+
+
+def test_a_process_nvml_never_lists_is_null_with_a_reason(fake_gpu):
+    sampler = ResourceSampler(period_s=0.01)
+    sampler.start()
+    report = sampler.stop()
+    assert report.peak_gpu_process_bytes is None
+    assert "never appeared in NVML's process list" in report.gpu_process_reason

@@ -1,0 +1,154 @@
+"""The figures: drawn in the report's language, with or without GPU figures."""
+
+import warnings
+
+import pytest
+from PIL import Image
+
+from llmbench.analyze.summary import summary_table
+from llmbench.analyze.tables import resources_table, roofline_table
+from llmbench.report.plots.model import plot_latency, plot_memory, plot_resources
+from llmbench.report.plots.scenario import plot_scenario
+from llmbench.report.strings import load_strings
+from records import record, scenario
+
+MODELS = {"tiny": {"parameter_bytes": 3_549_696, "decode_bytes": 2_501_632}}
+BANDWIDTH = {
+    "device": "cuda",
+    "available": True,
+    "name": "NVIDIA Test GPU",
+    "uuid": "GPU-test",
+    "bytes_per_s": 3e9,
+    "context_bytes": 500 * 2**20,
+}
+
+
+def figures(tmp_path, gpu, language):
+    t = load_strings(language)
+    sweep = scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 2, 8])
+    loop = scenario("loop", output_tokens=4)
+    records = [
+        record(b, name, s, gpu=gpu, speed=v)
+        for name, s in (("loop", loop), ("sweep", sweep))
+        for b, v in (("hf", 1.0), ("fastllm", 2.0))
+    ]
+    summary = summary_table(records)
+    bandwidth = BANDWIDTH if gpu else {**BANDWIDTH, "device": "cpu", "uuid": None}
+    roofline, resources = (
+        roofline_table(summary, records, MODELS, bandwidth),
+        resources_table(summary, MODELS, bandwidth),
+    )
+    paths = {name: tmp_path / f"{name}.png" for name in ("loop", "sweep", "latency", "memory", "resources")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plot_scenario(summary, "loop", str(paths["loop"]), t)
+        plot_scenario(summary, "sweep", str(paths["sweep"]), t)
+        plot_latency(records, str(paths["latency"]), t)
+        plot_memory(records, str(paths["memory"]), t)
+        plot_resources(resources, roofline, "tiny", str(paths["resources"]), t)
+    return paths, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_label_is_drawn_in_the_reports_language(tmp_path, language):
+    """A Chinese label without a CJK font is drawn as boxes: matplotlib warns of each missing glyph."""
+    paths, caught = figures(tmp_path, gpu=True, language=language)
+    assert not [w for w in caught if "missing from font" in w], caught[:3]
+    for path in paths.values():
+        with Image.open(path) as image:
+            assert image.size[0] > 800 and image.getextrema()[0][0] < 100  # drawn, not blank
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_resources_figure_shows_what_was_measured(tmp_path, gpu, monkeypatch):
+    """Memory bars per measure, energy and roofline bars only where measured, "not measured" otherwise."""
+    import llmbench.report.plots.model as model
+
+    drawn = {}
+    monkeypatch.setattr(model, "save", lambda fig, path: drawn.setdefault(path, fig))
+    figures(tmp_path, gpu=gpu, language="en")
+    memory, energy, roofline = drawn[str(tmp_path / "resources.png")].axes[:3]
+    bars = [len([p for p in ax.patches if p.get_width() > 0]) for ax in (memory, energy, roofline)]
+    measures = [t.get_text() for t in memory.get_legend().get_texts()]
+    if gpu:
+        assert "NVML process peak" in measures and "torch max allocated" in measures
+        assert bars[1] == 4 and bars[2] == 4  # 2 backends x (loop, sweep level 1)
+    else:
+        assert measures == ["weights (parameter bytes)", "process RSS peak (host)"]
+        assert bars[1] == 0 and "not measured" in energy.texts[0].get_text()
+        assert bars[2] == 4  # the CPU's own bandwidth bounds CPU runs
+
+
+@pytest.mark.parametrize("speeds", [(1.0, 1.3), (1.0, 40.0)])
+def test_latency_ticks_are_plain_numbers_that_do_not_overlap_and_the_legend_hides_no_box(
+    tmp_path, speeds, monkeypatch
+):
+    """Within a decade and across several: at every minor tick a 2×10^2 label once ran into the next."""
+    import llmbench.report.plots.model as model
+
+    drawn = {}
+    monkeypatch.setattr(model, "save", lambda fig, path: drawn.setdefault(path, fig))
+    loop = scenario("loop", output_tokens=4, repetitions=3)
+    records = [
+        record(b, "loop", loop, speed=v, seed=r, replica=r)
+        for r in range(2)
+        for b, v in zip(("hf", "fastllm"), speeds, strict=True)
+    ]
+    plot_latency(records, "latency.png", load_strings("zh"))
+    fig = drawn["latency.png"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        labels = [
+            tick.label1
+            for tick in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
+            if tick.label1.get_visible()
+            and tick.label1.get_text()
+            and ax.get_xlim()[0] <= tick.get_loc() <= ax.get_xlim()[1]
+        ]
+        assert labels, ax.get_title()
+        assert all("$" not in label.get_text() for label in labels), [label.get_text() for label in labels]
+        boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda b: b.x0)
+        assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False)), ax.get_title()
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+def test_memory_over_time_has_one_colour_per_backend_and_a_legend_beside_the_axes(tmp_path, monkeypatch):
+    """24 runs once gave 24 legend rows over the lines; the legend names backends and scenarios."""
+    import llmbench.report.plots.model as model
+
+    drawn = {}
+    monkeypatch.setattr(model, "save", lambda fig, path: drawn.setdefault(path, fig))
+    scenarios = {"loop": scenario("loop", output_tokens=4), "threads": scenario("threads", output_tokens=4)}
+    records = [
+        record(b, name, s, gpu=True, replica=r, seed=r)
+        for r in range(3)
+        for name, s in scenarios.items()
+        for b in ("hf", "fastllm", "llamacpp")
+    ]
+    plot_memory(records, "memory.png", load_strings("en"))
+    fig = drawn["memory.png"]
+    (ax,) = fig.axes
+    curves = [line for line in ax.lines if len(line.get_xdata()) > 2]
+    assert len(curves) == len(records)
+    assert (
+        len(
+            {
+                tuple(line.get_color()) if not isinstance(line.get_color(), str) else line.get_color()
+                for line in curves
+            }
+        )
+        == 3
+    )
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "hf",
+        "fastllm",
+        "llamacpp",
+        "loop",
+        "threads",
+    ]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))

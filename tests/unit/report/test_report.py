@@ -1,0 +1,401 @@
+"""The report from fixed run records: sections, sentences that follow the numbers,
+the answer first, the article side by side, one language throughout."""
+
+import re
+
+import pytest
+
+from llmbench.report.strings import load_strings
+from records import record, render_all, scenario
+
+SCENARIOS = {
+    "loop": scenario("loop", output_tokens=4, repetitions=3),
+    "threads": scenario("threads", output_tokens=4, repetitions=3),
+    "sweep": scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 4], repetitions=3),
+}
+
+
+def runs(speeds=None, replicas=2, gpu=False, failed=(), **kwargs):
+    speeds = speeds or {"hf": 1.0, "fastllm": 3.0}
+    return [
+        record(
+            backend,
+            name,
+            s,
+            replica=r,
+            speed=speed * (1 + 0.02 * r),
+            gpu=gpu,
+            seed=r,
+            status="failed" if (backend, name) in failed else "ok",
+            **kwargs,
+        )
+        for r in range(replicas)
+        for name, s in SCENARIOS.items()
+        for backend, speed in speeds.items()
+    ]
+
+
+def sections(md: str) -> dict[str, str]:
+    parts = re.split(r"^(#{2,3} .+)$", md, flags=re.M)
+    return {parts[i].lstrip("# ").strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_report_has_the_articles_sections_and_the_answer_first(tmp_path, language):
+    t = load_strings(language)
+    md = render_all(runs(gpu=True), tmp_path, SCENARIOS, language)["md"]
+    order = [
+        t.headings.answer,
+        t.headings.article,
+        t.headings.environment,
+        t.headings.loop,
+        t.headings.threads,
+        t.headings.resources,
+        t.headings.summary,
+    ]
+    positions = [md.index(f" {heading}\n") for heading in order]
+    assert positions == sorted(positions)
+    answer = sections(md)[t.headings.answer]
+    assert "|" not in answer and len([line for line in answer.splitlines() if line.startswith("- ")]) == 3
+    assert "fastllm" in answer and "MiB" in answer
+    results = sections(md)[t.headings.results]
+    assert results.strip().startswith(t.results_intro) and " ± " in results  # "±" is defined where it is used
+
+
+def test_summary_points_are_not_copies_of_the_analysis(tmp_path):
+    md = render_all(runs(gpu=True), tmp_path, SCENARIOS, "zh")["md"]
+    t = load_strings("zh")
+    summary = sections(md)[t.headings.points] + sections(md)[t.headings.limits]
+    rest = md.replace(sections(md)[t.headings.points], "").replace(sections(md)[t.headings.limits], "")
+    points = [line[2:] for line in summary.splitlines() if line.startswith("- ")]
+    assert (
+        3
+        <= len([line for line in sections(md)[t.headings.points].splitlines() if line.startswith("- ")])
+        <= 6
+    )
+    for point in points:
+        for sentence in filter(None, re.split(r"(?<=。)|(?<=\.)\s", point)):
+            assert sentence not in rest, sentence
+
+
+def test_a_chinese_report_has_no_english_table_header(tmp_path):
+    md = render_all(runs(gpu=True, replicas=1), tmp_path, SCENARIOS, "zh")["md"]
+    headers = [
+        line
+        for i, line in enumerate(md.splitlines())
+        if line.startswith("|") and i + 1 < len(md.splitlines()) and md.splitlines()[i + 1].startswith("|---")
+    ]
+    assert headers
+    for header in headers:
+        for cell in header.strip("|").split("|"):
+            cell = cell.strip()
+            assert re.search(r"[\u4e00-\u9fff]", cell) or cell in ("GPU",), (cell, header)
+
+
+def test_the_article_is_set_side_by_side(tmp_path):
+    md = render_all(runs(), tmp_path, SCENARIOS, "zh")["md"]
+    article = sections(md)[load_strings("zh").headings.article]
+    assert "28,375.3" in article and "16,176.2" in article and "1.75×" in article
+    assert "32,345.9" in article and "10,974.1" in article and "2.95×" in article
+    row = next(line for line in article.splitlines() if line.startswith("| For循环"))
+    assert re.search(r"\| 3\.\d\d× \(\d\.\d\d–\d\.\d\d\) \|$", row), row  # this run's speedup with its CI
+
+
+def test_the_comparison_follows_the_numbers_and_says_when_it_is_significant(tmp_path):
+    md = render_all(runs({"hf": 1.0, "fastllm": 3.0}), tmp_path / "a", SCENARIOS, "en")["md"]
+    assert re.search(r"\*\*loop\*\*: fastllm is 3\.\d\d× \([\d.]+–[\d.]+\) faster than hf", md)
+    assert "a significant difference" in md and "2 processes" in md
+    md = render_all(runs({"hf": 3.0, "fastllm": 1.0}), tmp_path / "b", SCENARIOS, "en")["md"]
+    assert re.search(r"\*\*loop\*\*: fastllm is 3\.\d\d× \([\d.]+–[\d.]+\) slower than hf", md)
+
+
+def test_overlapping_results_are_not_called_a_win(tmp_path):
+    noisy = [
+        record(b, "loop", SCENARIOS["loop"], replica=r, speed=s, seed=r)
+        for r, (a, c) in enumerate([(1.0, 1.1), (1.1, 0.95), (0.9, 1.0)])
+        for b, s in (("hf", a), ("fastllm", c))
+    ]
+    md = render_all(noisy, tmp_path, {"loop": SCENARIOS["loop"]}, "en")["md"]
+    assert "not significant" in md
+
+
+def test_a_failed_run_still_renders_with_its_reason(tmp_path):
+    result = render_all(runs(failed={("fastllm", "threads")}), tmp_path, SCENARIOS, "en")
+    assert "Run tiny/fastllm/threads/0 failed: OutOfMemoryError" in result["md"]
+    assert "CUDA out of memory" in result["html"].read_text()
+
+
+def test_the_header_names_the_version_and_the_title_the_measured_device(tmp_path):
+    from llmbench import __version__
+
+    md = render_all(runs(gpu=True), tmp_path, SCENARIOS, "en")["md"]
+    assert md.startswith("# tiny inference benchmark: hf, fastllm on NVIDIA Test GPU\n")
+    assert f"llmbench {__version__}" in md.splitlines()[2]
+
+
+def test_tokens_faster_than_the_token_clock_are_a_limitation(tmp_path):
+    fast = runs({"hf": 1.0, "fastllm": 20.0})  # fastllm: 0.5 ms a token, its clock 0.58 ms
+    md = render_all(fast, tmp_path, SCENARIOS, "en")["md"]
+    limits = sections(md)["Limitations"]
+    assert "less than twice their token clock's resolution: tiny/fastllm/loop" in limits
+    assert "tiny/hf/" not in limits.split("token clock")[1].split("\n")[0]
+
+
+def test_cpu_bound_runs_are_diagnosed(tmp_path):
+    records = runs(gpu=True)
+    for r in records:
+        if r.key.backend == "hf":
+            r.resources.gpu_busy_fraction = 0.23
+            r.resources.cpu_s = r.measurement.passes()[0].total_ms / 1000 * len(r.measurement.passes()) * 1.2
+    md = render_all(records, tmp_path, SCENARIOS, "en")["md"]
+    assert "the host CPU: the GPU was busy only 23 % of the time" in md
+    assert "These runs are limited by the host CPU" in md
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_without_a_gpu_the_memory_point_names_host_memory_only(tmp_path, language):
+    md = render_all(runs(gpu=False), tmp_path, SCENARIOS, language)["md"]
+    t = load_strings(language)
+    point = next(line for line in sections(md)[t.headings.points].splitlines() if "MiB" in line)
+    assert point.startswith("- " + t.points.memory_host.split("{")[0]), point
+    assert "–" not in point.split("。")[0].split(". ")[0] and "nan" not in point.lower(), point
+    for backend in ("hf", "fastllm"):
+        assert re.search(re.escape(backend) + r"[^,，、;；]*\d+ MiB", point), point
+
+
+def _answer(tmp_path, speeds, wrong=(), resources=None, replicas=2):
+    import pandas as pd
+
+    from llmbench.report.conclusion import answer
+    from llmbench.report.narrative import comparisons
+
+    summary = render_all(runs(speeds, replicas=replicas), tmp_path, SCENARIOS, "en", plots=False)["summary"]
+    verdicts = pd.DataFrame(
+        [{"backend": b, "scenario": s, "disagrees": (b, s) in wrong} for b in speeds for s in SCENARIOS]
+    )
+    resources = (
+        resources
+        if resources is not None
+        else pd.DataFrame(
+            {
+                "backend": list(speeds),
+                "gpu_process_peak_mib": [float("nan")] * len(speeds),
+                "rss_peak_mib": [300.0] * len(speeds),
+            }
+        )
+    )
+    return answer(comparisons(summary, "hf"), summary, resources, load_strings("en"), verdicts)
+
+
+def test_the_answer_marks_a_backend_that_computes_wrongly_and_names_each_best_scenario(tmp_path):
+    loop, concurrency, _ = _answer(
+        tmp_path, {"hf": 1.0, "fastllm": 3.0}, wrong={("fastllm", "loop"), ("fastllm", "sweep")}
+    )
+    assert "fastllm is 3." in loop and "(fastllm computes wrongly: its speed does not count)" in loop
+    assert "computes wrongly" not in concurrency.split("Highest")[0]  # its threads outputs were right
+    best = concurrency.split("Highest output throughput: ")[1]
+    assert re.search(r"fastllm [\d,.]+ tok/s \(sweep, concurrency \d\) \(fastllm computes wrongly", best), (
+        best
+    )
+    assert re.search(r"hf [\d,.]+ tok/s \(sweep, concurrency \d\)(;|\.$)", best), best
+
+
+def test_the_answer_says_slower_and_not_significant_where_the_numbers_do(tmp_path):
+    loop, *_ = _answer(tmp_path / "slow", {"hf": 3.0, "fastllm": 1.0})
+    assert re.search(r"fastllm is \d\.\d\d× \([\d.]+–[\d.]+\) slower than hf", loop), loop
+    assert "(not significant)" not in loop
+    noisy, *_ = _answer(tmp_path / "tie", {"hf": 1.0, "fastllm": 1.01}, replicas=2)
+    assert "(not significant)" in noisy, noisy
+
+
+def test_memory_in_the_answer_is_each_backends_peak_over_its_scenarios(tmp_path):
+    import pandas as pd
+
+    resources = pd.DataFrame(
+        {
+            "backend": ["hf", "hf", "fastllm", "fastllm"],
+            "gpu_process_peak_mib": [float("nan")] * 4,
+            "rss_peak_mib": [300.0, 900.0, 700.0, 200.0],
+        }
+    )
+    *_, memory = _answer(tmp_path, {"hf": 1.0, "fastllm": 3.0}, resources=resources)
+    assert "fastllm 700 MiB" in memory and "hf 900 MiB" in memory, memory
+
+
+def test_a_comparison_says_which_significance_criterion_failed_and_never_p_equals_less_than(tmp_path):
+    from llmbench.report.narrative import Comparison, comparison_sentence
+    from llmbench.stats import UnitStats
+
+    t = load_strings("en")
+    stats = UnitStats(mean=10.0, std=1.0, n=3, ci95_low=9.0, ci95_high=11.0)
+    make = lambda low, high, p: Comparison(  # noqa: E731
+        "tiny",
+        "loop",
+        "loop",
+        None,
+        "total_ms",
+        "hf",
+        "fastllm",
+        stats,
+        stats,
+        (low + high) / 2,
+        low,
+        high,
+        p,
+        "replica",
+    )
+    assert "p < 0.001, a significant difference" in comparison_sentence(make(2.0, 3.0, 1e-6), t)
+    assert "p = <" not in comparison_sentence(make(2.0, 3.0, 1e-6), t)
+    both = comparison_sentence(make(0.9, 1.2, 0.3), t)
+    assert "not significant (the ratio's 95 % CI includes 1; p ≥ 0.05)" in both, both
+    only_p = comparison_sentence(make(1.05, 1.2, 0.07), t)
+    assert "not significant (p ≥ 0.05)" in only_p, only_p
+    only_ci = comparison_sentence(make(0.99, 1.2, 0.04), t)
+    assert "not significant (the ratio's 95 % CI includes 1)" in only_ci, only_ci
+
+
+@pytest.mark.parametrize("hf_threads, gpu, noted", [(2, False, True), (1, False, False), (2, True, False)])
+def test_different_cpu_thread_counts_between_backends_are_a_limitation(tmp_path, hf_threads, gpu, noted):
+    records = runs(gpu=gpu)
+    for r in records:
+        r.backend_info = {
+            **r.backend_info,
+            **({"torch_threads": hf_threads} if r.key.backend == "hf" else {"cpu_threads": 1}),
+        }
+        r.device = "cuda" if gpu else "cpu"
+    limits = sections(render_all(records, tmp_path, SCENARIOS, "en", plots=False)["md"])["Limitations"]
+    assert ("different numbers of threads: hf 2, fastllm 1." in limits) is noted, limits
+
+
+@pytest.mark.parametrize(
+    "throughput, expected",
+    [
+        (
+            {1: 50.0, 4: 48.0, 16: 30.0},
+            "throughput is highest at the lowest concurrency, 1 (50.0 tok/s): more requests at once did not raise it (30.0 tok/s at 16",
+        ),
+        ({2: 50.0}, "only concurrency 2 was measured: 50.0 tok/s"),
+        ({1: 50.0, 4: 150.0}, "from concurrency 1 to 4, throughput rose from 50.0 to 150.0 tok/s (3.00×)"),
+    ],
+)
+def test_a_sweep_whose_peak_is_its_first_level_is_said_plainly(throughput, expected):
+    import pandas as pd
+
+    from llmbench.report.narrative import sweep_sentences
+
+    rows = [
+        {
+            "model": "tiny",
+            "scenario": "sweep",
+            "backend": "hf",
+            "scenario_type": "sweep",
+            "status": "ok",
+            "concurrency": level,
+            "metric": metric,
+            "mean": value if metric == "output_tokens_per_s" else 100.0 * level,
+        }
+        for level, value in throughput.items()
+        for metric in ("output_tokens_per_s", "e2e_ms")
+    ]
+    (sentence,) = sweep_sentences(pd.DataFrame(rows), load_strings("en"), single_model=True)
+    assert expected in sentence and "1.00×" not in sentence, sentence
+
+
+def test_a_cpu_only_run_says_no_gpu_once(tmp_path):
+    t = load_strings("en")
+    limits = sections(render_all(runs(gpu=False), tmp_path / "cpu", SCENARIOS, "en", plots=False)["md"])[
+        "Limitations"
+    ]
+    notes = [line for line in limits.splitlines() if line.startswith("- ")]
+    assert len([n for n in notes if "GPU" in n]) == 1, notes
+    assert any(
+        n[2:].startswith(t.limits.cpu_only.split("(")[0]) and "NVML Shared Library Not Found" in n
+        for n in notes
+    )
+    mixed = runs(gpu=True)
+    for r in mixed:
+        if r.key.backend == "fastllm":
+            r.device = "cpu"
+    limits = sections(render_all(mixed, tmp_path / "mixed", SCENARIOS, "en", plots=False)["md"])[
+        "Limitations"
+    ]
+    assert "These runs ran on the CPU; their numbers say nothing about a GPU: tiny/fastllm/loop" in limits
+    assert "Every run ran on the CPU" not in limits
+
+
+def test_the_roofline_table_gives_a_small_models_weights_in_mib_not_zero(tmp_path):
+    t = load_strings("en")
+    md = render_all(runs(gpu=False), tmp_path, SCENARIOS, "en", plots=False)["md"]
+    table = sections(md)[t.headings.roofline]
+    rows = [line for line in table.splitlines() if line.startswith(("| hf", "| fastllm"))]
+    assert len(rows) == 4 and all("| 2.39 |" in row for row in rows), rows  # 2,501,632 bytes per decode step
+    for row in rows:  # the fraction's CI as precise as the fraction itself
+        fraction, low, high = re.search(r"\| ([\d.]+) % \(([\d.]+) %–([\d.]+) %\) \|", row).groups()
+        assert float(low) <= float(fraction) <= float(high) and float(low) < float(high), row
+    assert "weights read per decode step (MiB)" in table
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_energy_point_names_the_scenario_each_backends_lowest_figure_came_from(language):
+    import pandas as pd
+
+    from llmbench.report.conclusion import energy_point
+
+    t = load_strings(language)
+    resources = pd.DataFrame(
+        [
+            ("hf", "loop", 5.9),
+            ("hf", "sweep", 0.49),
+            ("fastllm", "loop", 2.9),
+            ("fastllm", "threads", 1.2),
+            ("hf-compile", "loop", 2.15),
+            ("llamacpp", "loop", None),
+        ],
+        columns=["backend", "scenario", "energy_j_per_output_token"],
+    ).assign(model="tiny")
+    point = energy_point(resources, t)
+    for backend, value, where in (
+        ("hf", "0.490", "sweep"),
+        ("fastllm", "1.200", "threads"),
+        ("hf-compile", "2.150", "loop"),
+    ):
+        assert t.f("points.energy_item", backend=backend, value=value, scenario=where) in point, point
+    assert "llamacpp" not in point and "5.900" not in point
+    assert energy_point(resources.assign(energy_j_per_output_token=None), t) is None
+    # Two models: each backend's lowest per model, each named (a small model's figure is not
+    # set beside a large one's as the same backend's).
+    two = pd.concat(
+        [resources.assign(model="big"), resources.assign(model="small", energy_j_per_output_token=0.01)]
+    )
+    point = energy_point(two, t)
+    assert t.f("points.energy_item", backend="hf", value="0.490", scenario="big / sweep") in point, point
+    assert t.f("points.energy_item", backend="hf", value="0.010", scenario="small / loop") in point, point
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_conclusion_has_the_six_points_the_article_needs_scaling_inside_concurrency(tmp_path, language):
+    """For-loop, concurrency (the pool and how the sweeps scale), memory, correctness, energy and
+    HF at its best: six points, the last not crowded out by scaling standing alone."""
+    t = load_strings(language)
+    records = runs({"hf": 1.0, "hf-compile": 4.0, "fastllm": 3.0}, gpu=True, energy=True)
+    md = render_all(records, tmp_path, SCENARIOS, language)["md"]
+    points = [line for line in sections(md)[t.headings.points].splitlines() if line.startswith("- ")]
+    assert len(points) == 6, points
+    scaling = t.points.scaling.split("{")[0]
+    assert scaling in points[1] and points[1].startswith("- " + t.points.threads.split("{")[0]), points[1]
+    assert points[-1].startswith("- " + t.points.hf_best.split("{")[0]), points[-1]
+
+
+def test_backend_facts_leave_out_what_a_backend_could_not_establish_and_join_lists(tmp_path):
+    records = runs(gpu=False)
+    for r in records:
+        if r.key.backend == "fastllm":
+            r.backend_info = {
+                "gpu_layers_offloaded": None,
+                "buffers": ["CPU model 12 MiB", "KV 2 MiB"],
+                "threads": 1,
+            }
+    md = render_all(records, tmp_path, SCENARIOS, "en")["md"]
+    line = next(line for line in md.splitlines() if line.startswith("- fastllm: "))
+    assert line == "- fastllm: buffers `CPU model 12 MiB; KV 2 MiB`, threads `1`", line
+    assert "None" not in md

@@ -1,0 +1,104 @@
+"""A rerun after a change reruns exactly what is stale: each test on its own copy."""
+
+import pytest
+import yaml
+
+from workflow import own_copy, planned_jobs
+
+pytestmark = pytest.mark.workflow
+DOWNSTREAM = {
+    "collect_results": 1,
+    "derive_tables": 1,
+    "check_agreement": 1,
+    "plot_scenario": 5,
+    "plot_model": 1,
+    "render_report": 1,
+    "all": 1,
+}
+
+
+@pytest.fixture
+def copy(finished, tmp_path):
+    return own_copy(finished, tmp_path / "copy")
+
+
+def write_config(copy, change):
+    config = yaml.safe_load((copy / "config/config.yaml").read_text())
+    change(config)
+    (copy / "changed.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    return ["--configfile", "changed.yaml"]
+
+
+def test_a_template_change_reruns_only_the_report(copy):
+    template = copy / "report/templates/report.md.j2"
+    template.write_text(template.read_text() + "\nchanged\n")
+    assert planned_jobs(copy) == {"render_report": 1, "all": 1}
+
+
+def test_the_same_config_with_keys_in_another_order_reruns_nothing(copy):
+    path = copy / "config/config.yaml"
+    config = yaml.safe_load(path.read_text())
+    shuffled = {key: config[key] for key in reversed(list(config))}
+    shuffled["scenarios"] = {name: dict(reversed(list(s.items()))) for name, s in config["scenarios"].items()}
+    path.write_text(yaml.safe_dump(shuffled, sort_keys=False, allow_unicode=True))
+    assert planned_jobs(copy) == {}
+    # The scenarios' own order is the report's: reordering them reruns the report alone.
+    shuffled["scenarios"] = dict(reversed(list(shuffled["scenarios"].items())))
+    path.write_text(yaml.safe_dump(shuffled, sort_keys=False, allow_unicode=True))
+    assert planned_jobs(copy) == {"render_report": 1, "all": 1}
+
+
+def test_a_timeout_change_reruns_nothing(copy):
+    path = copy / "config/config.yaml"
+    config = yaml.safe_load(path.read_text())
+    path.write_text(
+        yaml.safe_dump(
+            {**config, "timeout_s": 77, "convert_timeout_s": 99}, sort_keys=False, allow_unicode=True
+        )
+    )
+    assert planned_jobs(copy) == {}
+
+
+def test_leaving_a_backend_out_of_a_scenario_reruns_no_benchmark(copy):
+    args = write_config(copy, lambda c: c["scenarios"]["sweep-batch"].update(backends=["fastllm"]))
+    jobs = planned_jobs(copy, *args)
+    assert "run_benchmark" not in jobs and jobs["collect_results"] == 1 and jobs["render_report"] == 1
+
+
+def test_a_benchmark_parameter_change_reruns_its_runs_and_downstream_only(copy):
+    args = write_config(copy, lambda c: c["scenarios"]["loop"].update(output_tokens=12))
+    assert planned_jobs(copy, *args) == {"run_benchmark": 3 * 3, **DOWNSTREAM}
+
+
+def test_another_replica_runs_only_the_new_processes(copy):
+    args = write_config(copy, lambda c: c["scenarios"]["loop"].update(replicas=4))
+    assert planned_jobs(copy, *args) == {"run_benchmark": 3, **DOWNSTREAM}
+
+
+@pytest.mark.parametrize(
+    "module, expected",
+    [
+        ("src/llmbench/sampler.py", {"run_benchmark": 27, **DOWNSTREAM}),
+        ("src/llmbench/report/conclusion.py", {"render_report": 1, "all": 1}),
+        ("src/llmbench/plots/model.py", {"plot_model": 1, "render_report": 1, "all": 1}),
+        (
+            "src/llmbench/weights.py",
+            {"describe_model": 1, "derive_tables": 1, "plot_model": 1, "render_report": 1, "all": 1},
+        ),
+        ("src/llmbench/convert.py", {"convert_fastllm": 1, "run_benchmark": 9, **DOWNSTREAM}),
+        (
+            "src/llmbench/models/gguf_export/plans.py",
+            {"convert_llamacpp": 1, "run_benchmark": 9, **DOWNSTREAM},
+        ),
+        ("src/llmbench/backends/_llamacpp_engine.py", {"run_benchmark": 9, **DOWNSTREAM}),
+    ],
+)
+def test_editing_a_module_reruns_the_rules_that_import_it(copy, module, expected):
+    path = copy / module
+    path.write_text(path.read_text() + "\n# changed\n")
+    assert planned_jobs(copy) == expected
+
+
+def test_the_language_reruns_the_plots_and_the_report(copy):
+    args = write_config(copy, lambda c: c["report"].update(language="en"))
+    assert planned_jobs(copy, *args) == {"plot_scenario": 5, "plot_model": 1, "render_report": 1, "all": 1}
