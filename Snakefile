@@ -18,6 +18,18 @@ include: "rules/plots.smk"
 include: "rules/report.smk"
 
 
+onstart:
+    stamp_results()
+
+
+onsuccess:
+    say_outcome(finished=True)
+
+
+onerror:
+    say_outcome(finished=False)
+
+
 rule all:
     default_target: True
     input:

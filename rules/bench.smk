@@ -21,7 +21,7 @@ rule run_benchmark:
         model="resources/models/{model}/hf",
         manifest="resources/models/{model}/manifest.json",
         artifact=get_backend_artifact,
-        prompts="results/prompts/{model}.json",
+        prompts=get_run_prompts,
         code=get_code("run_benchmark"),
     output:
         "results/runs/{model}/{backend}/{scenario}/{replica}.json",

@@ -14,7 +14,16 @@ sys.path.insert(0, str(PACKAGE_SRC))
 
 from llmbench.backends import get_backend, make_options
 from llmbench.codedeps import rule_code
-from llmbench.config import ConfigError, reproduce_command, validate_config
+from llmbench.config import (
+    OWNER_FILE,
+    ConfigError,
+    owner_problem,
+    reproduce_command,
+    results_identity,
+    validate_config,
+)
+from llmbench.io import read_json
+from llmbench.models.prompts import read_queries, tokenized_overflow
 from llmbench.record import RunId, RunKey
 from llmbench.scenario_types import Scenario
 
@@ -27,14 +36,65 @@ CONFIG_FILES = [
     str(f) for f in workflow.config_settings.configfiles
 ] or workflow.configfiles
 
+
+def refuse(message):
+    """Stop before anything runs with `message` alone: a user's mistake, not a workflow
+    bug, so no Python frame of this file follows it."""
+    print(message, file=sys.stderr)
+    sys.exit(1)
+
+
+# Snakemake reads every word after --configfile as a config file, targets included.
+_not_config = [
+    f for f in CONFIG_FILES if Path(f).suffix not in (".yaml", ".yml", ".json")
+]
+if _not_config:
+    refuse(
+        f"--configfile read {', '.join(map(str, _not_config))} as a config file: every word after "
+        "--configfile is one. Put targets before it (snakemake TARGET --configfile FILE) or end "
+        "the config files with -- (snakemake --configfile FILE -- TARGET)."
+    )
+
 try:
     config.update(validate_config(config, "."))
 except ConfigError as error:
-    raise WorkflowError(str(error)) from None
+    refuse(str(error))
 
 MODELS = config["models"]
 BACKENDS = config["backends"]
 SCENARIOS = {name: Scenario.from_dict(s) for name, s in config["scenarios"].items()}
+
+# One results/ per config: a run of another config's models is refused, saying what to type.
+IDENTITY = results_identity(config, CONFIG_FILES)
+_owner = owner_problem(
+    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None, IDENTITY
+)
+if _owner:
+    refuse(_owner)
+
+
+def check_prompt_lengths():
+    """A query scenario whose longest tokenized query + output_tokens exceeds the model's context,
+    found from an earlier run's tokenized prompts before anything runs (a first run's
+    tokenize_prompts checks the same), so no good record is replaced by a failure."""
+    output_tokens = {
+        name: s.output_tokens
+        for name, s in SCENARIOS.items()
+        if s.kind.prompts == "queries"
+    }
+    queries = read_queries(config["prompts"])
+    problems = [
+        problem
+        for model in MODELS
+        for problem in tokenized_overflow(
+            f"results/prompts/{model}.json", queries, model, output_tokens
+        )
+    ]
+    if problems:
+        refuse("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+check_prompt_lengths()
 
 # Hub tokens reach jobs only as environment variables, never as params.
 HUB_TOKEN_VARIABLES = sorted(
@@ -225,3 +285,33 @@ def slurm_minutes(key):
     hung run and writes its failure record."""
     seconds = config[key]
     return math.ceil((seconds + max(120, 0.1 * seconds)) / 60)
+
+
+def get_run_prompts(wildcards):
+    """The tokenized queries, for a scenario that sends them: a scenario of random ids does
+    not depend on them, so changing `prompts` reruns none of its runs."""
+    if SCENARIOS[wildcards.scenario].kind.prompts == "queries":
+        return f"results/prompts/{wildcards.model}.json"
+    return []
+
+
+def stamp_results():
+    """onstart: results/ now holds this config's runs (see owner_problem)."""
+    from llmbench.io import write_json_atomic
+
+    os.makedirs("results", exist_ok=True)
+    write_json_atomic(OWNER_FILE, IDENTITY)
+
+
+def say_outcome(finished):
+    """onsuccess / onerror: the closing console lines (failed and invalid runs, prompt
+    warnings); with fail_on_failed_runs a finished workflow with such runs exits 1."""
+    from llmbench.analyze.outcome import closing_lines, workflow_outcome
+
+    existing = [path for path in run_outputs() if os.path.isfile(path)]
+    outcome = workflow_outcome(existing, model_paths("results/prompts/{model}.json"))
+    for line in closing_lines(outcome, "results/report.html"):
+        print(line, file=sys.stderr)
+    if finished and config["fail_on_failed_runs"] and not outcome.ok:
+        print("fail_on_failed_runs: true, so the workflow fails", file=sys.stderr)
+        sys.exit(1)

@@ -22,7 +22,7 @@ spec = RunSpec(
     model_dir=snakemake.input.model,
     artifact=snakemake.input.artifact,
     manifest=snakemake.input.manifest,
-    prompts_ids=snakemake.input.prompts,
+    prompts_ids=snakemake.input.prompts or None,  # none for random ids
     workflow_dir=str(Path(snakemake.scriptdir).parent),
 )
 record = run_isolated(spec, snakemake.output[0], snakemake.log[0], cache_dir=snakemake.params.cache_dir)

@@ -10,6 +10,7 @@ dataclass, so neither is written twice.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
 import shlex
@@ -22,7 +23,7 @@ from . import backends
 from .models.acquire import ModelSourceError, check_local_model
 from .models.presets import PRESETS
 from .models.prompts import PromptsError, read_queries
-from .scenario_types import TYPES, scenario_schema
+from .scenario_types import KEYS, TYPES, scenario_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 SOURCE_KEYS = {"synthetic": {"preset"}, "local": {"path"}, "hub": {"repo_id", "revision"}}
@@ -54,22 +55,49 @@ def _where(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
-def _message(error) -> str:
+def _key(error, key: str) -> str:
+    return ".".join([*map(str, error.absolute_path), key])
+
+
+def _messages(error) -> list[str]:
+    """One line per problem of a schema error, naming its key."""
     path = list(error.absolute_path)
-    if error.validator == "additionalProperties" and len(path) == 2 and path[0] == "scenarios":
-        kind = error.instance.get("type")
-        extra = sorted(set(error.instance) - set(error.schema["properties"]))
-        return (
-            f"{_where(error)}: {', '.join(extra)} {'does' if len(extra) == 1 else 'do'} not apply to a {kind} "
-            f"scenario (its keys: {', '.join(TYPES[kind].keys)})"
-        )
-    if error.validator == "additionalProperties":
-        return f"{_where(error)}: {error.message} (a typo? see config/README.md for the keys)"
+    if error.validator != "additionalProperties":
+        return [_message(error)]
+    known = list(error.schema.get("properties", {}))
+    if len(path) == 2 and path[0] == "scenarios":
+        return _scenario_key_messages(error, known)
+    return [_unknown_key(_key(error, key), key, known) for key in sorted(set(error.instance) - set(known))]
+
+
+def _message(error) -> str:
     if error.validator == "type":
         return f"{_where(error)}: {error.instance!r} is not of type {error.validator_value}"
     if error.validator == "uniqueItems":
         return f"{_where(error)}: {error.instance} repeats a value; each must appear once"
     return f"{_where(error)}: {error.message}"
+
+
+def _unknown_key(where: str, key: str, known) -> str:
+    """`where: unknown key; did you mean `x`?` (difflib's closest known key), or the keys to look up."""
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`?" if close else "see config/README.md for the keys"
+    return f"{where}: unknown key; {hint}"
+
+
+def _scenario_key_messages(error, allowed: list[str]) -> list[str]:
+    """A scenario's extra keys: a key of another scenario type does not apply to this one;
+    any other is unknown, with the closest key of this type suggested."""
+    kind = error.instance.get("type")
+    extra = sorted(set(error.instance) - set(allowed))
+    other = [k for k in extra if k in KEYS]
+    problems = [_unknown_key(_key(error, k), k, allowed) for k in extra if k not in KEYS]
+    if other:
+        problems.append(
+            f"{_where(error)}: {', '.join(other)} {'does' if len(other) == 1 else 'do'} not apply to a {kind} "
+            f"scenario (its keys: {', '.join(TYPES[kind].keys)})"
+        )
+    return problems
 
 
 def load_schema() -> dict:
@@ -87,10 +115,13 @@ def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     config = copy.deepcopy(dict(config))
     validator = _with_defaults(Draft202012Validator)(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = list(dict.fromkeys(_message(e) for e in errors if e.validator not in ("if", "allOf")))
+    problems = list(
+        dict.fromkeys(p for e in errors if e.validator not in ("if", "allOf") for p in _messages(e))
+    )
     if problems:
         raise ConfigError(problems)
     base_dir = Path(base_dir)
+    _expand_home(config)
     problems += _check_models(config["models"], base_dir)
     problems += _check_backends(config)
     problems += _check_scenarios(config, base_dir)
@@ -105,6 +136,18 @@ def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _expand_home(config: dict) -> None:
+    """`~` and `~user` in the paths a user types (a local model, the prompts, the article,
+    a reference run) mean a home folder, as in a shell; in place."""
+    for model in config["models"].values():
+        if model["source"] == "local" and isinstance(model.get("path"), str):
+            model["path"] = os.path.expanduser(model["path"])
+    config["prompts"] = os.path.expanduser(config["prompts"])
+    for key in ("article", "reference"):
+        if config["report"][key] is not None:
+            config["report"][key] = os.path.expanduser(config["report"][key])
 
 
 def _check_models(models: dict, base_dir: Path) -> list[str]:
@@ -240,3 +283,41 @@ def reproduce_command(
     if config_args:
         command += " --config " + " ".join(shlex.quote(a) for a in config_args)
     return command
+
+
+# results/ is shared by every config; this stamp says whose runs it holds.
+OWNER_FILE = "results/config-identity.json"
+IDENTITY_KEYS = ("source", "preset", "seed", "path", "repo_id", "revision", "dtype")
+
+
+def results_identity(config: dict, configfiles: list[str], workdir: str = ".") -> dict:
+    """What makes results/ one config's: its models (name -> the keys that say which checkpoint,
+    in which dtype), and the config files that named them (for the message, relative to `workdir`)."""
+    models = {
+        name: {k: model[k] for k in IDENTITY_KEYS if model.get(k) is not None}
+        for name, model in sorted(config["models"].items())
+    }
+    return {"models": models, "configfiles": [_shown(f, workdir) for f in configfiles]}
+
+
+def _shown(path: str, workdir: str) -> str:
+    relative = os.path.relpath(path, workdir)
+    return path if relative.startswith("..") else relative
+
+
+def owner_problem(stamp: dict | None, identity: dict) -> str | None:
+    """Why this config must not use results/ (None when it may): the stamp's models differ from
+    this config's, so a summary, plots and report would mix two configs' runs. Says what to type."""
+    if stamp is None or stamp.get("models") == identity["models"]:
+        return None
+    theirs = " ".join(shlex.quote(f) for f in stamp.get("configfiles", []))
+    ours = " ".join(shlex.quote(f) for f in identity["configfiles"])
+    folder = "results-" + "-".join(stamp["models"])
+    return (
+        f"results/ holds the runs of another config (models {', '.join(stamp['models'])}, "
+        f"from --configfile {theirs}); this command's config ({ours}) has models "
+        f"{', '.join(identity['models'])}, and mixing the two would give a report of neither.\n"
+        f"  To work on those results, add their config: --configfile {theirs}\n"
+        f"  To run this config, first move them away: mv results {folder}  "
+        f"(or publish them: python -m llmbench.publish results docs/results ...)"
+    )

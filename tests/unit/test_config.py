@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmbench.config import ConfigError, validate_config
+from llmbench.config import ConfigError, owner_problem, results_identity, validate_config
+from llmbench.models.prompts import read_queries
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "article.yaml")
@@ -22,8 +23,16 @@ def problems(config, base=REPO):
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_every_shipped_config_is_valid(name):
-    validate_config(yaml.safe_load((REPO / "config" / name).read_text()), REPO)
+def test_every_shipped_config_is_valid(name, tmp_path, peer_model):
+    """As a user runs it: a local model path relative to the workflow (own-model.yaml names
+    the folder `make run` builds) stands for a model folder that exists."""
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    (tmp_path / "config").symlink_to(REPO / "config")
+    for model in config["models"].values():
+        if model["source"] == "local" and not Path(model["path"]).expanduser().is_absolute():
+            (tmp_path / model["path"]).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / model["path"]).symlink_to(peer_model)
+    validate_config(config, tmp_path)
 
 
 def test_defaults_are_filled_in_and_the_input_left_untouched(config):
@@ -77,7 +86,40 @@ def test_bad_scenario_values_name_their_key(config, key, value, expected):
 def test_typo_in_a_top_level_key_is_caught(config):
     config["backend"] = config.pop("backends")
     message = problems(config)
-    assert "'backend' was unexpected" in message and "typo" in message
+    assert "backend: unknown key; did you mean `backends`?" in message
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("where", "typo", "meant"),
+    [
+        (["scenarios", "loop"], "repetition", "repetitions"),
+        (["scenarios", "sweep"], "concurency", "concurrency"),
+        (["report"], "langauge", "language"),
+        ([], "timeout", "timeout_s"),
+    ],
+)
+def test_a_misspelled_key_is_unknown_with_the_closest_key_suggested(config, where, typo, meant):
+    """A typo is not reported as a key of another scenario type: difflib names the key meant."""
+    section = config
+    for key in where:
+        section = section.setdefault(key, {})
+    section[typo] = section.get(meant, 1) if meant != "language" else "en"
+    message = problems(config)
+    assert f"{'.'.join([*where, typo])}: unknown key; did you mean `{meant}`?" in message
+    assert "does not apply" not in message
+
+
+@pytest.mark.bad_input
+def test_a_key_like_no_other_points_to_the_readme(config):
+    config["scenarios"]["loop"]["zzz"] = 1
+    assert "scenarios.loop.zzz: unknown key; see config/README.md for the keys" in problems(config)
+
+
+def test_a_home_folder_in_a_path_is_expanded(config, peer_model, monkeypatch):
+    monkeypatch.setenv("HOME", str(peer_model.parent))
+    config["models"] = {"mine": {"source": "local", "path": f"~/{peer_model.name}"}}
+    assert validate_config(config, REPO)["models"]["mine"]["path"] == str(peer_model)
 
 
 @pytest.mark.bad_input
@@ -150,10 +192,7 @@ def test_lengths_beyond_hf_compiles_cache_are_rejected(config):
 @pytest.mark.bad_input
 def test_backend_options_are_typed_per_backend(config):
     config["backend_options"] = {"fastllm": {"cpu_thread": 2}}
-    assert (
-        "backend_options.fastllm: Additional properties are not allowed ('cpu_thread' was unexpected)"
-        in problems(config)
-    )
+    assert "backend_options.fastllm.cpu_thread: unknown key; did you mean `cpu_threads`?" in problems(config)
     config["backend_options"] = {"fastllm": {"cpu_threads": "two"}}
     assert "backend_options.fastllm.cpu_threads: 'two' is not of type ['integer', 'null']" in problems(config)
 
@@ -194,3 +233,35 @@ def test_the_reproduce_command_names_the_cores_config_files_and_overrides_as_a_u
         *overrides,
     ]
     assert reproduce_command(1, []) == "snakemake --cores 1 --resources gpu=1"
+
+
+@pytest.mark.bad_input
+def test_results_of_another_configs_models_are_refused_saying_what_to_type(config):
+    """One results/ holds one config's runs: another config's report would mix them."""
+    mine = copy.deepcopy(config)
+    mine["models"] = {"mine": {"source": "local", "path": "/models/mine", "dtype": "float16"}}
+    stamp = results_identity(validate_config(config, REPO), [str(REPO / "config/config.yaml")], str(REPO))
+    ours = results_identity(mine, [str(REPO / "mine.yaml")], str(REPO))
+    message = owner_problem(stamp, ours)
+    assert (
+        "results/ holds the runs of another config (models tiny, from --configfile config/config.yaml)"
+        in message
+    )
+    assert "add their config: --configfile config/config.yaml" in message
+    assert "mv results results-tiny" in message
+    assert owner_problem(ours, stamp).count("--configfile mine.yaml") == 2
+
+
+def test_the_same_models_under_other_settings_or_files_may_use_the_results(config):
+    """Reruns after a setting changes (or from a copy of the config file) are what results/ is for."""
+    stamp = results_identity(validate_config(config, REPO), ["config/config.yaml"])
+    changed = validate_config(config, REPO)
+    changed["scenarios"]["loop"]["output_tokens"] = 4
+    assert owner_problem(stamp, results_identity(changed, ["changed.yaml"])) is None
+    assert owner_problem(None, stamp) is None  # results/ not stamped yet: written on the next run
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):
+    prompts = tmp_path / "bom.txt"
+    prompts.write_bytes("\ufeff你好\nsecond\n".encode())
+    assert read_queries(prompts) == ["你好", "second"]

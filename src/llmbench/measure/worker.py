@@ -90,7 +90,8 @@ def _prompts(spec: RunSpec) -> list[list[int]]:
         if not Path(getattr(spec, what)).exists():
             raise FileNotFoundError(f"{getattr(spec, what)} is missing (deleted after it was prepared?)")
     vocab_size, context = vocab_and_context(spec.model_dir)
-    prompts = scenario_prompts(spec.scenario, read_json(spec.prompts_ids)["prompt_ids"], vocab_size)
+    queries = read_json(spec.prompts_ids)["prompt_ids"] if spec.prompts_ids else []
+    prompts = scenario_prompts(spec.scenario, queries, vocab_size)
     longest = max(len(p) for p in prompts) + spec.scenario.output_tokens
     if context and longest > context:
         raise ValueError(f"prompt + output = {longest} tokens exceeds the model's context of {context}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -12,7 +13,8 @@ class PromptsError(ValueError):
 
 
 def read_queries(path: str | Path) -> list[str]:
-    """One query per non-blank line of a UTF-8 text file."""
+    """One query per non-blank line of a UTF-8 text file (a leading byte order mark dropped);
+    raises PromptsError naming the file when it is missing, not UTF-8 or holds no query."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -22,6 +24,8 @@ def read_queries(path: str | Path) -> list[str]:
         raise PromptsError(
             f"prompts file {path} is not UTF-8 text ({error.reason} at byte {error.start})"
         ) from None
+    # A byte order mark (Windows editors write one) is not part of the first query.
+    text = text.removeprefix("\ufeff")
     queries = [line.strip() for line in text.splitlines() if line.strip()]
     if not queries:
         raise PromptsError(f"prompts file {path} holds no query (one query per non-blank line expected)")
@@ -53,3 +57,99 @@ def encode_queries(
             ids = tokenizer(query)["input_ids"]
         encoded.append(list(ids))
     return encoded
+
+
+# What a front end wraps the queries in: the report says which, never a form that was not used.
+FORMS = ("chatglm2 rounds", "chat template", "raw text")
+# A query more than this share of whose ids are the unknown token reaches the model as noise.
+UNKNOWN_SHARE_WARN = 0.5
+
+
+def prompt_form(model_dir: str | Path, use_chat_template: bool = True) -> str:
+    """How `encode_queries` wraps each query for this model, one of FORMS: ChatGLM2's
+    `[Round 1]` prompt, the tokenizer's chat template, or the raw text (no template asked,
+    or the tokenizer has none)."""
+    from . import chatglm2
+
+    if not use_chat_template:
+        return "raw text"
+    if chatglm2.is_chatglm2(chatglm2.read_config(model_dir)):
+        return "chatglm2 rounds"
+    from transformers import AutoTokenizer
+
+    return "chat template" if AutoTokenizer.from_pretrained(str(model_dir)).chat_template else "raw text"
+
+
+def unknown_id(model_dir: str | Path) -> int | None:
+    """The tokenizer's unknown-token id (None when it has none, as byte-level BPE)."""
+    from . import chatglm2
+
+    if chatglm2.is_chatglm2(chatglm2.read_config(model_dir)):
+        return 0  # SentencePiece's <unk>, and the synthetic tokenizer's first special token
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(model_dir)).unk_token_id
+
+
+def prompt_warnings(queries: list[str], ids: list[list[int]], unk: int | None) -> list[str]:
+    """One line per query whose ids are mostly `unk` (more than UNKNOWN_SHARE_WARN of them):
+    the model would read noise, not the query (a vocabulary without its script)."""
+    if unk is None:
+        return []
+    warnings = []
+    for index, (query, query_ids) in enumerate(zip(queries, ids, strict=True)):
+        share = sum(i == unk for i in query_ids) / max(len(query_ids), 1)
+        if share > UNKNOWN_SHARE_WARN:
+            warnings.append(
+                f"query {index} ({query[:30]!r}): {share:.0%} of its {len(query_ids)} token ids are the "
+                f"unknown token {unk}; the tokenizer does not cover its text"
+            )
+    return warnings
+
+
+def model_context(model_dir: str | Path) -> int | None:
+    """The context length in tokens a checkpoint's config.json gives (`max_position_embeddings`,
+    or ChatGLM2's `seq_length`); None when it gives neither or cannot be read."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return config.get("max_position_embeddings") or config.get("seq_length")
+
+
+def overflow_problems(
+    model: str, lengths: list[int], context: int | None, output_tokens: dict[str, int]
+) -> list[str]:
+    """One line per scenario sending the queries whose longest prompt (`lengths`, in token ids)
+    plus its output tokens (`output_tokens`: scenario -> tokens) exceeds `context`."""
+    if not context or not lengths:
+        return []
+    longest = max(lengths)
+    return [
+        f"scenarios.{name}: the longest query of model {model} is {longest} tokens; + output_tokens "
+        f"{tokens} = {longest + tokens} exceeds its context ({context}). Lower output_tokens or shorten "
+        f"the prompts file"
+        for name, tokens in output_tokens.items()
+        if longest + tokens > context
+    ]
+
+
+def query_output_tokens(scenarios: dict[str, dict]) -> dict[str, int]:
+    """scenario -> output_tokens of the validated scenarios that send the queries: those without
+    `input_tokens` (a scenario of random ids sets its own length, checked with the config)."""
+    return {name: s["output_tokens"] for name, s in scenarios.items() if "input_tokens" not in s}
+
+
+def tokenized_overflow(
+    path: str | Path, queries: list[str], model: str, output_tokens: dict[str, int]
+) -> list[str]:
+    """overflow_problems() from a tokenize_prompts output at `path` when it holds exactly
+    `queries` and its model's context (an earlier run tokenized them: a check before anything
+    runs); nothing when it is absent, of other queries (to be tokenized again) or without context."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if data.get("queries") != queries:
+        return []
+    return overflow_problems(model, [len(i) for i in data["prompt_ids"]], data.get("context"), output_tokens)

@@ -59,7 +59,7 @@ class RunSpec:
     model_dir: str
     artifact: str
     manifest: str
-    prompts_ids: str
+    prompts_ids: str | None  # the tokenized queries; None for a scenario of random ids
     workflow_dir: str
 
     def to_dict(self) -> dict:

@@ -1,0 +1,71 @@
+"""What the tokenized prompts tell the user: the form the queries took, queries the tokenizer
+cannot read, and an overflow of the model's context found before any run."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmbench.io import write_json_atomic
+from llmbench.models import prompts as p
+
+
+def test_a_model_without_a_chat_template_is_said_to_get_raw_text(peer_model, tiny_model):
+    """peer's tokenizer has no chat template: its queries are the raw text, and say so."""
+    assert p.prompt_form(peer_model) == "raw text"
+    assert p.encode_queries(peer_model, ["w3 w4"]) == [[3, 4]]
+    assert p.prompt_form(tiny_model) == "chat template"
+    assert p.prompt_form(tiny_model, use_chat_template=False) == "raw text"
+
+
+def test_queries_of_mostly_unknown_tokens_are_warned_about(peer_model):
+    queries = ["优酷的地址是哪里？ 在哪", "w3 w4 w5", "w3 unknown"]
+    ids = p.encode_queries(peer_model, queries)
+    warnings = p.prompt_warnings(queries, ids, p.unknown_id(peer_model))
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "query 0 ('优酷的地址是哪里？ 在哪'): 100% of its 3 token ids"
+    )
+
+
+def test_a_tokenizer_that_covers_the_queries_gives_no_warning(tiny_model):
+    queries = ["优酷的地址是哪里？", "hello"]
+    assert p.prompt_warnings(queries, p.encode_queries(tiny_model, queries), p.unknown_id(tiny_model)) == []
+    assert p.prompt_warnings(["x"], [[0, 0]], None) == []  # a tokenizer without an unknown token
+
+
+@given(
+    lengths=st.lists(st.integers(1, 300), min_size=1, max_size=5),
+    context=st.integers(1, 400),
+    outputs=st.dictionaries(st.sampled_from(["loop", "threads", "mine"]), st.integers(1, 200), min_size=1),
+)
+def test_an_overflow_is_named_exactly_when_a_query_and_its_output_exceed_the_context(
+    lengths, context, outputs
+):
+    problems = p.overflow_problems("m", lengths, context, outputs)
+    named = {line.split(":")[0].removeprefix("scenarios.") for line in problems}
+    assert named == {name for name, tokens in outputs.items() if max(lengths) + tokens > context}
+    assert all(f"exceeds its context ({context})" in line for line in problems)
+
+
+def test_an_earlier_tokenization_is_checked_only_when_it_holds_the_same_queries(tmp_path):
+    path = tmp_path / "m.json"
+    write_json_atomic(path, {"queries": ["a", "b"], "prompt_ids": [[1] * 250, [1] * 10], "context": 256})
+    assert p.tokenized_overflow(path, ["a", "b"], "m", {"loop": 16, "threads": 6}) == [
+        "scenarios.loop: the longest query of model m is 250 tokens; + output_tokens 16 = 266 exceeds its "
+        "context (256). Lower output_tokens or shorten the prompts file"
+    ]
+    assert p.tokenized_overflow(path, ["other"], "m", {"loop": 16}) == []  # to be tokenized again
+    assert p.tokenized_overflow(tmp_path / "absent.json", ["a"], "m", {"loop": 16}) == []
+
+
+def test_query_scenarios_are_those_without_a_length_of_their_own():
+    scenarios = {"loop": {"output_tokens": 4}, "fixed": {"input_tokens": 8, "output_tokens": 2}}
+    assert p.query_output_tokens(scenarios) == {"loop": 4}
+
+
+@pytest.mark.parametrize("key", ["max_position_embeddings", "seq_length"])
+def test_the_context_comes_from_either_config_key(tmp_path, key):
+    (tmp_path / "config.json").write_text(json.dumps({key: 256}))
+    assert p.model_context(tmp_path) == 256
+    assert p.model_context(tmp_path / "absent") is None
