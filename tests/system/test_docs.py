@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 from llmbench.publish import device_slug
 
-DOCS = ["README.md", "config/README.md"]
+DOCS = ["README.md", "config/README.md", "docs/design.md"]
 
 
 def tracked(path: str) -> bool:
