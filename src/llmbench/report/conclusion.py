@@ -66,6 +66,26 @@ def _peak_memory(resources: pd.DataFrame, backend: str) -> float:
     return float(values.max()) if len(values) else math.nan
 
 
+def _not_measured(summary: pd.DataFrame, t: Strings) -> str | None:
+    """The answer's first line when runs failed or measured invalid output: how many of the run
+    configurations, by scenario and status (failed, invalid, partly failed), so that no line below
+    reads as if every run had measured."""
+    runs = summary.drop_duplicates(["model", "backend", "scenario"])
+    bad = runs[runs.status != "ok"]
+    if bad.empty:
+        return None
+    items = t.sentences.list_sep.join(
+        t.f(
+            "answer.failed_item",
+            scenario=scenario,
+            backends=", ".join(group.backend),
+            status=t.status[status],
+        )
+        for (scenario, status), group in bad.groupby(["scenario", "status"], sort=False)
+    )
+    return t.f("answer.failed", count=len(bad), total=len(runs), items=items)
+
+
 def answer(
     comparisons: list[Comparison],
     summary: pd.DataFrame,
@@ -73,9 +93,10 @@ def answer(
     t: Strings,
     verdicts: pd.DataFrame | None = None,
 ) -> list[str]:
-    """At most three lines: the loop, concurrency, memory; a backend that computes wrongly
-    (per `verdicts`, agreement.verdicts's table) is marked where its speed is quoted."""
-    lines = []
+    """At most four lines: the runs that did not measure (when any), the loop, concurrency,
+    memory; a backend that computes wrongly (per `verdicts`, agreement.verdicts's table) is
+    marked where its speed is quoted."""
+    lines = [line for line in [_not_measured(summary, t)] if line]
     wrong = wrong_runs(verdicts) if verdicts is not None else frozenset()
     loop = _first(comparisons, "loop") or _first(comparisons, "fixed")
     if loop:

@@ -399,3 +399,20 @@ def test_backend_facts_leave_out_what_a_backend_could_not_establish_and_join_lis
     line = next(line for line in md.splitlines() if line.startswith("- fastllm: "))
     assert line == "- fastllm: buffers `CPU model 12 MiB; KV 2 MiB`, threads `1`", line
     assert "None" not in md
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_answer_says_first_which_runs_failed(tmp_path, language):
+    """A loop that failed for every backend: the answer must not read as if it had measured."""
+    records = [
+        record(backend, name, s, status="failed" if name == "loop" else "ok", replica=r)
+        for r in range(2)
+        for name, s in SCENARIOS.items()
+        for backend in ("hf", "fastllm")
+    ]
+    t = load_strings(language)
+    md = render_all(records, tmp_path, SCENARIOS, language, plots=False)["md"]
+    first = sections(md)[t.headings.answer].strip().splitlines()[0]
+    total = len(SCENARIOS) * 2
+    item = t.f("answer.failed_item", scenario="loop", backends="hf, fastllm", status=t.status["failed"])
+    assert first == "- " + t.f("answer.failed", count=2, total=total, items=item), first
