@@ -75,7 +75,12 @@ def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished
     flm.write_bytes(flm.read_bytes()[:4096])
     for run in (workdir / "results/runs/tiny/fastllm").rglob("*.json"):
         run.unlink()  # rerun them on the corrupt file
-    snakemake(workdir, *RUN)
+    done = snakemake(workdir, *RUN)
+    # said on the console, not only in the report
+    failed = len(list((workdir / "results/runs/tiny/fastllm").rglob("*.json")))
+    total = len(list((workdir / "results/runs").rglob("*.json")))
+    assert f"{failed} of {total} benchmark runs failed: tiny/fastllm/" in done.stderr, done.stderr[-2000:]
+    assert "; see results/report.html" in done.stderr
     summary = read_summary(workdir / "results/summary.csv")
     status = summary.drop_duplicates(["backend", "scenario"]).set_index(["backend", "scenario"])["status"]
     assert status[("fastllm", "loop")] == "failed" and status[("fastllm", "threads")] == "failed"
@@ -83,3 +88,8 @@ def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished
     assert summary[summary.status == "failed"].reason.str.len().gt(0).all()
     md = (workdir / "results/report.md").read_text()
     assert "tiny/fastllm/loop/0" in md and "失败" in md
+
+    # for CI and scripts: the same outcome fails the workflow, after the report is written
+    (workdir / "results/runs/tiny/fastllm/loop/0.json").unlink()  # something to run again
+    strict = snakemake(workdir, *RUN, "--config", "fail_on_failed_runs=true", check=False)
+    assert strict.returncode == 1 and "fail_on_failed_runs: true" in strict.stderr, strict.stderr[-2000:]

@@ -80,6 +80,20 @@ BAD_INPUTS = {
         _set(["scenarios", "fixed", "input_tokens"], 2040),
         "scenarios.fixed: input_tokens + output_tokens = 2056 exceeds the context of model tiny (2048)",
     ),
+    # found from the tokenized queries of the finished run: no good record replaced by a failure
+    "loop past the context": (
+        _set(["scenarios", "loop", "output_tokens"], 2040),
+        "scenarios.loop: the longest query of model tiny is",
+    ),
+    "misspelled scenario key": (
+        _set(["scenarios", "loop", "repetition"], 3),
+        "scenarios.loop.repetition: unknown key; did you mean `repetitions`?",
+    ),
+    # results/ holds the default config's runs: another config's models are kept apart
+    "another config's models": (
+        _set(["models"], {"other": {"source": "synthetic", "preset": "tiny", "seed": 1}}),
+        "results/ holds the runs of another config (models tiny, from --configfile config/config.yaml)",
+    ),
     # Snakemake parses --configfile before the workflow runs: its own message, without file or line.
     "YAML syntax error": ("scenarios: [loop\n", "Config file is not valid JSON or YAML"),
 }
@@ -104,5 +118,5 @@ def test_bad_input_is_named_and_nothing_computed_is_lost(finished, tmp_path, cas
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert expected in output, output[-3000:]
-    assert "Traceback" not in output
+    assert "Traceback" not in output and "common.smk" not in output  # a user's mistake, no frame
     assert digests(finished / "results") == before

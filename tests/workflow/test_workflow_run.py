@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from conftest import copy_workflow
 from llmbench.analyze.summary import read_summary
 from llmbench.record import read_record
 from workflow import check_in_browser, planned_jobs, snakemake
@@ -98,6 +99,7 @@ def test_the_html_report_opens_in_a_real_browser(finished):
     check_in_browser(finished / "results/report.html", images=5 + 3, screenshots="report")
 
 
-def test_a_configfile_replaces_the_default_config_instead_of_merging(finished):
-    jobs = snakemake(finished, "-n", "--cores", "1", "--configfile", "config/gpu.yaml").stdout
+def test_a_configfile_replaces_the_default_config_instead_of_merging(tmp_path):
+    workdir = copy_workflow(tmp_path)  # results/ of its own: finished's hold another config's runs
+    jobs = snakemake(workdir, "-n", "--cores", "1", "--configfile", "config/gpu.yaml").stdout
     assert "model=chatglm2-6b-shape" in jobs and "model=tiny" not in jobs
