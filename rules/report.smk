@@ -9,6 +9,7 @@ rule render_report:
         bandwidth="results/device/bandwidth.json",
         runs=run_outputs(),
         manifests=model_paths("resources/models/{model}/manifest.json").values(),
+        prompts=model_paths("results/prompts/{model}.json").values(),
         models=model_paths("results/models/{model}.json").values(),
         plots=plot_outputs(),
         strings=strings_files(),
@@ -34,6 +35,7 @@ rule render_report:
         # a list: the config's order is the report's
         scenarios=[[name, canonical(s)] for name, s in config["scenarios"].items()],
         manifests=model_paths("resources/models/{model}/manifest.json"),
+        prompts=model_paths("results/prompts/{model}.json"),
         models=model_paths("results/models/{model}.json"),
         reproduce=reproduce_command(
             workflow.cores, CONFIG_FILES, workflow.config_settings.config_args

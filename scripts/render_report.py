@@ -11,6 +11,7 @@ paths = {
     "summary": snakemake.input.summary,
     "runs": list(snakemake.input.runs),
     "manifests": snakemake.params.manifests,
+    "prompts": snakemake.params.prompts,
     "models": snakemake.params.models,
     "roofline": snakemake.input.roofline,
     "resources": snakemake.input.resources,

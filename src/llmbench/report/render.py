@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -44,6 +44,7 @@ class Inputs:
     scenarios: dict[str, Scenario]  # the config's, in its order
     reproduce: str  # the command that reran it (reproduce_command)
     reference: tuple[str, pd.DataFrame] | None = None  # (folder, its summary)
+    prompt_forms: dict[str, str] = field(default_factory=dict)  # model -> models.prompts.FORMS
 
 
 def measured_device(inputs: Inputs) -> str:
@@ -119,7 +120,7 @@ def build_context(inputs: Inputs) -> dict:
         "provenance": provenance,
         "gpu_table": tables.environment_table(provenance, t),
         "models_table": tables.models_table(inputs.manifests, inputs.models, t),
-        "scenarios_table": tables.scenarios_table(scenarios, t),
+        "scenarios_table": tables.scenarios_table(scenarios, t, sorted(set(inputs.prompt_forms.values()))),
         "backend_info": {r.key.backend: backend_facts(r.backend_info) for r in records if r.backend_info},
         "results": tables.results_tables(summary, t, single),
         "detail": tables.detail_table(summary, stop, t, single),
@@ -238,6 +239,11 @@ def load_inputs(
         agreement=pd.concat(agreement, ignore_index=True) if agreement else pd.DataFrame(),
         bandwidth=read_json(paths["bandwidth"]),
         plots=[str(Path(p).resolve().relative_to(md_dir)) for p in paths["plots"]],
+        prompt_forms={
+            name: form
+            for name, p in paths.get("prompts", {}).items()
+            if Path(p).is_file() and (form := read_json(p).get("form"))
+        },
         settings=settings,
         correctness=correctness,
         reproduce=reproduce,

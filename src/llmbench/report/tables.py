@@ -97,9 +97,11 @@ def models_table(manifests: dict[str, dict], models: dict[str, dict], t: Strings
     return table
 
 
-def scenarios_table(scenarios: dict[str, Scenario], t: Strings) -> Table:
-    """One row per scenario: type, prompts, input and output tokens, concurrency (and batching in a
-    sweep), warm-up / repetitions / replicas, and the stopping rule."""
+def scenarios_table(scenarios: dict[str, Scenario], t: Strings, forms: list[str] = ()) -> Table:
+    """One row per scenario: type, prompts, input and output tokens (for the queries, the `forms`
+    they were wrapped in, models.prompts.FORMS), concurrency (and batching in a sweep),
+    warm-up / repetitions / replicas, and the stopping rule."""
+    wrapped = " / ".join(t.prompt_forms[f] for f in forms) if forms else t.chat_template
     table = Table(t.tables.scenarios, ["l", "l", "l", "r", "r", "l", "r", "l"])
     for name, s in scenarios.items():
         kind = t.scenario_types[s.type]
@@ -122,7 +124,7 @@ def scenarios_table(scenarios: dict[str, Scenario], t: Strings) -> Table:
                 _cell(name),
                 kind,
                 prompts,
-                t.chat_template if s.input_tokens is None else str(s.input_tokens),
+                wrapped if s.input_tokens is None else str(s.input_tokens),
                 str(s.output_tokens),
                 concurrency,
                 f"{s.warmup_passes} / {s.repetitions} / {s.replicas or 1}",

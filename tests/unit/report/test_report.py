@@ -416,3 +416,19 @@ def test_the_answer_says_first_which_runs_failed(tmp_path, language):
     total = len(SCENARIOS) * 2
     item = t.f("answer.failed_item", scenario="loop", backends="hf, fastllm", status=t.status["failed"])
     assert first == "- " + t.f("answer.failed", count=2, total=total, items=item), first
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_scenarios_table_names_the_form_the_queries_took(language):
+    """A model without a chat template got the raw text: the report must not say chat template."""
+    from llmbench.report.tables import scenarios_table
+
+    t = load_strings(language)
+    for forms, expected in (
+        (["raw text"], t.prompt_forms["raw text"]),
+        (["chat template"], t.prompt_forms["chat template"]),
+        (["chat template", "raw text"], f"{t.prompt_forms['chat template']} / {t.prompt_forms['raw text']}"),
+    ):
+        rows = {row[0].strip("`"): row for row in scenarios_table(SCENARIOS, t, forms).rows}
+        query_rows = [rows[name] for name, s in SCENARIOS.items() if s.input_tokens is None]
+        assert query_rows and all(row[3] == expected for row in query_rows), query_rows
