@@ -102,3 +102,10 @@ def test_editing_a_module_reruns_the_rules_that_import_it(copy, module, expected
 def test_the_language_reruns_the_plots_and_the_report(copy):
     args = write_config(copy, lambda c: c["report"].update(language="en"))
     assert planned_jobs(copy, *args) == {"plot_scenario": 5, "plot_model": 1, "render_report": 1, "all": 1}
+
+
+def test_other_prompts_rerun_only_the_runs_that_send_them(copy):
+    """fixed and sweep send random ids of their own length: new queries do not touch them."""
+    (copy / "config/other.txt").write_text("另一个问题？\n", encoding="utf-8")
+    args = write_config(copy, lambda c: c.update(prompts="config/other.txt"))
+    assert planned_jobs(copy, *args) == {"tokenize_prompts": 1, "run_benchmark": 2 * 3 * 3, **DOWNSTREAM}
