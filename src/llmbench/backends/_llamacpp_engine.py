@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import json
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -124,6 +125,43 @@ class Batch:
         )
 
 
+class GreedySamplers:
+    """Token selection inside llama.cpp: per sequence a sampler chain (logit bias -inf on the
+    masked EOS ids, then greedy), attached to the context as a backend sampler, so the argmax
+    runs in the decode graph (on the GPU when the model is there) and only the chosen id comes
+    back - not n_vocab float32 logits per sequence per step for numpy to mask and scan. Where
+    llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same chain on
+    the host over the logits: the same tokens either way."""
+
+    def __init__(self, lib, ctx, slots: int, n_vocab: int, masked: list[int]):
+        self.lib, self.ctx = lib, ctx
+        masked = [i for i in masked if 0 <= i < n_vocab]  # an id outside the vocabulary is no token
+        bias = (lib.llama_logit_bias * len(masked))(*[lib.llama_logit_bias(i, -math.inf) for i in masked])
+        self.chains, attached = [], []
+        for slot in range(slots):
+            chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+            if masked:
+                lib.llama_sampler_chain_add(
+                    chain, lib.llama_sampler_init_logit_bias(n_vocab, len(masked), bias)
+                )
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            self.chains.append(chain)
+            attached.append(bool(lib.llama_set_sampler(ctx, slot, chain)))  # False: sampled on the host
+        self.in_graph = all(attached)
+        self._sample = lib.llama_sampler_sample
+
+    def tokens(self, order: list[Request], outputs: list[int]) -> list[int]:
+        """The greedy id of each request in `order`, whose output is batch index `outputs[i]`."""
+        sample, ctx, chains = self._sample, self.ctx, self.chains
+        return [sample(chains[r.slot], ctx, i) for r, i in zip(order, outputs, strict=True)]
+
+    def close(self) -> None:
+        """Frees the chains; call after the context that uses them is freed."""
+        for chain in self.chains:
+            self.lib.llama_sampler_free(chain)
+        self.chains = []
+
+
 class Engine:
     """One llama_context with `slots` sequences; used by one thread at a time."""
 
@@ -146,6 +184,7 @@ class Engine:
                 f"llama_init_from_model failed: {log_find('llama_init_from_model') or 'see log'}"
             )
         self.memory = lib.llama_get_memory(self.ctx)
+        self.samplers = GreedySamplers(lib, self.ctx, slots, backend.n_vocab, backend.masked)
         self.batch = Batch(lib, backend._np, params.n_batch)
         self.free = list(range(slots))
         self.active: list[Request] = []
@@ -159,11 +198,13 @@ class Engine:
         lib, np, batch = self.b._lib, self.b._np, self.batch
         started = now()
         n = 0
+        outputs = []  # the batch index of each sequence's output, in batch order
         for request in self.active:  # decode: one token per running sequence
             batch.token[n] = request.output[-1]
             batch.pos[n] = len(request.prompt) + len(request.output) - 1
             batch.seq[n] = request.slot
             batch.logits[n] = 1
+            outputs.append(n)
             n += 1
         for request in admit:  # prefill: logits of the last prompt position only
             request.start = started
@@ -175,15 +216,13 @@ class Engine:
             batch.logits[n : n + length] = 0
             batch.logits[n + length - 1] = 1
             n += length
+            outputs.append(n - 1)
         batch.struct.n_tokens = n
         order = self.active + admit  # outputs come in batch order
         code = lib.llama_decode(self.ctx, batch.struct)
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code} ({n} tokens, {len(order)} sequences)")
-        logits = np.ctypeslib.as_array(lib.llama_get_logits(self.ctx), shape=(len(order), self.b.n_vocab))
-        # EOS masked as min_new_tokens does, in the context's output buffer (nothing reads it again)
-        logits[:, self.b.masked] = -np.inf
-        tokens = logits.argmax(axis=1).tolist()
+        tokens = self.samplers.tokens(order, outputs)
         stamped = now()  # the ids are in Python: every sequence of this step has its token
         self.active = []
         for request, token in zip(order, tokens, strict=True):
@@ -224,7 +263,8 @@ class Engine:
         self.active = [r for r in self.active if r not in requests]
 
     def close(self) -> None:
-        """Frees the llama_context (once)."""
+        """Frees the llama_context, then its samplers (once)."""
         if self.ctx:
             self.b._lib.llama_free(self.ctx)
             self.ctx = None
+            self.samplers.close()

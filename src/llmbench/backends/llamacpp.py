@@ -3,10 +3,12 @@
 It loads the GGUF file that rule convert_llamacpp writes (llmbench.models.gguf_export).
 The low-level API, because `Llama.generate` samples by default, keeps the previous
 call's KV cache for a repeated prompt and knows no minimum length. Here the loop is
-ours: `llama_decode` on a `llama_batch`, then greedy over the last logits with the
-EOS ids set to -inf, for exactly `output_tokens` tokens - what transformers'
-`generate(do_sample=False, min_new_tokens=n)` does. Each token is stamped when its
-id is in Python (reading the logits waits for the device).
+ours: `llama_decode` on a `llama_batch`, greedy with the EOS ids set to -inf, for
+exactly `output_tokens` tokens - what transformers' `generate(do_sample=False,
+min_new_tokens=n)` does. The selection is llama.cpp's own sampler chain (logit bias,
+greedy) run inside the decode graph, so a step hands back one id per sequence, not
+its logits. Each token is stamped when its id is in Python (reading it waits for the
+device).
 
 Concurrency, the way llama-server does it: one llama_context holds several
 sequences (n_seq_max, a KV cache each), and one scheduler thread owns it. Every
@@ -208,7 +210,8 @@ class LlamaCppBackend(Backend):
 
     def describe(self) -> dict:
         """llama.cpp's system info, GPU offload, buffer sizes from its log, threads, slots, context
-        tokens per slot and rebuilds, KV type, flash attention (asked and resolved), masked ids, decoding."""
+        tokens per slot and rebuilds, KV type, flash attention (asked and resolved), masked ids, decoding and
+        whether the sampler chain ran in the decode graph."""
         lib, engine = self._lib, self._engine
         return {
             "system_info": lib.llama_print_system_info().decode().strip(),
@@ -226,7 +229,8 @@ class LlamaCppBackend(Backend):
             "flash_attn": self.flash_attn,
             "flash_attn_resolved": log_find("Flash Attention"),
             "masked_ids": self.masked,
-            "decoding": "greedy argmax over the logits, EOS ids set to -inf",
+            "decoding": "greedy, EOS ids logit-biased to -inf: llama.cpp's sampler chain",
+            "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
         }
 
     def close(self) -> None:
