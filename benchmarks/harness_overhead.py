@@ -1,21 +1,26 @@
 """How much does llmbench's measuring cost? Prints the harness overhead with its 95 % CI.
 
-Side by side in one process, on the same loaded backend and the same prompts, in
+Side by side in one process, on the same loaded model and the same prompts, in
 ABBA order (bare, harness, harness, bare, ...) so that drift cancels:
-  bare:    the backend's own generation the way a user calls the library,
-           Backend.bare_generate (transformers: generate() without a streamer;
-           hf-compile: its loop without CUDA events; FastLLM: its fetch loop
-           without stamps), timed once around the pass;
+  bare:    the backend's library driven by its own minimal loop (benchmarks/bare_paths.py:
+           no llmbench code; transformers generate(), a static-cache loop, FastLLM's own
+           benchmark loop over its C API, llama.cpp's decode loop with its sampler chain),
+           timed once around the pass;
   harness: llmbench's path - a measured pass (submission stamps, per-token
            stamps, request records, the stopping rule's CI) with the resource
            sampler's thread running and its window open, as in a benchmark job
            (starting and stopping the sampler is not timed: a job does it once).
+Two shapes, each measured on its own: `batch 1` (the requests one after another: the
+`loop` scenario's pass) and `batched` (all requests as one batch: a `sweep-batch` level).
+Before timing, both paths must produce the same ids (else the line says they differ).
 Each ABBA block gives one ratio harness / bare (geometric mean of its two
 pairs); blocks repeat until the 95 % CI of the mean log ratio is within
 +-0.5 % or --max-seconds pass. Goal: overhead <= 1 %, with the CI to show it.
 
 One backend per process (FastLLM's idle threads spin a core: never time HF beside
 a loaded ftllm). `--backend all` runs each in its own process and prints a table.
+The first line says how busy the machine was (load average, other processes' CPU
+during the run, from /proc).
 
     python benchmarks/harness_overhead.py                                   # hf, tiny model, CPU
     python benchmarks/harness_overhead.py --backend all --input-tokens 128 --output-tokens 64
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +41,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bare_paths
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,12 +83,40 @@ from llmbench.backends.base import LoadSettings  # noqa: E402
 from llmbench.io import read_json  # noqa: E402
 from llmbench.measure.device import default_cpu_threads, resolve_device  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
-from llmbench.measure.passes import run_sequential  # noqa: E402
+from llmbench.measure.passes import run_sequential, run_wave  # noqa: E402
 from llmbench.measure.sampler import ResourceSampler  # noqa: E402
 from llmbench.scenario_types import Scenario  # noqa: E402
 from llmbench.stats import ci_half_width_pct, t_interval  # noqa: E402
 
 BACKENDS = ["hf", "hf-compile", "fastllm", "llamacpp"]
+
+
+class MachineLoad:
+    """How busy the machine was from construction to describe(): the other processes' CPU (all CPU
+    time /proc/stat counts as busy, less this process's), in cores, and the load average."""
+
+    def __init__(self):
+        self.started, self.busy_s, self.own_s = time.perf_counter(), self._busy_s(), self._own_s()
+
+    @staticmethod
+    def _busy_s() -> float:
+        with open("/proc/stat") as stat:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own_s() -> float:
+        times = os.times()
+        return times.user + times.system
+
+    def describe(self) -> str:
+        """'others used X of N cores (load average L)'."""
+        elapsed = time.perf_counter() - self.started
+        others = (self._busy_s() - self.busy_s) - (self._own_s() - self.own_s)
+        return (
+            f"other processes used {max(0.0, others) / elapsed:.2f} of {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
 
 
 def tiny_model() -> tuple[str, str, str]:
@@ -100,22 +135,57 @@ def tiny_model() -> tuple[str, str, str]:
     return str(folder), str(flm), str(gguf)
 
 
-def measure_one(args) -> None:
-    model_dir = args.model
-    config = read_json(Path(model_dir) / "config.json")
+def load(args):
+    """The backend as llmbench loads it, and its bare path over the same library model object."""
+    from bare_paths import BARE, eos_ids
+
+    config = read_json(Path(args.model) / "config.json")
     dtype = args.dtype or config.get("dtype") or config.get("torch_dtype") or "float32"
     device = resolve_device(args.device)
-    artifact = {"fastllm": args.artifact, "llamacpp": args.gguf}.get(args.backend) or model_dir
+    artifact = {"fastllm": args.artifact, "llamacpp": args.gguf}.get(args.backend) or args.model
     options = make_options(
         args.backend,
         {"max_cache_len": args.input_tokens + args.output_tokens} if args.backend == "hf-compile" else {},
     )
     backend = get_backend(args.backend)(
-        LoadSettings(model_dir, artifact, device, dtype, default_cpu_threads(), options)
+        LoadSettings(args.model, artifact, device, dtype, default_cpu_threads(), options)
     )
     backend.import_libraries()
     backend.load()
-    prompts = fixed_prompts(args.requests, args.input_tokens, config["vocab_size"], seed=0)
+    settings = {
+        "device": device,
+        "cpu_threads": default_cpu_threads(),
+        "eos_ids": eos_ids(args.model),
+        "kv_type": getattr(backend, "kv_type", None),
+        "flash_attn": getattr(backend, "flash_attn", None),
+        "compiled": getattr(backend, "compiled", False),
+    }
+    return backend, BARE[args.backend](backend.model, settings), config, device, dtype
+
+
+def harness_pass(backend, prompts, scenario, batched: bool) -> tuple[float, list[list[int]]]:
+    """One pass as a benchmark job measures it: its time (s) and the ids."""
+    started = time.perf_counter()
+    if batched:
+        result = run_wave(backend, prompts, scenario, len(prompts))
+    else:
+        result = run_sequential(backend, prompts, scenario, None)
+    return time.perf_counter() - started, [r.output_ids for r in result.requests]
+
+
+def bare_pass(bare, prompts, n: int, batched: bool) -> tuple[float, list[list[int]]]:
+    """One pass of the bare path: its time (s) and the ids."""
+    started = time.perf_counter()
+    if batched:
+        ids = bare.run(prompts, n)
+    else:
+        ids = [bare.run([prompt], n)[0] for prompt in prompts]
+    return time.perf_counter() - started, ids
+
+
+def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
+    """ABBA blocks of bare and harness passes until the CI of the overhead is within +-0.5 % or
+    --max-seconds pass; returns the figures of one line."""
     n = args.output_tokens
     scenario = Scenario(
         type="fixed",
@@ -129,13 +199,9 @@ def measure_one(args) -> None:
         input_tokens=args.input_tokens,
         requests=args.requests,
         seed=0,
+        batching=batched,
     )
-
-    def bare() -> float:
-        started = time.perf_counter()
-        for prompt in prompts:
-            backend.bare_generate(prompt, n)
-        return time.perf_counter() - started
+    rates: list[float] = []
 
     def harness_pair() -> tuple[float, float]:
         """Two measured passes as a benchmark job runs them: the sampler's thread sampling,
@@ -143,23 +209,26 @@ def measure_one(args) -> None:
         sampler = ResourceSampler()
         sampler.start()
         sampler.open()
-        rates, times = [], []
+        times = []
         for _ in range(2):
             started = time.perf_counter()
-            rates.append(run_sequential(backend, prompts, scenario, None).output_tokens_per_s)
-            ci_half_width_pct(rates)
+            seconds, _ = harness_pass(backend, prompts, scenario, batched)
+            rates.append(len(prompts) * n / seconds)
+            ci_half_width_pct(rates[-20:])
             times.append(time.perf_counter() - started)
         sampler.close()
         sampler.stop()
         return times[0], times[1]
 
+    same = bare_pass(bare, prompts, n, batched)[1] == harness_pass(backend, prompts, scenario, batched)[1]
     for _ in range(2):  # warm both paths
-        bare(), harness_pair()
-    logs, started = [], time.perf_counter()
+        bare_pass(bare, prompts, n, batched), harness_pair()
+    logs, bare_s, started = [], [], time.perf_counter()
     while True:
-        a1 = bare()
+        a1 = bare_pass(bare, prompts, n, batched)[0]
         b1, b2 = harness_pair()
-        a2 = bare()  # ABBA
+        a2 = bare_pass(bare, prompts, n, batched)[0]  # ABBA
+        bare_s += [a1, a2]
         logs.append(0.5 * (math.log(b1 / a1) + math.log(b2 / a2)))
         low, high = t_interval(logs)
         half = (high - low) / 2 if not math.isnan(low) else math.inf
@@ -167,14 +236,33 @@ def measure_one(args) -> None:
         if (len(logs) >= args.min_blocks and half <= math.log(1.005)) or elapsed > args.max_seconds:
             break
     mean = sum(logs) / len(logs)
-    tokens = args.requests * n
-    print(
-        f"{args.backend:10s} {device} {dtype} {args.requests} x {args.input_tokens}+{n}: "
-        f"{tokens / ((a1 + a2) / 2):,.1f} tok/s bare; harness overhead {100 * (math.exp(mean) - 1):+.2f} % "
-        f"(95 % CI {100 * (math.exp(low) - 1):+.2f} … {100 * (math.exp(high) - 1):+.2f} %, {len(logs)} ABBA blocks, "
-        f"{elapsed:.0f} s); goal <= 1 %",
-        flush=True,
-    )
+    return {
+        "bare_tok_s": len(prompts) * n / statistics.median(bare_s),
+        "overhead_pct": 100 * (math.exp(mean) - 1),
+        "low_pct": 100 * (math.exp(low) - 1),
+        "high_pct": 100 * (math.exp(high) - 1),
+        "blocks": len(logs),
+        "seconds": elapsed,
+        "same_ids": same,
+    }
+
+
+def measure_one(args) -> None:
+    backend, bare, config, device, dtype = load(args)
+    prompts = fixed_prompts(args.requests, args.input_tokens, config["vocab_size"], seed=0)
+    for batched in (False, True):
+        shape = f"batch {args.requests}" if batched else "batch 1"
+        busy = MachineLoad()
+        r = measure_shape(args, backend, bare, prompts, batched)
+        print(
+            f"{args.backend:10s} {shape:8s} {device} {dtype} {args.requests} x {args.input_tokens}+"
+            f"{args.output_tokens}: {r['bare_tok_s']:,.1f} tok/s bare; harness overhead "
+            f"{r['overhead_pct']:+.2f} % (95 % CI {r['low_pct']:+.2f} … {r['high_pct']:+.2f} %, "
+            f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
+            f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}",
+            flush=True,
+        )
+    bare.close()
     os._exit(0)  # a process that loaded ftllm may not exit by itself
 
 

@@ -1,0 +1,288 @@
+"""Bare paths: each backend's library driven the way its own examples drive it, sharing no code with llmbench.
+
+benchmarks/harness_overhead.py times llmbench's measured path against these. A bare
+path imports nothing from llmbench: it gets the library's own loaded model object (so
+the weights are in memory once), plain settings, and does the rest itself - its own
+generation config, cache, context, batch and loop. Exact lengths, greedy, EOS masked,
+as llmbench generates, so both paths do the same work (harness_overhead.py checks the
+ids agree before it times anything).
+
+    transformers  `model.generate()` with its own GenerationConfig, no streamer; [B, L] at once when batched
+    hf-compile    a static-cache greedy loop written here; on CUDA its decode step compiled here
+                  (torch.compile, reduce-overhead: CUDA graphs), one wait for the device at the end
+    FastLLM       FastLLM's own benchmark loop over its C API (launch all, poll round robin, 0.5 ms
+                  sleep when idle) with its bulk fetch: Python per poll that finds tokens
+    llama.cpp     its own context, `llama_batch`, `llama_decode`, and greedy + EOS bias as a backend
+                  sampler chain set at context creation (llama.h's recommended way), one id read per
+                  sequence per step
+
+Each class: ``__init__(model, settings)``, ``run(prompts, output_tokens) -> ids per prompt``
+(all prompts as one batch), ``close()``. `settings` is a plain dict: device, dtype, cpu_threads,
+eos_ids, and per backend kv_type / flash_attn (llama.cpp), compiled (hf-compile).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+from pathlib import Path
+
+
+def eos_ids(model_dir: str) -> list[int]:
+    """Every EOS id the folder's config.json and generation_config.json name (all are masked)."""
+    ids: set[int] = set()
+    for name in ("config.json", "generation_config.json"):
+        path = Path(model_dir) / name
+        value = json.loads(path.read_text()).get("eos_token_id") if path.is_file() else None
+        if value is not None:
+            ids.update([value] if isinstance(value, int) else value)
+    return sorted(ids)
+
+
+class TransformersBare:
+    """transformers' `generate()` as its documentation calls it."""
+
+    def __init__(self, model, settings: dict):
+        import torch
+        from transformers import GenerationConfig
+
+        self.torch, self.model, self.device = torch, model, settings["device"]
+        self.config = GenerationConfig(
+            do_sample=False,
+            num_beams=1,
+            eos_token_id=settings["eos_ids"] or None,
+            pad_token_id=model.config.pad_token_id,
+        )
+
+    def run(self, prompts: list[list[int]], output_tokens: int) -> list[list[int]]:
+        """Greedy `output_tokens` after each prompt (equal lengths), one generate() call."""
+        torch = self.torch
+        inputs = torch.tensor(prompts, device=self.device)
+        with torch.inference_mode():
+            output = self.model.generate(
+                inputs,
+                attention_mask=torch.ones_like(inputs),
+                generation_config=self.config,
+                max_new_tokens=output_tokens,
+                min_new_tokens=output_tokens,
+            )
+        return output[:, inputs.shape[1] :].tolist()
+
+    def close(self) -> None:
+        """Nothing of its own to free."""
+
+
+class StaticCacheBare:
+    """A static-cache greedy loop on the transformers model; the decode step compiled on CUDA."""
+
+    def __init__(self, model, settings: dict):
+        import inspect
+
+        import torch
+        from transformers import StaticCache
+
+        self.torch, self.model, self.device = torch, model, settings["device"]
+        self.StaticCache, self.caches = StaticCache, {}
+        self.eos = torch.tensor(settings["eos_ids"], dtype=torch.long, device=self.device)
+        self.kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self.compiled = settings["compiled"]
+        step = self._step
+        self.step = torch.compile(step, mode="reduce-overhead", fullgraph=True) if self.compiled else step
+
+    def _pick(self, logits):
+        logits = logits[:, -1, :].float()
+        if len(self.eos):
+            logits[:, self.eos] = -math.inf
+        return logits.argmax(dim=-1, keepdim=True)
+
+    def _step(self, token, position, cache):
+        return self._pick(self.model(input_ids=token, cache_position=position, **{self.kwarg: cache}).logits)
+
+    def run(self, prompts: list[list[int]], output_tokens: int) -> list[list[int]]:
+        """Greedy `output_tokens` after each prompt (equal lengths), one batch."""
+        torch = self.torch
+        length = len(prompts[0])
+        key = (len(prompts), length + output_tokens)
+        if key not in self.caches:
+            self.caches[key] = self.StaticCache(config=self.model.config, max_cache_len=key[1])
+        cache = self.caches[key]
+        with torch.inference_mode():
+            cache.reset()
+            positions = torch.arange(key[1], device=self.device)
+            inputs = torch.tensor(prompts, device=self.device)
+            token = self._step(inputs, positions[:length], cache)
+            tokens = [token]
+            for position in range(length, length + output_tokens - 1):
+                if self.compiled:
+                    torch.compiler.cudagraph_mark_step_begin()
+                token = self.step(token, positions[position : position + 1], cache).clone()
+                tokens.append(token)
+            return torch.cat(tokens, dim=1).tolist()
+
+    def close(self) -> None:
+        """Nothing of its own to free."""
+
+
+class FastLLMBare:
+    """FastLLM's own benchmark loop (ftllm/benchmark.py `_run_batch`): launch every request, then poll
+    them round robin, sleeping 0.5 ms when none had a token - with two changes: min_len = max_len
+    (exact lengths, EOS masked) and ftllm's bulk fetch (every ready token in one C call): Python runs
+    per poll that finds tokens, not per token. (The fetches themselves spin until a token exists: on
+    2 cores a blocking loop made generation 2.5-4x slower, notes/ftllm.md.)"""
+
+    POLL_SLEEP_S = 0.0005  # ftllm/benchmark.py's
+
+    def __init__(self, model, settings: dict):
+        from ftllm import llm
+
+        self.lib, self.handle = llm.fastllm_lib, model.model
+        self.buffer = (ctypes.c_int * 4096)()
+
+    def run(self, prompts: list[list[int]], output_tokens: int) -> list[list[int]]:
+        """Launches every prompt, then collects until each has ended (`output_tokens` ids each)."""
+        import time
+
+        lib, model, buffer = self.lib, self.handle, self.buffer
+        handles = []
+        for prompt in prompts:
+            ids = (ctypes.c_int * len(prompt))(*prompt)
+            handles.append(
+                lib.launch_response_llm_model(
+                    model,
+                    len(prompt),
+                    ids,
+                    output_tokens,
+                    output_tokens,
+                    False,
+                    1.0,
+                    1,
+                    1.0,
+                    1.0,
+                    False,
+                    0,
+                    None,
+                )
+            )
+        outputs: list[list[int]] = [[] for _ in prompts]
+        live = set(range(len(prompts)))
+        while live:
+            progressed = False
+            for i in list(live):
+                if not lib.can_fetch_response_llm_model(model, handles[i]):
+                    continue  # the fetches block (busy-wait) until a token exists
+                count = lib.fetch_response_tokens_batch_llm_model(model, handles[i], buffer, len(buffer))
+                if count < 0:
+                    live.discard(i)
+                elif count:
+                    outputs[i].extend(buffer[:count])
+                progressed |= count != 0
+            if not progressed:
+                time.sleep(self.POLL_SLEEP_S)
+        return outputs
+
+    def close(self) -> None:
+        """Nothing of its own to free."""
+
+
+class LlamaCppBare:
+    """llama.cpp's own loop: a context of its own, `llama_decode`, a backend greedy sampler per sequence."""
+
+    def __init__(self, model, settings: dict, slots: int = 1, context_tokens: int = 512):
+        from llama_cpp import llama_cpp as lib
+
+        self.lib, self.model = lib, model
+        self.n_vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(model))
+        self.settings, self.ctx, self.slots = settings, None, 0
+        self._context(slots, context_tokens)
+
+    def _chain(self):
+        lib, masked = self.lib, [i for i in self.settings["eos_ids"] if 0 <= i < self.n_vocab]
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if masked:
+            bias = (lib.llama_logit_bias * len(masked))(*[lib.llama_logit_bias(i, -math.inf) for i in masked])
+            lib.llama_sampler_chain_add(
+                chain, lib.llama_sampler_init_logit_bias(self.n_vocab, len(masked), bias)
+            )
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+        return chain
+
+    def _context(self, slots: int, context_tokens: int) -> None:
+        lib, s = self.lib, self.settings
+        self.close()
+        self.chains = [self._chain() for _ in range(slots)]
+        self._configs = (lib.llama_sampler_seq_config * slots)(
+            *[
+                lib.llama_sampler_seq_config(i, ctypes.cast(chain, ctypes.c_void_p))
+                for i, chain in enumerate(self.chains)
+            ]
+        )
+        params = lib.llama_context_default_params()
+        params.n_seq_max, params.kv_unified = slots, False
+        params.n_ctx = params.n_batch = slots * context_tokens
+        params.n_ubatch = min(512, params.n_ctx)
+        params.n_threads = params.n_threads_batch = s["cpu_threads"]
+        params.type_k = params.type_v = {"f32": 0, "f16": 1, "bf16": 30}[s["kv_type"]]
+        params.flash_attn_type = {"auto": -1, "off": 0, "on": 1}[s["flash_attn"]]
+        params.no_perf = True
+        params.samplers, params.n_samplers = self._configs, slots
+        self.ctx = lib.llama_init_from_model(self.model, params)
+        if not self.ctx:
+            raise RuntimeError("llama_init_from_model failed")
+        self.slots, self.context_tokens = slots, context_tokens
+        self.batch = lib.llama_batch_init(params.n_batch, 0, 1)
+
+    def run(self, prompts: list[list[int]], output_tokens: int) -> list[list[int]]:
+        """All prompts as sequences of one batch: their prefills in one decode, then one token each per
+        decode until each has `output_tokens`."""
+        lib = self.lib
+        need = len(prompts[0]) + output_tokens
+        if len(prompts) > self.slots or need > self.context_tokens:
+            self._context(max(len(prompts), self.slots), max(need, self.context_tokens))
+        lib.llama_memory_clear(lib.llama_get_memory(self.ctx), True)
+        batch, ctx, sample = self.batch, self.ctx, lib.llama_sampler_sample
+        n = 0
+        for seq, prompt in enumerate(prompts):
+            for position, token in enumerate(prompt):
+                self._add(n, token, position, seq, position == len(prompt) - 1)
+                n += 1
+        outputs: list[list[int]] = [[] for _ in prompts]
+        last = [-1] * len(prompts)
+        position, index = len(prompts[0]), 0
+        for seq, prompt in enumerate(prompts):
+            index += len(prompt)
+            last[seq] = index - 1
+        while True:
+            batch.n_tokens = n
+            if lib.llama_decode(ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed")
+            for seq in range(len(prompts)):
+                outputs[seq].append(sample(self.chains[seq], ctx, last[seq]))
+            if len(outputs[0]) == output_tokens:
+                return outputs
+            for seq in range(len(prompts)):
+                self._add(seq, outputs[seq][-1], position, seq, True)
+                last[seq] = seq
+            n, position = len(prompts), position + 1
+
+    def _add(self, i: int, token: int, position: int, seq: int, logits: bool) -> None:
+        batch = self.batch
+        batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+        batch.seq_id[i][0], batch.logits[i] = seq, logits
+
+    def close(self) -> None:
+        """Frees its batch, context and sampler chains."""
+        if self.ctx:
+            self.lib.llama_batch_free(self.batch)
+            self.lib.llama_free(self.ctx)
+            self.ctx = None
+            for chain in self.chains:
+                self.lib.llama_sampler_free(chain)
+
+
+BARE = {
+    "hf": TransformersBare,
+    "hf-compile": StaticCacheBare,
+    "fastllm": FastLLMBare,
+    "llamacpp": LlamaCppBare,
+}
