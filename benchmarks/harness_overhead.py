@@ -163,14 +163,24 @@ def load(args):
     return backend, BARE[args.backend](backend.model, settings), config, device, dtype
 
 
-def harness_pass(backend, prompts, scenario, batched: bool) -> tuple[float, list[list[int]]]:
-    """One pass as a benchmark job measures it: its time (s) and the ids."""
+def harness_pass(backend, prompts, scenario, batched: bool):
+    """One pass as a benchmark job measures it: its time (s) and its record (record.Pass)."""
     started = time.perf_counter()
     if batched:
         result = run_wave(backend, prompts, scenario, len(prompts))
     else:
         result = run_sequential(backend, prompts, scenario, None)
-    return time.perf_counter() - started, [r.output_ids for r in result.requests]
+    return time.perf_counter() - started, result
+
+
+def decode_tok_s(result) -> list[float]:
+    """Each request's decode rate, tokens after the first / (e2e - TTFT), from a pass's record (what
+    the workflow reports as decode tok/s = 1000 / TPOT, and what llama-bench's tg figure measures)."""
+    return [
+        (len(r.output_ids) - 1) / ((r.e2e_ms - r.ttft_ms) / 1000)
+        for r in result.requests
+        if r.ttft_ms is not None and r.e2e_ms > r.ttft_ms
+    ]
 
 
 def bare_pass(bare, prompts, n: int, batched: bool) -> tuple[float, list[list[int]]]:
@@ -202,6 +212,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         batching=batched,
     )
     rates: list[float] = []
+    decode: list[float] = []
 
     def harness_pair() -> tuple[float, float]:
         """Two measured passes as a benchmark job runs them: the sampler's thread sampling,
@@ -212,17 +223,20 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         times = []
         for _ in range(2):
             started = time.perf_counter()
-            seconds, _ = harness_pass(backend, prompts, scenario, batched)
+            seconds, result = harness_pass(backend, prompts, scenario, batched)
             rates.append(len(prompts) * n / seconds)
+            decode.extend(decode_tok_s(result))
             ci_half_width_pct(rates[-20:])
             times.append(time.perf_counter() - started)
         sampler.close()
         sampler.stop()
         return times[0], times[1]
 
-    same = bare_pass(bare, prompts, n, batched)[1] == harness_pass(backend, prompts, scenario, batched)[1]
+    harness_ids = [r.output_ids for r in harness_pass(backend, prompts, scenario, batched)[1].requests]
+    same = bare_pass(bare, prompts, n, batched)[1] == harness_ids
     for _ in range(2):  # warm both paths
         bare_pass(bare, prompts, n, batched), harness_pair()
+    decode.clear()
     logs, bare_s, started = [], [], time.perf_counter()
     while True:
         a1 = bare_pass(bare, prompts, n, batched)[0]
@@ -244,6 +258,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         "blocks": len(logs),
         "seconds": elapsed,
         "same_ids": same,
+        "decode_tok_s": statistics.mean(decode) if decode else math.nan,
     }
 
 
@@ -259,6 +274,7 @@ def measure_one(args) -> None:
             f"{args.output_tokens}: {r['bare_tok_s']:,.1f} tok/s bare; harness overhead "
             f"{r['overhead_pct']:+.2f} % (95 % CI {r['low_pct']:+.2f} … {r['high_pct']:+.2f} %, "
             f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
+            f"llmbench decode {r['decode_tok_s']:,.1f} tok/s; "
             f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}",
             flush=True,
         )

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The peer comparison on a GPU, in one call: each backend against its own tool or a bare path, on the
+# same files and GPU, and llmbench's harness overhead for every backend (transformers' on the GPU too).
+#
+#   bash benchmarks/gpu_peers.sh OUT [MODEL]        # from the project root, on the GPU machine
+#
+# Before it (see ../shared/device/README.md): the staged ftllm + snakemake (/tmp/ft/env.sh), llama-cpp-python
+# built with CUDA (/tmp/lc/env.sh; its sdist stays in /tmp/lc), sourced. It then
+#   1. prepares the model's files with the workflow's own rules (skipped when they exist): the HF folder,
+#      FastLLM's .flm and llama.cpp's .gguf (config/gpu.yaml: chatglm2-6b-shape, float16);
+#   2. builds llama-bench from the same sdist's vendored llama.cpp (skipped when $LLAMA_BENCH exists);
+#   3. runs llama-bench: tg32 at depth 128 (-p 0 -n 32 -d 128), flash attention on and off, 10 repetitions;
+#   4. runs benchmarks/harness_overhead.py per backend with a prompt of 128 and 33 output tokens (32 decode
+#      steps after the first token, as tg32 at depth 128): its lines give the bare path's tok/s, the harness
+#      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
+# Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, overhead-<backend>.txt, env.txt.
+# Each step has a timeout; a failed step is logged and the rest still run.
+set -uo pipefail
+out=${1:?usage: gpu_peers.sh OUT [MODEL]}
+model=${2:-chatglm2-6b-shape}
+dtype=${DTYPE:-float16}
+config=${CONFIG:-config/gpu.yaml}
+sdist=${LLAMA_SDIST:-/tmp/lc/$(cat /tmp/lc/name 2>/dev/null)}
+build=${LLAMA_BUILD:-/tmp/llama-bench-build}
+bench=${LLAMA_BENCH:-$build/bin/llama-bench}
+res=resources/models/$model
+mkdir -p "$out"
+exec > >(tee -a "$out/gpu_peers.log") 2>&1
+step() { echo "== $(date -u +%H:%M:%S) $*"; }
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
+
+step "machine"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; nproc; git rev-parse HEAD 2>/dev/null
+  python3 -c "import torch, transformers, ftllm, llama_cpp; print(torch.__version__, transformers.__version__, ftllm.__version__, llama_cpp.__version__)"
+} > "$out/env.txt" 2>&1; cat "$out/env.txt"
+
+step "1. model files ($res)"
+if [ ! -f "$res/fastllm-$dtype.flm" ] || [ ! -f "$res/llamacpp-$dtype.gguf" ] || [ ! -d "$res/hf" ]; then
+  timeout 900 snakemake "$res/hf" "$res/fastllm-$dtype.flm" "$res/llamacpp-$dtype.gguf" --cores "$(nproc)" \
+    --configfile "$config" || echo "model preparation failed"
+fi
+
+step "2. llama-bench from $sdist"
+if [ ! -x "$bench" ]; then
+  src=/tmp/llama-sdist && mkdir -p "$src" && tar xzf "$sdist" -C "$src" --strip-components=1
+  timeout 900 cmake -S "$src/vendor/llama.cpp" -B "$build" -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null &&
+    timeout 900 cmake --build "$build" --target llama-bench -j"$(nproc)" >/dev/null || echo "llama-bench build failed"
+fi
+
+step "3. llama-bench tg32 at depth 128"
+timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 1,0 -r 10 -o md \
+  | tee "$out/llama-bench.md" || echo "llama-bench failed"
+
+step "4. llmbench against each bare path"
+common=(--model "$res/hf" --artifact "$res/fastllm-$dtype.flm" --gguf "$res/llamacpp-$dtype.gguf" --device cuda
+  --dtype "$dtype" --input-tokens 128 --output-tokens 33)
+# transformers' generate() decodes ~30 tok/s here (a pass of 2 x 33 tokens ~2.5 s): fewer requests, more time.
+for spec in "llamacpp 4 60" "fastllm 4 60" "hf-compile 4 90" "hf 2 150"; do
+  set -- $spec
+  step "   $1 (batch 1 and batch $2, up to $3 s each)"
+  timeout $((4 * $3 + 240)) python3 benchmarks/harness_overhead.py --backend "$1" "${common[@]}" \
+    --requests "$2" --max-seconds "$3" < /dev/null > "$out/overhead-$1.txt" 2>&1 || echo "$1 failed ($?)"
+  grep -E "^$1 " "$out/overhead-$1.txt" || tail -5 "$out/overhead-$1.txt"
+done
+step "done"
