@@ -90,15 +90,19 @@ def table(parts: dict, rules: dict) -> str:
     ]
     total: dict = defaultdict(float)
     for (backend, scenario), row in sorted(parts.items()):
-        lines.append(f"| {backend} | {scenario} | " + " | ".join(f"{row[c]:.1f}" for c in COLUMNS) + " |")
+        lines.append(f"| {backend} | {scenario} | " + " | ".join(cell(c, row[c]) for c in COLUMNS) + " |")
         for c in COLUMNS:
             total[c] += row[c]
-    lines.append("| **all** | | " + " | ".join(f"**{total[c]:.1f}**" for c in COLUMNS) + " |")
-    lines.append("")
-    lines.append("| other rule | Snakemake s |")
-    lines.append("|---|---:|")
-    lines += [f"| {rule} | {seconds:.0f} |" for rule, seconds in sorted(rules.items())]
-    return "\n".join(lines).replace(".0 |", " |").replace("| 1 |", "| 1 |")
+    lines.append("| **all** | | " + " | ".join(f"**{cell(c, total[c])}**" for c in COLUMNS) + " |")
+    if rules:
+        lines += ["", "| other rule | Snakemake s |", "|---|---:|"]
+        lines += [f"| {rule} | {seconds:.0f} |" for rule, seconds in sorted(rules.items())]
+    return "\n".join(lines)
+
+
+def cell(column: str, value: float) -> str:
+    """Counts and Snakemake's whole seconds without decimals, the records' seconds with one."""
+    return f"{value:.0f}" if column in ("processes", "Snakemake") else f"{value:.1f}"
 
 
 def main() -> None:
