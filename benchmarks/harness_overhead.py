@@ -274,7 +274,7 @@ def measure_one(args) -> None:
             f"{args.output_tokens}: {r['bare_tok_s']:,.1f} tok/s bare; harness overhead "
             f"{r['overhead_pct']:+.2f} % (95 % CI {r['low_pct']:+.2f} … {r['high_pct']:+.2f} %, "
             f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
-            f"llmbench decode {r['decode_tok_s']:,.1f} tok/s; "
+            f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request; "
             f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}",
             flush=True,
         )
