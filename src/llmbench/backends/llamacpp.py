@@ -79,6 +79,7 @@ class LlamaCppBackend(Backend):
     Options = Options
     artifact_kind = "llamacpp"  # resources/models/{model}/llamacpp-{dtype}.gguf
     packages = ("llama-cpp-python", "gguf")
+    gives_logits = True
 
     @staticmethod
     def preload() -> None:
@@ -206,6 +207,15 @@ class LlamaCppBackend(Backend):
         """The same scheduler path without per-token stamps."""
         return self._run([Request(list(prompt_ids), output_tokens, now(), stamp=False)])[0].output_ids
 
+    def teacher_forced_logits(self, ids: list[int]):
+        """One llama_decode over `ids` in a context of its own (one sequence), logits at every
+        position; not through the scheduler (call it while no request runs)."""
+        engine = Engine(self, 1, -(-len(ids) // 256) * 256)
+        try:
+            return engine.forward(ids)
+        finally:
+            engine.close()
+
     def describe(self) -> dict:
         """llama.cpp's system info, GPU offload, buffer sizes from its log, threads, slots, context
         tokens per slot and rebuilds, KV type, flash attention (asked and resolved), masked ids, decoding."""
@@ -226,6 +236,8 @@ class LlamaCppBackend(Backend):
             "flash_attn": self.flash_attn,
             "flash_attn_resolved": log_find("Flash Attention"),
             "masked_ids": self.masked,
+            # what the file stores, fallbacks included ("file size = 0.79 MiB (7.46 BPW)")
+            "stored_bits_per_weight": _bpw(log_find("BPW")),
             "decoding": "greedy argmax over the logits, EOS ids set to -inf",
         }
 
@@ -239,6 +251,11 @@ class LlamaCppBackend(Backend):
         if getattr(self, "model", None):
             self._lib.llama_model_free(self.model)
             self.model = None
+
+
+def _bpw(line: str | None) -> float | None:
+    found = re.search(r"\(([\d.]+) BPW\)", line or "")
+    return float(found[1]) if found else None
 
 
 BACKEND = LlamaCppBackend
