@@ -10,8 +10,8 @@ quantized weights, with speed, memory and quality cost, each with its 95 % CI.
   distribution (mean and p99 over the positions of its distinct outputs; p99 left empty below
   100 positions). A quantized run is judged by this cost, never as
   "computing wrongly"; one whose top-1 agreement lies below, with disjoint CIs, that of a run of
-  the same backend stored in fewer bits is flagged (`cost_above_kind`): more bits costing more is
-  a fault, not quantization.
+  the same backend of a smaller kind (fewer bits per value: int8 below int4) is flagged
+  (`cost_above_kind`): more bits costing more is a fault, not quantization.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ COLUMNS = [
     "backend",
     "runner",
     "weights",
+    "value_bits",
     "bits_per_weight",
     "device",
     "scenario",
@@ -100,16 +101,23 @@ def _quality(agreement: pd.DataFrame, model: str, runner: str) -> dict:
     rows = agreement[(agreement.model == model) & (agreement.backend == runner)]
     rows = rows[rows.forced_agreement.notna()] if "forced_agreement" in rows else rows.iloc[0:0]
     top1 = UnitStats.of(list(rows.forced_agreement)) if len(rows) else UnitStats.of([])
-    quality = {"top1": top1.mean, "top1_ci95_low": top1.ci95_low, "top1_ci95_high": top1.ci95_high}
+    quality = {  # a fraction: its interval stops at 0 and 1
+        "top1": top1.mean,
+        "top1_ci95_low": max(top1.ci95_low, 0.0) if not math.isnan(top1.ci95_low) else math.nan,
+        "top1_ci95_high": min(top1.ci95_high, 1.0) if not math.isnan(top1.ci95_high) else math.nan,
+    }
     kl = [float(v) for text in rows.get("kl", pd.Series(dtype=str)).dropna() for v in str(text).split(";")]
     quality["kl_mean"] = sum(kl) / len(kl) if kl else math.nan
     quality["kl_p99"] = percentiles(kl)["p99"] if kl else math.nan  # NaN below 100 positions
     return quality
 
 
-def precision_table(summary: pd.DataFrame, agreement: pd.DataFrame, bits: dict[tuple, float]) -> pd.DataFrame:
+def precision_table(
+    summary: pd.DataFrame, agreement: pd.DataFrame, bits: dict[tuple, float], kinds: dict[tuple, int]
+) -> pd.DataFrame:
     """One row per run of each backend that has quantized runs (its floor first). `bits`:
-    (model, runner) -> stored bits per weight (RunSpec.bits_per_weight)."""
+    (model, runner) -> stored bits per weight (scales included); `kinds`: (model, runner) -> bits of
+    one quantized value (models.precision.value_bits; absent for the floor)."""
     rows = []
     measured = summary[summary.status.isin(["ok", "partial"])]
     for model in dict.fromkeys(measured.model):
@@ -129,6 +137,7 @@ def precision_table(summary: pd.DataFrame, agreement: pd.DataFrame, bits: dict[t
                         "backend": backend,
                         "runner": runner,
                         "weights": split_runner(runner)[1] or "",
+                        "value_bits": kinds.get((model, runner), math.nan),
                         "bits_per_weight": bits.get((model, runner), math.nan),
                         "device": device,
                         "scenario": scenario,
@@ -153,11 +162,11 @@ def precision_table(summary: pd.DataFrame, agreement: pd.DataFrame, bits: dict[t
 
 def _cost_above_kind(table: pd.DataFrame) -> pd.Series:
     """True for a quantized run whose top-1 agreement's CI lies wholly below that of a run of the
-    same backend and model stored in fewer bits per weight."""
+    same backend and model of a smaller kind (fewer bits per quantized value: int8 below int4)."""
     flags = pd.Series(False, index=table.index)
     for _, group in table[table.weights.fillna("") != ""].groupby(["model", "backend"]):
         for i, row in group.iterrows():
-            fewer = group[group.bits_per_weight < row.bits_per_weight]
+            fewer = group[group.value_bits < row.value_bits]
             flags[i] = bool((row.top1_ci95_high < fewer.top1_ci95_low).any())
     return flags
 
@@ -169,7 +178,7 @@ def tradeoffs(table: pd.DataFrame) -> list[dict]:
     for (model, backend), group in table.groupby(["model", "backend"], sort=False):
         weights = group.weights.fillna("")  # read back from CSV, the floor's "" is NaN
         floor = group[weights == ""]
-        quantized = group[weights != ""].sort_values("bits_per_weight")
+        quantized = group[weights != ""].sort_values(["value_bits", "bits_per_weight"], kind="stable")
         if floor.empty or quantized.empty:
             continue
         f, q = floor.iloc[0], quantized.iloc[0]

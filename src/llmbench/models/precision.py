@@ -24,6 +24,7 @@ class WeightFormat:
 
     name: str  # as the backend names it
     bits_per_weight: float  # stored bits per weight, scales included
+    value_bits: int  # bits of one quantized value: its kind (8: int8, Q8_0; 4: int4, Q4_K_M, NF4)
     devices: tuple[str, ...] = ("cpu", "cuda")  # where the backend can run it
     code: int | None = None  # the converter's own id (llama.cpp: llama_ftype)
 
@@ -43,28 +44,28 @@ def _table(*formats: WeightFormat) -> dict[str, WeightFormat]:
 # of llama.h, the type llama_model_quantize writes (tests check the codes against llama_cpp).
 FORMATS: dict[str, dict[str, WeightFormat]] = {
     "hf": _table(
-        WeightFormat("torchao-int8", 8.0),
-        WeightFormat("torchao-int4", 8.0),
-        WeightFormat("bnb-int8", 8.0, devices=("cuda",)),
-        WeightFormat("bnb-nf4", 4.5, devices=("cuda",)),
+        WeightFormat("torchao-int8", 8.0, 8),
+        WeightFormat("torchao-int4", 8.0, 4),
+        WeightFormat("bnb-int8", 8.0, 8, devices=("cuda",)),
+        WeightFormat("bnb-nf4", 4.5, 4, devices=("cuda",)),
     ),
     "fastllm": _table(
-        WeightFormat("int8", 8.0),
-        WeightFormat("int4", 4.0),
+        WeightFormat("int8", 8.0, 8),
+        WeightFormat("int4", 4.0, 4),
     ),
     "llamacpp": _table(
-        WeightFormat("Q8_0", 8.5, code=7),
-        WeightFormat("Q6_K", 6.5625, code=18),
-        WeightFormat("Q5_K_M", 5.5, code=17),
-        WeightFormat("Q5_K_S", 5.5, code=16),
-        WeightFormat("Q5_1", 6.0, code=9),
-        WeightFormat("Q5_0", 5.5, code=8),
-        WeightFormat("Q4_K_M", 4.5, code=15),
-        WeightFormat("Q4_K_S", 4.5, code=14),
-        WeightFormat("Q4_1", 5.0, code=3),
-        WeightFormat("Q4_0", 4.5, code=2),
-        WeightFormat("Q3_K_M", 3.4375, code=12),
-        WeightFormat("Q2_K", 2.625, code=10),
+        WeightFormat("Q8_0", 8.5, 8, code=7),
+        WeightFormat("Q6_K", 6.5625, 6, code=18),
+        WeightFormat("Q5_K_M", 5.5, 5, code=17),
+        WeightFormat("Q5_K_S", 5.5, 5, code=16),
+        WeightFormat("Q5_1", 6.0, 5, code=9),
+        WeightFormat("Q5_0", 5.5, 5, code=8),
+        WeightFormat("Q4_K_M", 4.5, 4, code=15),
+        WeightFormat("Q4_K_S", 4.5, 4, code=14),
+        WeightFormat("Q4_1", 5.0, 4, code=3),
+        WeightFormat("Q4_0", 4.5, 4, code=2),
+        WeightFormat("Q3_K_M", 3.4375, 3, code=12),
+        WeightFormat("Q2_K", 2.625, 2, code=10),
     ),
 }
 
@@ -80,6 +81,11 @@ def weight_format(artifact_kind: str, name: str) -> WeightFormat:
     if name not in known:
         raise KeyError(f"{artifact_kind} has no weight format {name!r}; known: {', '.join(known) or 'none'}")
     return known[name]
+
+
+def value_bits(artifact_kind: str, weights: str | None) -> int | None:
+    """The kind of a run's weights: bits of one quantized value (None: the dtype's own)."""
+    return None if weights is None else weight_format(artifact_kind, weights).value_bits
 
 
 def bits_per_weight(artifact_kind: str, weights: str | None, dtype: str) -> float:

@@ -44,8 +44,8 @@ def _row(r, single: bool, t: Strings) -> list[str]:
         ci(r.decode_tok_s, r.decode_ci95_low, r.decode_ci95_high),
         ci(r.memory_mib, r.memory_ci95_low, r.memory_ci95_high),
         _pct_ci(r.top1, r.top1_ci95_low, r.top1_ci95_high),
-        num(r.kl_mean, 4),
-        num(r.kl_p99, 4),
+        _sig(r.kl_mean),
+        _sig(r.kl_p99),
         t.f("precision.flag") if r.cost_above_kind in (True, "True") else "",
     ]
 
@@ -58,17 +58,22 @@ def _direction(value: tuple, up: str, down: str, t: Strings) -> str:
     return t.f(f"precision.{down}", ratio=ratio(1 / r, 1 / high if high else None, 1 / low if low else None))
 
 
+def _sig(value) -> str:
+    """A KL divergence in nats to two significant digits (they span 1e-8 to 1)."""
+    return NONE if pd.isna(value) else f"{value:.2g}"
+
+
 def _pct_ci(mean, low, high) -> str:
     if pd.isna(low) or pd.isna(high):
         return pct(mean)
-    return f"{mean * 100:.1f} ± {(high - low) / 2 * 100:.1f} %"
+    return f"{mean * 100:.1f} % ({low * 100:.1f}–{high * 100:.1f})"
 
 
 def precision_points(table: pd.DataFrame, t: Strings) -> list[str]:
     """One 总结 point per backend with quantized runs: its fewest-bits run against its floor."""
     points = []
     for d in tradeoffs(table):
-        kl = "" if pd.isna(d["kl_mean"]) else t.f("precision.point_kl", kl=num(d["kl_mean"], 4))
+        kl = "" if pd.isna(d["kl_mean"]) else t.f("precision.point_kl", kl=_sig(d["kl_mean"]))
         points.append(
             t.f(
                 "precision.point",
