@@ -236,16 +236,20 @@ def verdicts(table: pd.DataFrame, min_forced_agreement: float, near_tie_ratio: f
 
 
 def logits_functions(records: list[RunRecord], device: str, cpu_threads: int) -> dict[str, Callable]:
-    """runner -> its backend's teacher-forced logits, for every measured runner whose backend gives
-    logits and whose library this process can import, loaded from its run's own spec (artifact,
-    dtype, weights, options) on `device`."""
+    """runner -> its backend's teacher-forced logits, for the runs of every backend that ran quantized
+    weights (those runs and their floor: the precision table's KL divergence), where the backend
+    gives logits and this process can import its library; each loaded from its run's own spec
+    (artifact, dtype, weights, options) on `device`."""
     from ..backends import get_backend, make_options
     from ..backends.base import BackendUnavailable, LoadSettings
 
+    quantized = {r.key.backend for r in records if r.key.weights is not None}
     functions = {}
     for record in records:
         key, spec = record.key, record.spec
-        if record.measurement is None or key.runner in functions or not get_backend(key.backend).gives_logits:
+        if record.measurement is None or key.runner in functions or key.backend not in quantized:
+            continue
+        if not get_backend(key.backend).gives_logits:
             continue
         backend = get_backend(key.backend)(
             LoadSettings(
