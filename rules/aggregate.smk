@@ -33,6 +33,23 @@ rule derive_tables:
         "../scripts/derive_tables.py"
 
 
+# Per backend with quantized runs: its floor and each quantized run, speed, memory, quality.
+rule derive_precision:
+    input:
+        summary="results/summary.csv",
+        runs=run_outputs(),
+        agreement=model_paths("results/agreement/{model}.csv").values(),
+        code=get_code("derive_precision"),
+    output:
+        "results/tables/precision.csv",
+    log:
+        "logs/derive_precision.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/derive_precision.py"
+
+
 # The reference model teacher-forces every output of every run: after all runs.
 rule check_agreement:
     input:

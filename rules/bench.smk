@@ -24,12 +24,12 @@ rule run_benchmark:
         prompts=get_run_prompts,
         code=get_code("run_benchmark"),
     output:
-        "results/runs/{model}/{backend}/{scenario}/{replica}.json",
+        "results/runs/{model}/{runner}/{scenario}/{replica}.json",
     log:
-        "logs/run_benchmark/{model}/{backend}/{scenario}/{replica}.log",
+        "logs/run_benchmark/{model}/{runner}/{scenario}/{replica}.log",
     priority: get_run_priority
     conda:
-        "../envs/{backend}.yaml"
+        get_backend_env
     # All cores: nothing else runs beside a benchmark and disturbs its timing.
     threads: workflow.cores
     resources:

@@ -24,7 +24,8 @@ from llmbench.config import (
 )
 from llmbench.io import read_json
 from llmbench.models.prompts import read_queries, tokenized_overflow
-from llmbench.record import RunId, RunKey
+from llmbench.models.precision import bits_per_weight, formats_of
+from llmbench.record import RunId, RunKey, runner_name, split_runner
 from llmbench.scenario_types import Scenario
 
 # `--configfile X` means "run X": Snakemake would merge X into config/config.yaml,
@@ -110,9 +111,22 @@ def _one_of(names):
     return "|".join(re.escape(name) for name in names)
 
 
+def runners(model, backends):
+    """`backends` of a scenario, each followed by its quantized runs of `model` (its weights)."""
+    weights = MODELS[model]["weights"]
+    return [
+        runner_name(backend, w)
+        for backend in backends
+        for w in [None, *weights.get(backend, [])]
+    ]
+
+
+ALL_RUNNERS = sorted({r for model in MODELS for r in runners(model, BACKENDS)})
+
+
 wildcard_constraints:
     model=_one_of(MODELS),
-    backend=_one_of(BACKENDS),
+    runner=_one_of(ALL_RUNNERS),
     scenario=_one_of(SCENARIOS),
     replica=r"\d+",
     dtype="float32|float16|bfloat16",
@@ -129,10 +143,9 @@ def get_code(rule_name, **fixed):
     editing any module it imports reruns it."""
 
     def code(wildcards):
-        values = {
-            **{k: wildcards[k] for k in ("backend",) if k in wildcards.keys()},
-            **fixed,
-        }
+        values = dict(fixed)
+        if "runner" in wildcards.keys():
+            values["backend"] = split_runner(wildcards.runner)[0]
         return [workflow_file(path) for path in rule_code(rule_name, **values)]
 
     return code
@@ -142,10 +155,10 @@ def run_ids(models=None):
     """Every replica of every model x backend x scenario, where a scenario may name
     only some of the backends; in the order they run."""
     ids = [
-        RunId(RunKey(model, backend, name), replica)
+        RunId(RunKey.of_runner(model, runner, name), replica)
         for model in (models or MODELS)
         for name, scenario in SCENARIOS.items()
-        for backend in scenario.backends or BACKENDS
+        for runner in runners(model, scenario.backends or BACKENDS)
         for replica in range(scenario.replicas)
     ]
     return sorted(ids, key=run_order)
@@ -155,10 +168,10 @@ def run_order(run):
     """Replica k of every run before replica k+1 of any, so that drift over time hits
     every backend alike; within a replica, backends alternate direction (ABBA)."""
     key = run.key
-    backends = SCENARIOS[key.scenario].backends or BACKENDS
-    position = backends.index(key.backend)
+    order = runners(key.model, SCENARIOS[key.scenario].backends or BACKENDS)
+    position = order.index(key.runner)
     if run.replica % 2:
-        position = len(backends) - 1 - position
+        position = len(order) - 1 - position
     return (
         run.replica,
         list(MODELS).index(key.model),
@@ -181,7 +194,7 @@ def get_model_runs(wildcards):
 def get_run_priority(wildcards):
     """Higher runs first: the order of run_order()."""
     run = RunId(
-        RunKey(wildcards.model, wildcards.backend, wildcards.scenario),
+        RunKey.of_runner(wildcards.model, wildcards.runner, wildcards.scenario),
         int(wildcards.replica),
     )
     return -1 - RUN_ORDER[run]
@@ -191,11 +204,23 @@ def model_paths(pattern):
     return {model: pattern.format(model=model) for model in MODELS}
 
 
+# Whether any model runs quantized weights: then the precision table, its plot and section.
+PRECISION = any(m["weights"] for m in MODELS.values())
+
+
+def precision_outputs():
+    return ["results/tables/precision.csv"] if PRECISION else []
+
+
 def plot_outputs():
-    return expand("results/plots/{scenario}.png", scenario=SCENARIOS) + expand(
-        "results/plots/{model}/{figure}.png",
-        model=MODELS,
-        figure=["latency", "memory", "resources"],
+    return (
+        expand("results/plots/{scenario}.png", scenario=SCENARIOS)
+        + expand(
+            "results/plots/{model}/{figure}.png",
+            model=MODELS,
+            figure=["latency", "memory", "resources"],
+        )
+        + (["results/plots/precision.png"] if PRECISION else [])
     )
 
 
@@ -238,13 +263,22 @@ def get_builder_code(wildcards):
 
 
 def get_backend_artifact(wildcards):
+    """The file a run loads: FastLLM's .flm in its weights (its conversion dtype), llama.cpp's
+    GGUF in the model dtype, or that GGUF quantized by llama.cpp's quantizer."""
     model = wildcards.model
+    backend, weights = split_runner(wildcards.runner)
+    dtype = MODELS[model]["dtype"]
+    gguf = f"llamacpp-{dtype}" + (f"-{weights}" if weights else "")
     return {
-        "fastllm": f"resources/models/{model}/fastllm-{MODELS[model]['dtype']}.flm",
-        "llamacpp": f"resources/models/{model}/llamacpp-{MODELS[model]['dtype']}.gguf",
+        "fastllm": f"resources/models/{model}/fastllm-{weights or dtype}.flm",
+        "llamacpp": f"resources/models/{model}/{gguf}.gguf",
         "hf": f"resources/models/{model}/hf",
         "source": f"resources/models/{model}/source",
-    }[get_backend(wildcards.backend).artifact_kind]
+    }[get_backend(backend).artifact_kind]
+
+
+def get_backend_env(wildcards):
+    return f"../envs/{split_runner(wildcards.runner)[0]}.yaml"
 
 
 def canonical(value):
@@ -260,14 +294,18 @@ def canonical(value):
 def get_run_settings(wildcards):
     """Everything that shapes a run's numbers; a change to any of it reruns that run
     (not: which backends run the scenario, how many replicas, the timeout)."""
-    options = make_options(
-        wildcards.backend, config["backend_options"].get(wildcards.backend, {})
-    )
+    backend, weights = split_runner(wildcards.runner)
+    options = make_options(backend, config["backend_options"].get(backend, {}))
+    dtype = MODELS[wildcards.model]["dtype"]
     return canonical(
         {
             "scenario": SCENARIOS[wildcards.scenario].measured_settings(),
             "device": config["device"],
-            "dtype": MODELS[wildcards.model]["dtype"],
+            "dtype": dtype,
+            "weights": weights,
+            "bits_per_weight": bits_per_weight(
+                get_backend(backend).artifact_kind, weights, dtype
+            ),
             "cpu_threads": config["cpu_threads"],
             "backend_options": vars(options),
             "sample_period_s": config["sample_period_s"],

@@ -7,6 +7,8 @@ rule convert_fastllm:
         "resources/models/{model}/fastllm-{dtype}.flm",
     log:
         "logs/convert_fastllm/{model}-{dtype}.log",
+    wildcard_constraints:
+        dtype=_one_of(["float32", "float16", "bfloat16", *formats_of("fastllm")]),
     conda:
         "../envs/fastllm.yaml"
     resources:
@@ -31,3 +33,21 @@ rule convert_llamacpp:
         "../envs/llamacpp.yaml"
     script:
         "../scripts/convert_llamacpp.py"
+
+
+# A quantized GGUF: llama.cpp's own quantizer (llama_model_quantize) on the model-dtype GGUF.
+rule quantize_llamacpp:
+    input:
+        gguf="resources/models/{model}/llamacpp-{dtype}.gguf",
+        code=get_code("quantize_llamacpp"),
+    output:
+        "resources/models/{model}/llamacpp-{dtype}-{weights}.gguf",
+    log:
+        "logs/quantize_llamacpp/{model}-{dtype}-{weights}.log",
+    wildcard_constraints:
+        weights=_one_of(formats_of("llamacpp")),
+    conda:
+        "../envs/llamacpp.yaml"
+    threads: workflow.cores
+    script:
+        "../scripts/quantize_llamacpp.py"

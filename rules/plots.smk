@@ -20,6 +20,25 @@ rule plot_scenario:
         "../scripts/plot_scenario.py"
 
 
+rule plot_precision:
+    input:
+        precision="results/tables/precision.csv",
+        strings=strings_files(),
+        code=get_code("plot_precision"),
+    output:
+        report(
+            "results/plots/precision.png",
+            caption="../report/plot_precision.rst",
+            category="Resources",
+        ),
+    log:
+        "logs/plot_precision.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/plot_precision.py"
+
+
 rule plot_model:
     input:
         runs=get_model_runs,

@@ -4,6 +4,7 @@ rule render_report:
         agreement=model_paths("results/agreement/{model}.csv").values(),
         roofline="results/tables/roofline.csv",
         resources="results/tables/resources.csv",
+        precision=precision_outputs(),
         reference=reference_summary(),
         article=article_file(),
         bandwidth="results/device/bandwidth.json",

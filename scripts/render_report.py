@@ -15,6 +15,7 @@ paths = {
     "models": snakemake.params.models,
     "roofline": snakemake.input.roofline,
     "resources": snakemake.input.resources,
+    "precision": list(snakemake.input.precision),
     "agreement": list(snakemake.input.agreement),
     "bandwidth": snakemake.input.bandwidth,
     "plots": list(snakemake.input.plots),

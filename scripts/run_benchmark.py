@@ -11,10 +11,12 @@ from llmbench.scenario_types import Scenario
 log = log_to(snakemake.log[0])
 w, settings = snakemake.wildcards, snakemake.params.settings
 spec = RunSpec(
-    run=RunId(RunKey(w.model, w.backend, w.scenario), int(w.replica)),
+    run=RunId(RunKey.of_runner(w.model, w.runner, w.scenario), int(w.replica)),
     scenario=Scenario.from_dict(settings["scenario"]),
     device=settings["device"],
     dtype=settings["dtype"],
+    weights=settings["weights"],
+    bits_per_weight=settings["bits_per_weight"],
     cpu_threads=settings["cpu_threads"],
     backend_options=settings["backend_options"],
     sample_period_s=settings["sample_period_s"],

@@ -28,15 +28,18 @@ RULE_ENTRIES: dict[str, list[str]] = {
         "llmbench.models.flm_export",
     ],  # converts in a child process
     "convert_llamacpp": ["scripts/convert_llamacpp.py"],
+    "quantize_llamacpp": ["scripts/quantize_llamacpp.py"],
     "tokenize_prompts": ["scripts/tokenize_prompts.py"],
     "describe_model": ["scripts/describe_model.py"],
     "run_benchmark": ["scripts/run_benchmark.py", "llmbench.measure.worker", "llmbench.backends.{backend}"],
     "measure_bandwidth": ["scripts/measure_bandwidth.py"],
     "collect_results": ["scripts/collect_results.py"],
     "derive_tables": ["scripts/derive_tables.py"],
+    "derive_precision": ["scripts/derive_precision.py"],
     "check_agreement": ["scripts/check_agreement.py"],
     "plot_scenario": ["scripts/plot_scenario.py"],
     "plot_model": ["scripts/plot_model.py"],
+    "plot_precision": ["scripts/plot_precision.py"],
     "render_report": ["scripts/render_report.py"],
 }
 

@@ -20,7 +20,9 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from . import backends
+from .measure.device import resolve_device
 from .models.acquire import ModelSourceError, check_local_model
+from .models.precision import formats_of
 from .models.presets import PRESETS
 from .models.prompts import PromptsError, read_queries
 from .scenario_types import KEYS, TYPES, scenario_schema
@@ -67,6 +69,11 @@ def _messages(error) -> list[str]:
     known = list(error.schema.get("properties", {}))
     if len(path) == 2 and path[0] == "scenarios":
         return _scenario_key_messages(error, known)
+    if path[:1] == ["models"] and path[2:] == ["weights"]:
+        return [
+            f"{_key(error, key)}: {key} has no quantized weight formats (backends with some: {', '.join(known)})"
+            for key in sorted(set(error.instance) - set(known))
+        ]
     return [_unknown_key(_key(error, key), key, known) for key in sorted(set(error.instance) - set(known))]
 
 
@@ -107,7 +114,30 @@ def load_schema() -> dict:
     schema["properties"]["backend_options"]["properties"] = {
         name: backends.schema_of(name) for name in backends.available()
     }
+    schema["properties"]["models"]["additionalProperties"]["properties"]["weights"] = weights_schema()
     return schema
+
+
+def weights_schema() -> dict:
+    """JSON schema of `models.<m>.weights`: backend -> the quantized formats to run, from the
+    table of llmbench.models.precision (a backend without formats is not a key)."""
+    properties = {}
+    for name in backends.available():
+        formats = formats_of(backends.get_backend(name).artifact_kind)
+        if formats:
+            properties[name] = {
+                "type": "array",
+                "uniqueItems": True,
+                "items": {"enum": list(formats)},
+                "description": f"{name}'s weight formats to run besides the model dtype",
+            }
+    return {
+        "description": "backend -> quantized weight formats, each one more run of every scenario",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "default": {},
+    }
 
 
 def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
@@ -124,6 +154,7 @@ def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     _expand_home(config)
     problems += _check_models(config["models"], base_dir)
     problems += _check_backends(config)
+    problems += _check_weights(config)
     problems += _check_scenarios(config, base_dir)
     try:
         read_queries(base_dir / config["prompts"])
@@ -205,6 +236,25 @@ def _check_backends(config: dict) -> list[str]:
         for name in config["backend_options"]
         if name not in config["backends"]
     ]
+    return problems
+
+
+def _check_weights(config: dict) -> list[str]:
+    """Each model's weights: backends that run, formats the device can run (`auto` resolved here)."""
+    problems = []
+    device = resolve_device(config["device"])
+    for model, settings in config["models"].items():
+        for name, formats in settings["weights"].items():
+            where = f"models.{model}.weights.{name}"
+            if name not in config["backends"]:
+                problems.append(f"{where}: {name!r} is not among backends: {config['backends']}")
+                continue
+            table = formats_of(backends.get_backend(name).artifact_kind)
+            problems += [
+                f"{where}: {f} runs only on {', '.join(table[f].devices)}, and this run's device is {device}"
+                for f in formats
+                if device not in table[f].devices
+            ]
     return problems
 
 

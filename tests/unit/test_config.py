@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmbench.config import ConfigError, owner_problem, results_identity, validate_config
 from llmbench.models.prompts import read_queries
@@ -265,3 +267,76 @@ def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):
     prompts = tmp_path / "bom.txt"
     prompts.write_bytes("\ufeff你好\nsecond\n".encode())
     assert read_queries(prompts) == ["你好", "second"]
+
+
+# -- the precision axis: models.<m>.weights -------------------------------------------------
+def _formats(backend):
+    from llmbench.backends import get_backend
+    from llmbench.models.precision import formats_of
+
+    return formats_of(get_backend(backend).artifact_kind)
+
+
+def _quantizing():
+    from llmbench.backends import available
+
+    return [b for b in available() if _formats(b)]
+
+
+QUANTIZING = _quantizing()
+
+
+@given(st.sampled_from(QUANTIZING), st.data())
+@settings(max_examples=20, deadline=None)
+def test_every_weight_format_of_a_backend_is_accepted(backend, data):
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    chosen = data.draw(st.lists(st.sampled_from(sorted(_formats(backend))), min_size=1, unique=True))
+    config["models"]["tiny"]["weights"] = {backend: chosen}
+    config["device"] = "cuda"  # where every format runs
+    config["backends"] = list(dict.fromkeys([*config["backends"], backend]))
+    validated = validate_config(config, REPO)
+    assert validated["models"]["tiny"]["weights"] == {backend: chosen}
+
+
+@given(
+    st.sampled_from(QUANTIZING), st.sampled_from(["int4", "int8", "Q4_K_M", "Q8_0", "q4_0", "nf4", "int3"])
+)
+@settings(max_examples=30, deadline=None)
+def test_a_quant_type_a_backend_does_not_have_is_refused_naming_the_key(backend, name):
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["models"]["tiny"]["weights"] = {backend: [name]}
+    config["device"] = "cuda"
+    config["backends"] = list(dict.fromkeys([*config["backends"], backend]))
+    if name in _formats(backend):
+        validate_config(config, REPO)
+        return
+    found = problems(config)
+    assert f"models.tiny.weights.{backend}.0: {name!r} is not one of" in found
+
+
+def test_weights_for_a_backend_without_formats_or_not_run_are_refused(config):
+    config["models"]["tiny"]["weights"] = {"hf-remote": ["int8"]}
+    assert "models.tiny.weights.hf-remote: hf-remote has no quantized weight formats" in problems(config)
+    config["backends"] = ["hf", "llamacpp"]
+    config["models"]["tiny"]["weights"] = {"fastllm": ["int4"]}
+    assert "models.tiny.weights.fastllm: 'fastllm' is not among backends" in problems(config)
+
+
+def test_the_default_config_runs_no_quantized_weights(config):
+    assert all(m["weights"] == {} for m in validate_config(config, REPO)["models"].values())
+
+
+def test_a_cuda_only_weight_format_asked_on_cpu_is_refused_naming_the_key(config):
+    from llmbench.models.precision import FORMATS
+
+    cuda_only = [
+        (kind, f) for kind, table in FORMATS.items() for f in table.values() if "cpu" not in f.devices
+    ]
+    assert cuda_only  # bitsandbytes' formats
+    config["device"] = "cpu"
+    config["models"]["tiny"]["weights"] = {"hf": ["bnb-nf4", "torchao-int4"]}
+    found = problems(config)
+    assert "models.tiny.weights.hf: bnb-nf4 runs only on cuda, and this run's device is cpu" in found
+    assert "torchao-int4" not in found
+    config["device"] = "cuda"
+    validate_config(config, REPO)

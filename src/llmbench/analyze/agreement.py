@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..record import RunRecord
+from ..record import RunRecord, split_runner
 
 COLUMNS = [
     "model",
@@ -41,6 +41,8 @@ COLUMNS = [
     "forced_first_miss",
     "forced_max_gap",
     "forced_top12_median",
+    "kl_mean",
+    "kl",
 ]
 VERDICT_COLUMNS = [
     "model",
@@ -104,6 +106,25 @@ def forced_check(reference: Reference, prompt: list[int], output: list[int]) -> 
     }
 
 
+def kl_divergence(
+    reference: Reference, candidate: Callable, prompt: list[int], output: list[int]
+) -> list[float]:
+    """KL(reference || candidate) of the next-token distribution at each output position, teacher-
+    forced on prompt + output, EOS excluded from both (generation masks it); nats, one per token.
+    `candidate` maps ids to logits (positions x vocab, numpy or torch), as Backend.teacher_forced_logits."""
+    import torch
+
+    ids = prompt + output
+    window = slice(len(prompt) - 1, len(prompt) - 1 + len(output))
+    p = reference.logits(ids)[window].float().cpu()
+    q = torch.as_tensor(candidate(ids))[window].float()
+    keep = torch.ones(p.shape[-1], dtype=torch.bool)
+    keep[reference.eos_ids] = False
+    log_p = torch.log_softmax(p[:, keep], dim=-1)
+    log_q = torch.log_softmax(q[:, keep], dim=-1)
+    return (log_p.exp() * (log_p - log_q)).sum(-1).clamp(min=0).tolist()
+
+
 def _outputs(record: RunRecord) -> Counter:
     """(concurrency, query index, prompt, output) -> how many passes produced it."""
     counts: Counter = Counter()
@@ -118,13 +139,18 @@ def _outputs(record: RunRecord) -> Counter:
 
 
 def agreement_table(
-    records: list[RunRecord], reference_backend: str, reference: Reference | None
+    records: list[RunRecord],
+    reference_backend: str,
+    reference: Reference | None,
+    candidates: dict[str, Callable] | None = None,
 ) -> pd.DataFrame:
-    """One row per distinct output of each (scenario, backend, level, query) of one model."""
+    """One row per distinct output of each (scenario, backend, level, query) of one model.
+    `candidates`: runner -> its own logits function (Backend.teacher_forced_logits); each of its
+    outputs gets the per-token KL divergence from the reference (`kl`, ";"-joined) and its mean."""
     measured = [r for r in records if r.measurement is not None]
     expected: dict[tuple, list[int]] = {}
     for record in sorted(measured, key=lambda r: r.run):
-        if record.key.backend == reference_backend:
+        if record.key.runner == reference_backend:
             for (level, query, _, output), _count in _outputs(record).most_common():
                 expected.setdefault((record.key.scenario, level, query), list(output))
     counts: dict[tuple, Counter] = {}
@@ -137,7 +163,7 @@ def agreement_table(
             row = {
                 "model": key.model,
                 "scenario": key.scenario,
-                "backend": key.backend,
+                "backend": key.runner,
                 "reference": reference_backend,
                 "concurrency": level,
                 "query_index": query,
@@ -145,12 +171,17 @@ def agreement_table(
                 "tokens": len(output),
             }
             target = expected.get((key.scenario, level, query))
-            if key.backend != reference_backend and target is not None:
+            if key.runner != reference_backend and target is not None:
                 row.update(compare_sequences(target, list(output)))
             if reference is not None:
                 if (prompt, output) not in forced:
                     forced[(prompt, output)] = forced_check(reference, list(prompt), list(output))
                 row.update(forced[(prompt, output)])
+                candidate = (candidates or {}).get(key.runner)
+                if candidate is not None and output:
+                    kl = kl_divergence(reference, candidate, list(prompt), list(output))
+                    row["kl_mean"] = sum(kl) / len(kl)
+                    row["kl"] = ";".join(f"{v:.6g}" for v in kl)
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -168,7 +199,13 @@ def verdicts(table: pd.DataFrame, min_forced_agreement: float, near_tie_ratio: f
     of its tokens, every miss within 0.165 logits of a median lead of 0.21; FastLLM's
     CPU library, which rotates ChatGLM2's heads over the wrong width, missed by up to
     0.173 logits where the median lead was 0.033 (chatglm2-tiny). An absolute gap would
-    not tell them apart."""
+    not tell them apart.
+
+    Runs on quantized weights (``backend+format``) get no verdict: quantization moves tokens by
+    design, neither a wrong computation nor rounding; llmbench.analyze.precision judges them by
+    their quality cost."""
+    if not table.empty:
+        table = table[table["backend"].map(lambda runner: split_runner(runner)[1] is None).astype(bool)]
     if table.empty:
         return pd.DataFrame(columns=VERDICT_COLUMNS)
     table = table.assign(
@@ -196,6 +233,42 @@ def verdicts(table: pd.DataFrame, min_forced_agreement: float, near_tie_ratio: f
     summary["disagrees"] = below & (summary["forced_max_gap"] > near_tie_ratio * summary["lead"])
     summary["near_ties"] = below & ~summary["disagrees"]
     return summary[VERDICT_COLUMNS]
+
+
+def logits_functions(records: list[RunRecord], device: str, cpu_threads: int) -> dict[str, Callable]:
+    """runner -> its backend's teacher-forced logits, for the runs of every backend that ran quantized
+    weights (those runs and their floor: the precision table's KL divergence), where the backend
+    gives logits and this process can import its library; each loaded from its run's own spec
+    (artifact, dtype, weights, options) on `device`."""
+    from ..backends import get_backend, make_options
+    from ..backends.base import BackendUnavailable, LoadSettings
+
+    quantized = {r.key.backend for r in records if r.key.weights is not None}
+    functions = {}
+    for record in records:
+        key, spec = record.key, record.spec
+        if record.measurement is None or key.runner in functions or key.backend not in quantized:
+            continue
+        if not get_backend(key.backend).gives_logits:
+            continue
+        backend = get_backend(key.backend)(
+            LoadSettings(
+                model_dir=spec.model_dir,
+                artifact=spec.artifact,
+                device=device,
+                dtype=spec.dtype,
+                cpu_threads=cpu_threads,
+                options=make_options(key.backend, spec.backend_options),
+                weights=spec.weights,
+            )
+        )
+        try:
+            backend.import_libraries()
+        except BackendUnavailable:
+            continue  # its library is not in this environment (a conda env per rule): no KL here
+        backend.load()
+        functions[key.runner] = backend.teacher_forced_logits
+    return functions
 
 
 def reference_logits(model_dir: str, dtype: str, device: str, cpu_threads: int) -> Reference:

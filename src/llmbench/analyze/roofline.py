@@ -7,6 +7,25 @@ is measured by :mod:`llmbench.measure.bandwidth` on the GPU the runs use.
 
 from __future__ import annotations
 
+DTYPE_BITS = {"float32": 32.0, "float16": 16.0, "bfloat16": 16.0}
+
+
+def stored_decode_bytes(decode_bytes: float, dtype: str, bits_per_weight: float | None) -> float:
+    """The bytes one decode step reads when the weights are stored at `bits_per_weight` (scales
+    included) instead of `dtype` (`decode_bytes` counts them in `dtype`); None: the dtype's own."""
+    if bits_per_weight is None:
+        return decode_bytes
+    return decode_bytes * bits_per_weight / DTYPE_BITS[dtype]
+
+
+def stored_bits(record) -> float | None:
+    """A run's stored bits per weight: what its backend read from the file where it says
+    (llama.cpp: K-quants fall back to wider types on rows not divisible by 256), else the
+    format's nominal figure (RunSpec.bits_per_weight); None for the dtype's own."""
+    if record.spec is None or record.spec.weights is None:
+        return None
+    return record.backend_info.get("stored_bits_per_weight") or record.spec.bits_per_weight
+
 
 def bound_tokens_per_s(bandwidth_bytes_per_s: float, decode_bytes: int) -> float:
     """The batch-1 decode rate if reading the weights were the only cost."""

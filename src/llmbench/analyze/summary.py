@@ -134,7 +134,7 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
     measured = [r for r in replicas if r.measurement is not None]
     base = {
         "model": first.key.model,
-        "backend": first.key.backend,
+        "backend": first.key.runner,
         "scenario": first.key.scenario,
         "scenario_type": spec.scenario.type if spec else "",
         "status": run_status(replicas),

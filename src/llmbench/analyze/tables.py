@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..record import RunKey, RunRecord
 from .metrics import MIB
-from .roofline import bound_tokens_per_s
+from .roofline import bound_tokens_per_s, stored_bits, stored_decode_bytes
 
 ROOFLINE_COLUMNS = [
     "model",
@@ -87,17 +87,21 @@ def roofline_table(
     summary: pd.DataFrame, records: list[RunRecord], models: dict[str, dict], bandwidth: dict
 ) -> pd.DataFrame:
     """One row per batch-1 decode figure; `fraction` empty (with a note) where the
-    bandwidth was not measured on the device that ran."""
+    bandwidth was not measured on the device that ran. Decode bytes are in the precision the
+    run's weights are stored in (RunSpec.bits_per_weight, scales included)."""
     batch1, gpus = _batch1_levels(records), _gpus(records)
+    stored = {r.key: (r.spec.dtype, stored_bits(r)) for r in records if r.spec is not None}
     measured_on = "cpu" if bandwidth.get("device") == "cpu" else bandwidth.get("uuid")
     decode = summary[(summary.metric == "decode_tokens_per_s") & (summary.status != "failed")]
     rows = []
     for row in decode.itertuples():
-        key = RunKey(row.model, row.backend, row.scenario)
+        key = RunKey.of_runner(row.model, row.backend, row.scenario)
         level = None if pd.isna(row.concurrency) else int(row.concurrency)
         if level not in batch1.get(key, set()):
             continue
-        decode_bytes = models[row.model]["decode_bytes"]
+        decode_bytes = stored_decode_bytes(
+            models[row.model]["decode_bytes"], *stored.get(key, ("float32", None))
+        )
         bound, note = math.nan, ""
         if not bandwidth.get("available", True):
             note = f"bandwidth not measured: {bandwidth.get('reason')}"
@@ -128,8 +132,16 @@ def roofline_table(
     return pd.DataFrame(rows, columns=ROOFLINE_COLUMNS)
 
 
-def resources_table(summary: pd.DataFrame, models: dict[str, dict], bandwidth: dict) -> pd.DataFrame:
-    """One row per run that measured something: the means over its replicas."""
+def stored_precision(records: list[RunRecord]) -> dict[tuple[str, str], tuple[str, float | None]]:
+    """(model, runner) -> (dtype, stored bits per weight or None for the dtype's own)."""
+    return {(r.key.model, r.key.runner): (r.spec.dtype, stored_bits(r)) for r in records if r.spec}
+
+
+def resources_table(
+    summary: pd.DataFrame, models: dict[str, dict], bandwidth: dict, stored: dict | None = None
+) -> pd.DataFrame:
+    """One row per run that measured something: the means over its replicas. `stored`
+    (stored_precision) puts weights_mib in the precision the run's weights are stored in."""
     run_level = summary[(summary.per == "run") & summary.concurrency.isna()]
     rows = []
     for (model, backend, scenario), group in run_level.groupby(["model", "backend", "scenario"], sort=False):
@@ -139,7 +151,8 @@ def resources_table(summary: pd.DataFrame, models: dict[str, dict], bandwidth: d
             m: (float(values[m]) if m in values and not pd.isna(values[m]) else math.nan)
             for m in RESOURCE_METRICS
         }
-        row["weights_mib"] = models[model]["parameter_bytes"] / MIB
+        dtype, bits = (stored or {}).get((model, backend), ("float32", None))
+        row["weights_mib"] = stored_decode_bytes(models[model]["parameter_bytes"], dtype, bits) / MIB
         context = bandwidth.get("context_bytes")
         row["context_mib"] = context / MIB if row["device"] == "cuda" and context else math.nan
         row["beyond_weights_mib"] = row["gpu_process_peak_mib"] - row["weights_mib"]

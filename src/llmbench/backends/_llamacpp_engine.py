@@ -237,6 +237,23 @@ class Engine:
             else:
                 self.active.append(request)
 
+    def forward(self, ids: list[int]):
+        """Logits after every prefix of `ids` (a copy, len(ids) x vocab) in sequence 0 of this
+        (idle) context, whose KV is cleared again."""
+        lib, np, batch = self.b._lib, self.b._np, self.batch
+        n = len(ids)
+        batch.token[:n] = ids
+        batch.pos[:n] = np.arange(n)
+        batch.seq[:n] = 0
+        batch.logits[:n] = 1
+        batch.struct.n_tokens = n
+        code = lib.llama_decode(self.ctx, batch.struct)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} ({n} tokens)")
+        logits = np.ctypeslib.as_array(lib.llama_get_logits(self.ctx), shape=(n, self.b.n_vocab)).copy()
+        lib.llama_memory_seq_rm(self.memory, 0, -1, -1)
+        return logits
+
     def admissible(self, pending: collections.deque) -> list[Request]:
         """Pops from the front of `pending`, in order, the requests the next step can take: limited by
         free slots, room left in the batch and context_tokens; stops at the first that does not fit."""

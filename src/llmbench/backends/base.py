@@ -55,6 +55,7 @@ class LoadSettings:
     cpu_threads: int
     options: Any = field(default_factory=NoOptions)  # the backend's Options instance
     cache_dir: str | None = None  # a folder shared by runs for compile caches
+    weights: str | None = None  # a quantized format of models.precision; None: `dtype` weights
 
 
 @dataclass
@@ -87,6 +88,8 @@ class Backend(ABC):
     required_options: ClassVar[dict] = {}
     # Packages whose versions are recorded with every result.
     packages: ClassVar[tuple[str, ...]] = ()
+    # Whether teacher_forced_logits() is implemented (the KL divergence of its quality cost).
+    gives_logits: ClassVar[bool] = False
 
     def __init__(self, settings: LoadSettings):
         self.settings = settings
@@ -124,6 +127,11 @@ class Backend(ABC):
         """The same generation the way a user would call the library, without
         llmbench's stamps: the baseline of benchmarks/harness_overhead.py."""
         return self.generate(prompt_ids, output_tokens).output_ids
+
+    def teacher_forced_logits(self, ids: list[int]):
+        """The next-token logits after every prefix of `ids` (numpy float32, len(ids) x vocab), in one
+        forward pass over them; after load(). Raises NotImplementedError where gives_logits is False."""
+        raise NotImplementedError(f"{type(self).__name__} gives no logits")
 
     def describe(self) -> dict:
         """Facts about how this backend ran (library, threads, token clock, ...);

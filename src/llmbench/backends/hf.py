@@ -83,11 +83,34 @@ class _TokenClock:
         pass
 
 
+def _torchao(config_name: str, **kwargs):
+    def build(transformers, torch, dtype):
+        import torchao.quantization as ao
+        from torchao.quantization.granularity import PerAxis
+
+        values = {k: (PerAxis(0) if v == "per_row" else getattr(torch, v)) for k, v in kwargs.items()}
+        return transformers.TorchAoConfig(getattr(ao, config_name)(**values))
+
+    return build
+
+
+# models.precision's transformers formats -> their quantization config (transformers, torch, dtype).
+QUANTIZATION = {
+    "torchao-int8": _torchao("Int8WeightOnlyConfig"),
+    "torchao-int4": _torchao("IntxWeightOnlyConfig", weight_dtype="int4", granularity="per_row"),
+    "bnb-int8": lambda transformers, torch, dtype: transformers.BitsAndBytesConfig(load_in_8bit=True),
+    "bnb-nf4": lambda transformers, torch, dtype: transformers.BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+    ),
+}
+
+
 class HFBackend(Backend):
     """transformers eager: `model.generate()` with a fresh greedy GenerationConfig."""
 
     artifact_kind = "hf"
-    packages = ("torch", "transformers")
+    packages = ("torch", "transformers", "torchao")
+    gives_logits = True
 
     def import_libraries(self) -> None:
         """Imports torch and transformers."""
@@ -104,7 +127,10 @@ class HFBackend(Backend):
         if s.device == "cuda" and not torch.cuda.is_available():
             raise BackendUnavailable("device cuda asked for, but torch sees no CUDA device")
         torch.set_num_threads(s.cpu_threads)
-        self.model = self._from_pretrained(getattr(torch, s.dtype)).to(s.device).eval()
+        self.model = self._from_pretrained(getattr(torch, s.dtype))
+        if s.weights is None or s.device == "cpu":  # quantized on cuda: placed by device_map already
+            self.model = self.model.to(s.device)
+        self.model.eval()
         self.eos_ids = eos_ids(self.model)
         self.ignored_decoding = checkpoint_decoding(self.model.generation_config)
         # generate() fills every setting left unset from the model's generation_config:
@@ -120,9 +146,19 @@ class HFBackend(Backend):
     def _from_pretrained(self, dtype):
         # Straight onto the GPU: no second copy of the weights through host memory.
         placement = {"device_map": self.settings.device} if self.settings.device == "cuda" else {}
+        if self.settings.weights:  # quantized as it loads, by the method's transformers config
+            build = QUANTIZATION[self.settings.weights]
+            placement["quantization_config"] = build(self._transformers, self._torch, dtype)
         return self._transformers.AutoModelForCausalLM.from_pretrained(
             self.settings.artifact, dtype=dtype, **placement
         )
+
+    def teacher_forced_logits(self, ids: list[int]):
+        """One forward pass over `ids`: the logits after every prefix, float32 numpy on the host."""
+        torch = self._torch
+        with torch.inference_mode():
+            logits = self.model(torch.tensor([ids], device=self.settings.device)).logits[0]
+        return logits.float().cpu().numpy()
 
     def _generation_config(self, output_tokens: int):
         """Neutral greedy with EOS masked until exactly `output_tokens` (min_new_tokens)."""

@@ -81,6 +81,7 @@ class LlamaCppBackend(Backend):
     Options = Options
     artifact_kind = "llamacpp"  # resources/models/{model}/llamacpp-{dtype}.gguf
     packages = ("llama-cpp-python", "gguf")
+    gives_logits = True
 
     @staticmethod
     def preload() -> None:
@@ -208,6 +209,15 @@ class LlamaCppBackend(Backend):
         """The same scheduler path without per-token stamps."""
         return self._run([Request(list(prompt_ids), output_tokens, now(), stamp=False)])[0].output_ids
 
+    def teacher_forced_logits(self, ids: list[int]):
+        """One llama_decode over `ids` in a context of its own (one sequence), logits at every
+        position; not through the scheduler (call it while no request runs)."""
+        engine = Engine(self, 1, -(-len(ids) // 256) * 256)
+        try:
+            return engine.forward(ids)
+        finally:
+            engine.close()
+
     def describe(self) -> dict:
         """llama.cpp's system info, GPU offload, buffer sizes from its log, threads, slots, context
         tokens per slot and rebuilds, KV type, flash attention (asked and resolved), masked ids, decoding and
@@ -231,6 +241,8 @@ class LlamaCppBackend(Backend):
             "masked_ids": self.masked,
             "decoding": "greedy, EOS ids logit-biased to -inf: llama.cpp's sampler chain",
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
+            # what the file stores, fallbacks included ("file size = 0.79 MiB (7.46 BPW)")
+            "stored_bits_per_weight": _bpw(log_find("BPW")),
         }
 
     def close(self) -> None:
@@ -243,6 +255,11 @@ class LlamaCppBackend(Backend):
         if getattr(self, "model", None):
             self._lib.llama_model_free(self.model)
             self.model = None
+
+
+def _bpw(line: str | None) -> float | None:
+    found = re.search(r"\(([\d.]+) BPW\)", line or "")
+    return float(found[1]) if found else None
 
 
 BACKEND = LlamaCppBackend

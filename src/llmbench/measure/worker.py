@@ -22,7 +22,7 @@ def _preload_native_libraries() -> None:
     from ..backends import preload
 
     try:
-        backend = json.loads(Path(sys.argv[1]).read_text())["run"].split("/")[1]
+        backend = json.loads(Path(sys.argv[1]).read_text())["run"].split("/")[1].partition("+")[0]
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
         return  # not a spec: the worker's own checks report it
     preload(backend)
@@ -116,6 +116,7 @@ def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
             cpu_threads=spec.cpu_threads or default_cpu_threads(),
             options=make_options(spec.run.key.backend, spec.backend_options),
             cache_dir=cache_dir,
+            weights=spec.weights,
         )
         record.cpu_threads = settings.cpu_threads
         prompts = _prompts(spec)  # before loading: a run that cannot fit fails at once

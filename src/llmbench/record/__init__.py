@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
-from .ids import RunId, RunKey
+from .ids import RunId, RunKey, runner_name, split_runner
 from .measurement import Level, Measurement, Pass, Request, Resources, StopReason
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ __all__ = [
     "StopReason",
     "flag_text",
     "read_record",
+    "runner_name",
+    "split_runner",
     "write_record",
 ]
 
@@ -61,6 +63,8 @@ class RunSpec:
     manifest: str
     prompts_ids: str | None  # the tokenized queries; None for a scenario of random ids
     workflow_dir: str
+    weights: str | None = None  # a quantized format of models.precision; None: the dtype's own
+    bits_per_weight: float | None = None  # stored bits per weight, scales included
 
     def to_dict(self) -> dict:
         """As JSON-ready data: the run id as text, the scenario as its settings."""

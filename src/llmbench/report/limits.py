@@ -28,7 +28,7 @@ def cpu_threads_by_backend(records: list[RunRecord]) -> dict[str, int]:
             continue
         n = r.backend_info.get("cpu_threads") or r.backend_info.get("torch_threads") or r.cpu_threads
         if n:
-            threads[r.key.backend] = max(threads.get(r.key.backend, 0), int(n))
+            threads[r.key.runner] = max(threads.get(r.key.runner, 0), int(n))
     return threads
 
 
@@ -131,13 +131,13 @@ def limits(
     if remote:
         notes.append(t.f("limits.remote_code", runs=_runs(remote)))
     ignored = {
-        str(r.key.backend): r.backend_info["checkpoint_generation_config_not_applied"]
+        str(r.key.runner): r.backend_info["checkpoint_generation_config_not_applied"]
         for r in records
         if r.backend_info.get("checkpoint_generation_config_not_applied")
     }
     if ignored:
         settings = ", ".join(f"{k} {v}" for k, v in next(iter(ignored.values())).items())
         notes.append(t.f("limits.generation_config", settings=settings))
-    if not any(r.key.backend == reference_backend and r.measurement for r in records):
+    if not any(r.key.runner == reference_backend and r.measurement for r in records):
         notes.append(t.f("limits.no_reference", reference=reference_backend))
     return list(dict.fromkeys(notes))

@@ -23,6 +23,7 @@ from . import narrative, tables
 from .article import read_article
 from .conclusion import answer, article_table, summary_points
 from .limits import limits
+from .precision import precision_points, precision_section
 from .strings import Strings, load_strings
 
 
@@ -45,6 +46,7 @@ class Inputs:
     reproduce: str  # the command that reran it (reproduce_command)
     reference: tuple[str, pd.DataFrame] | None = None  # (folder, its summary)
     prompt_forms: dict[str, str] = field(default_factory=dict)  # model -> models.prompts.FORMS
+    precision: pd.DataFrame = field(default_factory=pd.DataFrame)  # analyze.precision; empty: none
 
 
 def measured_device(inputs: Inputs) -> str:
@@ -59,7 +61,7 @@ def title(inputs: Inputs, t: Strings) -> str:
     """The config's report title, else one naming the models, backends and measured device."""
     if inputs.settings.get("title"):
         return inputs.settings["title"]
-    backends = ", ".join(dict.fromkeys(r.key.backend for r in inputs.records))
+    backends = ", ".join(dict.fromkeys(r.key.runner for r in inputs.records))
     return t.f("title", models=", ".join(inputs.manifests), backends=backends, device=measured_device(inputs))
 
 
@@ -67,10 +69,18 @@ def _plot_sections(plots: list[str], scenario_types: dict[str, str]) -> dict[str
     """Which analysis section shows which figure."""
     from ..scenario_types import TYPES
 
-    sections: dict[str, list[str]] = {"loop": [], "threads": [], "latency": [], "resources": []}
+    sections: dict[str, list[str]] = {
+        "loop": [],
+        "threads": [],
+        "latency": [],
+        "resources": [],
+        "precision": [],
+    }
     for plot in plots:
         name = Path(plot).stem
-        if name in scenario_types:
+        if name == "precision" and Path(plot).parent.name == "plots":
+            sections["precision"].append(plot)
+        elif name in scenario_types:
             sections[TYPES[scenario_types[name]].section].append(plot)
         else:
             sections["latency" if name == "latency" else "resources"].append(plot)
@@ -92,7 +102,7 @@ def build_context(inputs: Inputs) -> dict:
     provenance = next((r.provenance for r in records if r.provenance), {})
     scenarios = inputs.scenarios
     stop = {
-        (r.key.model, r.key.backend, r.key.scenario, lv.concurrency): t.stop_reasons[lv.stop_reason]
+        (r.key.model, r.key.runner, r.key.scenario, lv.concurrency): t.stop_reasons[lv.stop_reason]
         for r in records
         if r.measurement
         for lv in r.measurement.levels
@@ -121,7 +131,7 @@ def build_context(inputs: Inputs) -> dict:
         "gpu_table": tables.environment_table(provenance, t),
         "models_table": tables.models_table(inputs.manifests, inputs.models, t),
         "scenarios_table": tables.scenarios_table(scenarios, t, sorted(set(inputs.prompt_forms.values()))),
-        "backend_info": {r.key.backend: backend_facts(r.backend_info) for r in records if r.backend_info},
+        "backend_info": {r.key.runner: backend_facts(r.backend_info) for r in records if r.backend_info},
         "results": tables.results_tables(summary, t, single),
         "detail": tables.detail_table(summary, stop, t, single),
         "loop_analysis": by_section["loop"],
@@ -139,7 +149,9 @@ def build_context(inputs: Inputs) -> dict:
             threshold=f"{inputs.correctness['min_forced_agreement']:.0%}",
         ),
         "reference": _reference(inputs, t),
-        "points": summary_points(comparisons, summary, inputs.resources, verdicts, article, t),
+        "points": summary_points(comparisons, summary, inputs.resources, verdicts, article, t)
+        + (precision_points(inputs.precision, t) if not inputs.precision.empty else []),
+        "precision": precision_section(inputs.precision, inputs.manifests, t),
         "limits": limits(records, inputs.manifests, summary, inputs.roofline, diagnosis, baseline, t),
         "failures": tables.failures_table(records, t),
         "plots": _plot_sections(inputs.plots, {name: s.type for name, s in scenarios.items()}),
@@ -248,6 +260,7 @@ def load_inputs(
         correctness=correctness,
         reproduce=reproduce,
         reference=reference,
+        precision=pd.read_csv(paths["precision"][0]) if paths.get("precision") else pd.DataFrame(),
         scenarios={name: Scenario.from_dict(s) for name, s in scenarios},
     )
 

@@ -151,3 +151,29 @@ def test_misses_within_the_argmaxs_typical_lead_are_rounding_not_a_wrong_computa
     summary = verdicts(pd.DataFrame(rows), min_forced_agreement=0.9, near_tie_ratio=1.0).set_index("backend")
     assert summary.loc["rounding", "near_ties"] and not summary.loc["rounding", "disagrees"]
     assert summary.loc["wrong", "disagrees"] and not summary.loc["wrong", "near_ties"]
+    # the same misses from runs on quantized weights are their quality cost: no verdict at all
+    quantized = [{**r, "backend": f"llamacpp+{r['backend']}"} for r in rows]
+    assert verdicts(pd.DataFrame(quantized + rows[:1]), 0.9, 1.0).backend.tolist() == ["rounding"]
+
+
+def test_kl_divergence_is_zero_against_itself_and_positive_against_another_model():
+    import torch
+
+    from llmbench.analyze.agreement import Reference, kl_divergence
+
+    torch.manual_seed(0)
+    table = torch.randn(50, 10)
+
+    def logits(ids):
+        return table[torch.tensor(ids)]
+
+    reference = Reference(logits, eos_ids=[3])
+    prompt, output = [1, 2, 4], [5, 6, 7]
+    assert kl_divergence(reference, logits, prompt, output) == pytest.approx([0, 0, 0], abs=1e-6)
+    other = kl_divergence(reference, lambda ids: logits(ids) * 2, prompt, output)
+    assert len(other) == 3 and all(v > 0 for v in other)
+    # EOS is excluded from both distributions: a candidate differing only there costs nothing
+    shifted = kl_divergence(
+        reference, lambda ids: logits(ids).index_fill(1, torch.tensor([3]), 50.0), prompt, output
+    )
+    assert shifted == pytest.approx([0, 0, 0], abs=1e-6)

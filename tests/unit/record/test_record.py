@@ -55,3 +55,27 @@ def test_flags_are_data_that_each_language_words():
     for level in (None, "–"):  # "–": records written before the level was left empty
         assert flag_text({**flag, "concurrency": level}).startswith("the first measured pass was 23 % slower")
         assert flag_text({**flag, "concurrency": level}, zh).startswith("第一遍测量比其余")
+
+
+WEIGHTS = st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_]{0,8}", fullmatch=True))
+
+
+@given(NAMES, NAMES, NAMES, WEIGHTS, st.integers(0, 99))
+def test_a_run_on_quantized_weights_prints_and_parses_back_with_its_weights(
+    model, backend, name, weights, replica
+):
+    run = RunId(RunKey(model, backend, name, weights), replica)
+    assert RunId.parse(str(run)) == run
+    assert RunKey.parse(str(run.key)) == run.key
+    segment = backend if weights is None else f"{backend}+{weights}"
+    assert run.key.runner == segment
+    assert run.path() == f"results/runs/{model}/{segment}/{name}/{replica}.json"
+
+
+def test_keys_with_and_without_weights_sort_together():
+    keys = [RunKey("m", "b", "s", "Q4_0"), RunKey("m", "b", "s"), RunKey("m", "a", "s", "int4")]
+    assert sorted(keys) == [
+        RunKey("m", "a", "s", "int4"),
+        RunKey("m", "b", "s"),
+        RunKey("m", "b", "s", "Q4_0"),
+    ]

@@ -19,7 +19,7 @@ def _latency_frame(records: list[RunRecord]) -> pd.DataFrame:
     for record in records:
         if record.measurement is None or record.scenario.type == "sweep":
             continue  # sweeps have their own curve
-        base = {"backend": record.key.backend, "scenario": record.key.scenario}
+        base = {"backend": record.key.runner, "scenario": record.key.scenario}
         for p in record.measurement.passes():
             for r in p.requests:
                 if r.ttft_ms is not None:
@@ -68,7 +68,7 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
     setup(t.language)
     fig, ax = plt.subplots(figsize=(11, 4.5))
     quantity = t.plot.memory_over_time_rss
-    backends = list(dict.fromkeys(r.key.backend for r in records))
+    backends = list(dict.fromkeys(r.key.runner for r in records))
     scenarios = list(dict.fromkeys(r.key.scenario for r in records))
     colors = dict(zip(backends, sns.color_palette(n_colors=max(1, len(backends))), strict=True))
     styles = {name: STYLES[i % len(STYLES)] for i, name in enumerate(scenarios)}
@@ -85,9 +85,9 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
         ]
         if not points:
             continue
-        color, style = colors[record.key.backend], styles[record.key.scenario]
+        color, style = colors[record.key.runner], styles[record.key.scenario]
         ax.plot(*zip(*points, strict=True), color=color, linestyle=style, linewidth=1.2, alpha=0.85)
-        drawn["backend"].add(record.key.backend)
+        drawn["backend"].add(record.key.runner)
         drawn["scenario"].add(record.key.scenario)
         for event in ("load_end", "measure_start"):
             if event in resources.events_s:
