@@ -163,9 +163,10 @@ class GreedySamplers:
 
 
 class Engine:
-    """One llama_context with `slots` sequences; used by one thread at a time."""
+    """One llama_context with `slots` sequences; used by one thread at a time. With `sample`
+    False no sampler chain is attached: every position's logits can be read (`forward`)."""
 
-    def __init__(self, backend: LlamaCppBackend, slots: int, context_tokens: int):
+    def __init__(self, backend: LlamaCppBackend, slots: int, context_tokens: int, sample: bool = True):
         self.b, self.slots, self.context_tokens = backend, slots, context_tokens
         lib, s = backend._lib, backend.settings
         params = lib.llama_context_default_params()
@@ -184,7 +185,7 @@ class Engine:
                 f"llama_init_from_model failed: {log_find('llama_init_from_model') or 'see log'}"
             )
         self.memory = lib.llama_get_memory(self.ctx)
-        self.samplers = GreedySamplers(lib, self.ctx, slots, backend.n_vocab, backend.masked)
+        self.samplers = GreedySamplers(lib, self.ctx, slots if sample else 0, backend.n_vocab, backend.masked)
         self.batch = Batch(lib, backend._np, params.n_batch)
         self.free = list(range(slots))
         self.active: list[Request] = []

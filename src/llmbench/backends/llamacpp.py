@@ -212,7 +212,7 @@ class LlamaCppBackend(Backend):
     def teacher_forced_logits(self, ids: list[int]):
         """One llama_decode over `ids` in a context of its own (one sequence), logits at every
         position; not through the scheduler (call it while no request runs)."""
-        engine = Engine(self, 1, -(-len(ids) // 256) * 256)
+        engine = Engine(self, 1, -(-len(ids) // 256) * 256, sample=False)
         try:
             return engine.forward(ids)
         finally:
