@@ -20,6 +20,9 @@ from scipy import stats as scipy_stats
 
 CONFIDENCE = 0.95
 PERCENTILES = (50, 90, 99)
+# A level whose fastest pass is more than this many times its slowest holds passes of two kinds (issue
+# 24: llama.cpp batched and unbatched by turns): flagged beside its figures, in the table, plot and answer.
+PASS_SPREAD_LIMIT = 1.5
 
 
 @lru_cache(maxsize=1024)
@@ -56,11 +59,14 @@ def supported(percentile: float, n: int) -> bool:
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p90/p99 of pooled samples; NaN where the sample cannot support the percentile."""
+    """p50/p90/p99 of pooled samples; NaN where the sample cannot support the percentile. Support
+    counts distinct values: the requests of one batch share one stamp (96 TTFTs of three batches of 32
+    are three observations), so a repeated value is not another sample."""
     values = np.asarray([s for s in samples if s is not None], dtype=float)
+    distinct = len(set(values.tolist()))
     out = {}
     for q in PERCENTILES:
-        out[f"p{q}"] = float(np.percentile(values, q)) if supported(q, len(values)) else math.nan
+        out[f"p{q}"] = float(np.percentile(values, q)) if supported(q, distinct) else math.nan
     return out
 
 

@@ -110,8 +110,14 @@ def measurement(s: Scenario, speed: float, rng: random.Random, passes: int = 3) 
         n = level or queries
         made = []
         for _ in range(passes):
-            itl = [max(0.01, rng.gauss(10 / speed, 0.3 / speed)) for _ in range(s.output_tokens - 1)]
-            requests = [request(i, 20 / speed, itl) for i in range(n)]
+            requests = [
+                request(
+                    i,
+                    20 / speed,
+                    [max(0.01, rng.gauss(10 / speed, 0.3 / speed)) for _ in range(s.output_tokens - 1)],
+                )
+                for i in range(n)
+            ]
             total = (
                 sum(r.e2e_ms for r in requests)
                 if s.kind.concurrent(s, level) == 1

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..record import RunKey, RunRecord, flag_text
 from ..stats import UnitStats, percentiles
-from .metrics import METRICS, PASS_METRICS, RUN_METRICS, pass_samples, run_values
+from .metrics import METRICS, PASS_METRICS, RUN_METRICS, pass_samples, process_value, run_values
 
 RUN_COLUMNS = [
     "model",
@@ -97,19 +97,32 @@ def _labelled(replicas: list[RunRecord], texts) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
-def _stats(groups: list[list[list[float]]]) -> dict:
-    """groups: per replica, per pass, the samples. Units are replicas if there are several."""
+def _stats(groups: list[list[list[float]]], replica_values: list[float] | None = None) -> dict:
+    """groups: per replica, per pass, the samples. Units are replicas if there are several, each
+    `replica_values`' entry (metrics.process_value) or the mean of its pass means. `samples` counts
+    distinct values: requests of one batch share one stamp, and percentiles need that many."""
     replicas = [[p for p in passes if p] for passes in groups]
-    replicas = [passes for passes in replicas if passes]
+    kept = [i for i, passes in enumerate(replicas) if passes]
+    replicas = [replicas[i] for i in kept]
     pooled = [v for passes in replicas for p in passes for v in p]
     if not pooled:
         return {"n": 0, "samples": 0, "passes": 0}
     pass_means = [[float(np.mean(p)) for p in passes] for passes in replicas]
     if len(replicas) >= 2:
-        unit, units = "replica", [float(np.mean(m)) for m in pass_means]
+        unit = "replica"
+        units = (
+            [replica_values[i] for i in kept]
+            if replica_values is not None
+            else [float(np.mean(m)) for m in pass_means]
+        )
     else:
         unit, units = "pass", pass_means[0]
     stats = UnitStats.of(units)
+    if unit == "pass" and replica_values is not None and stats.n:
+        # one process: its value by the metric's rule (a rate: tokens / time), the passes' spread
+        value = replica_values[kept[0]]
+        half = (stats.ci95_high - stats.ci95_low) / 2
+        stats = UnitStats(stats.n, value, stats.std, value - half, value + half)
     within = [np.var(m, ddof=1) for m in pass_means if len(m) > 1]
     return {
         "ci_unit": unit,
@@ -120,7 +133,7 @@ def _stats(groups: list[list[list[float]]]) -> dict:
         "ci95_high": stats.ci95_high,
         "within_std": math.sqrt(float(np.mean(within))) if within else math.nan,
         "passes": sum(len(m) for m in pass_means),
-        "samples": len(pooled),
+        "samples": len(set(pooled)),
         "min": min(pooled),
         **percentiles(pooled),
         "max": max(pooled),
@@ -151,7 +164,7 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
     if not measured:
         return [{**base, "concurrency": None, "metric": "", "unit": "", "per": ""}]
 
-    def row(name: str, concurrency, groups) -> dict:
+    def row(name: str, concurrency, groups, replica_values=None) -> dict:
         metric = METRICS[name]
         return {
             **base,
@@ -159,7 +172,7 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
             "metric": name,
             "unit": metric.unit,
             "per": metric.per,
-            **_stats(groups),
+            **_stats(groups, replica_values),
         }
 
     values = [run_values(r) for r in measured]
@@ -167,9 +180,15 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
         row(name, None, [[[v[name]]] if v[name] is not None else [] for v in values]) for name in RUN_METRICS
     ]
     for index, level in enumerate(measured[0].measurement.levels):
-        per_replica = [[pass_samples(p) for p in r.measurement.levels[index].passes] for r in measured]
+        level_passes = [r.measurement.levels[index].passes for r in measured]
+        per_replica = [[pass_samples(p) for p in passes] for passes in level_passes]
         rows += [
-            row(name, level.concurrency, [[s[name] for s in passes] for passes in per_replica])
+            row(
+                name,
+                level.concurrency,
+                [[s[name] for s in passes] for passes in per_replica],
+                [process_value(name, passes) for passes in level_passes],
+            )
             for name in PASS_METRICS
         ]
     return rows

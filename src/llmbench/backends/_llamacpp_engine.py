@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import heapq
 import json
 import math
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,19 +163,43 @@ class GreedySamplers:
         self.chains = []
 
 
+@dataclass
+class StepCounts:
+    """What the engine did, cumulative: llama_decode calls, those that only decoded (one token per
+    running sequence, no prompt) and the sequences they carried: decode_sequences / decode_steps is
+    how many sequences one llama_decode stepped together."""
+
+    decode_calls: int = 0
+    decode_steps: int = 0
+    decode_sequences: int = 0
+
+    def __add__(self, other: StepCounts) -> StepCounts:
+        return StepCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
 class Engine:
     """One llama_context with `slots` sequences; used by one thread at a time. With `sample`
-    False no sampler chain is attached: every position's logits can be read (`forward`)."""
+    False no sampler chain is attached: every position's logits can be read (`forward`).
+
+    The KV cache is unified (one stream all sequences share): llama.cpp then cuts a
+    llama_decode into ubatches by token count alone (split_simple), so a decode step of any
+    number of sequences is one device step. With a stream per sequence it cuts by sequence
+    ids, one ubatch per run of consecutive ascending ids: slots handed out last-in-first-out
+    made every other pass one ubatch per sequence (docs/results/h200, issue 24). Slots are
+    still taken lowest-first and each step's batch is ordered by slot, as llama-server does.
+    llama.cpp exposes no count of ubatches (its graph-reuse counter misses rebuilt graphs, and a
+    split step rebuilds them), so a split shows in the step times: the levels' step check
+    compares each pass's decode step with batch 1's (on the CPU a split step cost 100x)."""
 
     def __init__(self, backend: LlamaCppBackend, slots: int, context_tokens: int, sample: bool = True):
         self.b, self.slots, self.context_tokens = backend, slots, context_tokens
         lib, s = backend._lib, backend.settings
         params = lib.llama_context_default_params()
         params.n_seq_max = slots
-        params.n_ctx = slots * context_tokens  # kv_unified off: each sequence gets n_ctx / n_seq_max
+        params.n_ctx = slots * context_tokens  # unified: the sequences share n_ctx cells
         params.n_batch = params.n_ctx  # a whole batched prefill in one llama_decode call
         params.n_ubatch = min(512, params.n_ctx)
-        params.kv_unified = False
+        params.kv_unified = True
         params.n_threads = params.n_threads_batch = s.cpu_threads
         params.type_k = params.type_v = _GGML_TYPE[backend.kv_type]
         params.flash_attn_type = _FLASH[backend.flash_attn]
@@ -187,8 +212,9 @@ class Engine:
         self.memory = lib.llama_get_memory(self.ctx)
         self.samplers = GreedySamplers(lib, self.ctx, slots if sample else 0, backend.n_vocab, backend.masked)
         self.batch = Batch(lib, backend._np, params.n_batch)
-        self.free = list(range(slots))
-        self.active: list[Request] = []
+        self.free = list(range(slots))  # a heap: the lowest free slot first
+        self.active: list[Request] = []  # in slot order
+        self.counts = StepCounts()
 
     def fits(self, request: Request) -> bool:
         """Whether prompt + output tokens fit in one sequence's context_tokens."""
@@ -209,7 +235,7 @@ class Engine:
             n += 1
         for request in admit:  # prefill: logits of the last prompt position only
             request.start = started
-            request.slot = self.free.pop()
+            request.slot = heapq.heappop(self.free)
             length = len(request.prompt)
             batch.token[n : n + length] = request.prompt
             batch.pos[n : n + length] = np.arange(length)
@@ -225,6 +251,7 @@ class Engine:
             raise RuntimeError(f"llama_decode returned {code} ({n} tokens, {len(order)} sequences)")
         tokens = self.samplers.tokens(order, outputs)
         stamped = now()  # the ids are in Python: every sequence of this step has its token
+        self._count(len(self.active), not admit)
         self.active = []
         for request, token in zip(order, tokens, strict=True):
             request.output.append(token)
@@ -233,10 +260,18 @@ class Engine:
             if len(request.output) == request.n:
                 request.end = stamped
                 lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
-                self.free.append(request.slot)
+                heapq.heappush(self.free, request.slot)
                 request.done.set()
             else:
                 self.active.append(request)
+        self.active.sort(key=lambda r: r.slot)
+
+    def _count(self, sequences: int, decode_only: bool) -> None:
+        counts = self.counts
+        counts.decode_calls += 1
+        if decode_only:
+            counts.decode_steps += 1
+            counts.decode_sequences += sequences
 
     def forward(self, ids: list[int]):
         """Logits after every prefix of `ids` (a copy, len(ids) x vocab) in sequence 0 of this
@@ -274,7 +309,7 @@ class Engine:
         for request in requests:
             if request.slot >= 0 and request.slot not in self.free:
                 self.b._lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
-                self.free.append(request.slot)
+                heapq.heappush(self.free, request.slot)
             if not request.done.is_set():
                 request.error = error
                 request.done.set()

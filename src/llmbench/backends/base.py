@@ -90,6 +90,12 @@ class Backend(ABC):
     packages: ClassVar[tuple[str, ...]] = ()
     # Whether teacher_forced_logits() is implemented (the KL divergence of its quality cost).
     gives_logits: ClassVar[bool] = False
+    # What "concurrent" (requests from several threads) and "batch" (generate_batch) meant for this
+    # backend: the report prints both beside its concurrency figures.
+    concurrency_means: ClassVar[dict[str, str]] = {
+        "concurrent": "each thread's request runs on its own; nothing batches them",
+        "batch": "one thread per prompt (no batch API)",
+    }
 
     def __init__(self, settings: LoadSettings):
         self.settings = settings
@@ -132,6 +138,17 @@ class Backend(ABC):
         """The next-token logits after every prefix of `ids` (numpy float32, len(ids) x vocab), in one
         forward pass over them; after load(). Raises NotImplementedError where gives_logits is False."""
         raise NotImplementedError(f"{type(self).__name__} gives no logits")
+
+    def prepare(self, concurrency: int, sequence_tokens: int) -> None:
+        """Called before a scenario's warm-up with the most requests it will have in flight at once and
+        the longest prompt + output in tokens: a backend that sizes a context or a cache for them does
+        it here, so that no warm-up or measured pass pays for it. Does nothing by default."""
+
+    def counters(self) -> dict[str, int]:
+        """The backend's own cumulative counts, read between passes (e.g. slots, context rebuilds, decode
+        steps and the sequences they carried); each level records their increase over its warm-up and its
+        measured passes, and their values at its end. Empty by default."""
+        return {}
 
     def describe(self) -> dict:
         """Facts about how this backend ran (library, threads, token clock, ...);

@@ -111,6 +111,11 @@ class HFBackend(Backend):
     artifact_kind = "hf"
     packages = ("torch", "transformers", "torchao")
     gives_logits = True
+    concurrency_means = {
+        "concurrent": "each thread runs its own generate() on the shared model at the same time; nothing "
+        "batches them (their kernels interleave)",
+        "batch": "one generate() over a [batch, prompt length] tensor: one forward per step for all",
+    }
 
     def import_libraries(self) -> None:
         """Imports torch and transformers."""

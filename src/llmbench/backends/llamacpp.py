@@ -35,9 +35,19 @@ import collections
 import queue
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from ._llamacpp_engine import KV_OF_DTYPE, LOAD_MODE, Engine, Request, eos_ids, install_log, log_all, log_find
+from ._llamacpp_engine import (
+    KV_OF_DTYPE,
+    LOAD_MODE,
+    Engine,
+    Request,
+    StepCounts,
+    eos_ids,
+    install_log,
+    log_all,
+    log_find,
+)
 from .base import Backend, BackendUnavailable, Generation, now, option
 
 
@@ -80,6 +90,12 @@ class LlamaCppBackend(Backend):
 
     Options = Options
     artifact_kind = "llamacpp"  # resources/models/{model}/llamacpp-{dtype}.gguf
+    concurrency_means = {
+        "concurrent": "requests from several threads queue to one scheduler thread, which steps them "
+        "together in one llama_context (continuous batching, as llama-server)",
+        "batch": "one llama_decode per step over every running sequence; the KV cache is unified, so it "
+        "is one device step however many sequences (split_simple)",
+    }
     packages = ("llama-cpp-python", "gguf")
     gives_logits = True
 
@@ -135,6 +151,7 @@ class LlamaCppBackend(Backend):
         self._lock = threading.Lock()
         self._engines: list[Engine] = []
         self._rebuilds = 0
+        self._retired = StepCounts()  # the counts of engines closed by a rebuild
         self._queue: queue.Queue = queue.Queue()
         self._engine = self._new_engine(options.slots, options.context_tokens)
         self._scheduler = threading.Thread(target=self._serve, name="llamacpp-scheduler", daemon=True)
@@ -154,6 +171,7 @@ class LlamaCppBackend(Backend):
         engine.close()
         self._engines.remove(engine)
         self._rebuilds += 1
+        self._retired = self._retired + engine.counts
         self._engine = self._new_engine(slots, tokens)
         return self._engine
 
@@ -166,6 +184,9 @@ class LlamaCppBackend(Backend):
                 item = self._queue.get()  # idle: wait for work
                 if item is None:
                     return
+                if isinstance(item, _Reserve):
+                    self._reserve(engine, item)
+                    continue
                 pending.extend(item)
             while True:  # everything that arrived meanwhile
                 try:
@@ -174,6 +195,9 @@ class LlamaCppBackend(Backend):
                     break
                 if item is None:
                     self._queue.put(None)  # finish what runs, then stop
+                    break
+                if isinstance(item, _Reserve):
+                    self._queue.put(item)  # sized when idle
                     break
                 pending.extend(item)
             admit: list[Request] = []
@@ -186,6 +210,35 @@ class LlamaCppBackend(Backend):
             except BaseException as error:  # every caller in flight gets the error; the scheduler goes on
                 engine.abort([*engine.active, *admit, *pending], error)
                 pending.clear()
+
+    def _reserve(self, engine: Engine, reserve: _Reserve) -> None:
+        try:
+            self._sized_for(engine, reserve.requests)
+        except BaseException as error:
+            reserve.error = error
+        reserve.done.set()
+
+    def prepare(self, concurrency: int, sequence_tokens: int) -> None:
+        """Sizes the context for `concurrency` sequences of `sequence_tokens` (prompt + output) before
+        the warm-up, so that neither warm-up nor measured passes rebuild it, and a thread pool's
+        requests all find a slot at once (5 workers once ran on 3-4 slots set by a race); raises
+        what llama.cpp raised creating the context."""
+        placeholder = Request([0] * max(1, sequence_tokens - 1), 1, now())
+        reserve = _Reserve([placeholder] * concurrency)
+        self._queue.put(reserve)
+        reserve.done.wait()
+        if reserve.error is not None:
+            raise reserve.error
+
+    def counters(self) -> dict[str, int]:
+        """slots, context_rebuilds, and the engine's cumulative StepCounts (decode_calls, decode_steps,
+        decode_sequences); read between passes (the scheduler idle)."""
+        counts = self._retired + self._engine.counts
+        return {
+            "slots": self._engine.slots,
+            "context_rebuilds": self._rebuilds,
+            **{f.name: getattr(counts, f.name) for f in fields(StepCounts)},
+        }
 
     def _run(self, requests: list[Request]) -> list[Generation]:
         self._queue.put(requests)
@@ -260,6 +313,18 @@ class LlamaCppBackend(Backend):
 def _bpw(line: str | None) -> float | None:
     found = re.search(r"\(([\d.]+) BPW\)", line or "")
     return float(found[1]) if found else None
+
+
+@dataclass
+class _Reserve:
+    """A scheduler item: size the context for these (placeholder) requests while idle."""
+
+    requests: list[Request]
+    error: BaseException | None = None
+    done: threading.Event = None
+
+    def __post_init__(self):
+        self.done = threading.Event()
 
 
 BACKEND = LlamaCppBackend

@@ -12,10 +12,11 @@ is summed over it is what the measured tokens cost.
 from __future__ import annotations
 
 import statistics
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from ..record import Level, Measurement, Pass
-from ..stats import ci_half_width_pct
+from ..stats import PASS_SPREAD_LIMIT, ci_half_width_pct
 from .passes import now
 
 if TYPE_CHECKING:
@@ -75,49 +76,97 @@ def length_problems(passes: list[Pass], expected: int, label: str = "") -> list[
     ]
 
 
-def _repeat(run_pass, s: Scenario) -> tuple[list[Pass], str, float | None]:
-    """Passes until the stopping rule ends them; returns them, why it stopped and the CI reached."""
-    passes: list[Pass] = []
+def _repeat(run_pass, s: Scenario, passes: list[Pass], spent_s: float = 0.0) -> tuple[str, float | None]:
+    """Appends passes to `passes` until the stopping rule ends them (at least one); `spent_s` is measured
+    time already spent on them. Returns why it stopped and the CI reached."""
     started = now()
     while True:
         passes.append(run_pass())
-        elapsed = now() - started
+        elapsed = spent_s + now() - started
         ci = ci_half_width_pct([p.output_tokens_per_s for p in passes])
         if len(passes) < s.repetitions or elapsed < s.min_duration_s:
             continue
         if s.target_ci_pct is None:
-            return passes, "repetitions", ci
+            return "repetitions", ci
         if ci is not None and ci <= s.target_ci_pct:
-            return passes, "target", ci
+            return "target", ci
         if elapsed >= s.max_duration_s:
-            return passes, "time_cap", ci
+            return "time_cap", ci
+
+
+def visits(levels: list) -> list:
+    """The order levels are measured in: there and back (1, 8, 32, 32, 8, 1), so that a drift of the
+    machine over the process (clocks, a host CPU speeding up) falls on every level alike instead of
+    passing for scaling. One level is visited once."""
+    return list(levels) if len(levels) < 2 else [*levels, *reversed(levels)]
+
+
+class _Counters:
+    """A level's Backend.counters: the increase over its warm-up and its measured passes, summed over
+    its visits, and their values at its end."""
+
+    def __init__(self, backend: Backend):
+        self.backend, self.sums = backend, {}
+
+    def around(self, part: str, level, call):
+        before = self.backend.counters()
+        result = call()
+        after = self.backend.counters()
+        sums = self.sums.setdefault(level, {"warmup": {}, "measured": {}, "at_end": {}})
+        for key, value in after.items():
+            sums[part][key] = sums[part].get(key, 0) + value - before.get(key, 0)
+        sums["at_end"] = after
+        return result
+
+    def of(self, level) -> dict:
+        return self.sums.get(level, {}) if self.backend.counters() else {}
 
 
 def measure(
     backend: Backend, prompts: list[list[int]], s: Scenario, window: Window | None = None
 ) -> Measurement:
-    """Warm up and measure every level of scenario `s`; `window` is open exactly during measured passes."""
+    """Warm up and measure every level of scenario `s`, the levels there and back (`visits`): the first
+    visit warms up and runs half the passes (at least one), the second the rest under the stopping rule.
+    Before any warm-up the backend is prepared for the most requests the scenario has in flight at once
+    and its longest prompt + output. `window` is open exactly during measured passes."""
     window = window or NoWindow()
     kind = s.kind
-    levels = []
-    for level in kind.levels(s):
-        for _ in range(s.warmup_passes):
-            kind.run_pass(backend, prompts, s, level)
+    levels = kind.levels(s)
+    backend.prepare(max(kind.concurrent(s, lv) for lv in levels), max(map(len, prompts)) + s.output_tokens)
+    counters = _Counters(backend)
+    passes: dict = {lv: [] for lv in levels}
+    spent: dict = dict.fromkeys(levels, 0.0)
+    ended: dict = {}
+    for visit, level in enumerate(visits(levels)):
+        run = partial(kind.run_pass, backend, prompts, s, level)
+        first = visit < len(levels)
+        if first:
+            for _ in range(s.warmup_passes):
+                counters.around("warmup", level, run)
         started = now()
         window.open()
         try:
-            passes, reason, ci = _repeat(lambda lv=level: kind.run_pass(backend, prompts, s, lv), s)
+            if first and len(levels) > 1:
+                for _ in range(max(1, s.repetitions // 2)):
+                    passes[level].append(counters.around("measured", level, run))
+            else:
+                repeat = partial(_repeat, run, s, passes[level], spent[level])
+                ended[level] = counters.around("measured", level, repeat)
         finally:
             window.close()
-        levels.append(Level(level, s.warmup_passes, passes, reason, ci, now() - started))
+        spent[level] += now() - started
+    measured = [
+        Level(lv, s.warmup_passes, passes[lv], *ended[lv], spent[lv], counters=counters.of(lv))
+        for lv in levels
+    ]
     problems = [
         p
-        for lv in levels
+        for lv in measured
         for p in length_problems(
             lv.passes, s.output_tokens, "" if lv.concurrency is None else f"concurrency {lv.concurrency} "
         )
     ]
-    return Measurement(prompts=prompts, levels=levels, invalid_reasons=problems)
+    return Measurement(prompts=prompts, levels=measured, invalid_reasons=problems)
 
 
 def first_pass_outliers(measurement: Measurement) -> list[dict]:
@@ -140,6 +189,62 @@ def first_pass_outliers(measurement: Measurement) -> list[dict]:
                     "code": "first_pass_slower" if deviation < 0 else "first_pass_faster",
                     "concurrency": level.concurrency,
                     "pct": round(100 * abs(deviation)),
+                }
+            )
+    return flags
+
+
+# A pass at concurrency c whose median decode step costs at least this share of c batch-1 steps ran
+# its requests one after another, not as one batch.
+UNBATCHED_SHARE = 0.8
+
+
+def pass_spread(measurement: Measurement) -> list[dict]:
+    """Levels whose fastest pass (output tok/s) is more than PASS_SPREAD_LIMIT x their slowest: passes of
+    two kinds (e.g. batched and not), which no mean or CI of them describes. Each flag gives the level,
+    the ratio and the slowest and fastest pass in tok/s."""
+    flags = []
+    for level in measurement.levels:
+        rates = [p.output_tokens_per_s for p in level.passes]
+        if len(rates) >= 2 and max(rates) > PASS_SPREAD_LIMIT * min(rates):
+            flags.append(
+                {
+                    "code": "passes_disagree",
+                    "concurrency": level.concurrency,
+                    "ratio": round(max(rates) / min(rates), 1),
+                    "slowest": round(min(rates), 1),
+                    "fastest": round(max(rates), 1),
+                }
+            )
+    return flags
+
+
+def _median_step_ms(passes: list[Pass]) -> float | None:
+    gaps = [gap for p in passes for r in p.requests for gap in r.itl_ms]
+    return statistics.median(gaps) if gaps else None
+
+
+def unbatched_steps(measurement: Measurement) -> list[dict]:
+    """The per-level step check: at each level of c >= 2 concurrent requests, the passes whose median
+    inter-token gap (one decode step) is at least UNBATCHED_SHARE x c x the batch-1 level's (the same
+    process): they cost what c steps one after another cost. Nothing without a level of 1."""
+    flags = []
+    by_level = {lv.concurrency: lv for lv in measurement.levels}
+    reference = _median_step_ms(by_level[1].passes) if 1 in by_level else None
+    for level in measurement.levels:
+        c = level.concurrency
+        if not c or c < 2 or not reference:
+            continue
+        steps = [_median_step_ms([p]) for p in level.passes]
+        slow = [x / reference for x in steps if x is not None and x >= UNBATCHED_SHARE * c * reference]
+        if slow:
+            flags.append(
+                {
+                    "code": "steps_not_batched",
+                    "concurrency": c,
+                    "passes": len(slow),
+                    "of": len(level.passes),
+                    "ratio": round(max(slow), 1),
                 }
             )
     return flags

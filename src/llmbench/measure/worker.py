@@ -36,7 +36,7 @@ from ..io import read_json  # noqa: E402
 from ..record import RunRecord, RunSpec, write_record  # noqa: E402
 from . import nvml, provenance  # noqa: E402
 from .device import default_cpu_threads, resolve_device  # noqa: E402
-from .levels import first_pass_outliers, measure, scenario_prompts  # noqa: E402
+from .levels import first_pass_outliers, measure, pass_spread, scenario_prompts, unbatched_steps  # noqa: E402
 from .passes import now  # noqa: E402
 from .sampler import PERIOD_S, ResourceSampler, process_memory  # noqa: E402
 
@@ -58,6 +58,8 @@ def validity_flags(record: RunRecord) -> list[dict]:
         if record.spec.scenario.warmup_passes == 0:
             flags.append({"code": "cold"})
         flags += first_pass_outliers(record.measurement)
+        flags += pass_spread(record.measurement)
+        flags += unbatched_steps(record.measurement)
     return flags
 
 
@@ -133,7 +135,7 @@ def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
         record.load_s = now() - started
         sampler.mark("load_end")
         record.measurement = measure(backend, prompts, spec.scenario, _Window(sampler, backend))
-        record.backend_info = backend.describe()
+        record.backend_info = {**backend.describe(), "concurrency_means": dict(backend_cls.concurrency_means)}
         record.memory = {**backend.memory(), **process_memory()}
         record.status = "ok" if record.measurement.valid else "invalid"
         backend.close()

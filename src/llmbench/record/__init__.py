@@ -153,6 +153,10 @@ FLAGS = {
     "first_pass_slower": "the first measured pass{where} was {pct} % slower than the median of the others: "
     "warm-up did not warm it",
     "first_pass_faster": "the first measured pass{where} was {pct} % faster than the median of the others",
+    "passes_disagree": "passes{where} disagree: the fastest ({fastest} tok/s) is {ratio}x the slowest "
+    "({slowest} tok/s); no mean describes them",
+    "steps_not_batched": "{passes} of {of} passes{where} took decode steps {ratio}x the batch-1 step: "
+    "the requests were stepped one after another, not as one batch",
     "where_concurrency": " (concurrency {concurrency})",
 }
 

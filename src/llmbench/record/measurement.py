@@ -74,6 +74,10 @@ class Level:
     stop_reason: StopReason
     headline_ci_pct: float | None  # 95 % CI half-width of output tok/s over passes, % of the mean
     measured_s: float
+    # The backend's counters (Backend.counters): "warmup" and "measured" the increase over this level's
+    # warm-up and measured passes, "at_end" their values after its last measured pass; empty when the
+    # backend keeps none.
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass

@@ -13,8 +13,9 @@ import math
 import pandas as pd
 
 from ..analyze.summary import unit_stats
+from ..stats import PASS_SPREAD_LIMIT
 from .article import Article
-from .format import NONE, num, ratio
+from .format import NONE, ci, num, ratio
 from .narrative import Comparison, saturation
 from .strings import Strings
 from .tables import Table
@@ -37,12 +38,27 @@ def _speedups(chosen: list[Comparison], t: Strings, wrong: frozenset = frozenset
         faster = c.speedup >= 1
         shown = ratio(c.speedup, c.low, c.high) if faster else ratio(1 / c.speedup, 1 / c.high, 1 / c.low)
         item = t.f("answer.speedup" if faster else "answer.slowdown", other=c.other, base=c.base, ratio=shown)
-        if not math.isnan(c.p) and not c.significant:
+        if c.within_process:
+            item += t.answer.within_process
+        elif not math.isnan(c.p) and not c.significant:
             item += t.answer.not_significant
         if (c.other, c.scenario) in wrong or (c.base, c.scenario) in wrong:
             item += t.f("answer.wrong", backend=c.other if (c.other, c.scenario) in wrong else c.base)
         items.append(item)
     return t.sentences.list_sep.join(items)
+
+
+def _spread(row, t: Strings) -> str:
+    """The pass-spread flag beside a throughput figure: its fastest pass more than PASS_SPREAD_LIMIT x
+    its slowest (passes of two kinds); empty otherwise."""
+    if missing_any(row.min, row.max) or not row.max > PASS_SPREAD_LIMIT * row.min:
+        return ""
+    return t.f("answer.spread", ratio=f"{row.max / row.min:.1f}")
+
+
+def missing_any(*values) -> bool:
+    """Whether any of `values` is None or NaN."""
+    return any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
 
 
 def wrong_runs(verdicts: pd.DataFrame) -> frozenset:
@@ -114,10 +130,15 @@ def answer(
                 t.f(
                     "answer.best_item",
                     backend=r.backend,
-                    value=num(r.mean),
+                    value=ci(r.mean, r.ci95_low, r.ci95_high),
+                    n=t.f(f"units_count.{r.ci_unit}", n=int(r.n)),
+                    median=num(r.p50),
+                    low=num(r.min),
+                    high=num(r.max),
                     scenario=r.scenario,
                     level=int(r.concurrency),
                 )
+                + _spread(r, t)
                 + (t.f("answer.wrong", backend=r.backend) if (r.backend, r.scenario) in wrong else "")
                 for r in top.itertuples()
             ),

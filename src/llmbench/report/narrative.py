@@ -41,9 +41,17 @@ class Comparison:
     unit: str  # the replication unit of both sides' statistics: "replica" or "pass"
 
     @property
+    def within_process(self) -> bool:
+        """Whether both sides rest on passes of one process each: their CI says how steady a process
+        was, not what another process of the same backend would give (issue 24: a second H200 run
+        missed the first run's within-process CIs)."""
+        return self.unit == "pass"
+
+    @property
     def significant(self) -> bool:
-        """Whether the difference is called: p < 0.05 and the ratio's 95 % CI excludes 1."""
-        return self.p < SIGNIFICANCE and not (self.low <= 1 <= self.high)
+        """Whether the difference is called: p < 0.05 and the ratio's 95 % CI excludes 1, between
+        processes only (never on passes of one process)."""
+        return not self.within_process and self.p < SIGNIFICANCE and not (self.low <= 1 <= self.high)
 
 
 def _metric(scenario_type: str) -> str:
@@ -113,7 +121,9 @@ def comparison_sentence(c: Comparison, t: Strings) -> str:
     faster = c.speedup >= 1
     shown = c.speedup if faster else 1 / c.speedup
     low, high = (c.low, c.high) if faster else (1 / c.high, 1 / c.low)
-    if math.isnan(c.p):
+    if c.within_process:
+        verdict = t.verdicts.within_process
+    elif math.isnan(c.p):
         verdict = t.verdicts.untestable
     elif c.significant:
         verdict = t.verdicts.significant

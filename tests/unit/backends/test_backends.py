@@ -179,3 +179,42 @@ def test_llamacpp_masks_eos_until_the_asked_length(tiny_model, tiny_gguf, tmp_pa
     (model / "generation_config.json").write_text(json.dumps({**config, "eos_token_id": first}))
     ids = load("llamacpp", model, artifact=tiny_gguf).generate([5, 6, 7, 8], 12).output_ids
     assert len(ids) == 12 and first not in ids
+
+
+def test_llamacpp_steps_a_batch_of_four_as_one_step_in_every_pass(tiny_model, tiny_gguf):
+    """Issue 24: slots handed out last-in-first-out made llama.cpp cut every other pass into one ubatch
+    per sequence, each decode step costing c batch-1 steps. Prepared for 4 sequences before its warm-up,
+    the real engine rebuilds no context in warm-up or measured passes, every decode step carries every
+    sequence, and no pass at 2 or 4 has steps costing 0.8 c x the batch-1 step (the per-level check,
+    on the token stamps per pass and on the engine's own step timing)."""
+    from llmbench.measure.levels import measure, unbatched_steps
+
+    llama = load("llamacpp", tiny_model, artifact=tiny_gguf)
+    s = scenario(
+        "sweep", batching=True, input_tokens=8, output_tokens=24, concurrency=[1, 2, 4], repetitions=4
+    )
+    prompts = [[5 + i, 6, 7, 8, 9, 10, 11, 12] for i in range(4)]
+    measurement = measure(llama, prompts, s)
+    llama.close()
+    for level in measurement.levels:
+        counts = level.counters
+        assert counts["at_end"]["slots"] == 4
+        assert counts["warmup"]["context_rebuilds"] == counts["measured"]["context_rebuilds"] == 0
+        decode = counts["measured"]["decode_steps"]
+        assert decode == len(level.passes) * (24 - 1)  # every pass's steps after its prefill
+        assert counts["measured"]["decode_sequences"] == decode * level.concurrency
+    assert unbatched_steps(measurement) == []
+
+
+def test_llamacpp_serves_a_thread_pool_with_a_slot_for_every_worker(tiny_model, tiny_gguf):
+    """Issue 24: in `threads` (5 requests at once) the context had 3-4 slots, set by which requests
+    had arrived when it was sized, and the fifth waited for a slot in every pass."""
+    from llmbench.measure.levels import measure
+
+    llama = load("llamacpp", tiny_model, artifact=tiny_gguf)
+    s = scenario("threads", output_tokens=8, workers=5, repetitions=3)
+    measurement = measure(llama, [[5 + i, 6, 7, 8] for i in range(5)], s)
+    llama.close()
+    (level,) = measurement.levels
+    assert level.counters["at_end"]["slots"] == 5
+    assert level.counters["warmup"]["context_rebuilds"] == level.counters["measured"]["context_rebuilds"] == 0

@@ -7,7 +7,15 @@ import time
 import pytest
 
 from llmbench.backends.base import Backend, Generation, now
-from llmbench.measure.levels import first_pass_outliers, fixed_prompts, measure, scenario_prompts
+from llmbench.measure.levels import (
+    first_pass_outliers,
+    fixed_prompts,
+    measure,
+    pass_spread,
+    scenario_prompts,
+    unbatched_steps,
+    visits,
+)
 from llmbench.measure.passes import run_threads
 from llmbench.scenario_types import TYPES
 from records import scenario
@@ -93,7 +101,7 @@ def test_the_window_covers_exactly_the_measured_tokens(kind):
     backend = Echo(window=window)
     measurement = measure(backend, prompts_of(s), s, window)
     assert backend.tokens_in_window / measurement.output_tokens == 1.0
-    assert window.opened == len(s.kind.levels(s))
+    assert window.opened == len(visits(s.kind.levels(s)))
     assert backend.calls * 3 > measurement.output_tokens  # warm-up happened, outside the window
 
 
@@ -173,3 +181,69 @@ def test_a_first_pass_far_from_the_rest_is_flagged():
     passes[0].total_ms = 160.0  # 38 % slower than the others
     (flag,) = first_pass_outliers(measurement)
     assert flag["code"] == "first_pass_slower" and flag["pct"] >= 35
+
+
+class Steps(Backend):
+    """A batch backend whose decode step at batch c costs `cost(c)` x `step_s`; every `slow_every`-th
+    pass (1-based, 0: none) steps its sequences one after another instead (c x step_s), as
+    llama.cpp did on every other pass (issue 24). Records the concurrency of each call."""
+
+    def __init__(self, cost, step_s=0.002, slow_every=0):
+        super().__init__(None)
+        self.cost, self.step_s, self.slow_every = cost, step_s, slow_every
+        self.batches, self.prepared = [], None
+
+    def load(self):
+        pass
+
+    def prepare(self, concurrency, sequence_tokens):
+        self.prepared = (concurrency, sequence_tokens)
+
+    def generate(self, prompt_ids, output_tokens):
+        return self.generate_batch([prompt_ids], output_tokens)[0]
+
+    def generate_batch(self, prompts, output_tokens):
+        c = len(prompts)
+        self.batches.append(c)
+        slow = self.slow_every and len(self.batches) % self.slow_every == 0
+        step = self.step_s * (c if slow else self.cost(c))
+        start, times = now(), []
+        for _ in range(output_tokens):
+            time.sleep(step)
+            times.append(now())
+        return [Generation([p[0]] * output_tokens, start, list(times), now()) for p in prompts]
+
+
+def sweep(**settings):
+    return scenario("sweep", batching=True, input_tokens=4, output_tokens=6, **settings)
+
+
+def test_sweep_levels_are_measured_there_and_back_after_the_backend_is_prepared():
+    """Issue 24 (4): levels in a fixed order let a host speeding up pass for scaling."""
+    s = sweep(concurrency=[1, 2, 4], repetitions=4, warmup_passes=1)
+    backend = Steps(lambda c: 1.0, step_s=0.0005)
+    measurement = measure(backend, prompts_of(s), s)
+    assert backend.prepared == (4, 4 + 6)
+    # warm-up of each level on its first visit, half the passes there and half on the way back
+    assert backend.batches == [1, 1, 1, 2, 2, 2, 4, 4, 4, 4, 4, 2, 2, 1, 1]
+    assert [len(lv.passes) for lv in measurement.levels] == [4, 4, 4]
+
+
+def test_a_backend_whose_passes_alternate_is_flagged_beside_its_level():
+    """Issue 24 (1, 3): every other pass unbatched; a mean of those passes describes neither kind."""
+    s = sweep(concurrency=[1, 4], repetitions=4, warmup_passes=0)
+    measurement = measure(Steps(lambda c: 1.0, slow_every=2), prompts_of(s), s)
+    (flag,) = pass_spread(measurement)
+    assert flag["code"] == "passes_disagree" and flag["concurrency"] == 4 and flag["ratio"] > 2.5
+    steady = measure(Steps(lambda c: 1.0), prompts_of(s), s)
+    assert pass_spread(steady) == []
+
+
+@pytest.mark.parametrize("cost, caught", [(lambda c: c, True), (lambda c: 1 + 0.1 * c, False)])
+def test_the_step_check_catches_a_batch_that_costs_c_batch_1_steps(cost, caught):
+    """Issue 24 (1): a batch of c whose step costs c x the batch-1 step was not batched."""
+    s = sweep(concurrency=[1, 2, 4], repetitions=2, warmup_passes=0)
+    flags = unbatched_steps(measure(Steps(cost), prompts_of(s), s))
+    assert bool(flags) == caught
+    if caught:
+        assert {f["concurrency"] for f in flags} == {2, 4} and all(f["passes"] == f["of"] for f in flags)
