@@ -25,6 +25,14 @@ PERCENTILES = (50, 90, 99)
 PASS_SPREAD_LIMIT = 1.5
 
 
+def passes_disagree(slowest: float, fastest: float) -> bool:
+    """Whether a level's fastest pass is more than PASS_SPREAD_LIMIT x its slowest (False when either
+    is missing)."""
+    if slowest is None or fastest is None or math.isnan(slowest) or math.isnan(fastest):
+        return False
+    return fastest > PASS_SPREAD_LIMIT * slowest
+
+
 @lru_cache(maxsize=1024)
 def t_quantile(confidence: float, df: float) -> float:
     """Two-sided Student t quantile; cached: scipy's costs ~0.1 ms a call, which the

@@ -189,7 +189,7 @@ class Engine:
     still taken lowest-first and each step's batch is ordered by slot, as llama-server does.
     llama.cpp exposes no count of ubatches (its graph-reuse counter misses rebuilt graphs, and a
     split step rebuilds them), so a split shows in the step times: the levels' step check
-    compares each pass's decode step with batch 1's (on the CPU a split step cost 100x)."""
+    compares each pass's decode step with batch 1's (CPU, 4 sequences: 30-45 ms split, 0.6 batched)."""
 
     def __init__(self, backend: LlamaCppBackend, slots: int, context_tokens: int, sample: bool = True):
         self.b, self.slots, self.context_tokens = backend, slots, context_tokens

@@ -91,11 +91,8 @@ class Backend(ABC):
     # Whether teacher_forced_logits() is implemented (the KL divergence of its quality cost).
     gives_logits: ClassVar[bool] = False
     # What "concurrent" (requests from several threads) and "batch" (generate_batch) meant for this
-    # backend: the report prints both beside its concurrency figures.
-    concurrency_means: ClassVar[dict[str, str]] = {
-        "concurrent": "each thread's request runs on its own; nothing batches them",
-        "batch": "one thread per prompt (no batch API)",
-    }
+    # backend: keys of report/strings' concurrency_means, printed beside its concurrency figures.
+    concurrency_means: ClassVar[dict[str, str]] = {"concurrent": "independent", "batch": "threads_per_prompt"}
 
     def __init__(self, settings: LoadSettings):
         self.settings = settings

@@ -43,12 +43,7 @@ class FastLLMBackend(Backend):
     Options = Options
     artifact_kind = "fastllm"
     packages = ("ftllm",)
-    concurrency_means = {
-        "concurrent": "each thread launches its request into ftllm's engine and polls it (0.5 ms sleeps): "
-        "the engine batches the decode steps of the requests in flight, prefills one after another; the "
-        "polling threads are llmbench's, not FastLLM's serving",
-        "batch": "no batch API: one thread per prompt, batched by ftllm's engine as above",
-    }
+    concurrency_means = {"concurrent": "engine_batches_decode", "batch": "engine_batches_threads"}
 
     def import_libraries(self) -> None:
         """Imports ftllm; raises BackendUnavailable when it is not importable."""

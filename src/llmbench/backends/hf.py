@@ -111,11 +111,7 @@ class HFBackend(Backend):
     artifact_kind = "hf"
     packages = ("torch", "transformers", "torchao")
     gives_logits = True
-    concurrency_means = {
-        "concurrent": "each thread runs its own generate() on the shared model at the same time; nothing "
-        "batches them (their kernels interleave)",
-        "batch": "one generate() over a [batch, prompt length] tensor: one forward per step for all",
-    }
+    concurrency_means = {"concurrent": "interleaved_generate", "batch": "one_generate"}
 
     def import_libraries(self) -> None:
         """Imports torch and transformers."""

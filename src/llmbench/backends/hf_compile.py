@@ -65,11 +65,7 @@ class HFCompileBackend(HFBackend):
     """transformers with a StaticCache and its own greedy loop; on cuda by default, a compiled decode
     step."""
 
-    concurrency_means = {
-        "concurrent": "requests from several threads take turns behind one lock (one static cache): one "
-        "at a time",
-        "batch": "one compiled step over the batch, a static cache per batch size",
-    }
+    concurrency_means = {"concurrent": "one_at_a_time", "batch": "compiled_step"}
 
     Options = Options
 

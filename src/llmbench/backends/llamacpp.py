@@ -90,12 +90,8 @@ class LlamaCppBackend(Backend):
 
     Options = Options
     artifact_kind = "llamacpp"  # resources/models/{model}/llamacpp-{dtype}.gguf
-    concurrency_means = {
-        "concurrent": "requests from several threads queue to one scheduler thread, which steps them "
-        "together in one llama_context (continuous batching, as llama-server)",
-        "batch": "one llama_decode per step over every running sequence; the KV cache is unified, so it "
-        "is one device step however many sequences (split_simple)",
-    }
+    concurrency_means = {"concurrent": "scheduler", "batch": "one_decode"}
+
     packages = ("llama-cpp-python", "gguf")
     gives_logits = True
 

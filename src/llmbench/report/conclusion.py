@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from ..analyze.summary import unit_stats
-from ..stats import PASS_SPREAD_LIMIT
+from ..stats import passes_disagree
 from .article import Article
 from .format import NONE, ci, num, ratio
 from .narrative import Comparison, saturation
@@ -49,16 +49,11 @@ def _speedups(chosen: list[Comparison], t: Strings, wrong: frozenset = frozenset
 
 
 def _spread(row, t: Strings) -> str:
-    """The pass-spread flag beside a throughput figure: its fastest pass more than PASS_SPREAD_LIMIT x
-    its slowest (passes of two kinds); empty otherwise."""
-    if missing_any(row.min, row.max) or not row.max > PASS_SPREAD_LIMIT * row.min:
+    """The pass-spread flag beside a throughput figure: its fastest pass more than 1.5 x its slowest
+    (stats.passes_disagree: passes of two kinds); empty otherwise."""
+    if not passes_disagree(row.min, row.max):
         return ""
     return t.f("answer.spread", ratio=f"{row.max / row.min:.1f}")
-
-
-def missing_any(*values) -> bool:
-    """Whether any of `values` is None or NaN."""
-    return any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
 
 
 def wrong_runs(verdicts: pd.DataFrame) -> frozenset:

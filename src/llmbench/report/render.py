@@ -111,6 +111,7 @@ def build_context(inputs: Inputs) -> dict:
     by_section = {"loop": [], "threads": []}
     for c in comparisons:
         by_section[_section(c.scenario_type)].append(narrative.comparison_sentence(c, t))
+    by_section["threads"] = concurrency_meanings(records, t) + by_section["threads"]
     by_section["threads"] += narrative.sweep_sentences(summary, t, single)
     return {
         "t": t,
@@ -161,12 +162,37 @@ def build_context(inputs: Inputs) -> dict:
 
 def backend_facts(info: dict) -> dict:
     """What a backend reported about itself, for one line of the report: facts it could not
-    establish (None, e.g. llama.cpp's GPU offload on a CPU run) left out, lists joined."""
+    establish (None, e.g. llama.cpp's GPU offload on a CPU run) left out, lists joined; what
+    concurrency meant is said in the concurrency section instead (concurrency_meanings)."""
     return {
         key: "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
         for key, value in info.items()
-        if value is not None
+        if value is not None and key != "concurrency_means"
     }
+
+
+def concurrency_meanings(records: list, t: Strings) -> list[str]:
+    """Per backend that ran a concurrent scenario, in the report's language: what "concurrent requests"
+    and "one batch" meant for it (Backend.concurrency_means, recorded in backend_info)."""
+    meant = {}
+    for r in records:
+        means = (r.backend_info or {}).get("concurrency_means")
+        scenario = r.spec.scenario if r.spec else None
+        if (
+            means
+            and scenario
+            and any(scenario.kind.concurrent(scenario, lv) > 1 for lv in scenario.kind.levels(scenario))
+        ):
+            meant.setdefault(r.key.backend, means)
+    return [
+        t.f(
+            "concurrency_meaning",
+            backend=backend,
+            concurrent=t.concurrency_means[means["concurrent"]],
+            batch=t.concurrency_means[means["batch"]],
+        )
+        for backend, means in meant.items()
+    ]
 
 
 def _section(scenario_type: str) -> str:

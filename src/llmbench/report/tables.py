@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..record import RunRecord
 from ..scenario_types import Scenario
+from ..stats import passes_disagree
 from .format import NONE, ci, num, pct
 from .strings import Strings
 
@@ -139,7 +140,10 @@ def _stat(group: pd.DataFrame, metric: str, digits: int = 1) -> str:
     if rows.empty:
         return NONE
     row = rows.iloc[0]
-    return ci(row["mean"], row["ci95_low"], row["ci95_high"], digits)
+    shown = ci(row["mean"], row["ci95_low"], row["ci95_high"], digits)
+    if metric == "output_tokens_per_s" and passes_disagree(row["min"], row["max"]):
+        shown += f" ⚠ ({num(row['min'], digits)}–{num(row['max'], digits)})"  # noqa: RUF001
+    return shown
 
 
 def _levels(summary: pd.DataFrame):

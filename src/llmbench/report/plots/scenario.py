@@ -9,6 +9,7 @@ import matplotlib.ticker
 import pandas as pd
 import seaborn as sns
 
+from ...stats import passes_disagree
 from ..strings import Strings
 from . import save, setup
 
@@ -52,6 +53,16 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -
     save(fig, path)
 
 
+def _mark_spread(ax, measured: pd.DataFrame) -> None:
+    """Levels whose passes disagree (fastest > 1.5 x slowest): their passes' range drawn as a red bar
+    and the point ringed in red, so no curve passes a bimodal level off as one figure."""
+    rows = measured[measured["metric"] == "output_tokens_per_s"]
+    for row in rows.itertuples():
+        if passes_disagree(row.min, row.max):
+            ax.vlines(row.concurrency, row.min, row.max, colors="firebrick", linewidth=1)
+            ax.plot(row.concurrency, row.mean, "o", mfc="none", mec="firebrick", ms=12)
+
+
 def plot_sweep(runs: pd.DataFrame, scenario: str, path: str, t: Strings) -> None:
     """Throughput against per-request latency, one line per backend (points labelled with
     their concurrency), and throughput against concurrency."""
@@ -77,6 +88,7 @@ def plot_sweep(runs: pd.DataFrame, scenario: str, path: str, t: Strings) -> None
         sns.lineplot(
             data=curve, x="concurrency", y="throughput", hue="run", marker="o", ax=right, legend=False
         )
+        _mark_spread(right, measured)
         right.set_xscale("log", base=2)
         right.set_xticks(sorted(curve["concurrency"].unique()))
         right.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
