@@ -129,13 +129,15 @@ class FastLLMBackend(Backend):
         return self._tokens(self._launch(prompt_ids, output_tokens), stamp=False)[0]
 
     def describe(self) -> dict:
-        """ftllm's library file, CPU threads and model type, the decoding, and the token clock's
+        """ftllm's library file, CPU threads, model type and batch limit, the decoding, and the token clock's
         resolution in ms (the mean poll sleep achieved; None when no poll had to wait)."""
         achieved = self._poll_s / self._polls if self._polls else None
         return {
             "library": self.library,
             "cpu_threads": self._llm.get_cpu_threads(),
             "model_type": self.model.get_type(),
+            # the most requests its engine steps in one batch, after the run (-1: none set, ftllm decides)
+            "max_batch": self.model.get_max_batch(),
             "decoding": "greedy, EOS masked (min_len = max_len), repeat_penalty 1.0",
             "poll_sleep_requested_ms": POLL_SLEEP_S * 1000,
             # Tokens are stamped when a poll finds them: per-token times are this coarse.

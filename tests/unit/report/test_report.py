@@ -433,3 +433,23 @@ def test_the_scenarios_table_names_the_form_the_queries_took(language):
         rows = {row[0].strip("`"): row for row in scenarios_table(SCENARIOS, t, forms).rows}
         query_rows = [rows[name] for name, s in SCENARIOS.items() if s.input_tokens is None]
         assert query_rows and all(row[3] == expected for row in query_rows), query_rows
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_backend_says_what_concurrent_and_one_batch_meant_in_the_reports_language(language):
+    """Issue 24: 'concurrent' is a batch for llama.cpp, interleaved generate() calls for hf, turns behind
+    a lock for hf-compile: the concurrency section words each backend's, never in another language."""
+    from llmbench.backends import available, get_backend
+    from llmbench.report.render import concurrency_meanings
+
+    t = load_strings(language)
+    for name in available():
+        means = get_backend(name).concurrency_means
+        assert set(means) == {"concurrent", "batch"}
+        assert all(t.concurrency_means[code] for code in means.values())
+    sweep = record("llamacpp", "sweep", scenario("sweep", concurrency=[1, 4]))
+    sweep.backend_info = {"concurrency_means": get_backend("llamacpp").concurrency_means}
+    loop = record("hf", "loop", scenario("loop"))
+    loop.backend_info = {"concurrency_means": get_backend("hf").concurrency_means}
+    (line,) = concurrency_meanings([sweep, loop], t)  # a loop is never concurrent
+    assert "llamacpp" in line and t.concurrency_means["one_decode"] in line
