@@ -188,7 +188,7 @@ class Steps(Backend):
     pass (1-based, 0: none) steps its sequences one after another instead (c x step_s), as
     llama.cpp did on every other pass (issue 24). Records the concurrency of each call."""
 
-    def __init__(self, cost, step_s=0.002, slow_every=0):
+    def __init__(self, cost, step_s=0.01, slow_every=0):
         super().__init__(None)
         self.cost, self.step_s, self.slow_every = cost, step_s, slow_every
         self.batches, self.prepared = [], None
