@@ -155,8 +155,8 @@ FLAGS = {
     "first_pass_faster": "the first measured pass{where} was {pct} % faster than the median of the others",
     "passes_disagree": "passes{where} disagree: the fastest ({fastest} tok/s) is {ratio}x the slowest "
     "({slowest} tok/s); no mean describes them",
-    "steps_not_batched": "{passes} of {of} passes{where} took decode steps {ratio}x the batch-1 step: "
-    "the requests were stepped one after another, not as one batch",
+    "steps_not_batched": "{passes} of {of} passes{where} took decode steps {ratio}x the batch-1 step: no gain "
+    "from batching (stepped one after another, or a compute-bound device)",
     "where_concurrency": " (concurrency {concurrency})",
 }
 

