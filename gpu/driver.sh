@@ -4,8 +4,8 @@
 #   parts: 1 = config/gpu.yaml (the README's GPU command), 2 = config/gpu-precision.yaml, 4 = peers (gpu_peers.sh)
 set -uo pipefail
 # The tree is copied first: later calls re-copy the working tree, and the run must not see code change under it.
-O=/tmp/gpuout; mkdir -p $O /tmp/wk
-cp -a "$(dirname "$0")/.." /tmp/wk/ 2>/dev/null; cd /tmp/wk/$(basename "$(cd "$(dirname "$0")/.." && pwd)")
+O=/tmp/gpuout; mkdir -p $O
+src=$(cd "$(dirname "$0")/.." && pwd); rm -rf /tmp/wk; cp -a "$src" /tmp/wk && cd /tmp/wk || exit 1
 git rev-parse HEAD > $O/commit.txt 2>&1; git status --short >> $O/commit.txt 2>&1
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a $O/driver.log; }
 [ -d /tmp/bnb ] && pip3 install -q --no-index --no-deps --target /tmp/site /tmp/bnb/*.whl > $O/bnb.log 2>&1
