@@ -224,9 +224,10 @@ def render_all(
         for model in models:
             (folder / "plots" / model).mkdir(exist_ok=True)
             mine = [r for r in records if r.key.model == model]
-            for figure, draw in (("latency", plot_latency), ("memory", plot_memory)):
-                paths.append(folder / "plots" / model / f"{figure}.png")
-                draw(mine, str(paths[-1]), t)
+            paths.append(folder / "plots" / model / "latency.png")
+            plot_latency(mine, summary, str(paths[-1]), t)
+            paths.append(folder / "plots" / model / "memory.png")
+            plot_memory(mine, str(paths[-1]), t)
             paths.append(folder / "plots" / model / "resources.png")
             plot_resources(
                 resources[resources.model == model],

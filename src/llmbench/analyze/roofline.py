@@ -27,6 +27,12 @@ def stored_bits(record) -> float | None:
     return record.backend_info.get("stored_bits_per_weight") or record.spec.bits_per_weight
 
 
+# Decoding reads the weights at most as fast as a device copies memory: within 5 % of that
+# bound (or past it) the bound itself is doubtful (copy bandwidth measured low, weights
+# held in a cache, or tokens faster than their clock).
+NEAR_BOUND = 0.95
+
+
 def bound_tokens_per_s(bandwidth_bytes_per_s: float, decode_bytes: int) -> float:
     """The batch-1 decode rate if reading the weights were the only cost."""
     return bandwidth_bytes_per_s / decode_bytes

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..record import RunKey, RunRecord
 from .metrics import MIB
-from .roofline import bound_tokens_per_s, stored_bits, stored_decode_bytes
+from .roofline import NEAR_BOUND, bound_tokens_per_s, stored_bits, stored_decode_bytes
 
 ROOFLINE_COLUMNS = [
     "model",
@@ -158,3 +158,22 @@ def resources_table(
         row["beyond_weights_mib"] = row["gpu_process_peak_mib"] - row["weights_mib"]
         rows.append(row)
     return pd.DataFrame(rows, columns=RESOURCE_COLUMNS)
+
+
+def coarse_clock_runs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """(model, backend, scenario) -> its smallest mean TPOT (ms), for each run that makes a token
+    in less than twice its token clock's resolution: several tokens are stamped by one poll, so
+    its TTFT reads high and its TPOT and inter-token gaps low (e2e and throughput unaffected)."""
+    clock = summary[summary.metric == "token_clock_ms"].set_index(["model", "backend", "scenario"])["mean"]
+    tpot = (
+        summary[(summary.metric == "tpot_ms") & (summary.n > 0)]
+        .groupby(["model", "backend", "scenario"])["mean"]
+        .min()
+    )
+    return {k: float(v) for k, v in tpot.items() if k in clock.index and v < 2 * clock[k]}
+
+
+def near_bound(roofline: pd.DataFrame) -> pd.Series:
+    """Per row of the roofline table: whether its decode rate reaches `NEAR_BOUND` of the
+    bound or passes it, where the bound itself is doubtful (False without a bound)."""
+    return roofline["fraction"].fillna(0.0) > NEAR_BOUND

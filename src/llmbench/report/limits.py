@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..analyze.tables import coarse_clock_runs, near_bound
 from ..record import RunRecord, flag_text
 from .format import num
 from .strings import Strings
 
 NOISY_CI_PCT = 5.0
-# Decoding reads the weights at most as fast as a device copies memory: within 5 % of that
-# bound (or past it) the bound itself is doubtful.
-NEAR_BOUND = 0.95
 
 
 def _runs(keys) -> str:
@@ -51,18 +49,10 @@ def limits(
         for name, m in manifests.items()
         if (m.get("source") or {}).get("source") == "synthetic"
     ]
-    clock = summary[summary.metric == "token_clock_ms"].set_index(["model", "backend", "scenario"])["mean"]
-    tpot = (
-        summary[(summary.metric == "tpot_ms") & (summary.n > 0)]
-        .groupby(["model", "backend", "scenario"])["mean"]
-        .min()
-    )
-    fast = [
-        f"{'/'.join(k)} ({num(v, 3)} ms)" for k, v in tpot.items() if k in clock.index and v < 2 * clock[k]
-    ]
+    fast = [f"{'/'.join(k)} ({num(v, 3)} ms)" for k, v in coarse_clock_runs(summary).items()]
     if fast:
         notes.append(t.f("limits.clock", runs=", ".join(fast)))
-    above = roofline[roofline.fraction > NEAR_BOUND]
+    above = roofline[near_bound(roofline)]
     if len(above):
         notes.append(
             t.f("limits.roofline", runs=_runs(f"{r.backend}/{r.scenario}" for r in above.itertuples()))

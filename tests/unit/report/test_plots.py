@@ -2,7 +2,10 @@
 
 import warnings
 
+import matplotlib.pyplot as plt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from llmbench.analyze.summary import summary_table
@@ -43,7 +46,7 @@ def figures(tmp_path, gpu, language):
         warnings.simplefilter("always")
         plot_scenario(summary, "loop", str(paths["loop"]), t)
         plot_scenario(summary, "sweep", str(paths["sweep"]), t)
-        plot_latency(records, str(paths["latency"]), t)
+        plot_latency(records, summary, str(paths["latency"]), t)
         plot_memory(records, str(paths["memory"]), t)
         plot_resources(resources, roofline, "tiny", str(paths["resources"]), t)
     return paths, [str(w.message) for w in caught]
@@ -94,7 +97,7 @@ def test_latency_ticks_are_plain_numbers_that_do_not_overlap_and_the_legend_hide
         for r in range(2)
         for b, v in zip(("hf", "fastllm"), speeds, strict=True)
     ]
-    plot_latency(records, "latency.png", load_strings("zh"))
+    plot_latency(records, summary_table(records), "latency.png", load_strings("zh"))
     fig = drawn["latency.png"]
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -152,3 +155,100 @@ def test_memory_over_time_has_one_colour_per_backend_and_a_legend_beside_the_axe
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+
+
+def _drawn(monkeypatch) -> dict:
+    import llmbench.report.plots.model as model
+    import llmbench.report.plots.scenario as scenario_plots
+
+    plt.close("all")
+    drawn: dict = {}
+    monkeypatch.setattr(model, "save", lambda fig, path: drawn.setdefault(path, fig))
+    monkeypatch.setattr(scenario_plots, "save", lambda fig, path: drawn.setdefault(path, fig))
+    return drawn
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fast=st.floats(0.2, 200.0),
+    bytes_per_s=st.floats(1e6, 1e10),
+)
+def test_a_doubtful_roofline_bar_is_marked_and_squeezes_no_other(monkeypatch, fast, bytes_per_s):
+    """FastLLM's CPU bar at 3,062 % of the bound squeezed every other to a sliver: bars the report
+    calls doubtful (>= 95 %) are hatched, cut at the axis end and labelled with their value;
+    every other bar is drawn at its own value on an axis that ends at most 25 % past it or 100 %."""
+    drawn = _drawn(monkeypatch)
+    loop = scenario("loop", output_tokens=4)
+    records = [record(b, "loop", loop, speed=v) for b, v in (("hf", 1.0), ("fastllm", fast))]
+    summary = summary_table(records)
+    bandwidth = {**BANDWIDTH, "device": "cpu", "uuid": None, "bytes_per_s": bytes_per_s}
+    roofline = roofline_table(summary, records, MODELS, bandwidth)
+    plot_resources(resources_table(summary, MODELS, bandwidth), roofline, "tiny", "r.png", load_strings("en"))
+    ax = drawn["r.png"].axes[2]
+    bars = [p for p in ax.patches if p.get_width() > 0]
+    percent = list(100 * roofline["fraction"])
+    trusted = [p for p in percent if p <= 95]
+    end = ax.get_xlim()[1]
+    assert end == pytest.approx(1.25 * max([100, *trusted]))
+    labels = [text.get_text() for text in ax.texts]
+    for bar, p in zip(bars, percent, strict=True):
+        assert bar.get_width() <= end + 1e-9
+        if p > 95:
+            assert bar.get_hatch() == "//" and f"{p:,.0f} %: bound doubtful" in " ".join(labels)
+        else:
+            assert not bar.get_hatch() and bar.get_width() == pytest.approx(p)
+    assert len(labels) == sum(p > 95 for p in percent)
+
+
+def test_inter_token_gaps_of_a_clock_too_coarse_are_left_out_and_named(monkeypatch):
+    """FastLLM's ITL sat at ~1e-3 ms in latency.png from its token clock while the limits called it
+    an artefact: the runs the limits name are left out of the TTFT and ITL panels, which say so."""
+    from llmbench.analyze.tables import coarse_clock_runs
+
+    drawn = _drawn(monkeypatch)
+    loop = scenario("loop", output_tokens=4)
+    # fastllm's token clock is 0.58 ms (records.py); at speed 40 its gaps are ~0.25 ms
+    records = [record(b, "loop", loop, speed=v) for b, v in (("hf", 1.0), ("fastllm", 40.0))]
+    summary = summary_table(records)
+    assert set(coarse_clock_runs(summary)) == {("tiny", "fastllm", "loop")}
+    plot_latency(records, summary, "latency.png", load_strings("en"))
+    ttft, itl, e2e = drawn["latency.png"].axes[:3]
+    for ax in (ttft, itl):
+        assert "token clock too coarse (see limits): fastllm/loop" in ax.get_xlabel()
+    assert ttft.get_xlim()[0] > 5 and itl.get_xlim()[0] > 1  # hf's 20 ms and 10 ms only
+    assert (
+        e2e.get_xlim()[0] < 2
+    )  # fastllm's ~1.25 ms end-to-end times are kept: the clock does not touch them
+    assert "fastllm" not in e2e.get_xlabel()
+
+
+def test_a_rate_interval_is_cut_at_zero_and_the_figure_says_so(monkeypatch):
+    """A CI lower bound of -957,740 tok/s was drawn below 0."""
+    drawn = _drawn(monkeypatch)
+    loop = scenario("loop", output_tokens=4)
+    records = [record(b, "loop", loop, speed=v) for b, v in (("hf", 1.0), ("fastllm", 2.0))]
+    summary = summary_table(records)
+    rate = (summary.metric == "output_tokens_per_s") & (summary.backend == "fastllm")
+    summary.loc[rate, "ci95_low"] = -3 * summary.loc[rate, "mean"]
+    plot_scenario(summary, "loop", "loop.png", load_strings("en"))
+    fig = drawn["loop.png"]
+    for ax in fig.axes:
+        ends = [x for c in ax.collections for seg in c.get_segments() for x, _ in seg]
+        assert ends and min(ends) >= 0
+    assert any("the 95 % CI of fastllm is cut at 0" in text.get_text() for text in fig.texts)
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_every_memory_bar_can_be_seen_and_the_legend_hides_none(tmp_path, gpu, monkeypatch):
+    """3 MiB of weights beside 300 MiB of RSS was a bar one pixel wide, and the legend sat under
+    the panel: every bar is at least 5 px wide and the legend is beside the axes, over none."""
+    drawn = _drawn(monkeypatch)
+    figures(tmp_path, gpu=gpu, language="en")
+    fig = drawn[str(tmp_path / "resources.png")]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    memory = fig.axes[0]
+    bars = [p for p in memory.patches if p.get_height() > 0 and p.get_width() > 0]
+    assert bars and all(p.get_window_extent(renderer).width >= 5 for p in bars)
+    legend = memory.get_legend().get_window_extent(renderer)
+    assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)

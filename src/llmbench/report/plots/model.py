@@ -7,6 +7,7 @@ import matplotlib.ticker
 import pandas as pd
 import seaborn as sns
 
+from ...analyze.tables import coarse_clock_runs, near_bound
 from ...record import RunRecord
 from ..strings import Strings
 from . import not_measured, save, setup
@@ -14,25 +15,34 @@ from . import not_measured, save, setup
 MIB = 2**20
 
 
-def _latency_frame(records: list[RunRecord]) -> pd.DataFrame:
+def _latency_frame(records: list[RunRecord], coarse: set) -> pd.DataFrame:
+    """Tidy latencies (backend, scenario, metric, ms); runs in `coarse` (their token clock too
+    coarse for their TPOT) keep only e2e: their TTFT and inter-token gaps are clock artefacts."""
     rows = []
     for record in records:
         if record.measurement is None or record.scenario.type == "sweep":
             continue  # sweeps have their own curve
         base = {"backend": record.key.runner, "scenario": record.key.scenario}
+        clocked = (record.key.model, record.key.runner, record.key.scenario) not in coarse
         for p in record.measurement.passes():
             for r in p.requests:
-                if r.ttft_ms is not None:
+                if r.ttft_ms is not None and clocked:
                     rows.append({**base, "metric": "ttft_ms", "ms": r.ttft_ms})
                 rows.append({**base, "metric": "e2e_ms", "ms": r.e2e_ms})
-                rows += [{**base, "metric": "itl_ms", "ms": gap} for gap in r.itl_ms]
+                rows += [{**base, "metric": "itl_ms", "ms": gap} for gap in r.itl_ms if clocked]
     return pd.DataFrame(rows, columns=["backend", "scenario", "metric", "ms"])
 
 
-def plot_latency(records: list[RunRecord], path: str, t: Strings) -> None:
-    """Distributions of TTFT, inter-token latency and end-to-end time, per scenario and backend."""
+def plot_latency(records: list[RunRecord], summary: pd.DataFrame, path: str, t: Strings) -> None:
+    """Distributions of TTFT, inter-token latency and end-to-end time, per scenario and backend.
+    Runs whose token clock is too coarse for their TPOT (`coarse_clock_runs` of `summary`, the
+    report's limits say the same) are left out of the TTFT and ITL panels, which name them."""
     setup(t.language)
-    data = _latency_frame(records)
+    coarse = set(coarse_clock_runs(summary))
+    data = _latency_frame(records, coarse)
+    left_out = ", ".join(
+        dict.fromkeys(f"{b}/{s}" for m, b, s in coarse if any(r.key.model == m for r in records))
+    )
     panels = [("ttft_ms", t.plot.ttft), ("itl_ms", t.plot.itl), ("e2e_ms", t.plot.e2e)]
     scenarios = list(dict.fromkeys(data["scenario"])) or ["-"]
     fig, axes = plt.subplots(1, len(panels), figsize=(15, 0.8 * len(scenarios) + 2.2), squeeze=False)
@@ -50,10 +60,12 @@ def plot_latency(records: list[RunRecord], path: str, t: Strings) -> None:
             )
             if ax.get_legend():
                 ax.get_legend().remove()
-        ax.set(title=title, xlabel=t.plot.log_ms, ylabel="")
-    handles, labels = next(
-        ((h, lb) for ax in axes[0] for h, lb in [ax.get_legend_handles_labels()] if h), ([], [])
-    )
+        xlabel = t.plot.log_ms
+        if left_out and metric != "e2e_ms":  # under the axis label, where it hides no box
+            xlabel += "\n" + t.f("plot.clock_left_out", runs=left_out)
+        ax.set(title=title, xlabel=xlabel, ylabel="")
+    # the panel naming the most backends: a backend left out of TTFT and ITL still has e2e
+    handles, labels = max((ax.get_legend_handles_labels() for ax in axes[0]), key=lambda hl: len(hl[1]))
     if handles:  # one legend for the three panels, outside them so that no box hides under it
         fig.legend(handles, labels, title=t.plot.legend_backend, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     save(fig, path)
@@ -105,6 +117,7 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
 
 
 STYLES = ["-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))]
+MEMORY_LOG_SPREAD = 10.0
 
 
 MEMORY_BARS = [
@@ -122,7 +135,9 @@ def plot_resources(
     """Bars per run of one model: memory as NVML and torch each see it, energy per
     output token, and the fraction of the bandwidth bound reached at batch 1."""
     setup(t.language)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 0.4 * max(len(resources), 2) + 2.2))
+    fig, axes = plt.subplots(
+        1, 3, figsize=(18, 0.4 * max(len(resources), 2) + 2.2), gridspec_kw={"wspace": 0.9}
+    )
     label = resources["backend"] + " / " + resources["scenario"]
     memory = pd.DataFrame(
         [
@@ -135,10 +150,16 @@ def plot_resources(
     if memory.empty:
         not_measured(axes[0], t.plot.memory_bars, t.plot.no_memory)
     else:
+        # a log axis where the measures span more than a decade: 3 MiB of weights beside
+        # 300 MiB of RSS was a bar nobody could see
+        spread = memory["MiB"].max() / max(memory["MiB"].min(), 1e-9) > MEMORY_LOG_SPREAD
         sns.barplot(data=memory, x="MiB", y="run", hue=t.plot.legend_measure, orient="h", ax=axes[0])
-        axes[0].set(title=t.plot.memory_bars, ylabel="", xlabel=t.plot.mib)
-        # below the panel: inside it the legend hides the bars of the last runs
-        axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+        if spread:
+            axes[0].set_xscale("log")
+            axes[0].set_xlim(memory["MiB"].min() / 2, memory["MiB"].max() * 1.5)
+        axes[0].set(title=t.plot.memory_bars, ylabel="", xlabel=t.plot.mib_log if spread else t.plot.mib)
+        # beside the panel: inside it the legend hides the bars of the last runs
+        axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     energy = resources.assign(run=label).dropna(subset=["energy_j_per_output_token"])
     if energy.empty:
         not_measured(axes[1], t.plot.energy, t.plot.energy_missing)
@@ -152,19 +173,33 @@ def plot_resources(
             color=sns.color_palette()[1],
         )
         axes[1].set(title=t.plot.energy, ylabel="", xlabel="J")
-    fractions = roofline.dropna(subset=["fraction"])
-    if fractions.empty:
-        not_measured(axes[2], t.plot.roofline, t.plot.roofline_missing)
-    else:
-        level = fractions["concurrency"].map(lambda c: "" if pd.isna(c) else f" ({int(c)})")
-        data = pd.DataFrame(
-            {
-                "run": fractions["backend"] + " / " + fractions["scenario"] + level,
-                "percent": 100 * fractions["fraction"],
-            }
-        )
-        sns.barplot(data=data, x="percent", y="run", orient="h", ax=axes[2], color=sns.color_palette()[2])
-        axes[2].axvline(100, color="black", linewidth=0.8)
-        axes[2].set(title=t.plot.roofline, ylabel="", xlabel=t.plot.percent)
+    _roofline_bars(axes[2], roofline, t)
     fig.suptitle(t.f("plot.resources_title", model=model))
     save(fig, path)
+
+
+def _roofline_bars(ax, roofline: pd.DataFrame, t: Strings) -> None:
+    """Batch-1 decode as % of the bound. Bars at or past `NEAR_BOUND` (where the report calls
+    the bound doubtful) are hatched, cut at the axis end and labelled with their value, so one
+    of 3,000 % no longer squeezes the others to slivers."""
+    fractions = roofline.dropna(subset=["fraction"])
+    if fractions.empty:
+        return not_measured(ax, t.plot.roofline, t.plot.roofline_missing)
+    level = fractions["concurrency"].map(lambda c: "" if pd.isna(c) else f" ({int(c)})")
+    runs = list(fractions["backend"] + " / " + fractions["scenario"] + level)
+    percent = list(100 * fractions["fraction"])
+    doubtful = list(near_bound(fractions))
+    trusted = [p for p, d in zip(percent, doubtful, strict=True) if not d]
+    end = 1.25 * max([100.0, *trusted])
+    color = sns.color_palette()[2]
+    for y, (p, d) in enumerate(zip(percent, doubtful, strict=True)):
+        ax.barh(
+            y, min(p, end), color="lightgray" if d else color, hatch="//" if d else None, edgecolor="dimgray"
+        )
+        if d:
+            ax.text(0.02 * end, y, t.f("plot.doubtful_bound", pct=f"{p:,.0f}"), va="center", fontsize=8)
+    ax.set_yticks(range(len(runs)), runs)
+    ax.invert_yaxis()
+    ax.set_xlim(0, end)
+    ax.axvline(100, color="black", linewidth=0.8)
+    ax.set(title=t.plot.roofline, ylabel="", xlabel=t.plot.percent)

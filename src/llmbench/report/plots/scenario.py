@@ -33,13 +33,16 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -
     fig, axes = plt.subplots(
         1, len(panels), figsize=(5.5 * len(panels), 0.7 * len(labels) + 1.6), squeeze=False
     )
+    clipped: list[str] = []
     for ax, (metric, title) in zip(axes[0], panels, strict=True):
         data = runs[runs["metric"] == metric].set_index("run").reindex(labels)
         means = data["mean"].fillna(0.0)
         sns.barplot(x=means.values, y=labels, ax=ax, orient="h", color=sns.color_palette()[0])
-        low = [
-            m - lo if not math.isnan(lo) else 0 for m, lo in zip(data["mean"], data["ci95_low"], strict=True)
-        ]
+        # both panels are of quantities that cannot be negative: a t interval over few noisy
+        # units can reach below 0, so it is cut at 0 and the figure says so
+        lows = [0.0 if math.isnan(lo) else max(lo, 0.0) for lo in data["ci95_low"]]
+        clipped += [run for run, lo in zip(labels, data["ci95_low"], strict=True) if lo < 0]
+        low = [m - lo if not math.isnan(m) else 0 for m, lo in zip(data["mean"], lows, strict=True)]
         high = [
             hi - m if not math.isnan(hi) else 0 for m, hi in zip(data["mean"], data["ci95_high"], strict=True)
         ]
@@ -49,6 +52,10 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -
             if status not in ("ok", "partial"):
                 ax.text(0, y, f"  {t.status[status]}", va="center", color="firebrick")
         ax.set(title=title, xlabel=t.plot.mean_ci, ylabel="")
+    if clipped:
+        fig.text(
+            0.01, 0.0, t.f("plot.ci_clipped", runs=", ".join(dict.fromkeys(clipped))), va="top", fontsize=8
+        )
     fig.suptitle(t.f("plot.scenario", scenario=scenario))
     save(fig, path)
 
