@@ -133,6 +133,7 @@ def build_context(inputs: Inputs) -> dict:
         "models_table": tables.models_table(inputs.manifests, inputs.models, t),
         "scenarios_table": tables.scenarios_table(scenarios, t, sorted(set(inputs.prompt_forms.values()))),
         "backend_info": {r.key.runner: backend_facts(r.backend_info) for r in records if r.backend_info},
+        "backend_raw": {r.key.runner: backend_raw(r.backend_info) for r in records if r.backend_info},
         "results": tables.results_tables(summary, t, single),
         "detail": tables.detail_table(summary, stop, t, single),
         "loop_analysis": by_section["loop"],
@@ -160,14 +161,35 @@ def build_context(inputs: Inputs) -> dict:
     }
 
 
-def backend_facts(info: dict) -> dict:
-    """What a backend reported about itself, for one line of the report: facts it could not
-    establish (None, e.g. llama.cpp's GPU offload on a CPU run) left out, lists joined; what
-    concurrency meant is said in the concurrency section instead (concurrency_meanings)."""
+# A fact longer than this (llama.cpp's whole system_info, its buffer lines) is no part of the
+# one-line summary: it goes, verbatim, behind a <details> below it.
+SHORT_FACT_CHARS = 60
+
+
+def _facts(info: dict) -> dict:
+    """Facts a backend could establish (None left out, e.g. llama.cpp's GPU offload on a CPU
+    run), lists joined with "; "; what concurrency meant is said in the concurrency section
+    instead (concurrency_meanings)."""
     return {
         key: "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
         for key, value in info.items()
         if value is not None and key != "concurrency_means"
+    }
+
+
+def backend_facts(info: dict) -> dict:
+    """What a backend reported about itself that fits one line of the report: facts of at most
+    `SHORT_FACT_CHARS` characters."""
+    return {k: v for k, v in _facts(info).items() if len(str(v)) <= SHORT_FACT_CHARS}
+
+
+def backend_raw(info: dict) -> dict:
+    """The long facts `backend_facts` leaves out, as raw text (no blank lines, which would end a
+    Markdown HTML block), for a folded <details> under the summary."""
+    return {
+        k: "\n".join(line for line in str(v).splitlines() if line.strip())
+        for k, v in _facts(info).items()
+        if len(str(v)) > SHORT_FACT_CHARS
     }
 
 

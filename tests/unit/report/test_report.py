@@ -402,6 +402,25 @@ def test_backend_facts_leave_out_what_a_backend_could_not_establish_and_join_lis
     assert "None" not in md
 
 
+def test_a_backends_long_facts_are_folded_behind_details(tmp_path):
+    """llama.cpp's whole system_info and buffer lines once made a wall in the method section: the
+    line keeps the short facts and names the long ones, which stay verbatim behind <details>."""
+    system_info = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | <LLAMAFILE> = 1 | "
+    buffers = [f"load_tensors: CPU_Mapped model buffer size = {n}.00 MiB" for n in (12, 3)]
+    records = runs(gpu=False)
+    for r in records:
+        if r.key.backend == "fastllm":
+            r.backend_info = {"system_info": system_info, "buffers": buffers, "threads": 2}
+    out = render_all(records, tmp_path, SCENARIOS, "en")
+    line = next(line for line in out["md"].splitlines() if line.startswith("- fastllm: "))
+    assert line == "- fastllm: threads `2`; system_info, buffers in full below", line
+    html = out["html"].read_text()
+    folded = html[html.index("<details><summary>fastllm: system_info, buffers</summary>") :]
+    folded = folded[: folded.index("</details>")]
+    assert "&lt;LLAMAFILE&gt; = 1" in folded and all(b in folded for b in buffers)
+    assert system_info.strip() not in html.replace(folded, "")
+
+
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_the_answer_says_first_which_runs_failed(tmp_path, language):
     """A loop that failed for every backend: the answer must not read as if it had measured."""
