@@ -143,7 +143,9 @@ def weights_schema() -> dict:
 def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     """Return a validated copy of `config` with defaults filled in, or raise ConfigError."""
     config = copy.deepcopy(dict(config))
-    validator = _with_defaults(Draft202012Validator)(load_schema())
+    schema = load_schema()
+    _command_line_booleans(config, schema)
+    validator = _with_defaults(Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = list(
         dict.fromkeys(p for e in errors if e.validator not in ("if", "allOf") for p in _messages(e))
@@ -167,6 +169,17 @@ def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _command_line_booleans(instance: dict, schema: dict) -> None:
+    """`--config key=true` reaches the workflow as the string 'true' (Snakemake parses
+    numbers, not booleans): read 'true'/'false' as booleans where the schema wants one; in place."""
+    for name, subschema in schema.get("properties", {}).items():
+        value = instance.get(name)
+        if subschema.get("type") == "boolean" and isinstance(value, str):
+            instance[name] = {"true": True, "false": False}.get(value.strip().lower(), value)
+        elif isinstance(value, dict):
+            _command_line_booleans(value, subschema)
 
 
 def _expand_home(config: dict) -> None:

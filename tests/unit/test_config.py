@@ -340,3 +340,19 @@ def test_a_cuda_only_weight_format_asked_on_cpu_is_refused_naming_the_key(config
     assert "torchao-int4" not in found
     config["device"] = "cuda"
     validate_config(config, REPO)
+
+
+@given(
+    key=st.sampled_from(["fail_on_failed_runs", "chat_template"]),
+    word=st.sampled_from(["true", "false", "True", "FALSE", " true "]),
+)
+@settings(max_examples=20, deadline=None)
+def test_booleans_typed_on_the_command_line_are_booleans(config, key, word):
+    """`--config fail_on_failed_runs=true` reaches the workflow as the string 'true'."""
+    validated = validate_config({**config, key: word}, REPO)
+    assert validated[key] is (word.strip().lower() == "true")
+
+
+@pytest.mark.bad_input
+def test_a_word_that_is_no_boolean_is_still_refused(config):
+    assert "fail_on_failed_runs" in problems({**config, "fail_on_failed_runs": "yes please"})

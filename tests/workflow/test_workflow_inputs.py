@@ -70,7 +70,7 @@ BAD_INPUTS = {
     ),
     "typo in a key": (
         lambda config: config.update(backend=config.pop("backends")),
-        "(top level): Additional properties are not allowed ('backend' was unexpected)",
+        "backend: unknown key; did you mean `backends`?",
     ),
     "reference without results": (
         _set(["report", "reference"], "config"),

@@ -1,11 +1,17 @@
 """A rerun after a change reruns exactly what is stale: each test on its own copy."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from workflow import own_copy, planned_jobs
 
 pytestmark = pytest.mark.workflow
+DEFAULT = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/config.yaml").read_text())
+# the default config's processes: every scenario runs every backend, `replicas` processes each
+PER_BACKEND = sum(s.get("replicas", 1) for s in DEFAULT["scenarios"].values())
+RUNS = len(DEFAULT["backends"]) * PER_BACKEND
 DOWNSTREAM = {
     "collect_results": 1,
     "derive_tables": 1,
@@ -78,19 +84,19 @@ def test_another_replica_runs_only_the_new_processes(copy):
 @pytest.mark.parametrize(
     "module, expected",
     [
-        ("src/llmbench/sampler.py", {"run_benchmark": 27, **DOWNSTREAM}),
+        ("src/llmbench/measure/sampler.py", {"run_benchmark": RUNS, **DOWNSTREAM}),
         ("src/llmbench/report/conclusion.py", {"render_report": 1, "all": 1}),
-        ("src/llmbench/plots/model.py", {"plot_model": 1, "render_report": 1, "all": 1}),
+        ("src/llmbench/report/plots/model.py", {"plot_model": 1, "render_report": 1, "all": 1}),
         (
-            "src/llmbench/weights.py",
+            "src/llmbench/models/weights.py",
             {"describe_model": 1, "derive_tables": 1, "plot_model": 1, "render_report": 1, "all": 1},
         ),
-        ("src/llmbench/convert.py", {"convert_fastllm": 1, "run_benchmark": 9, **DOWNSTREAM}),
+        ("src/llmbench/models/flm_export.py", {"convert_fastllm": 1, "run_benchmark": PER_BACKEND, **DOWNSTREAM}),
         (
             "src/llmbench/models/gguf_export/plans.py",
-            {"convert_llamacpp": 1, "run_benchmark": 9, **DOWNSTREAM},
+            {"convert_llamacpp": 1, "run_benchmark": PER_BACKEND, **DOWNSTREAM},
         ),
-        ("src/llmbench/backends/_llamacpp_engine.py", {"run_benchmark": 9, **DOWNSTREAM}),
+        ("src/llmbench/backends/_llamacpp_engine.py", {"run_benchmark": PER_BACKEND, **DOWNSTREAM}),
     ],
 )
 def test_editing_a_module_reruns_the_rules_that_import_it(copy, module, expected):
