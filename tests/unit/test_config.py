@@ -342,11 +342,8 @@ def test_a_cuda_only_weight_format_asked_on_cpu_is_refused_naming_the_key(config
     validate_config(config, REPO)
 
 
-@given(
-    key=st.sampled_from(["fail_on_failed_runs", "chat_template"]),
-    word=st.sampled_from(["true", "false", "True", "FALSE", " true "]),
-)
-@settings(max_examples=20, deadline=None)
+@pytest.mark.parametrize("key", ["fail_on_failed_runs", "chat_template"])
+@pytest.mark.parametrize("word", ["true", "false", "True", "FALSE", " true "])
 def test_booleans_typed_on_the_command_line_are_booleans(config, key, word):
     """`--config fail_on_failed_runs=true` reaches the workflow as the string 'true'."""
     validated = validate_config({**config, key: word}, REPO)
