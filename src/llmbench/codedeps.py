@@ -115,3 +115,49 @@ def rule_code(rule: str, **wildcards: str) -> list[str]:
     """The code files rule `rule` runs, for a job with these wildcards."""
     entries = [e.format(**{k: v.replace("-", "_") for k, v in wildcards.items()}) for e in RULE_ENTRIES[rule]]
     return closure(entries)
+
+
+def package_imports() -> dict[str, frozenset[str]]:
+    """Every module of the package (dotted name) -> the package modules it imports anywhere in its body
+    (inside functions and `if TYPE_CHECKING:` too): the edges `rule_code` follows."""
+    files = sorted((ROOT / "src" / PACKAGE).rglob("*.py"))
+    return {_module_of(path): direct_imports(path) - {_module_of(path)} for path in files}
+
+
+def import_cycles(graph: dict[str, frozenset[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module in `graph` (module -> modules it imports),
+    each sorted; [] when the imports point one way only. Iterative Kosaraju: no recursion limit."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for start in graph:
+        stack = [(start, iter(sorted(graph.get(start, ()))))]
+        if start in seen:
+            continue
+        seen.add(start)
+        while stack:
+            node, children = stack[-1]
+            child = next((c for c in children if c not in seen), None)
+            if child is None:
+                order.append(node)
+                stack.pop()
+            else:
+                seen.add(child)
+                stack.append((child, iter(sorted(graph.get(child, ())))))
+    reverse: dict[str, set[str]] = {}
+    for node, targets in graph.items():
+        for target in targets:
+            reverse.setdefault(target, set()).add(node)
+    groups, assigned = [], set()
+    for root in reversed(order):
+        if root in assigned:
+            continue
+        group, todo = [], [root]
+        assigned.add(root)
+        while todo:
+            node = todo.pop()
+            group.append(node)
+            todo += [n for n in reverse.get(node, ()) if n not in assigned]
+            assigned.update(reverse.get(node, ()))
+        if len(group) > 1:
+            groups.append(sorted(group))
+    return sorted(groups)

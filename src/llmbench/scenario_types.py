@@ -4,7 +4,8 @@ Everything else asks this table: the config schema is generated from it (a key
 that does not apply to a type is an error naming it), the worker takes its
 prompt source and pass runner from it, the roofline asks which levels decode at
 batch 1, the report which section shows it. Adding a scenario type means one
-entry here and one pass runner in :mod:`llmbench.measure.passes`.
+entry here and, for a new way of sending requests, one pass runner in
+:mod:`llmbench.measure.passes` (this table names it; measure resolves the name).
 
 - loop:    the article's for-loop over its queries, one after another;
 - threads: the article's ThreadPoolExecutor, all queries submitted at once;
@@ -19,8 +20,6 @@ import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
-
-from .measure import passes
 
 # key -> JSON schema of the key (description and default included), and the types it applies to.
 COMMON = "all"
@@ -117,12 +116,13 @@ class ScenarioType:
     `levels(s)` are the concurrency levels measured (None: one level, no concurrency);
     `concurrent(s, level)` how many requests are in flight at once, so a level with
     1 decodes at batch 1 (where the bandwidth roofline applies); `prompts` whether
-    it sends the configured queries or random ids; `run_pass(backend, prompts, s,
-    level)` one measured pass; `section` where the report discusses it."""
+    it sends the configured queries or random ids; `runner` the name of the pass
+    runner in :data:`llmbench.measure.passes.RUNNERS` that sends one measured pass;
+    `section` where the report discusses it."""
 
     name: str
     prompts: Literal["queries", "random"]
-    run_pass: Callable
+    runner: Literal["sequential", "threads", "wave"]
     section: Section
     levels: Callable[[Scenario], list[int | None]]
     concurrent: Callable[[Scenario, int | None], int]
@@ -143,13 +143,13 @@ class ScenarioType:
 TYPES: dict[str, ScenarioType] = {
     t.name: t
     for t in [
-        ScenarioType("loop", "queries", passes.run_sequential, "loop",
+        ScenarioType("loop", "queries", "sequential", "loop",
                      levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: q),
-        ScenarioType("threads", "queries", passes.run_threads, "threads",
+        ScenarioType("threads", "queries", "threads", "threads",
                      levels=lambda s: [None], concurrent=lambda s, lv: s.workers, prompt_count=lambda s, q: q),
-        ScenarioType("fixed", "random", passes.run_sequential, "loop",
+        ScenarioType("fixed", "random", "sequential", "loop",
                      levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: s.requests),
-        ScenarioType("sweep", "random", passes.run_wave, "threads",
+        ScenarioType("sweep", "random", "wave", "threads",
                      levels=lambda s: list(s.concurrency), concurrent=lambda s, lv: lv,
                      prompt_count=lambda s, q: max(s.concurrency)),
     ]

@@ -7,9 +7,18 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import REPO
-from llmbench.codedeps import RULE_ENTRIES, closure, module_path, rule_code
+from llmbench.codedeps import (
+    RULE_ENTRIES,
+    closure,
+    import_cycles,
+    module_path,
+    package_imports,
+    rule_code,
+)
 
 RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.M | re.S)
 
@@ -80,3 +89,44 @@ def test_the_declared_code_covers_every_module_the_rule_loads(rule):
 def test_imports_inside_functions_count_too():
     """prompts.encode_queries imports models.chatglm2 only when called."""
     assert "src/llmbench/models/chatglm2.py" in closure(["scripts/tokenize_prompts.py"])
+
+
+def test_no_module_of_the_package_imports_itself_back_through_others():
+    cycles = import_cycles(package_imports())
+    assert cycles == [], f"import cycles (each a group of modules importing one another): {cycles}"
+
+
+def test_the_graph_covers_every_module_and_sees_type_checking_imports():
+    graph = package_imports()
+    assert len(graph) == len(list((REPO / "src" / "llmbench").rglob("*.py")))
+    assert "llmbench.scenario_types" in graph["llmbench.record"]  # imported under TYPE_CHECKING
+
+
+@given(
+    st.integers(min_value=2, max_value=12).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda e: e[0] < e[1])),
+            st.lists(st.integers(0, n - 1), min_size=2, max_size=n, unique=True),
+        )
+    )
+)
+def test_a_planted_cycle_is_found_and_imports_pointing_down_have_none(case):
+    n, downward, loop = case
+    graph = {f"m{i}": frozenset(f"m{j}" for a, j in downward if a == i) for i in range(n)}
+    assert import_cycles(graph) == []
+    for a, b in zip(loop, loop[1:] + loop[:1], strict=True):
+        graph[f"m{a}"] = graph[f"m{a}"] | {f"m{b}"}
+    found = import_cycles(graph)
+    assert any({f"m{i}" for i in loop} <= set(group) for group in found)
+
+
+def test_convert_fastllm_depends_only_on_the_code_it_runs():
+    assert rule_code("convert_fastllm") == [
+        "scripts/convert_fastllm.py",
+        "src/llmbench/__init__.py",
+        "src/llmbench/child.py",
+        "src/llmbench/logs.py",
+        "src/llmbench/models/__init__.py",
+        "src/llmbench/models/flm_export.py",
+    ]

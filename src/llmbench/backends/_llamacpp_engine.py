@@ -12,12 +12,10 @@ import os
 import threading
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from .base import Generation, now
-
-if TYPE_CHECKING:
-    from .llamacpp import LlamaCppBackend
+from ..clock import now
+from .base import Generation
 
 # ggml_log_level in this llama.cpp: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continuation.
 # (llama_cpp/_logger.py still maps them as info=1 ... error=3: its set_verbose(False) would hide errors.)
@@ -177,6 +175,20 @@ class StepCounts:
         return StepCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
+@dataclass(frozen=True)
+class EngineSetup:
+    """What every context of one loaded model is built from: the backend fills it in once, at load."""
+
+    lib: Any  # llama_cpp.llama_cpp, the ctypes bindings
+    np: Any  # numpy
+    model: Any  # the llama_model pointer the contexts are made on
+    n_vocab: int  # logits per output position
+    masked: list[int]  # ids set to -inf before the argmax (EOS, as min_new_tokens does)
+    cpu_threads: int  # ggml threads for decode and prefill
+    kv_type: str  # KV cache type: f32, f16 or bf16
+    flash_attn: str  # auto, on or off
+
+
 class Engine:
     """One llama_context with `slots` sequences; used by one thread at a time. With `sample`
     False no sampler chain is attached: every position's logits can be read (`forward`).
@@ -191,27 +203,27 @@ class Engine:
     split step rebuilds them), so a split shows in the step times: the levels' step check
     compares each pass's decode step with batch 1's (CPU, 4 sequences: 30-45 ms split, 0.6 batched)."""
 
-    def __init__(self, backend: LlamaCppBackend, slots: int, context_tokens: int, sample: bool = True):
-        self.b, self.slots, self.context_tokens = backend, slots, context_tokens
-        lib, s = backend._lib, backend.settings
+    def __init__(self, setup: EngineSetup, slots: int, context_tokens: int, sample: bool = True):
+        self.setup, self.slots, self.context_tokens = setup, slots, context_tokens
+        lib = setup.lib
         params = lib.llama_context_default_params()
         params.n_seq_max = slots
         params.n_ctx = slots * context_tokens  # unified: the sequences share n_ctx cells
         params.n_batch = params.n_ctx  # a whole batched prefill in one llama_decode call
         params.n_ubatch = min(512, params.n_ctx)
         params.kv_unified = True
-        params.n_threads = params.n_threads_batch = s.cpu_threads
-        params.type_k = params.type_v = _GGML_TYPE[backend.kv_type]
-        params.flash_attn_type = _FLASH[backend.flash_attn]
+        params.n_threads = params.n_threads_batch = setup.cpu_threads
+        params.type_k = params.type_v = _GGML_TYPE[setup.kv_type]
+        params.flash_attn_type = _FLASH[setup.flash_attn]
         params.no_perf = True
-        self.ctx = lib.llama_init_from_model(backend.model, params)
+        self.ctx = lib.llama_init_from_model(setup.model, params)
         if not self.ctx:
             raise RuntimeError(
                 f"llama_init_from_model failed: {log_find('llama_init_from_model') or 'see log'}"
             )
         self.memory = lib.llama_get_memory(self.ctx)
-        self.samplers = GreedySamplers(lib, self.ctx, slots if sample else 0, backend.n_vocab, backend.masked)
-        self.batch = Batch(lib, backend._np, params.n_batch)
+        self.samplers = GreedySamplers(lib, self.ctx, slots if sample else 0, setup.n_vocab, setup.masked)
+        self.batch = Batch(lib, setup.np, params.n_batch)
         self.free = list(range(slots))  # a heap: the lowest free slot first
         self.active: list[Request] = []  # in slot order
         self.counts = StepCounts()
@@ -222,7 +234,7 @@ class Engine:
 
     def step(self, admit: list[Request]) -> None:
         """One llama_decode: the last token of every running sequence, plus the prompts of `admit`."""
-        lib, np, batch = self.b._lib, self.b._np, self.batch
+        lib, np, batch = self.setup.lib, self.setup.np, self.batch
         started = now()
         n = 0
         outputs = []  # the batch index of each sequence's output, in batch order
@@ -276,7 +288,7 @@ class Engine:
     def forward(self, ids: list[int]):
         """Logits after every prefix of `ids` (a copy, len(ids) x vocab) in sequence 0 of this
         (idle) context, whose KV is cleared again."""
-        lib, np, batch = self.b._lib, self.b._np, self.batch
+        lib, np, batch = self.setup.lib, self.setup.np, self.batch
         n = len(ids)
         batch.token[:n] = ids
         batch.pos[:n] = np.arange(n)
@@ -286,7 +298,7 @@ class Engine:
         code = lib.llama_decode(self.ctx, batch.struct)
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code} ({n} tokens)")
-        logits = np.ctypeslib.as_array(lib.llama_get_logits(self.ctx), shape=(n, self.b.n_vocab)).copy()
+        logits = np.ctypeslib.as_array(lib.llama_get_logits(self.ctx), shape=(n, self.setup.n_vocab)).copy()
         lib.llama_memory_seq_rm(self.memory, 0, -1, -1)
         return logits
 
@@ -308,7 +320,7 @@ class Engine:
         """Fail `requests`: their callers get `error`, their slots and KV are let go."""
         for request in requests:
             if request.slot >= 0 and request.slot not in self.free:
-                self.b._lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
+                self.setup.lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
                 heapq.heappush(self.free, request.slot)
             if not request.done.is_set():
                 request.error = error
@@ -318,6 +330,6 @@ class Engine:
     def close(self) -> None:
         """Frees the llama_context, then its samplers (once)."""
         if self.ctx:
-            self.b._lib.llama_free(self.ctx)
+            self.setup.lib.llama_free(self.ctx)
             self.ctx = None
             self.samplers.close()

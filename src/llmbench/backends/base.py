@@ -14,8 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
-from ..measure.passes import now
-
 
 class BackendUnavailable(RuntimeError):
     """The backend cannot run as asked (missing library, wrong device, ...)."""
@@ -163,4 +161,4 @@ class Backend(ABC):
         """Release what load() took; called before the process ends."""
 
 
-__all__ = ["Backend", "BackendUnavailable", "Generation", "LoadSettings", "NoOptions", "now", "option"]
+__all__ = ["Backend", "BackendUnavailable", "Generation", "LoadSettings", "NoOptions", "option"]

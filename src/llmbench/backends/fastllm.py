@@ -19,7 +19,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .base import Backend, BackendUnavailable, Generation, now, option
+from ..clock import now
+from .base import Backend, BackendUnavailable, Generation, option
 
 # ftllm's blocking fetch busy-waits and slowed generation 2.5-4x on two cores;
 # polling with a short sleep leaves the cores to the model.

@@ -8,7 +8,8 @@ suppress_tokens, ...) applies; what it would have set is recorded in
 
 from __future__ import annotations
 
-from .base import Backend, BackendUnavailable, Generation, now
+from ..clock import now
+from .base import Backend, BackendUnavailable, Generation
 
 # Keys of a generation_config that change which token greedy decoding picks.
 DECODING_KEYS = (

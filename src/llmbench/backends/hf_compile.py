@@ -19,7 +19,8 @@ import os
 import threading
 from dataclasses import dataclass
 
-from .base import Generation, now, option
+from ..clock import now
+from .base import Generation, option
 from .hf import HFBackend, prompt_length
 
 

@@ -37,10 +37,12 @@ import re
 import threading
 from dataclasses import dataclass, fields
 
+from ..clock import now
 from ._llamacpp_engine import (
     KV_OF_DTYPE,
     LOAD_MODE,
     Engine,
+    EngineSetup,
     Request,
     StepCounts,
     eos_ids,
@@ -48,7 +50,7 @@ from ._llamacpp_engine import (
     log_all,
     log_find,
 )
-from .base import Backend, BackendUnavailable, Generation, now, option
+from .base import Backend, BackendUnavailable, Generation, option
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,9 @@ class LlamaCppBackend(Backend):
         vocab = lib.llama_model_get_vocab(self.model)
         self.n_vocab = lib.llama_vocab_n_tokens(vocab)
         self.masked = eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)]
+        self._setup = EngineSetup(
+            lib, self._np, self.model, self.n_vocab, self.masked, s.cpu_threads, self.kv_type, self.flash_attn
+        )
         self._lock = threading.Lock()
         self._engines: list[Engine] = []
         self._rebuilds = 0
@@ -154,7 +159,7 @@ class LlamaCppBackend(Backend):
         self._scheduler.start()
 
     def _new_engine(self, slots: int, context_tokens: int) -> Engine:
-        engine = Engine(self, slots, context_tokens)
+        engine = Engine(self._setup, slots, context_tokens)
         self._engines.append(engine)
         return engine
 
@@ -261,7 +266,7 @@ class LlamaCppBackend(Backend):
     def teacher_forced_logits(self, ids: list[int]):
         """One llama_decode over `ids` in a context of its own (one sequence), logits at every
         position; not through the scheduler (call it while no request runs)."""
-        engine = Engine(self, 1, -(-len(ids) // 256) * 256, sample=False)
+        engine = Engine(self._setup, 1, -(-len(ids) // 256) * 256, sample=False)
         try:
             return engine.forward(ids)
         finally:

@@ -13,15 +13,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from ..child import child_io, module_command
 from ..io import tail
 from ..record import RunRecord, RunSpec, read_record, write_record
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # src/
-WORKER = (sys.executable, "-m", "llmbench.measure.worker")
+WORKER = module_command("llmbench.measure.worker")
 
 
 def _die_with_parent() -> None:
@@ -60,15 +59,10 @@ def run_isolated(
         spec_path = Path(scratch) / "spec.json"
         result_path = Path(scratch) / "result.json"
         spec_path.write_text(json.dumps(spec.to_dict(), ensure_ascii=False))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         with open(log, "ab") as log_file:
             child = subprocess.Popen(
                 [*worker, str(spec_path), str(result_path), *([cache_dir] if cache_dir else [])],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
+                **child_io(log_file),
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )

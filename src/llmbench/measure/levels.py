@@ -15,9 +15,10 @@ import statistics
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
+from ..clock import now
 from ..record import Level, Measurement, Pass
 from ..stats import PASS_SPREAD_LIMIT, ci_half_width_pct
-from .passes import now
+from .passes import RUNNERS
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -138,7 +139,7 @@ def measure(
     spent: dict = dict.fromkeys(levels, 0.0)
     ended: dict = {}
     for visit, level in enumerate(visits(levels)):
-        run = partial(kind.run_pass, backend, prompts, s, level)
+        run = partial(RUNNERS[kind.runner], backend, prompts, s, level)
         first = visit < len(levels)
         if first:
             for _ in range(s.warmup_passes):

@@ -8,21 +8,17 @@ time. A pass's total runs from its first submission to its last result.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from ..clock import now
 from ..record import Pass, Request
 
 if TYPE_CHECKING:
     from ..backends.base import Backend, Generation
     from ..scenario_types import Scenario
-
-
-def now() -> float:
-    """The one clock of every measurement: time.perf_counter(), seconds."""
-    return time.perf_counter()
 
 
 def _ms(seconds: float) -> float:
@@ -93,3 +89,11 @@ def run_wave(backend: Backend, prompts: list[list[int]], s: Scenario, level: int
     origin = now()
     generations = backend.generate_batch(wave, s.output_tokens)
     return _finish(wave, [origin] * len(wave), generations, origin)
+
+
+# ScenarioType.runner -> the function that sends one measured pass: (backend, prompts, settings, level) -> Pass
+RUNNERS: dict[str, Callable[[Backend, list[list[int]], Scenario, int | None], Pass]] = {
+    "sequential": run_sequential,
+    "threads": run_threads,
+    "wave": run_wave,
+}

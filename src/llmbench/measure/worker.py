@@ -32,12 +32,12 @@ _preload_native_libraries()
 
 from ..backends import get_backend, make_options  # noqa: E402
 from ..backends.base import BackendUnavailable, LoadSettings  # noqa: E402
+from ..clock import now  # noqa: E402
 from ..io import read_json  # noqa: E402
 from ..record import RunRecord, RunSpec, write_record  # noqa: E402
 from . import nvml, provenance  # noqa: E402
 from .device import default_cpu_threads, resolve_device  # noqa: E402
 from .levels import first_pass_outliers, measure, pass_spread, scenario_prompts, unbatched_steps  # noqa: E402
-from .passes import now  # noqa: E402
 from .sampler import PERIOD_S, ResourceSampler, process_memory  # noqa: E402
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..measure.launcher import PACKAGE_ROOT
+from ..child import child_io, module_command
 
 
 class ConversionError(RuntimeError):
@@ -30,16 +30,11 @@ def convert_to_flm(
     output = Path(output)
     partial = output.with_name(output.name + ".partial")
     partial.unlink(missing_ok=True)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     with open(log, "ab") as log_file:
         try:
             child = subprocess.run(
-                [sys.executable, "-m", "llmbench.models.flm_export", str(model_dir), str(partial), dtype],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
+                [*module_command("llmbench.models.flm_export"), str(model_dir), str(partial), dtype],
+                **child_io(log_file),
                 timeout=timeout_s,
                 check=False,
             )

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from llmbench.backends.base import Backend, Generation, now
+from llmbench.backends.base import Backend, Generation
+from llmbench.clock import now
 from llmbench.measure.levels import (
     first_pass_outliers,
     fixed_prompts,
@@ -16,7 +17,7 @@ from llmbench.measure.levels import (
     unbatched_steps,
     visits,
 )
-from llmbench.measure.passes import run_threads
+from llmbench.measure.passes import RUNNERS, run_threads
 from llmbench.scenario_types import TYPES
 from records import scenario
 
@@ -247,3 +248,8 @@ def test_the_step_check_catches_a_batch_that_costs_c_batch_1_steps(cost, caught)
     assert bool(flags) == caught
     if caught:
         assert {f["concurrency"] for f in flags} == {2, 4} and all(f["passes"] == f["of"] for f in flags)
+
+
+def test_every_scenario_type_names_a_pass_runner_that_measure_resolves():
+    """The table names its runner (it imports nothing of measure); measure has each one."""
+    assert {kind.runner for kind in TYPES.values()} <= set(RUNNERS)
