@@ -107,6 +107,8 @@ class Scenario:
 
 
 Section = Literal["loop", "threads"]
+# The report's two analysis sections, which are also the article's two measurements, in its order.
+SECTIONS: tuple[Section, ...] = ("loop", "threads")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,12 @@ class ScenarioType:
     1 decodes at batch 1 (where the bandwidth roofline applies); `prompts` whether
     it sends the configured queries or random ids; `runner` the name of the pass
     runner in :data:`llmbench.measure.passes.RUNNERS` that sends one measured pass;
-    `section` where the report discusses it."""
+    `section` where the report discusses it; `compares` the summary metric on which
+    the report sets backends against each other (the article compared pass wall
+    times); `swept` whether it measures several concurrency levels, which the report
+    draws as throughput against latency and reads for where throughput saturates;
+    `article` which of the article's two measurements (its for-loop, its thread
+    pool) it repeats, or None."""
 
     name: str
     prompts: Literal["queries", "random"]
@@ -127,6 +134,9 @@ class ScenarioType:
     levels: Callable[[Scenario], list[int | None]]
     concurrent: Callable[[Scenario, int | None], int]
     prompt_count: Callable[[Scenario, int], int]  # (settings, number of queries) -> prompts per pass
+    compares: Literal["total_ms", "output_tokens_per_s"]
+    swept: bool
+    article: Section | None
 
     @property
     def keys(self) -> list[str]:
@@ -144,17 +154,28 @@ TYPES: dict[str, ScenarioType] = {
     t.name: t
     for t in [
         ScenarioType("loop", "queries", "sequential", "loop",
-                     levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: q),
+                     levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: q,
+                     compares="total_ms", swept=False, article="loop"),
         ScenarioType("threads", "queries", "threads", "threads",
-                     levels=lambda s: [None], concurrent=lambda s, lv: s.workers, prompt_count=lambda s, q: q),
+                     levels=lambda s: [None], concurrent=lambda s, lv: s.workers, prompt_count=lambda s, q: q,
+                     compares="total_ms", swept=False, article="threads"),
         ScenarioType("fixed", "random", "sequential", "loop",
-                     levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: s.requests),
+                     levels=lambda s: [None], concurrent=lambda s, lv: 1, prompt_count=lambda s, q: s.requests,
+                     compares="total_ms", swept=False, article=None),
         ScenarioType("sweep", "random", "wave", "threads",
                      levels=lambda s: list(s.concurrency), concurrent=lambda s, lv: lv,
-                     prompt_count=lambda s, q: max(s.concurrency)),
+                     prompt_count=lambda s, q: max(s.concurrency),
+                     compares="output_tokens_per_s", swept=True, article=None),
     ]
 }
 # fmt: on
+
+
+def types_where(**values) -> list[str]:
+    """Names of the scenario types whose fields have these values, in table order
+    (``types_where(swept=True)``, ``types_where(section="loop")``); raises AttributeError for a
+    field a ScenarioType does not have."""
+    return [name for name, kind in TYPES.items() if all(getattr(kind, k) == v for k, v in values.items())]
 
 
 def scenario_schema() -> dict:

@@ -38,6 +38,11 @@ def get_backend(name: str) -> type[Backend]:
     return importlib.import_module(module_name(name)).BACKEND
 
 
+def improvements_of(name: str) -> list[str]:
+    """The backends whose `improves_on` is `name`, sorted (``hf`` -> ``["hf-compile"]``)."""
+    return [b for b in available() if get_backend(b).improves_on == name]
+
+
 def make_options(name: str, values: dict):
     """`backend_options.<name>` as the backend's typed Options (validated by the config schema)."""
     return get_backend(name).Options(**values)

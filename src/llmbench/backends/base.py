@@ -84,6 +84,9 @@ class Backend(ABC):
     artifact_kind: ClassVar[str] = "hf"
     # backend_options the config must set for this backend to run at all.
     required_options: ClassVar[dict] = {}
+    # The backend this one is the best use of (hf-compile: "hf"), or None; the report sets its
+    # decode rate against the backend the article compared that one with.
+    improves_on: ClassVar[str | None] = None
     # Packages whose versions are recorded with every result.
     packages: ClassVar[tuple[str, ...]] = ()
     # Whether teacher_forced_logits() is implemented (the KL divergence of its quality cost).

@@ -69,6 +69,7 @@ class HFCompileBackend(HFBackend):
     concurrency_means = {"concurrent": "one_at_a_time", "batch": "compiled_step"}
 
     Options = Options
+    improves_on = "hf"  # transformers at its best
 
     def import_libraries(self) -> None:
         """Keeps inductor's compile caches in `<cache_dir>/inductor` when cache_dir is set (settings

@@ -4,6 +4,9 @@ from the numbers, none a copy of a sentence of the analysis sections.
 The article's question: which backend is faster for the for-loop and under
 concurrency, by how much, at what memory. The answer names every backend
 against the baseline (the correctness reference, transformers `generate()`).
+No scenario type or backend is named here: what a type shows is a field of its
+entry in :mod:`llmbench.scenario_types`, the article's backend pair comes from
+its figures file, and which backend is another's best use from the backends.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import math
 import pandas as pd
 
 from ..analyze.summary import unit_stats
-from ..stats import passes_disagree
+from ..backends import improvements_of
+from ..scenario_types import SECTIONS, TYPES, types_where
+from ..stats import passes_disagree, ratio_ci
 from .article import Article
 from .format import NONE, ci, num, ratio
 from .narrative import Comparison, saturation
@@ -21,13 +26,20 @@ from .strings import Strings
 from .tables import Table
 
 
-def _first(comparisons: list[Comparison], kind: str) -> list[Comparison]:
-    """Comparisons of the first scenario of a type (at its first level)."""
-    chosen = [c for c in comparisons if c.scenario_type == kind]
-    if not chosen:
-        return []
-    scenario, level = chosen[0].scenario, chosen[0].concurrency
-    return [c for c in chosen if c.scenario == scenario and c.concurrency == level]
+def _first(comparisons: list[Comparison], kinds: list[str]) -> list[Comparison]:
+    """Comparisons of the first scenario (at its first level) of the first of the scenario types
+    `kinds` that has any, in the order given."""
+    for kind in kinds:
+        chosen = [c for c in comparisons if c.scenario_type == kind]
+        if chosen:
+            scenario, level = chosen[0].scenario, chosen[0].concurrency
+            return [c for c in chosen if c.scenario == scenario and c.concurrency == level]
+    return []
+
+
+def _swept(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows of scenario types measured at several concurrency levels."""
+    return summary[summary.scenario_type.isin(types_where(swept=True))]
 
 
 def _speedups(chosen: list[Comparison], t: Strings, wrong: frozenset = frozenset()) -> str:
@@ -109,13 +121,12 @@ def answer(
     marked where its speed is quoted."""
     lines = [line for line in [_not_measured(summary, t)] if line]
     wrong = wrong_runs(verdicts) if verdicts is not None else frozenset()
-    loop = _first(comparisons, "loop") or _first(comparisons, "fixed")
+    loop = _first(comparisons, types_where(section="loop"))
     if loop:
         lines.append(t.f("answer.loop", scenario=loop[0].scenario, speedups=_speedups(loop, t, wrong)))
-    threads = _first(comparisons, "threads") or _first(comparisons, "sweep")
-    sweeps = summary[
-        (summary.scenario_type == "sweep") & (summary.metric == "output_tokens_per_s") & (summary.n > 0)
-    ]
+    threads = _first(comparisons, types_where(section="threads"))
+    sweeps = _swept(summary)
+    sweeps = sweeps[(sweeps.metric == "output_tokens_per_s") & (sweeps.n > 0)]
     best = ""
     if not sweeps.empty:
         top = sweeps.loc[sweeps.groupby("backend")["mean"].idxmax()]
@@ -165,9 +176,12 @@ def answer(
 def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFrame, t: Strings) -> Table:
     """The article's figures next to this run's equivalents, with both speedups."""
     table = Table(t.tables.article, ["l", "r", "r", "r", "r", "r", "r"])
+    pair = article.pair
     first = {
-        kind: next(iter(summary.loc[summary.scenario_type == kind, "scenario"]), None)
-        for kind in ("loop", "threads")
+        measurement: next(
+            iter(summary.loc[summary.scenario_type.isin(types_where(article=measurement)), "scenario"]), None
+        )
+        for measurement in SECTIONS
     }
 
     def speedup(base: float, other: float) -> str:
@@ -175,36 +189,31 @@ def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFra
             ratio(base / other) if base and other and not math.isnan(base) and not math.isnan(other) else NONE
         )
 
-    def timed(label: str, facts: dict, kind: str) -> list[str]:
-        scenario = first[kind]
-        ours = {b: _stats(summary, b, scenario) for b in ("hf", "fastllm")}
-        from ..stats import ratio_ci
-
-        run_ratio = ratio(*ratio_ci(ours["hf"], ours["fastllm"])) if ours["hf"] and ours["fastllm"] else NONE
+    def timed(measurement: str) -> list[str]:
+        facts = article.total_ms(measurement)
+        base, other = (_stats(summary, b, first[measurement]) for b in pair)
         return [
-            label,
-            num(facts.get("hf")),
-            num(facts.get("fastllm")),
-            speedup(facts.get("hf"), facts.get("fastllm")),
-            num(ours["hf"].mean if ours["hf"] else None),
-            num(ours["fastllm"].mean if ours["fastllm"] else None),
-            run_ratio,
+            t.article[measurement],
+            *(num(facts.get(b)) for b in pair),
+            speedup(*(facts.get(b) for b in pair)),
+            *(num(s.mean if s else None) for s in (base, other)),
+            ratio(*ratio_ci(base, other)) if base and other else NONE,
         ]
 
-    table.rows.append(timed(t.article.loop, article.loop_total_ms, "loop"))
-    table.rows.append(timed(t.article.threads, article.threads_total_ms, "threads"))
+    table.rows += [timed(measurement) for measurement in SECTIONS]
     # The article read memory after its for-loop: "current" is the loop scenario's after warm-up,
     # "peak" the highest over every scenario (as the answer and 总结 quote it).
-    loop_rows = resources.scenario == first["loop"] if first["loop"] else resources.scenario.notna()
+    loop = first[SECTIONS[0]]
+    loop_rows = resources.scenario == loop if loop else resources.scenario.notna()
     for what, column, rows in (
         ("current", "gpu_process_after_warmup_mib", loop_rows),
         ("peak", "gpu_process_peak_mib", resources.scenario.notna()),
     ):
-        ours = {b: resources.loc[rows & (resources.backend == b), column].max() for b in ("hf", "fastllm")}
+        ours = {b: resources.loc[rows & (resources.backend == b), column].max() for b in pair}
         table.rows.append(
             [
                 t.article[f"memory_{what}"],
-                *(num(article.torch_memory_mb.get(b, {}).get(what)) for b in ("hf", "fastllm")),
+                *(num(article.torch_memory_mb.get(b, {}).get(what)) for b in pair),
                 NONE,
                 *(num(None if pd.isna(v) else v, 0) for v in ours.values()),
                 NONE,
@@ -225,7 +234,7 @@ def _stats(summary: pd.DataFrame, backend: str, scenario: str | None):
 
 def _scaling_point(summary: pd.DataFrame, t: Strings) -> str | None:
     """How each backend's throughput scales in each sweep, and where it saturates."""
-    sweeps = summary[summary.scenario_type == "sweep"]
+    sweeps = _swept(summary)
     scaling = []
     for backend in sorted(set(sweeps.backend)):
         for scenario in sorted(set(sweeps.loc[sweeps.backend == backend, "scenario"])):
@@ -252,25 +261,16 @@ def summary_points(
     """总结: at most six points, in the article's order, each present only where measured."""
     points = []
     scaling = _scaling_point(summary, t)
-    for kind, facts in (
-        ("loop", article.loop_total_ms if article else {}),
-        ("threads", article.threads_total_ms if article else {}),
-    ):
-        chosen = _first(comparisons, kind)
+    swept_sections = {TYPES[kind].section for kind in types_where(swept=True)}
+    for measurement in SECTIONS:
+        chosen = _first(comparisons, types_where(article=measurement))
         if not chosen:
             continue
-        vs_article = ""
-        if facts.get("hf") and facts.get("fastllm"):
-            vs_article = t.f(
-                "points.vs_article",
-                ratio=ratio(facts["hf"] / facts["fastllm"]),
-                hf=num(facts["hf"], 0),
-                fastllm=num(facts["fastllm"], 0),
-            )
+        speedups = _speedups(chosen, t, wrong_runs(verdicts))
         points.append(
-            t.f(f"points.{kind}", speedups=_speedups(chosen, t, wrong_runs(verdicts)), vs_article=vs_article)
+            t.f(f"points.{measurement}", speedups=speedups, vs_article=_vs_article(article, measurement, t))
         )
-        if kind == "threads" and scaling:  # concurrency is one point: the pool, then the sweeps
+        if measurement in swept_sections and scaling:  # concurrency is one point: the pool, then the sweeps
             points[-1] += t.sentences.sentence_sep + scaling
             scaling = None
     if scaling:
@@ -308,18 +308,53 @@ def summary_points(
         )
     if point := energy_point(resources, t):
         points.append(point)
-    best = [c for c in comparisons if c.other == "hf-compile" or c.base == "hf-compile"]
-    decode = {b: _mean(summary, b, None, "decode_tokens_per_s") for b in ("hf-compile", "fastllm")}
-    if best and not any(math.isnan(v) for v in decode.values()):
-        points.append(
-            t.f(
-                "points.hf_best",
-                compile=num(decode["hf-compile"]),
-                fastllm=num(decode["fastllm"]),
-                ratio=ratio(decode["hf-compile"] / decode["fastllm"]),
-            )
-        )
+    if point := best_of_point(comparisons, summary, article, t):
+        points.append(point)
     return points[:6]
+
+
+def _vs_article(article: Article | None, measurement: str, t: Strings) -> str:
+    """ "; on the article's GPU the speedup was …" for the article's `measurement`, or ""."""
+    if article is None:
+        return ""
+    facts = article.total_ms(measurement)
+    base, other = (facts.get(b) for b in article.pair)
+    if not (base and other):
+        return ""
+    return t.f(
+        "points.vs_article",
+        gpu=article.gpu,
+        ratio=ratio(base / other),
+        base_ms=num(base, 0),
+        other_ms=num(other, 0),
+    )
+
+
+def best_of_point(
+    comparisons: list[Comparison], summary: pd.DataFrame, article: Article | None, t: Strings
+) -> str | None:
+    """The article's baseline at its best: the decode rate (tok/s) of a backend that improves on
+    it (`Backend.improves_on`) against the article's other backend, where both were measured and
+    the improving one was compared; None otherwise (or without the article's figures)."""
+    if article is None:
+        return None
+    base, other = article.pair
+    for best in improvements_of(base):
+        if not any(best in (c.base, c.other) for c in comparisons):
+            continue
+        decode = {b: _mean(summary, b, None, "decode_tokens_per_s") for b in (best, other)}
+        if any(math.isnan(v) for v in decode.values()):
+            continue
+        return t.f(
+            "points.best_of",
+            base=base,
+            best=best,
+            other=other,
+            best_value=num(decode[best]),
+            other_value=num(decode[other]),
+            ratio=ratio(decode[best] / decode[other]),
+        )
+    return None
 
 
 def energy_point(resources: pd.DataFrame, t: Strings) -> str | None:

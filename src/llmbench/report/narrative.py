@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..analyze.summary import unit_stats
+from ..scenario_types import TYPES, types_where
 from ..stats import UnitStats, format_p, ratio_ci, welch_p
 from .format import num, ratio
 from .strings import Strings
@@ -54,11 +55,6 @@ class Comparison:
         return not self.within_process and self.p < SIGNIFICANCE and not (self.low <= 1 <= self.high)
 
 
-def _metric(scenario_type: str) -> str:
-    """The article compared pass wall times; a sweep level compares throughput."""
-    return "output_tokens_per_s" if scenario_type == "sweep" else "total_ms"
-
-
 def comparisons(summary: pd.DataFrame, baseline: str) -> list[Comparison]:
     """Every backend against the baseline (the correctness reference, else the slowest) per scenario level."""
     out = []
@@ -67,7 +63,7 @@ def comparisons(summary: pd.DataFrame, baseline: str) -> list[Comparison]:
         ["model", "scenario", "concurrency"], sort=False, dropna=False
     ):
         kind = group["scenario_type"].iloc[0]
-        metric = _metric(kind)
+        metric = TYPES[kind].compares
         rows = group[group.metric == metric].set_index("backend")
         if len(rows) < 2:
             continue
@@ -154,7 +150,9 @@ def sweep_sentences(summary: pd.DataFrame, t: Strings, single_model: bool) -> li
     """Per sweep run: how throughput and latency grow with concurrency, and where gains stop."""
     sentences = []
     sweeps = summary[
-        (summary.scenario_type == "sweep") & (summary.status != "failed") & summary.concurrency.notna()
+        summary.scenario_type.isin(types_where(swept=True))
+        & (summary.status != "failed")
+        & summary.concurrency.notna()
     ]
     for (model, scenario, backend), group in sweeps.groupby(["model", "scenario", "backend"], sort=False):
         throughput = (

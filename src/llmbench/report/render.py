@@ -18,7 +18,7 @@ from ..analyze.agreement import verdicts as agreement_verdicts
 from ..analyze.summary import read_summary
 from ..io import read_json
 from ..record import RunRecord, read_record
-from ..scenario_types import Scenario
+from ..scenario_types import SECTIONS, TYPES, Scenario, types_where
 from . import narrative, tables
 from .article import read_article
 from .conclusion import answer, article_table, summary_points
@@ -67,14 +67,8 @@ def title(inputs: Inputs, t: Strings) -> str:
 
 def _plot_sections(plots: list[str], scenario_types: dict[str, str]) -> dict[str, list[str]]:
     """Which analysis section shows which figure."""
-    from ..scenario_types import TYPES
-
     sections: dict[str, list[str]] = {
-        "loop": [],
-        "threads": [],
-        "latency": [],
-        "resources": [],
-        "precision": [],
+        section: [] for section in (*SECTIONS, "latency", "resources", "precision")
     }
     for plot in plots:
         name = Path(plot).stem
@@ -108,11 +102,16 @@ def build_context(inputs: Inputs) -> dict:
         for lv in r.measurement.levels
     }
     article = read_article(inputs.settings["article"]) if inputs.settings.get("article") else None
-    by_section = {"loop": [], "threads": []}
+    by_section: dict[str, list[str]] = {section: [] for section in SECTIONS}
     for c in comparisons:
-        by_section[_section(c.scenario_type)].append(narrative.comparison_sentence(c, t))
-    by_section["threads"] = concurrency_meanings(records, t) + by_section["threads"]
-    by_section["threads"] += narrative.sweep_sentences(summary, t, single)
+        by_section[TYPES[c.scenario_type].section].append(narrative.comparison_sentence(c, t))
+    for kind in types_where(swept=True):
+        by_section[TYPES[kind].section] += narrative.sweep_sentences(
+            summary[summary.scenario_type == kind], t, single
+        )
+    # what "concurrent" and "one batch" meant for each backend opens the concurrency section
+    concurrency_section = TYPES[types_where(swept=True)[0]].section
+    by_section[concurrency_section] = concurrency_meanings(records, t) + by_section[concurrency_section]
     return {
         "t": t,
         "language": inputs.settings["language"],
@@ -136,8 +135,7 @@ def build_context(inputs: Inputs) -> dict:
         "backend_raw": {r.key.runner: backend_raw(r.backend_info) for r in records if r.backend_info},
         "results": tables.results_tables(summary, t, single),
         "detail": tables.detail_table(summary, stop, t, single),
-        "loop_analysis": by_section["loop"],
-        "threads_analysis": by_section["threads"],
+        **{f"{section}_analysis": sentences for section, sentences in by_section.items()},
         "memory_table": tables.memory_table(inputs.resources, t, single),
         "cost_table": tables.cost_table(inputs.resources, diagnosis, t, single),
         "roofline_intro": _roofline_intro(inputs.bandwidth, t),
@@ -215,12 +213,6 @@ def concurrency_meanings(records: list, t: Strings) -> list[str]:
         )
         for backend, means in meant.items()
     ]
-
-
-def _section(scenario_type: str) -> str:
-    from ..scenario_types import TYPES
-
-    return TYPES[scenario_type].section
 
 
 def _roofline_intro(bandwidth: dict, t: Strings) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..record import RunRecord
-from ..scenario_types import Scenario
+from ..scenario_types import Scenario, types_where
 from ..stats import passes_disagree
 from .format import NONE, ci, num, pct
 from .strings import Strings
@@ -113,7 +113,7 @@ def scenarios_table(scenarios: dict[str, Scenario], t: Strings, forms: list[str]
         )
         levels = s.kind.levels(s)
         concurrency = ", ".join(str(s.kind.concurrent(s, lv)) for lv in levels)
-        if s.type == "sweep":
+        if "batching" in s.kind.keys:
             concurrency += f" ({t.batching[str(bool(s.batching)).lower()]})"
         stopping = (
             t.f("stopping.target", target=s.target_ci_pct, cap=s.max_duration_s)
@@ -155,7 +155,7 @@ def _levels(summary: pd.DataFrame):
 def results_tables(summary: pd.DataFrame, t: Strings, single_model: bool) -> dict[str, Table]:
     """Per scenario: one row per run (and level) with the headline metrics, mean ± 95 % CI."""
     tables: dict[str, Table] = {}
-    sweep = set(summary.loc[summary.scenario_type == "sweep", "scenario"])
+    sweep = set(summary.loc[summary.scenario_type.isin(types_where(swept=True)), "scenario"])
     for (scenario, model, backend, concurrency), group in _levels(summary):
         with_level = scenario in sweep
         table = tables.setdefault(

@@ -384,7 +384,8 @@ def test_the_conclusion_has_the_six_points_the_article_needs_scaling_inside_conc
     assert len(points) == 6, points
     scaling = t.points.scaling.split("{")[0]
     assert scaling in points[1] and points[1].startswith("- " + t.points.threads.split("{")[0]), points[1]
-    assert points[-1].startswith("- " + t.points.hf_best.split("{")[0]), points[-1]
+    best_of = t.points.best_of.split("{best_value}")[0].format(base="hf", best="hf-compile")
+    assert points[-1].startswith("- " + best_of), points[-1]
 
 
 def test_backend_facts_leave_out_what_a_backend_could_not_establish_and_join_lists(tmp_path):

@@ -20,7 +20,7 @@ def _latency_frame(records: list[RunRecord], coarse: set) -> pd.DataFrame:
     coarse for their TPOT) keep only e2e: their TTFT and inter-token gaps are clock artefacts."""
     rows = []
     for record in records:
-        if record.measurement is None or record.scenario.type == "sweep":
+        if record.measurement is None or record.scenario.kind.swept:
             continue  # sweeps have their own curve
         base = {"backend": record.key.runner, "scenario": record.key.scenario}
         clocked = (record.key.model, record.key.runner, record.key.scenario) not in coarse

@@ -9,6 +9,7 @@ import matplotlib.ticker
 import pandas as pd
 import seaborn as sns
 
+from ...scenario_types import types_where
 from ...stats import passes_disagree
 from ..strings import Strings
 from . import save, setup
@@ -25,7 +26,7 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -
     """Bars of the means with 95 % CIs (pass time, throughput); a sweep's curves instead."""
     setup(t.language)
     runs = summary[summary["scenario"] == scenario].copy()
-    if (runs["scenario_type"] == "sweep").all():
+    if runs["scenario_type"].isin(types_where(swept=True)).all():
         return plot_sweep(runs, scenario, path, t)
     runs["run"] = _label(runs)
     labels = list(dict.fromkeys(runs["run"]))
