@@ -20,7 +20,6 @@ from pathlib import Path
 SPECIAL_TOKENS = ["[MASK]", "[gMASK]", "[sMASK]", "sop", "eop"]
 PIECES = 64789
 ROUND_PROMPT = "[Round 1]\n\n问：{query}\n\n答："
-WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")
 
 
 def is_chatglm2(config: dict) -> bool:
@@ -110,21 +109,12 @@ def inv_freq(head_dim: int):
 
 
 def load_weights(folder: str | Path) -> dict:
-    """Every tensor of a checkpoint folder: safetensors, or the published pytorch_model*.bin."""
-    import torch
-    from safetensors.torch import load_file
+    """name -> torch.Tensor, every tensor of a checkpoint folder (see models.checkpoint: safetensors,
+    or the published pytorch_model*.bin); raises FileNotFoundError when it has no weights."""
+    from .checkpoint import Checkpoint
 
-    folder = Path(folder)
-    safetensors = sorted(folder.glob("*.safetensors"))
-    if safetensors:
-        return {k: v for path in safetensors for k, v in load_file(str(path)).items()}
-    bins = sorted(folder.glob("pytorch_model*.bin"))
-    if not bins:
-        raise FileNotFoundError(f"{folder} has no weights ({' or '.join(WEIGHT_FILES)})")
-    tensors = {}
-    for path in bins:
-        tensors.update(torch.load(path, map_location="cpu", weights_only=True))
-    return tensors
+    with Checkpoint(folder) as checkpoint:
+        return {name: checkpoint.get(name) for name in checkpoint.names()}
 
 
 def glm_config(config: dict) -> dict:

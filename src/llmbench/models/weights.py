@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from pathlib import Path
+
+from .checkpoint import Checkpoint
 
 ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
 # safetensors dtype codes -> bytes, for the header fallback
@@ -60,31 +61,11 @@ def _from_meta_model(folder: Path, dtype: str) -> dict:
     }
 
 
-def _safetensors_shapes(path: Path) -> dict[str, tuple[str, list[int]]]:
-    with open(path, "rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))
-        header = json.loads(handle.read(length))
-    return {name: (t["dtype"], t["shape"]) for name, t in header.items() if name != "__metadata__"}
-
-
 def tensor_shapes(folder: str | Path) -> dict[str, tuple[str, list[int]]]:
-    """name -> (dtype, shape) of one weight format of `folder`: its top-level
-    *.safetensors if any, else pytorch_model*.bin (never both, never subfolders
-    such as original/). Raises FileNotFoundError when it has neither."""
-    folder = Path(folder)
-    safetensors = sorted(folder.glob("*.safetensors"))
-    if safetensors:
-        return {k: v for path in safetensors for k, v in _safetensors_shapes(path).items()}
-    bins = sorted(folder.glob("pytorch_model*.bin"))
-    if not bins:
-        raise FileNotFoundError(f"{folder} has no *.safetensors or pytorch_model*.bin weights")
-    import torch
-
-    shapes = {}
-    for path in bins:
-        for name, tensor in torch.load(path, map_location="cpu", mmap=True, weights_only=True).items():
-            shapes[name] = (str(tensor.dtype).removeprefix("torch."), list(tensor.shape))
-    return shapes
+    """name -> (stored dtype, shape) of one weight format of `folder` (see models.checkpoint), no
+    tensor read. Raises FileNotFoundError when it has neither safetensors nor pytorch_model*.bin."""
+    with Checkpoint(folder) as checkpoint:
+        return {name: (checkpoint.dtype(name), list(checkpoint.shape(name))) for name in checkpoint.names()}
 
 
 def _from_headers(folder: Path, dtype: str) -> dict:

@@ -52,7 +52,7 @@ import gguf
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint
+from ..checkpoint import Checkpoint
 from .plans import Plan, plan_for, write_vocabulary
 
 # Run dtype → (torch dtype of the matrices, their GGML type, the file type recorded).
