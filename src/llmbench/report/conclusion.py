@@ -175,8 +175,9 @@ def answer(
 
 def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFrame, t: Strings) -> Table:
     """The article's figures next to this run's equivalents, with both speedups."""
-    table = Table(t.tables.article, ["l", "r", "r", "r", "r", "r", "r"])
     pair = article.pair
+    headers = [header.format(base=pair[0], other=pair[1]) for header in t.tables.article]
+    table = Table(headers, ["l", "r", "r", "r", "r", "r", "r"])
     first = {
         measurement: next(
             iter(summary.loc[summary.scenario_type.isin(types_where(article=measurement)), "scenario"]), None

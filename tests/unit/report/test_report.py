@@ -95,6 +95,7 @@ def test_a_chinese_report_has_no_english_table_header(tmp_path):
 def test_the_article_is_set_side_by_side(tmp_path):
     md = render_all(runs(), tmp_path, SCENARIOS, "zh")["md"]
     article = sections(md)[load_strings("zh").headings.article]
+    assert "| 文章 hf | 文章 fastllm |" in article  # the headers name config/article.yaml's pair
     assert "28,375.3" in article and "16,176.2" in article and "1.75×" in article
     assert "32,345.9" in article and "10,974.1" in article and "2.95×" in article
     row = next(line for line in article.splitlines() if line.startswith("| For循环"))
