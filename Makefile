@@ -1,5 +1,5 @@
-# The two entry points of the README: `make run` and `make test`.
-# Both create .venv on first use and install exactly what pyproject.toml pins.
+# The two entry points of the README: `make run` and `make test` (and the fast loop, `make test-fast`).
+# All create .venv on first use and install exactly what pyproject.toml pins.
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 pin = $(shell $(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print(" ".join($(1)))')
 
-.PHONY: run test faults lint format clean
+.PHONY: run test test-fast faults lint format clean
 .DEFAULT_GOAL := run
 
 $(INSTALLED): pyproject.toml
@@ -52,6 +52,11 @@ $(SLURMD): | $(CHROMEDRIVER)
 
 test: $(INSTALLED) $(CHROMEDRIVER) $(SLURMD)
 	$(BIN)/pytest
+
+# The fast loop while editing: the unit tests without the slow ones (tests marked `slow`:
+# real backends in child processes, model builds and conversions); no Snakemake run, no apt.
+test-fast: $(INSTALLED)
+	$(BIN)/pytest tests/unit -m "not slow" -q
 
 # The fault-injection and bad-input cases alone; `make test` runs them too and
 # prints the same summary line: faults survived: N/N, bad inputs rejected clearly: M/M

@@ -216,3 +216,26 @@ def pytest_terminal_summary(terminalreporter):
             f"faults survived: {sum(faults.values())}/{len(faults)}, "
             f"bad inputs rejected clearly: {sum(bad.values())}/{len(bad)}"
         )
+
+
+# `make test-fast` leaves out tests marked `slow`. A test is slow by what it needs: a model
+# built, converted or exported (these fixtures), or a finished workflow; others carry the mark
+# themselves (a real backend in a child process, a rendered report with figures).
+SLOW_FIXTURES = frozenset(
+    {
+        "tiny_model",
+        "chatglm2_tiny",
+        "tiny_flm",
+        "tiny_gguf",
+        "tiny_prompt_ids",
+        "peer_model",
+        "models",
+        "finished",
+    }
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -71,6 +71,7 @@ def _imported_at_run_time(entries: list[str]) -> set[str]:
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", sorted(RULE_ENTRIES))
 def test_the_declared_code_covers_every_module_the_rule_loads(rule):
     backends = (

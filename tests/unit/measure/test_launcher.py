@@ -113,6 +113,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
 
 
+@pytest.mark.slow
 @pytest.mark.fault
 def test_conversion_failure_is_an_error_not_an_empty_file(tmp_path):
     from llmbench.models.flm_export import ConversionError, convert_to_flm

@@ -52,6 +52,7 @@ def figures(tmp_path, gpu, language):
     return paths, [str(w.message) for w in caught]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_every_label_is_drawn_in_the_reports_language(tmp_path, language):
     """A Chinese label without a CJK font is drawn as boxes: matplotlib warns of each missing glyph."""
@@ -62,6 +63,7 @@ def test_every_label_is_drawn_in_the_reports_language(tmp_path, language):
             assert image.size[0] > 800 and image.getextrema()[0][0] < 100  # drawn, not blank
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gpu", [False, True])
 def test_the_resources_figure_shows_what_was_measured(tmp_path, gpu, monkeypatch):
     """Memory bars per measure, energy and roofline bars only where measured, "not measured" otherwise."""
@@ -82,6 +84,7 @@ def test_the_resources_figure_shows_what_was_measured(tmp_path, gpu, monkeypatch
         assert bars[2] == 4  # the CPU's own bandwidth bounds CPU runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("speeds", [(1.0, 1.3), (1.0, 40.0)])
 def test_latency_ticks_are_plain_numbers_that_do_not_overlap_and_the_legend_hides_no_box(
     tmp_path, speeds, monkeypatch
@@ -118,6 +121,7 @@ def test_latency_ticks_are_plain_numbers_that_do_not_overlap_and_the_legend_hide
     assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
 
 
+@pytest.mark.slow
 def test_memory_over_time_has_one_colour_per_backend_and_a_legend_beside_the_axes(tmp_path, monkeypatch):
     """24 runs once gave 24 legend rows over the lines; the legend names backends and scenarios."""
     import llmbench.report.plots.model as model

@@ -40,6 +40,7 @@ def sections(md: str) -> dict[str, str]:
     return {parts[i].lstrip("# ").strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_the_report_has_the_articles_sections_and_the_answer_first(tmp_path, language):
     t = load_strings(language)
@@ -62,6 +63,7 @@ def test_the_report_has_the_articles_sections_and_the_answer_first(tmp_path, lan
     assert results.strip().startswith(t.results_intro) and " ± " in results  # "±" is defined where it is used
 
 
+@pytest.mark.slow
 def test_summary_points_are_not_copies_of_the_analysis(tmp_path):
     md = render_all(runs(gpu=True), tmp_path, SCENARIOS, "zh")["md"]
     t = load_strings("zh")
@@ -78,6 +80,7 @@ def test_summary_points_are_not_copies_of_the_analysis(tmp_path):
             assert sentence not in rest, sentence
 
 
+@pytest.mark.slow
 def test_a_chinese_report_has_no_english_table_header(tmp_path):
     md = render_all(runs(gpu=True, replicas=1), tmp_path, SCENARIOS, "zh")["md"]
     headers = [
@@ -92,6 +95,7 @@ def test_a_chinese_report_has_no_english_table_header(tmp_path):
             assert re.search(r"[\u4e00-\u9fff]", cell) or cell in ("GPU",), (cell, header)
 
 
+@pytest.mark.slow
 def test_the_article_is_set_side_by_side(tmp_path):
     md = render_all(runs(), tmp_path, SCENARIOS, "zh")["md"]
     article = sections(md)[load_strings("zh").headings.article]
@@ -102,6 +106,7 @@ def test_the_article_is_set_side_by_side(tmp_path):
     assert re.search(r"\| 3\.\d\d× \(\d\.\d\d–\d\.\d\d\) \|$", row), row  # this run's speedup with its CI
 
 
+@pytest.mark.slow
 def test_the_comparison_follows_the_numbers_and_says_when_it_is_significant(tmp_path):
     md = render_all(runs({"hf": 1.0, "fastllm": 3.0}), tmp_path / "a", SCENARIOS, "en")["md"]
     assert re.search(r"\*\*loop\*\*: fastllm is 3\.\d\d× \([\d.]+–[\d.]+\) faster than hf", md)
@@ -110,6 +115,7 @@ def test_the_comparison_follows_the_numbers_and_says_when_it_is_significant(tmp_
     assert re.search(r"\*\*loop\*\*: fastllm is 3\.\d\d× \([\d.]+–[\d.]+\) slower than hf", md)
 
 
+@pytest.mark.slow
 def test_overlapping_results_are_not_called_a_win(tmp_path):
     noisy = [
         record(b, "loop", SCENARIOS["loop"], replica=r, speed=s, seed=r)
@@ -120,12 +126,14 @@ def test_overlapping_results_are_not_called_a_win(tmp_path):
     assert "not significant" in md
 
 
+@pytest.mark.slow
 def test_a_failed_run_still_renders_with_its_reason(tmp_path):
     result = render_all(runs(failed={("fastllm", "threads")}), tmp_path, SCENARIOS, "en")
     assert "Run tiny/fastllm/threads/0 failed: OutOfMemoryError" in result["md"]
     assert "CUDA out of memory" in result["html"].read_text()
 
 
+@pytest.mark.slow
 def test_the_header_names_the_version_and_the_title_the_measured_device(tmp_path):
     from llmbench import __version__
 
@@ -134,6 +142,7 @@ def test_the_header_names_the_version_and_the_title_the_measured_device(tmp_path
     assert f"llmbench {__version__}" in md.splitlines()[2]
 
 
+@pytest.mark.slow
 def test_tokens_faster_than_the_token_clock_are_a_limitation(tmp_path):
     fast = runs({"hf": 1.0, "fastllm": 20.0})  # fastllm: 0.5 ms a token, its clock 0.58 ms
     md = render_all(fast, tmp_path, SCENARIOS, "en")["md"]
@@ -142,6 +151,7 @@ def test_tokens_faster_than_the_token_clock_are_a_limitation(tmp_path):
     assert "tiny/hf/" not in limits.split("token clock")[1].split("\n")[0]
 
 
+@pytest.mark.slow
 def test_cpu_bound_runs_are_diagnosed(tmp_path):
     records = runs(gpu=True)
     for r in records:
@@ -153,6 +163,7 @@ def test_cpu_bound_runs_are_diagnosed(tmp_path):
     assert "These runs are limited by the host CPU" in md
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_without_a_gpu_the_memory_point_names_host_memory_only(tmp_path, language):
     md = render_all(runs(gpu=False), tmp_path, SCENARIOS, language)["md"]
@@ -374,6 +385,7 @@ def test_the_energy_point_names_the_scenario_each_backends_lowest_figure_came_fr
     assert t.f("points.energy_item", backend="hf", value="0.010", scenario="small / loop") in point, point
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_the_conclusion_has_the_six_points_the_article_needs_scaling_inside_concurrency(tmp_path, language):
     """For-loop, concurrency (the pool and how the sweeps scale), memory, correctness, energy and
@@ -389,6 +401,7 @@ def test_the_conclusion_has_the_six_points_the_article_needs_scaling_inside_conc
     assert points[-1].startswith("- " + best_of), points[-1]
 
 
+@pytest.mark.slow
 def test_backend_facts_leave_out_what_a_backend_could_not_establish_and_join_lists(tmp_path):
     records = runs(gpu=False)
     for r in records:

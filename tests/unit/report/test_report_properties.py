@@ -9,6 +9,7 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -168,6 +169,7 @@ def render(case, folder: Path, plots: bool):
     return out
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
 )
@@ -176,6 +178,7 @@ def test_every_config_and_outcome_renders_a_report(tmp_path_factory, case):
     render(case, tmp_path_factory.mktemp("r"), plots=False)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
 )
@@ -185,6 +188,7 @@ def test_and_its_figures(tmp_path_factory, case):
     assert all(p.stat().st_size > 10_000 for p in out["plots"])
 
 
+@pytest.mark.slow
 def test_a_local_model_without_a_preset_renders(tmp_path):
     """The models table once required a preset: a user's own folder broke the report."""
     from records import scenario
