@@ -235,6 +235,7 @@ SLOW_FIXTURES = frozenset(
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marks
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
