@@ -7,7 +7,7 @@ any cycle):
 - :mod:`.report`      render_report, plot_*: tables, sentences, figures, the rendered report;
 - :mod:`.analyze`     collect_results, derive_tables, check_agreement: summary.csv, roofline and
                       resources tables, agreement with the float32 reference;
-- :mod:`.measure`     run_benchmark, measure_bandwidth: the run plan, the launcher and its worker,
+- :mod:`.measure`     run_benchmark, measure_bandwidth: the launcher and its worker,
                       warm-up and the stopping rule, pass runners, the resource sampler, NVML,
                       provenance, the bandwidth probe;
 - :mod:`.models`      acquire_model, prepare_*, convert_*, describe_model, tokenize_prompts:

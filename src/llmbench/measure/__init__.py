@@ -1,6 +1,5 @@
 """Measuring, as rules run_benchmark and measure_bandwidth do it.
 
-- :mod:`.plan`        which runs, in what order (replicas interleaved, ABBA);
 - :mod:`.launcher`    a run in a child process that always leaves a record;
 - :mod:`.worker`      that child: load, measure, write, exit;
 - :mod:`.levels`      warm-up, measured passes, the stopping rule, per concurrency level;
