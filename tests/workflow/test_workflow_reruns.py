@@ -91,7 +91,10 @@ def test_another_replica_runs_only_the_new_processes(copy):
             "src/llmbench/models/weights.py",
             {"describe_model": 1, "derive_tables": 1, "plot_model": 1, "render_report": 1, "all": 1},
         ),
-        ("src/llmbench/models/flm_export.py", {"convert_fastllm": 1, "run_benchmark": PER_BACKEND, **DOWNSTREAM}),
+        (
+            "src/llmbench/models/flm_export.py",
+            {"convert_fastllm": 1, "run_benchmark": PER_BACKEND, **DOWNSTREAM},
+        ),
         (
             "src/llmbench/models/gguf_export/plans.py",
             {"convert_llamacpp": 1, "run_benchmark": PER_BACKEND, **DOWNSTREAM},
