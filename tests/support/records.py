@@ -67,7 +67,9 @@ def request(
     )
 
 
-def resources(gpu: bool, energy: bool = True, busy: float | None = 0.9) -> Resources:
+def resources(gpu: bool, energy: bool = True, busy: float | None = 0.9, levels: int = 1) -> Resources:
+    """What a sampler reports: one measured segment per level, each 1.2 s long (longer than NVML's
+    averaging period), 0.25 CPU s and, on a GPU, 30 J at `busy`."""
     samples = {
         "t_s": [0.0, 0.5, 1.0],
         "rss_bytes": [100 * MIB, 300 * MIB, 310 * MIB],
@@ -91,14 +93,24 @@ def resources(gpu: bool, energy: bool = True, busy: float | None = 0.9) -> Resou
         peak_gpu_process_bytes=12000 * MIB if gpu else None,
         peak_gpu_used_bytes=12100 * MIB if gpu else None,
         gpu_process_reason=reason,
-        window_s=0.3,
-        energy_j=30.0 if gpu and energy else None,
+        window_s=1.2 * levels,
+        energy_j=30.0 * levels if gpu and energy else None,
         energy_reason=reason if not gpu else (None if energy else "this GPU does not report total energy"),
         gpu_busy_fraction=busy if gpu else None,
         gpu_busy_reason=None if gpu else reason,
-        cpu_s=0.25,
+        cpu_s=0.25 * levels,
         slowdown_reasons=[],
         other_gpu_processes_at_start=[],
+        segments=[
+            {
+                "window_s": 1.2,
+                "cpu_s": 0.25,
+                "energy_j": 30.0 if gpu and energy else None,
+                "gpu_busy_fraction": busy if gpu else None,
+                "gpu_util_samples": 24 if gpu else 0,
+            }
+            for _ in range(levels)
+        ],
     )
 
 
@@ -166,7 +178,7 @@ def record(
         base.measurement.invalid_reasons = ["pass 0 query 0: 1 output tokens fewer than asked"]
         base.validity_flags = [{"code": "invalid_lengths"}]
     base.load_s, base.import_s = 1.5, 2.0
-    base.resources = resources(gpu, energy)
+    base.resources = resources(gpu, energy, levels=len(base.measurement.levels))
     base.memory = {"torch_max_allocated_bytes": 11000 * MIB} if gpu and backend.startswith("hf") else {}
     base.backend_info = {"token_clock_resolution_ms": 0.58} if backend == "fastllm" else {"torch_threads": 1}
     base.gpu = {"name": "NVIDIA Test GPU", "uuid": "GPU-test"} if gpu else None
@@ -212,7 +224,7 @@ def render_all(
         "uuid": None,
     }
     roofline = roofline_table(summary, records, models, bandwidth)
-    resources = resources_table(summary, models, bandwidth)
+    resources = resources_table(summary, models, bandwidth, records)
     agreement = agreement_table(records, reference_backend, None)
     t = load_strings(language)
     paths = []

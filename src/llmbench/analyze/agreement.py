@@ -55,6 +55,10 @@ VERDICT_COLUMNS = [
     "forced_agreement",
     "forced_max_gap",
     "earliest_divergence",
+    "gap_p50",
+    "gap_p90",
+    "null_max_gap",
+    "beyond_null",
     "near_ties",
     "disagrees",
 ]
@@ -188,18 +192,26 @@ def agreement_table(
 
 def verdicts(table: pd.DataFrame, min_forced_agreement: float, near_tie_ratio: float = 1.0) -> pd.DataFrame:
     """Per (model, scenario, backend): outputs checked, how many are identical to the
-    reference backend's, agreements, and the verdict. A backend whose tokens are the
-    reference argmax less often than `min_forced_agreement` *disagrees* (computes
-    wrongly) when a miss trails the argmax by more than `near_tie_ratio` times the
-    median lead of the argmax over the runner-up; with every miss within that, its
-    misses are rounding near-ties (`near_ties`): rounding can flip only a token whose
-    lead is smaller than the rounding error.
+    reference backend's, agreements, gap quantiles, and the verdicts.
 
-    Measured: on the H200, FastLLM fp16 at batch 32 matched the fp32 argmax for 89.9 %
-    of its tokens, every miss within 0.165 logits of a median lead of 0.21; FastLLM's
-    CPU library, which rotates ChatGLM2's heads over the wrong width, missed by up to
-    0.173 logits where the median lead was 0.033 (chatglm2-tiny). An absolute gap would
-    not tell them apart.
+    - `disagrees` (computes wrongly): its tokens are the reference argmax less often than
+      `min_forced_agreement` and a miss trails the argmax by more than `near_tie_ratio` times
+      the median lead of the argmax over the runner-up.
+    - `beyond_null`, whatever the agreement rate: its largest miss exceeds the null, the largest
+      miss of the reference backend itself (`null_max_gap`, over every scenario of the model),
+      which runs in the run dtype and is teacher-forced under the reference model (e.g. hf fp16
+      against fp32): rounding of the run dtype, as torch does it, misses by no more. NaN null
+      (no reference backend outputs checked): never flagged, the null is unknown.
+    - `near_ties`: below the agreement threshold, but every miss within both bounds.
+
+    `gap_p50`, `gap_p90`: quantiles over the distinct outputs of each output's largest miss (0 for
+    an output that is the argmax throughout).
+
+    Measured: on the H200, hf fp16 missed the fp32 argmax by at most 0.031 logits; FastLLM fp16
+    at batch 32 matched it for 89.9 % of its tokens with misses up to 0.165 logits (median lead
+    0.21): within the near-tie bound, beyond the null. FastLLM's CPU library, which rotates
+    ChatGLM2's heads over the wrong width, missed by up to 0.173 logits where the median lead
+    was 0.033 (chatglm2-tiny).
 
     Runs on quantized weights (``backend+format``) get no verdict: quantization moves tokens by
     design, neither a wrong computation nor rounding; llmbench.analyze.precision judges them by
@@ -222,16 +234,25 @@ def verdicts(table: pd.DataFrame, min_forced_agreement: float, near_tie_ratio: f
             weighted=("weighted", "sum"),
             prefix_agreement=("prefix_agreement", "mean"),
             forced_max_gap=("forced_max_gap", "max"),
+            gap_p50=("forced_max_gap", lambda g: g.quantile(0.5)),
+            gap_p90=("forced_max_gap", lambda g: g.quantile(0.9)),
             earliest_divergence=("first_divergence", "min"),
             checked=("forced_agreement", "count"),
             lead=("forced_top12_median", "median"),
         )
         .reset_index()
     )
+    null = table[table["backend"] == table["reference"]].groupby("model")["forced_max_gap"].max()
+    summary["null_max_gap"] = summary["model"].map(null).astype(float)
     summary["forced_agreement"] = (summary["weighted"] / summary["outputs"]).where(summary["checked"] > 0)
     below = summary["forced_agreement"] < min_forced_agreement
     summary["disagrees"] = below & (summary["forced_max_gap"] > near_tie_ratio * summary["lead"])
-    summary["near_ties"] = below & ~summary["disagrees"]
+    summary["beyond_null"] = (
+        (summary["backend"] != summary["reference"])
+        & (summary["forced_max_gap"] > summary["null_max_gap"])
+        & ~summary["disagrees"]
+    )
+    summary["near_ties"] = below & ~summary["disagrees"] & ~summary["beyond_null"]
     return summary[VERDICT_COLUMNS]
 
 

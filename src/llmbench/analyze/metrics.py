@@ -7,6 +7,7 @@ every table and figure prints the same unit for it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -117,19 +118,26 @@ METRICS = {
             "energy_j_per_output_token",
             "J/tok",
             "run",
-            "NVML energy over the measured passes / their output tokens",
+            "NVML energy over the measured passes of one level / their output tokens",
         ),
         Metric(
             "gpu_busy_pct",
             "%",
             "run",
-            "NVML utilization over the measured passes: share of time a kernel ran",
+            "NVML utilization over the measured passes of one level: share of time a kernel ran "
+            "(not quoted on a window shorter than NVML's averaging period)",
         ),
         Metric(
             "cpu_ms_per_output_token",
             "ms/tok",
             "run",
-            "this process's CPU time (all threads) over the measured passes / their output tokens",
+            "this process's CPU time (all threads) over the measured passes of one level / their output tokens",
+        ),
+        Metric(
+            "cpu_cores",
+            "cores",
+            "run",
+            "this process's CPU seconds / the window's wall seconds, over the measured passes of one level",
         ),
         Metric(
             "token_clock_ms",
@@ -141,6 +149,11 @@ METRICS = {
 }
 PASS_METRICS = [name for name, m in METRICS.items() if m.per != "run"]
 RUN_METRICS = [name for name, m in METRICS.items() if m.per == "run"]
+# Once per process *and level*: read from the level's measured window (record.Resources.window).
+WINDOW_METRICS = ["energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token", "cpu_cores"]
+# NVML's utilization is the share of its last sample period (1/6 s to 1 s by product) a kernel ran:
+# a window shorter than a second may be all one reading.
+NVML_UTILIZATION_PERIOD_S = 1.0
 
 
 def pass_samples(p: Pass) -> dict[str, list[float]]:
@@ -175,11 +188,6 @@ def _mib(value: int | None) -> float | None:
     return None if value is None else value / MIB
 
 
-def _per_token(value: float | None, record: RunRecord, scale: float = 1.0) -> float | None:
-    tokens = record.measurement.output_tokens if record.measurement else 0
-    return None if value is None or not tokens else scale * value / tokens
-
-
 RUN_VALUES: dict[str, Callable[[RunRecord], float | None]] = {
     "load_s": lambda r: r.load_s,
     "rss_peak_mib": lambda r: _mib(
@@ -192,16 +200,51 @@ RUN_VALUES: dict[str, Callable[[RunRecord], float | None]] = {
     "gpu_used_peak_mib": lambda r: _mib(r.resources and r.resources.peak_gpu_used_bytes),
     "torch_max_allocated_mib": lambda r: _mib(r.memory.get("torch_max_allocated_bytes")),
     "torch_max_reserved_mib": lambda r: _mib(r.memory.get("torch_max_reserved_bytes")),
-    "energy_j_per_output_token": lambda r: _per_token(r.resources and r.resources.energy_j, r),
-    "gpu_busy_pct": lambda r: (
-        None
-        if not r.resources or r.resources.gpu_busy_fraction is None
-        else 100 * r.resources.gpu_busy_fraction
-    ),
-    "cpu_ms_per_output_token": lambda r: _per_token(r.resources and r.resources.cpu_s, r, 1000.0),
+    **{name: (lambda r, name=name: _whole_window(r, name)) for name in WINDOW_METRICS},
     "token_clock_ms": lambda r: r.backend_info.get("token_clock_resolution_ms"),
 }
 assert set(RUN_VALUES) == set(RUN_METRICS)
+
+
+def window_values(window: dict | None, output_tokens: int) -> dict[str, float | None]:
+    """WINDOW_METRICS of one measured window (record.Resources.window) that produced
+    `output_tokens`; None where the window or its figure is missing, and GPU busy where the
+    window (or one of the visits it combines, `shortest_s`) is shorter than NVML's averaging period."""
+    window = window or {}
+    window_s, cpu_s, energy_j = window.get("window_s"), window.get("cpu_s"), window.get("energy_j")
+    busy = window.get("gpu_busy_fraction")
+    if busy is not None and (window.get("shortest_s", window_s) or 0) < NVML_UTILIZATION_PERIOD_S:
+        busy = None
+    per_token = output_tokens or math.nan
+    return {
+        "energy_j_per_output_token": _finite(energy_j, lambda v: v / per_token),
+        "gpu_busy_pct": _finite(busy, lambda v: 100 * v),
+        "cpu_ms_per_output_token": _finite(cpu_s, lambda v: 1000 * v / per_token),
+        "cpu_cores": _finite(cpu_s, lambda v: v / (window_s or math.nan)),
+    }
+
+
+def _finite(value: float | None, derive) -> float | None:
+    """derive(value), or None where value is None or the result is not finite."""
+    if value is None:
+        return None
+    result = derive(value)
+    return result if math.isfinite(result) else None
+
+
+def level_window_values(record: RunRecord, index: int) -> dict[str, float | None]:
+    """WINDOW_METRICS of level `index` of a measured record (all None where not kept per level)."""
+    levels = record.measurement.levels
+    window = record.resources.window(index, len(levels)) if record.resources else None
+    return window_values(window, sum(p.output_tokens for p in levels[index].passes))
+
+
+def _whole_window(record: RunRecord, name: str) -> float | None:
+    """A window metric over the whole run: only for a run of one level (a sweep's levels differ, and
+    their mixture means no level: it is reported per level)."""
+    if record.measurement is None or len(record.measurement.levels) != 1:
+        return None
+    return level_window_values(record, 0)[name]
 
 
 def _gpu_snapshot(record: RunRecord, event: str) -> float | None:

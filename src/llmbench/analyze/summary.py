@@ -20,7 +20,16 @@ import pandas as pd
 
 from ..record import RunKey, RunRecord, flag_text
 from ..stats import UnitStats, percentiles
-from .metrics import METRICS, PASS_METRICS, RUN_METRICS, pass_samples, process_value, run_values
+from .metrics import (
+    METRICS,
+    PASS_METRICS,
+    RUN_METRICS,
+    WINDOW_METRICS,
+    level_window_values,
+    pass_samples,
+    process_value,
+    run_values,
+)
 
 RUN_COLUMNS = [
     "model",
@@ -179,7 +188,8 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
     rows = [
         row(name, None, [[[v[name]]] if v[name] is not None else [] for v in values]) for name in RUN_METRICS
     ]
-    for index, level in enumerate(measured[0].measurement.levels):
+    levels = measured[0].measurement.levels
+    for index, level in enumerate(levels):
         level_passes = [r.measurement.levels[index].passes for r in measured]
         per_replica = [[pass_samples(p) for p in passes] for passes in level_passes]
         rows += [
@@ -191,6 +201,13 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
             )
             for name in PASS_METRICS
         ]
+        if len(levels) > 1:  # a sweep's energy, GPU busy and CPU time: per level, never mixed
+            windows = [level_window_values(r, index) for r in measured]
+            rows += [
+                row(name, level.concurrency, [[[w[name]]] if w[name] is not None else [] for w in windows])
+                for name in WINDOW_METRICS
+                if any(w[name] is not None for w in windows)  # a record before segments: none
+            ]
     return rows
 
 

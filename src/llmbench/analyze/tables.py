@@ -1,13 +1,16 @@
 """Tables derived once from the summary and read by both the plots and the report.
 
 - roofline: every batch-1 decode rate against the bandwidth bound of the GPU it ran on;
-- resources: per run, memory split into what it is: weights (parameter bytes in the
-  run dtype), what the process holds beyond them at its NVML peak (its CUDA context,
+- resources: per run, memory split into what it is: the weights the backend holds on
+  the device (as it reports them: torch's CUDA parameters, llama.cpp's device model
+  buffers; else the parameter bytes in the run dtype, and `weights_source` says
+  which), what the process holds beyond them at its NVML peak (its CUDA context,
   KV cache, activations, library workspaces, cached blocks), and beside it the memory
   a bare torch CUDA context takes (a baseline for the torch backends; FastLLM and
   llama.cpp load other libraries, so their contexts differ: measured on the H200,
   subtracting torch's 520 MiB left FastLLM's runtime at -277 MiB); energy, GPU busy
-  and host CPU per token.
+  and host CPU per token (a run of several levels, a sweep: one more row per level,
+  `concurrency` set, with only these; the run's own row leaves them empty).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import math
 
 import pandas as pd
 
-from ..record import RunKey, RunRecord
-from .metrics import MIB
+from ..record import RunKey, RunRecord, placement
+from .metrics import MIB, WINDOW_METRICS
 from .roofline import NEAR_BOUND, bound_tokens_per_s, stored_bits, stored_decode_bytes
 
 ROOFLINE_COLUMNS = [
@@ -48,14 +51,19 @@ RESOURCE_METRICS = [
     "energy_j_per_output_token",
     "gpu_busy_pct",
     "cpu_ms_per_output_token",
+    "cpu_cores",
     "token_clock_ms",
 ]
 RESOURCE_COLUMNS = [
     "model",
     "backend",
     "scenario",
+    "concurrency",
+    "levels",
     "device",
     "weights_mib",
+    "weights_source",
+    "weights_host_mib",
     "context_mib",
     "beyond_weights_mib",
     *RESOURCE_METRICS,
@@ -132,31 +140,80 @@ def roofline_table(
     return pd.DataFrame(rows, columns=ROOFLINE_COLUMNS)
 
 
-def stored_precision(records: list[RunRecord]) -> dict[tuple[str, str], tuple[str, float | None]]:
-    """(model, runner) -> (dtype, stored bits per weight or None for the dtype's own)."""
-    return {(r.key.model, r.key.runner): (r.spec.dtype, stored_bits(r)) for r in records if r.spec}
+def _parameter_weights(record: RunRecord, models: dict[str, dict]) -> dict:
+    """The fallback: the model's parameter bytes in the precision the run's weights are stored in
+    (RunSpec.bits_per_weight; the run dtype's own without a spec), all assumed on the device."""
+    dtype, bits = (record.spec.dtype, stored_bits(record)) if record.spec else ("float32", None)
+    stored = stored_decode_bytes(models[record.key.model]["parameter_bytes"], dtype, bits)
+    return {
+        "weights_mib": stored / MIB,
+        "weights_host_mib": math.nan,
+        "weights_source": placement.SOURCE_PARAMETERS,
+    }
+
+
+def weights_on_device(records: list[RunRecord], models: dict[str, dict]) -> dict[RunKey, dict]:
+    """Run key -> {weights_mib, weights_host_mib, weights_source}: what the key's replicas report
+    (record.placement), else what another scenario of the same model and runner reported (the
+    weights load the same way), else the parameter bytes in the stored precision with source
+    `parameter_bytes`."""
+    by_key: dict[RunKey, dict] = {}
+    by_runner: dict[tuple, dict] = {}
+    for record in records:
+        found = placement.reported(record.backend_info) if record.device == "cuda" else {}
+        if found:
+            by_key.setdefault(record.key, found)
+            by_runner.setdefault((record.key.model, record.key.runner), found)
+    out = {}
+    for record in records:
+        key = record.key
+        found = by_key.get(key) or by_runner.get((key.model, key.runner))
+        if found:
+            host = found.get(placement.HOST_WEIGHTS_BYTES_KEY)
+            out[key] = {
+                "weights_mib": found[placement.WEIGHTS_BYTES_KEY] / MIB,
+                "weights_host_mib": math.nan if host is None else host / MIB,
+                "weights_source": found[placement.WEIGHTS_SOURCE_KEY],
+            }
+        else:
+            out.setdefault(key, _parameter_weights(record, models))
+    return out
+
+
+def _values(group: pd.DataFrame, metrics: list[str]) -> dict:
+    values = group.set_index("metric")["mean"]
+    return {m: (float(values[m]) if m in values and not pd.isna(values[m]) else math.nan) for m in metrics}
 
 
 def resources_table(
-    summary: pd.DataFrame, models: dict[str, dict], bandwidth: dict, stored: dict | None = None
+    summary: pd.DataFrame, models: dict[str, dict], bandwidth: dict, records: list[RunRecord]
 ) -> pd.DataFrame:
-    """One row per run that measured something: the means over its replicas. `stored`
-    (stored_precision) puts weights_mib in the precision the run's weights are stored in."""
-    run_level = summary[(summary.per == "run") & summary.concurrency.isna()]
+    """One row per run that measured something (the means over its replicas; `concurrency` empty),
+    then, for a run of several levels, one row per level with only its WINDOW_METRICS. Weights
+    as weights_on_device gives them (parameter bytes in the stored precision where no record
+    of the run is given)."""
+    weights = weights_on_device(records, models)
     rows = []
-    for (model, backend, scenario), group in run_level.groupby(["model", "backend", "scenario"], sort=False):
-        values = group.set_index("metric")["mean"]
-        row = {"model": model, "backend": backend, "scenario": scenario, "device": group["device"].iloc[0]}
-        row |= {
-            m: (float(values[m]) if m in values and not pd.isna(values[m]) else math.nan)
-            for m in RESOURCE_METRICS
-        }
-        dtype, bits = (stored or {}).get((model, backend), ("float32", None))
-        row["weights_mib"] = stored_decode_bytes(models[model]["parameter_bytes"], dtype, bits) / MIB
+    for (model, backend, scenario), group in summary.groupby(["model", "backend", "scenario"], sort=False):
+        run_level = group[(group.per == "run") & group.concurrency.isna()]
+        if run_level.empty:
+            continue
+        key = RunKey.of_runner(model, backend, scenario)
+        device = run_level["device"].iloc[0]
+        row = {"model": model, "backend": backend, "scenario": scenario, "concurrency": math.nan}
+        row |= {"levels": max(group.concurrency.dropna().nunique(), 1), "device": device}
+        row |= _values(run_level, RESOURCE_METRICS)
+        row |= weights.get(key) or {"weights_mib": models[model]["parameter_bytes"] / MIB}
         context = bandwidth.get("context_bytes")
-        row["context_mib"] = context / MIB if row["device"] == "cuda" and context else math.nan
+        row["context_mib"] = context / MIB if device == "cuda" and context else math.nan
         row["beyond_weights_mib"] = row["gpu_process_peak_mib"] - row["weights_mib"]
         rows.append(row)
+        per_run = group[(group.per == "run") & group.concurrency.notna()]
+        for level, per_level in per_run.groupby("concurrency", sort=True):
+            rows.append(
+                {"model": model, "backend": backend, "scenario": scenario, "concurrency": int(level)}
+                | {"levels": row["levels"], "device": device, **_values(per_level, WINDOW_METRICS)}
+            )
     return pd.DataFrame(rows, columns=RESOURCE_COLUMNS)
 
 
@@ -177,3 +234,23 @@ def near_bound(roofline: pd.DataFrame) -> pd.Series:
     """Per row of the roofline table: whether its decode rate reaches `NEAR_BOUND` of the
     bound or passes it, where the bound itself is doubtful (False without a bound)."""
     return roofline["fraction"].fillna(0.0) > NEAR_BOUND
+
+
+def run_rows(resources: pd.DataFrame) -> pd.DataFrame:
+    """The resources table's one row per run (memory; costs of a run of one level)."""
+    return resources[resources.concurrency.isna()]
+
+
+def cost_rows(resources: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose energy, GPU busy and CPU time describe one level: a run of one level's own row,
+    a sweep's level rows, and a sweep's run row where its record kept no level (all its costs empty)."""
+    with_levels = set(
+        resources.loc[resources.concurrency.notna(), ["model", "backend", "scenario"]].itertuples(
+            index=False, name=None
+        )
+    )
+    keep = [
+        not pd.isna(r.concurrency) or (r.model, r.backend, r.scenario) not in with_levels
+        for r in resources.itertuples()
+    ]
+    return resources[keep]

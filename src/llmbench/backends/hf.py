@@ -9,6 +9,7 @@ suppress_tokens, ...) applies; what it would have set is recorded in
 from __future__ import annotations
 
 from ..clock import now
+from ..record import placement
 from .base import Backend, BackendUnavailable, Generation
 
 # Keys of a generation_config that change which token greedy decoding picks.
@@ -205,7 +206,8 @@ class HFBackend(Backend):
 
     def describe(self) -> dict:
         """torch threads, attention implementation, decoding, what of the checkpoint's generation_config
-        was not applied and, on cuda, the device name and CUDA runtime."""
+        was not applied and, on cuda, the device name, CUDA runtime and the bytes of the parameters on
+        the GPU and on the host (placement keys of record.placement)."""
         torch = self._torch
         info = {
             "torch_threads": torch.get_num_threads(),
@@ -217,7 +219,23 @@ class HFBackend(Backend):
         if self.settings.device == "cuda":
             info["cuda_device"] = torch.cuda.get_device_name()
             info["cuda_runtime"] = torch.version.cuda
+            info |= self._placement()
         return info
+
+    def _placement(self) -> dict:
+        """Parameter bytes on a CUDA device and elsewhere (each shared parameter once)."""
+        on_device = on_host = 0
+        for parameter in self.model.parameters():
+            size = parameter.numel() * parameter.element_size()
+            if parameter.is_cuda:
+                on_device += size
+            else:
+                on_host += size
+        return {
+            placement.WEIGHTS_BYTES_KEY: on_device,
+            placement.HOST_WEIGHTS_BYTES_KEY: on_host,
+            placement.WEIGHTS_SOURCE_KEY: placement.SOURCE_TORCH,
+        }
 
     def memory(self) -> dict:
         """torch's allocated, peak allocated and peak reserved CUDA memory in bytes; empty on the CPU."""

@@ -38,6 +38,7 @@ import threading
 from dataclasses import dataclass, fields
 
 from ..clock import now
+from ..record import placement
 from ._llamacpp_engine import (
     KV_OF_DTYPE,
     LOAD_MODE,
@@ -139,6 +140,8 @@ class LlamaCppBackend(Backend):
         # "load_tensors: offloaded 29/29 layers to GPU" (the layers and the output layer)
         found = re.search(r"offloaded (\d+)/(\d+) layers", log_find("offloaded") or "")
         self.offloaded = f"{found[1]}/{found[2]}" if found else None
+        # Read now: the log keeps its last 2,000 lines, and context rebuilds push these out.
+        self.placement = placement.from_buffer_log(log_all("model buffer size"))
         if s.device == "cuda" and params.n_gpu_layers < 0 and not (found and found[1] == found[2]):
             raise BackendUnavailable(
                 f"device cuda asked for, but llama.cpp offloaded {self.offloaded} layers to the GPU"
@@ -273,9 +276,10 @@ class LlamaCppBackend(Backend):
             engine.close()
 
     def describe(self) -> dict:
-        """llama.cpp's system info, GPU offload, buffer sizes from its log, threads, slots, context
-        tokens per slot and rebuilds, KV type, flash attention (asked and resolved), masked ids, decoding and
-        whether the sampler chain ran in the decode graph."""
+        """llama.cpp's system info, GPU offload, buffer sizes from its log, the weights on the device and
+        host (its model buffers, read at load), threads, slots, context tokens per slot and rebuilds, KV
+        type, flash attention (asked and resolved), masked ids, decoding and whether the sampler chain ran
+        in the decode graph."""
         lib, engine = self._lib, self._engine
         return {
             "system_info": lib.llama_print_system_info().decode().strip(),
@@ -284,6 +288,7 @@ class LlamaCppBackend(Backend):
             "buffers": log_all(
                 "buffer size"
             ),  # where the weights and KV cache are: "CUDA0 model buffer size = ..."
+            **self.placement,
             "cpu_threads": lib.llama_n_threads(engine.ctx),
             "concurrency": "one context, a scheduler thread batching every request",
             "slots": engine.slots,

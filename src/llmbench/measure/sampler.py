@@ -5,8 +5,9 @@ process's resident memory (always) and, through NVML, its GPU memory (per
 process: FastLLM's allocations included), the device's used memory and, inside
 the window, the GPU's utilization and clock slowdowns. The window is opened and
 closed around exactly the measured passes (several segments in a sweep: one per
-level); energy, CPU time and GPU busy are summed over its segments, so dividing
-them by the measured tokens is dividing like by like.
+level); energy, CPU time and GPU busy are kept per segment (a sweep's levels cost
+differently: batch 1 and batch 32 differ thirtyfold in energy per token) and summed
+over the segments, so dividing them by the measured tokens is dividing like by like.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class ResourceSampler:
         self.window_cpu_s = 0.0
         self.energy_j: float | None = 0.0
         self._segment: dict = {}
+        self.segments: list[dict] = []  # one per open()/close(): see close()
         self.other_processes: list[dict] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -125,20 +127,41 @@ class ResourceSampler:
         """A measured segment begins (the first one is the event `measure_start`)."""
         if "measure_start" not in self.events:
             self.mark("measure_start")
-        self._segment = {"t": time.perf_counter(), "cpu": cpu_seconds(), "energy": self._nvml(nvml.energy_mj)}
+        with self._lock:
+            first_sample = len(self.samples["gpu_util_pct"])
+        self._segment = {
+            "t": time.perf_counter(),
+            "cpu": cpu_seconds(),
+            "energy": self._nvml(nvml.energy_mj),
+            "first_sample": first_sample,
+        }
         self.in_window = True
 
     def close(self) -> None:
-        """The measured segment ends (the last one is the event `measure_end`)."""
+        """The measured segment ends (the last one is the event `measure_end`); its window_s, cpu_s,
+        energy_j (None where NVML could not say) and gpu_busy_fraction (None without a sample) are
+        appended to `segments`."""
         self.in_window = False
         energy = self._nvml(nvml.energy_mj)
-        self.window_s += time.perf_counter() - self._segment["t"]
-        self.window_cpu_s += cpu_seconds() - self._segment["cpu"]
+        window_s = time.perf_counter() - self._segment["t"]
+        cpu_s = cpu_seconds() - self._segment["cpu"]
         start = self._segment["energy"]
+        energy_j = None if start is None or energy is None else (energy - start) / 1000.0
+        with self._lock:
+            util = [v for v in self.samples["gpu_util_pct"][self._segment["first_sample"] :] if v is not None]
+        self.segments.append(
+            {
+                "window_s": window_s,
+                "cpu_s": cpu_s,
+                "energy_j": energy_j,
+                "gpu_busy_fraction": sum(util) / len(util) / 100 if util else None,
+                "gpu_util_samples": len(util),
+            }
+        )
+        self.window_s += window_s
+        self.window_cpu_s += cpu_s
         if self.energy_j is not None:
-            self.energy_j = (
-                None if start is None or energy is None else self.energy_j + (energy - start) / 1000.0
-            )
+            self.energy_j = None if energy_j is None else self.energy_j + energy_j
         self.mark("measure_end")
 
     def stop(self) -> Resources:
@@ -193,4 +216,5 @@ class ResourceSampler:
             slowdown_reasons=nvml.slowdown_names(self.slowdown_mask),
             other_gpu_processes_at_start=self.other_processes,
             nvml_errors=dict(self.errors),
+            segments=[dict(segment) for segment in self.segments],
         )

@@ -128,7 +128,53 @@ class Resources:
     slowdown_reasons: list[str]
     other_gpu_processes_at_start: list[dict]
     nvml_errors: dict[str, str] = field(default_factory=dict)  # NVML call -> why it failed
+    # Per measured segment, in the order measured (measure.levels.visits: a sweep's levels there and
+    # back, two segments per level; a run of one level, one): window_s, cpu_s, energy_j,
+    # gpu_busy_fraction, gpu_util_samples. Empty in records written before segments were kept.
+    segments: list[dict] = field(default_factory=list)
+
+    def window(self, level_index: int, levels: int) -> dict | None:
+        """The measured window of level `level_index` of `levels`: its segments combined (one per
+        level, or two where the levels were visited there and back: level i's are segments i and
+        2 x levels - 1 - i), or for a run of one level the whole window; None where the record did
+        not keep it per level (a sweep's record written before segments were kept). Keys as in
+        `segments`, plus `shortest_s`, the shortest of the segments combined."""
+        count = len(self.segments)
+        if count == levels:
+            return _combined([self.segments[level_index]])
+        if count == 2 * levels:
+            return _combined([self.segments[level_index], self.segments[count - 1 - level_index]])
+        if levels == 1 and self.window_s is not None:
+            return {
+                "window_s": self.window_s,
+                "shortest_s": self.window_s,
+                "cpu_s": self.cpu_s,
+                "energy_j": self.energy_j,
+                "gpu_busy_fraction": self.gpu_busy_fraction,
+                "gpu_util_samples": None,
+            }
+        return None
 
     def snapshot(self, event: str, key: str) -> Any:
         """Value `key` (e.g. gpu_process_bytes) of the sample taken at `event`; None where there is none."""
         return (self.snapshots.get(event) or {}).get(key)
+
+
+def _sum(values: list) -> float | None:
+    return None if any(v is None for v in values) else sum(values)
+
+
+def _combined(segments: list[dict]) -> dict:
+    """Segments of one level as one window: times, CPU and energy summed (energy None where one
+    lacks it), GPU busy the mean over all their utilization samples."""
+    util = [(s.get("gpu_busy_fraction"), s.get("gpu_util_samples") or 0) for s in segments]
+    util = [(fraction, n) for fraction, n in util if fraction is not None and n]
+    samples = sum(n for _, n in util)
+    return {
+        "window_s": _sum([s.get("window_s") for s in segments]),
+        "shortest_s": min((s.get("window_s") or 0.0) for s in segments),
+        "cpu_s": _sum([s.get("cpu_s") for s in segments]),
+        "energy_j": _sum([s.get("energy_j") for s in segments]),
+        "gpu_busy_fraction": sum(f * n for f, n in util) / samples if samples else None,
+        "gpu_util_samples": samples,
+    }

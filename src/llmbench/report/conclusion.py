@@ -75,18 +75,26 @@ def wrong_runs(verdicts: pd.DataFrame) -> frozenset:
     return frozenset((r.backend, r.scenario) for r in verdicts[verdicts.disagrees].itertuples())
 
 
-def _mean(summary: pd.DataFrame, backend: str, scenario: str | None, metric: str) -> float:
-    rows = summary[
-        (summary.backend == backend) & (summary.metric == metric) & summary.status.isin(["ok", "partial"])
-    ]
-    if scenario is not None:
-        rows = rows[rows.scenario == scenario]
-    return float(rows["mean"].iloc[0]) if len(rows) else math.nan
+def memory_scenario(resources: pd.DataFrame, column: str) -> str | None:
+    """The scenario whose runs compare memory like for like: the one where most backends measured
+    `column`, the first of them on a tie; None where none did. Peaks of different scenarios (a loop,
+    a batch of 32) are not compared."""
+    from ..analyze.tables import run_rows
+
+    measured = run_rows(resources).dropna(subset=[column])
+    if measured.empty:
+        return None
+    counts = measured.groupby("scenario", sort=False)["backend"].nunique()
+    return str(counts.idxmax())
 
 
-def _peak_memory(resources: pd.DataFrame, backend: str) -> float:
-    values = resources.loc[resources.backend == backend, "gpu_process_peak_mib"].dropna()
-    return float(values.max()) if len(values) else math.nan
+def _memory_in(resources: pd.DataFrame, scenario: str, column: str) -> list[tuple[str, float]]:
+    """(backend, mean over the scenario's models of `column`) for the backends that measured it."""
+    from ..analyze.tables import run_rows
+
+    rows = run_rows(resources)
+    rows = rows[(rows.scenario == scenario)].dropna(subset=[column])
+    return [(str(b), float(v)) for b, v in rows.groupby("backend", sort=True)[column].max().items()]
 
 
 def _not_measured(summary: pd.DataFrame, t: Strings) -> str | None:
@@ -158,18 +166,16 @@ def answer(
                 best=best,
             )
         )
-    memory = [(b, _peak_memory(resources, b)) for b in sorted(set(resources.backend))]
-    if any(not math.isnan(v) for _, v in memory):
+    for column, key in (("gpu_process_peak_mib", "answer.memory"), ("rss_peak_mib", "answer.memory_host")):
+        scenario = memory_scenario(resources, column)
+        if scenario is None:
+            continue
         items = t.sentences.list_sep.join(
-            t.f("answer.memory_item", backend=b, mib=num(v, 0)) for b, v in memory
+            t.f("answer.memory_item", backend=b, mib=num(v, 0))
+            for b, v in _memory_in(resources, scenario, column)
         )
-        lines.append(t.f("answer.memory", items=items))
-    elif len(resources):  # the peak over scenarios, as on a GPU and in 总结
-        peaks = resources.groupby("backend", sort=True)["rss_peak_mib"].max()
-        items = t.sentences.list_sep.join(
-            t.f("answer.memory_item", backend=b, mib=num(v, 0)) for b, v in peaks.items()
-        )
-        lines.append(t.f("answer.memory_host", items=items))
+        lines.append(t.f(key, items=items, scenario=scenario))
+        break
     return lines
 
 
@@ -203,12 +209,13 @@ def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFra
 
     table.rows += [timed(measurement) for measurement in SECTIONS]
     # The article read memory after its for-loop: "current" is the loop scenario's after warm-up,
-    # "peak" the highest over every scenario (as the answer and 总结 quote it).
+    # "peak" the same scenario's peak (a peak of another scenario would compare unlike work).
     loop = first[SECTIONS[0]]
     loop_rows = resources.scenario == loop if loop else resources.scenario.notna()
+    loop_rows &= resources.concurrency.isna()
     for what, column, rows in (
         ("current", "gpu_process_after_warmup_mib", loop_rows),
-        ("peak", "gpu_process_peak_mib", resources.scenario.notna()),
+        ("peak", "gpu_process_peak_mib", loop_rows),
     ):
         ours = {b: resources.loc[rows & (resources.backend == b), column].max() for b in pair}
         table.rows.append(
@@ -276,42 +283,90 @@ def summary_points(
             scaling = None
     if scaling:
         points.append(scaling)
-    if len(resources):
-        gpu = resources.gpu_process_peak_mib.notna().any()
-        items = []
-        several = resources.model.nunique() > 1  # then each backend's figures per model
-        for (model, backend), rows in resources.groupby(["model", "backend"]):
-            backend = f"{backend} ({model})" if several else backend
-            host = num(rows.rss_peak_mib.max(), 0)
-            items.append(
-                t.f(
-                    "points.memory_item",
-                    backend=backend,
-                    gpu=num(rows.gpu_process_peak_mib.max(), 0),
-                    torch=num(rows.torch_max_allocated_mib.max(), 0),
-                    host=host,
-                )
-                if gpu
-                else t.f("points.memory_host_item", backend=backend, host=host)
-            )
-        points.append(
-            t.f("points.memory" if gpu else "points.memory_host", items=t.sentences.list_sep.join(items))
-        )
+    if point := memory_point(resources, t):
+        points.append(point)
     if len(verdicts):
-        wrong = verdicts[verdicts.disagrees]
-        points.append(
-            t.f("points.correct_all", n=len(verdicts))
-            if wrong.empty
-            else t.f(
-                "points.correct_some",
-                runs=t.sentences.list_sep.join(f"{r.backend} ({r.scenario})" for r in wrong.itertuples()),
-            )
-        )
+        points.append(correctness_point(verdicts, t))
     if point := energy_point(resources, t):
         points.append(point)
     if point := best_of_point(comparisons, summary, article, t):
         points.append(point)
     return points[:6]
+
+
+def correctness_point(verdicts: pd.DataFrame, t: Strings) -> str:
+    """总结's correctness point, worded as what was shown: runs that compute wrongly; runs whose
+    misses exceed the reference backend's own in the run dtype (not shown to compute the same,
+    not shown wrong); else every run within that null."""
+
+    def runs(rows: pd.DataFrame) -> str:
+        return t.sentences.list_sep.join(f"{r.backend} ({r.scenario})" for r in rows.itertuples())
+
+    wrong, beyond = verdicts[verdicts.disagrees], verdicts[verdicts.beyond_null]
+    parts = []
+    if len(wrong):
+        parts.append(t.f("points.correct_some", runs=runs(wrong)))
+    if len(beyond):
+        parts.append(
+            t.f(
+                "points.beyond_null",
+                runs=runs(beyond),
+                gap=num(beyond.forced_max_gap.max(), 3),
+                null=num(beyond.null_max_gap.max(), 3),
+                reference=beyond.reference.iloc[0],
+            )
+        )
+    if not parts:
+        null = verdicts.null_max_gap.max()
+        return t.f("points.correct_all", n=len(verdicts), null=num(null, 3))
+    return t.sentences.sentence_sep.join(parts)
+
+
+def like_for_like(summary: pd.DataFrame, a: str, b: str, metric: str) -> tuple | None:
+    """(scenario, concurrency, stats of a, stats of b) of the first scenario level where both
+    backends measured `metric` (status ok or partial); None where they share none."""
+    rows = summary[(summary.metric == metric) & summary.status.isin(["ok", "partial"]) & (summary.n > 0)]
+    for (scenario, level), group in rows.groupby(["scenario", "concurrency"], sort=False, dropna=False):
+        by_backend = group.set_index("backend")
+        if a in by_backend.index and b in by_backend.index:
+            return (
+                scenario,
+                None if pd.isna(level) else int(level),
+                unit_stats(by_backend.loc[a]),
+                unit_stats(by_backend.loc[b]),
+            )
+    return None
+
+
+def memory_point(resources: pd.DataFrame, t: Strings) -> str | None:
+    """总结's memory point: each backend's GPU peak, torch's view and host peak, all in the one scenario
+    memory_scenario picks (named); host memory only where no GPU figure exists. None without runs."""
+    from ..analyze.tables import run_rows
+
+    gpu = resources.gpu_process_peak_mib.notna().any()
+    scenario = memory_scenario(resources, "gpu_process_peak_mib" if gpu else "rss_peak_mib")
+    if scenario is None:
+        return None
+    rows = run_rows(resources)
+    rows = rows[rows.scenario == scenario]
+    several = rows.model.nunique() > 1  # then each backend's figures per model
+    items = []
+    for (model, backend), group in rows.groupby(["model", "backend"]):
+        backend = f"{backend} ({model})" if several else backend
+        host = num(group.rss_peak_mib.max(), 0)
+        items.append(
+            t.f(
+                "points.memory_item",
+                backend=backend,
+                gpu=num(group.gpu_process_peak_mib.max(), 0),
+                torch=num(group.torch_max_allocated_mib.max(), 0),
+                host=host,
+            )
+            if gpu
+            else t.f("points.memory_host_item", backend=backend, host=host)
+        )
+    key = "points.memory" if gpu else "points.memory_host"
+    return t.f(key, items=t.sentences.list_sep.join(items), scenario=scenario)
 
 
 def _vs_article(article: Article | None, measurement: str, t: Strings) -> str:
@@ -335,45 +390,54 @@ def best_of_point(
     comparisons: list[Comparison], summary: pd.DataFrame, article: Article | None, t: Strings
 ) -> str | None:
     """The article's baseline at its best: the decode rate (tok/s) of a backend that improves on
-    it (`Backend.improves_on`) against the article's other backend, where both were measured and
-    the improving one was compared; None otherwise (or without the article's figures)."""
+    it (`Backend.improves_on`) against the article's other backend, both in the same scenario and
+    level (like_for_like), with the ratio's 95 % CI, where the improving one was compared; None
+    otherwise (or without the article's figures)."""
     if article is None:
         return None
     base, other = article.pair
     for best in improvements_of(base):
         if not any(best in (c.base, c.other) for c in comparisons):
             continue
-        decode = {b: _mean(summary, b, None, "decode_tokens_per_s") for b in (best, other)}
-        if any(math.isnan(v) for v in decode.values()):
+        found = like_for_like(summary, best, other, "decode_tokens_per_s")
+        if found is None:
             continue
+        scenario, level, best_stats, other_stats = found
         return t.f(
             "points.best_of",
             base=base,
             best=best,
             other=other,
-            best_value=num(decode[best]),
-            other_value=num(decode[other]),
-            ratio=ratio(decode[best] / decode[other]),
+            best_value=num(best_stats.mean),
+            other_value=num(other_stats.mean),
+            ratio=ratio(*ratio_ci(best_stats, other_stats)),
+            scenario=scenario + ("" if level is None else f", {t.columns.concurrency} {level}"),
         )
     return None
 
 
 def energy_point(resources: pd.DataFrame, t: Strings) -> str | None:
-    """Each backend's lowest energy per output token (J, whole device) and the scenario it came
-    from: the scenarios differ (a batch of 32 costs less a token than a loop), so a bare number
-    per backend would compare unlike work. None where no run measured energy."""
-    measured = resources.dropna(subset=["energy_j_per_output_token"])
+    """Each backend's energy per output token (J, whole device) in one scenario (and level of a
+    sweep): the one where most backends measured it, the first on a tie, named. Scenarios differ
+    (a batch of 32 costs less a token than a loop), so figures of different ones compare unlike
+    work. None where no run measured energy."""
+    from ..analyze.tables import cost_rows
+
+    measured = cost_rows(resources).dropna(subset=["energy_j_per_output_token"])
     if measured.empty:
         return None
-    several = measured.model.nunique() > 1  # then each figure names its model too
-    lowest = measured.loc[measured.groupby(["model", "backend"])["energy_j_per_output_token"].idxmin()]
+    where = measured.assign(level=measured.concurrency.fillna(-1))
+    counts = where.groupby(["scenario", "level"], sort=False)["backend"].nunique()
+    scenario, level = counts.idxmax()
+    chosen = where[(where.scenario == scenario) & (where.level == level)]
+    several = chosen.model.nunique() > 1  # then each figure names its model too
     items = [
         t.f(
             "points.energy_item",
-            backend=r.backend,
+            backend=f"{r.backend} ({r.model})" if several else r.backend,
             value=num(r.energy_j_per_output_token, 3),
-            scenario=f"{r.model} / {r.scenario}" if several else r.scenario,
         )
-        for r in lowest.itertuples()
+        for r in chosen.sort_values(["model", "backend"]).itertuples()
     ]
-    return t.f("points.energy", items=t.sentences.list_sep.join(items))
+    label = scenario + ("" if level < 0 else f", {t.columns.concurrency} {int(level)}")
+    return t.f("points.energy", items=t.sentences.list_sep.join(items), scenario=label)

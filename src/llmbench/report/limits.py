@@ -104,8 +104,12 @@ def noisy_throughput(f: Facts) -> list[str]:
 
 
 def cpu_bound(f: Facts) -> list[str]:
-    """GPU runs that the host CPU limited (per the diagnosis)."""
-    runs = [f"{b}/{s}" for (m, b, s), v in f.diagnosis.items() if v.startswith(f.t.limited.cpu_prefix)]
+    """GPU runs that the host CPU limited (per the diagnosis: per run, and per level of a sweep)."""
+    runs = [
+        f"{b}/{s}" + ("" if level is None else f" ({level})")
+        for (m, b, s, level), v in f.diagnosis.items()
+        if v.startswith(f.t.limited.cpu_prefix)
+    ]
     return [f.t.f("limits.cpu_bound", runs=_runs(runs))] if runs else []
 
 

@@ -218,53 +218,69 @@ def saturation(summary: pd.DataFrame, model: str, scenario: str, backend: str) -
     return None if level == int(throughput.index[-1]) else level
 
 
-def diagnosis(resources: pd.DataFrame, summary: pd.DataFrame, t: Strings) -> dict[tuple, str]:
-    """What limits each run: the GPU (busy most of the time), the host CPU (GPU idle while
-    this process's CPU time per token nearly equals the wall time per token), or no GPU at all."""
+def diagnosis(resources: pd.DataFrame, t: Strings) -> dict[tuple, str]:
+    """(model, backend, scenario, concurrency or None) -> what limits that run or level, from GPU busy
+    alone: the GPU (busy >= 80 % of the window) or the host (busy < 60 %: the GPU waited on this
+    process), else both. CPU time cannot tell them apart: CUDA's spin-wait bills a host waiting on
+    the GPU as CPU time, so every synchronous backend shows about one core either way; the cores
+    are printed beside the verdict, never used for it. A sweep's run whose record kept no level
+    gets `limited.not_per_level`."""
+    from ..analyze.tables import cost_rows
+
     verdicts = {}
-    throughput = (
-        summary[summary.metric == "output_tokens_per_s"]
-        .groupby(["model", "backend", "scenario"])["mean"]
-        .mean()
-    )
-    for row in resources.itertuples():
-        key = (row.model, row.backend, row.scenario)
+    for row in cost_rows(resources).itertuples():
+        level = None if pd.isna(row.concurrency) else int(row.concurrency)
+        key = (row.model, row.backend, row.scenario, level)
+        cores = num(row.cpu_cores, 2)
         if row.device != "cuda":
             verdicts[key] = t.limited.cpu_device
-            continue
-        if pd.isna(row.gpu_busy_pct):
+        elif level is None and row.levels > 1:
+            verdicts[key] = t.limited.not_per_level
+        elif pd.isna(row.gpu_busy_pct):
             verdicts[key] = t.limited.unknown
-            continue
-        wall_ms = 1000 / throughput.get(key, math.nan)
-        cores = row.cpu_ms_per_output_token / wall_ms if wall_ms else math.nan
-        if row.gpu_busy_pct < 60 and cores >= 0.8:
-            verdicts[key] = t.f("limited.cpu", busy=num(row.gpu_busy_pct, 0), cores=num(cores, 2))
+        elif row.gpu_busy_pct < 60:
+            verdicts[key] = t.f("limited.cpu", idle=num(100 - row.gpu_busy_pct, 0), cores=cores)
         elif row.gpu_busy_pct >= 80:
-            verdicts[key] = t.f("limited.gpu", busy=num(row.gpu_busy_pct, 0))
+            verdicts[key] = t.f("limited.gpu", busy=num(row.gpu_busy_pct, 0), cores=cores)
         else:
-            verdicts[key] = t.f("limited.mixed", busy=num(row.gpu_busy_pct, 0), cores=num(cores, 2))
+            verdicts[key] = t.f("limited.mixed", busy=num(row.gpu_busy_pct, 0), cores=cores)
     return verdicts
 
 
 def agreement_sentences(verdicts: pd.DataFrame, correctness: dict, t: Strings) -> list[str]:
-    """One sentence per run that computes wrongly, or misses often but by near-ties only
-    (the table shows the rest)."""
+    """One sentence per run that computes wrongly, misses beyond the reference backend's own
+    misses in the run dtype (the null), or misses often but by near-ties only (the table shows
+    the rest)."""
     from .format import pct
 
     threshold = f"{correctness['min_forced_agreement']:.0%}"
-    return [
-        t.f(
-            "sentences.disagree" if r.disagrees else "sentences.near_ties",
-            backend=r.backend,
-            scenario=r.scenario,
-            forced=pct(r.forced_agreement),
-            threshold=threshold,
-            gap=num(r.forced_max_gap, 3),
-            tie=num(correctness["near_tie_ratio"], 1),
+    sentences = []
+    for r in verdicts.itertuples():
+        if not (r.disagrees or r.beyond_null or r.near_ties):
+            continue
+        key = (
+            "sentences.disagree"
+            if r.disagrees
+            else "sentences.beyond_null"
+            if r.beyond_null
+            else "sentences.near_ties"
         )
-        for r in verdicts.itertuples()
-        if r.disagrees or r.near_ties
-    ]
+        sentences.append(
+            t.f(
+                key,
+                backend=r.backend,
+                reference=r.reference,
+                scenario=r.scenario,
+                forced=pct(r.forced_agreement),
+                threshold=threshold,
+                gap=num(r.forced_max_gap, 3),
+                p50=num(r.gap_p50, 3),
+                p90=num(r.gap_p90, 3),
+                null=num(r.null_max_gap, 3),
+                tie=num(correctness["near_tie_ratio"], 1),
+            )
+        )
+    return sentences
 
 
 REFERENCE_METRICS = ["output_tokens_per_s", "tpot_ms", "ttft_ms", "e2e_ms"]

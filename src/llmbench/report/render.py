@@ -92,15 +92,10 @@ def build_context(inputs: Inputs) -> dict:
     verdicts = agreement_verdicts(
         inputs.agreement, inputs.correctness["min_forced_agreement"], inputs.correctness["near_tie_ratio"]
     )
-    diagnosis = narrative.diagnosis(inputs.resources, summary, t)
+    diagnosis = narrative.diagnosis(inputs.resources, t)
     provenance = next((r.provenance for r in records if r.provenance), {})
     scenarios = inputs.scenarios
-    stop = {
-        (r.key.model, r.key.runner, r.key.scenario, lv.concurrency): t.stop_reasons[lv.stop_reason]
-        for r in records
-        if r.measurement
-        for lv in r.measurement.levels
-    }
+    stop = stop_reasons(records, t)
     article = read_article(inputs.settings["article"]) if inputs.settings.get("article") else None
     by_section: dict[str, list[str]] = {section: [] for section in SECTIONS}
     for c in comparisons:
@@ -131,8 +126,8 @@ def build_context(inputs: Inputs) -> dict:
         "gpu_table": tables.environment_table(provenance, t),
         "models_table": tables.models_table(inputs.manifests, inputs.models, t),
         "scenarios_table": tables.scenarios_table(scenarios, t, sorted(set(inputs.prompt_forms.values()))),
-        "backend_info": {r.key.runner: backend_facts(r.backend_info) for r in records if r.backend_info},
-        "backend_raw": {r.key.runner: backend_raw(r.backend_info) for r in records if r.backend_info},
+        "backend_info": facts_by_run(records, t, single),
+        "backend_raw": raw_facts_by_run(records, single),
         "results": tables.results_tables(summary, t, single),
         "detail": tables.detail_table(summary, stop, t, single),
         **{f"{section}_analysis": sentences for section, sentences in by_section.items()},
@@ -159,6 +154,81 @@ def build_context(inputs: Inputs) -> dict:
     }
 
 
+def stop_reasons(records: list[RunRecord], t: Strings) -> dict[tuple, str]:
+    """(model, backend, scenario, concurrency) -> what ended each replica's passes, counted over the
+    replicas ("time cap 2/3, CI target met 1/3"; one reason alone when all agree)."""
+    from collections import Counter
+
+    counts: dict[tuple, Counter] = {}
+    for r in records:
+        for lv in r.measurement.levels if r.measurement else []:
+            key = (r.key.model, r.key.runner, r.key.scenario, lv.concurrency)
+            counts.setdefault(key, Counter())[lv.stop_reason] += 1
+    out = {}
+    for key, counter in counts.items():
+        n = sum(counter.values())
+        out[key] = (
+            t.stop_reasons[next(iter(counter))]
+            if len(counter) == 1
+            else ", ".join(f"{t.stop_reasons[reason]} {k}/{n}" for reason, k in counter.most_common())
+        )
+    return out
+
+
+def facts_by_run(records: list[RunRecord], t: Strings, single_model: bool) -> dict[str, dict]:
+    """What each runner (backend, or backend+weights) reported about itself that fits one line
+    (backend_facts), for the report's list: a fact every record of the runner agrees on once under
+    the runner's name; a fact that differs, per scenario (label `runner / scenario`), with each
+    replica's value where the replicas differ."""
+    from .tables import run_label
+
+    by_backend: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        if r.backend_info:
+            by_backend.setdefault((r.key.model, r.key.runner), []).append(r)
+    out: dict[str, dict] = {}
+    for (model, backend), group in by_backend.items():
+        facts = [backend_facts(r.backend_info) for r in group]
+        keys = list(dict.fromkeys(k for f in facts for k in f))
+        shared = [k for k in keys if all(f.get(k) == facts[0].get(k) for f in facts)]
+        out[run_label(model, backend, None, single_model)] = {k: facts[0][k] for k in shared if k in facts[0]}
+        for scenario in dict.fromkeys(r.key.scenario for r in group):
+            replicas = [
+                (r.run.replica, f) for r, f in zip(group, facts, strict=True) if r.key.scenario == scenario
+            ]
+            varying = {}
+            for k in keys:
+                if k in shared:
+                    continue
+                values = [f.get(k) for _, f in replicas]
+                if all(v is None for v in values):  # not a fact of this scenario's records
+                    continue
+                varying[k] = (
+                    values[0]
+                    if all(v == values[0] for v in values)
+                    else "; ".join(
+                        t.f("facts_replica", replica=i, value=v)
+                        for (i, _), v in zip(replicas, values, strict=True)
+                    )
+                )
+            if varying:
+                out[run_label(model, backend, scenario, single_model)] = varying
+    return out
+
+
+def raw_facts_by_run(records: list[RunRecord], single_model: bool) -> dict[str, dict]:
+    """The long facts (backend_raw) of each runner, under the runner's label in facts_by_run, from
+    its first record that has any ({} where none has)."""
+    from .tables import run_label
+
+    out: dict[str, dict] = {}
+    for r in records:
+        label = run_label(r.key.model, r.key.runner, None, single_model)
+        if r.backend_info and not out.get(label):
+            out[label] = backend_raw(r.backend_info)
+    return out
+
+
 # A fact longer than this (llama.cpp's whole system_info, its buffer lines) is no part of the
 # one-line summary: it goes, verbatim, behind a <details> below it.
 SHORT_FACT_CHARS = 60
@@ -166,10 +236,14 @@ SHORT_FACT_CHARS = 60
 
 def _facts(info: dict) -> dict:
     """Facts a backend could establish (None left out, e.g. llama.cpp's GPU offload on a CPU
-    run), lists joined with "; "; what concurrency meant is said in the concurrency section
-    instead (concurrency_meanings)."""
+    run), lists joined with "; ", floats to three significant digits; what concurrency meant is
+    said in the concurrency section instead (concurrency_meanings)."""
     return {
-        key: "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
+        key: "; ".join(map(str, value))
+        if isinstance(value, list | tuple)
+        else f"{value:.3g}"
+        if isinstance(value, float)
+        else value
         for key, value in info.items()
         if value is not None and key != "concurrency_means"
     }

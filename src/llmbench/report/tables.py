@@ -211,10 +211,14 @@ def detail_table(summary: pd.DataFrame, stop_reasons: dict, t: Strings, single_m
 
 
 def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Table:
-    """Per run, in MiB: weights, the process's GPU memory after warm-up and at its peak, beyond the
-    weights, context, torch's peak allocation and peak RSS; columns without a value left out."""
+    """Per run, in MiB: the weights on the device and where that figure comes from, the process's GPU
+    memory after warm-up and at its peak, beyond the weights, context, torch's peak allocation and
+    peak RSS; columns without a value left out."""
+    from ..analyze.tables import run_rows
+
     columns = [
         "weights_mib",
+        "weights_source",
         "gpu_process_after_warmup_mib",
         "gpu_process_peak_mib",
         "beyond_weights_mib",
@@ -222,29 +226,44 @@ def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Tab
         "torch_max_allocated_mib",
         "rss_peak_mib",
     ]
-    table = Table([t.columns.run] + [t.resource_headers[c] for c in columns], ["l"] + ["r"] * len(columns))
-    for row in resources.itertuples():
+    table = Table(
+        [t.columns.run] + [t.resource_headers[c] for c in columns],
+        ["l", "r", "l"] + ["r"] * (len(columns) - 2),
+    )
+    for row in run_rows(resources).itertuples():
         label = run_label(row.model, row.backend, row.scenario, single_model)
-        table.rows.append([_cell(label)] + [num(getattr(row, c), 0) for c in columns])
+        source = t.weights_sources[row.weights_source] if isinstance(row.weights_source, str) else NONE
+        if isinstance(row.weights_source, str) and not pd.isna(row.weights_host_mib) and row.weights_host_mib:
+            source += t.f("weights_on_host", mib=num(row.weights_host_mib, 0))
+        cells = [num(getattr(row, c), 0) if c != "weights_source" else source for c in columns]
+        table.rows.append([_cell(label)] + cells)
     return table.compact()
 
 
 def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_model: bool) -> Table:
-    """Energy, GPU busy and host CPU per output token, with the verdict on what limits the run."""
-    columns = ["energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token"]
+    """Per run, and per level of a sweep: energy, GPU busy and host CPU per output token, the CPU
+    cores (CPU s / window s), and the verdict on what limits it."""
+    from ..analyze.tables import cost_rows
+
+    columns = ["energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token", "cpu_cores"]
     table = Table(
-        [t.columns.run] + [t.resource_headers[c] for c in columns] + [t.columns.limited_by],
-        ["l", "r", "r", "r", "l"],
+        [t.columns.run, t.columns.concurrency]
+        + [t.resource_headers[c] for c in columns]
+        + [t.columns.limited_by],
+        ["l", "r", "r", "r", "r", "r", "l"],
     )
-    for row in resources.itertuples():
+    for row in cost_rows(resources).itertuples():
         label = run_label(row.model, row.backend, row.scenario, single_model)
-        verdict = diagnosis.get((row.model, row.backend, row.scenario), NONE)
+        level = None if pd.isna(row.concurrency) else int(row.concurrency)
+        verdict = diagnosis.get((row.model, row.backend, row.scenario, level), NONE)
         table.rows.append(
             [
                 _cell(label),
+                NONE if level is None else str(level),
                 num(row.energy_j_per_output_token, 3),
                 num(row.gpu_busy_pct, 0),
                 num(row.cpu_ms_per_output_token, 2),
+                num(row.cpu_cores, 2),
                 verdict,
             ]
         )
@@ -281,10 +300,17 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
 
 def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
     """Per scenario and backend: identical outputs ("–" for the reference itself), prefix and forced
-    agreement, forced_max_gap, the earliest divergence and the verdict."""
-    table = Table(t.tables.agreement, ["l", "l", "r", "r", "r", "r", "r", "l"])
+    agreement, the largest gap to the argmax with its median and 90th percentile over outputs, the
+    null (the reference backend's largest gap), the earliest divergence and the verdict."""
+    table = Table(t.tables.agreement, ["l", "l", "r", "r", "r", "r", "r", "r", "l"])
     for row in verdicts.itertuples():
         identical = NONE if row.backend == row.reference else f"{int(row.identical)}/{int(row.outputs)}"
+        if row.disagrees:
+            verdict = f"**{t.verdict.disagrees}**"
+        elif row.beyond_null:
+            verdict = f"**{t.verdict.beyond_null}**"
+        else:
+            verdict = t.verdict.near_ties if row.near_ties else t.verdict.ok
         table.rows.append(
             [
                 _cell(row.scenario),
@@ -292,11 +318,10 @@ def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
                 identical,
                 pct(row.prefix_agreement),
                 pct(row.forced_agreement),
-                num(row.forced_max_gap, 3),
+                f"{num(row.forced_max_gap, 3)} / {num(row.gap_p50, 3)} / {num(row.gap_p90, 3)}",
+                num(row.null_max_gap, 3),
                 num(row.earliest_divergence, 0),
-                f"**{t.verdict.disagrees}**"
-                if row.disagrees
-                else (t.verdict.near_ties if row.near_ties else t.verdict.ok),
+                verdict,
             ]
         )
     return table

@@ -1,8 +1,10 @@
 """Correctness: positional comparison, and teacher forcing under the rule that generated."""
 
+import hypothesis.strategies as st
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
 
 from llmbench.analyze.agreement import (
     Reference,
@@ -177,3 +179,56 @@ def test_kl_divergence_is_zero_against_itself_and_positive_against_another_model
         reference, lambda ids: logits(ids).index_fill(1, torch.tensor([3]), 50.0), prompt, output
     )
     assert shifted == pytest.approx([0, 0, 0], abs=1e-6)
+
+
+def _verdict_row(backend: str, gap: float, agreement: float, scenario: str = "s", lead: float = 0.21) -> dict:
+    return {
+        "model": "m",
+        "scenario": scenario,
+        "backend": backend,
+        "reference": "hf",
+        "concurrency": None,
+        "query_index": 0,
+        "occurrences": 1,
+        "tokens": 10,
+        "first_divergence": None if backend == "hf" else 3,
+        "prefix_agreement": None if backend == "hf" else 0.3,
+        "token_agreement": None if backend == "hf" else 0.5,
+        "forced_agreement": agreement,
+        "forced_first_miss": 3 if gap > 0 else None,
+        "forced_max_gap": gap,
+        "forced_top12_median": lead,
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    null=st.floats(0.0, 0.2),
+    gap=st.floats(0.0, 0.3),
+    agreement=st.floats(0.5, 1.0),
+)
+def test_a_miss_beyond_the_reference_backends_own_misses_is_flagged_whatever_the_agreement(
+    null, gap, agreement
+):
+    """The H200 case among them: hf fp16 missed fp32 by at most 0.031, FastLLM by 0.165 at 89.86 %
+    (threshold 90 %) and llama.cpp by 0.14 at 97 %: both are flagged, the second above the threshold."""
+    rows = [_verdict_row("hf", null, 0.97, scenario="loop"), _verdict_row("other", gap, agreement)]
+    summary = verdicts(pd.DataFrame(rows), min_forced_agreement=0.9, near_tie_ratio=1.0).set_index("backend")
+    other = summary.loc["other"]
+    assert other.null_max_gap == pytest.approx(null)
+    assert other.beyond_null == (gap > null and not other.disagrees)
+    assert not (other.near_ties and other.beyond_null)
+    assert not summary.loc["hf", "beyond_null"]  # the null is not tested against itself
+    if agreement >= 0.9:
+        assert not other.near_ties and not other.disagrees
+
+
+def test_gap_quantiles_are_over_each_outputs_largest_miss():
+    rows = [
+        _verdict_row("other", gap, 0.9) | {"query_index": i}
+        for i, gap in enumerate([0.0, 0.1, 0.2, 0.3, 0.4])
+    ]
+    summary = verdicts(pd.DataFrame(rows), 0.9).iloc[0]
+    assert summary.gap_p50 == pytest.approx(0.2) and summary.gap_p90 == pytest.approx(0.36)
+    assert summary.forced_max_gap == pytest.approx(0.4)
+    assert pd.isna(summary.null_max_gap) and not summary.beyond_null  # no reference outputs: no null

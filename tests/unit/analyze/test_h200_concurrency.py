@@ -60,7 +60,13 @@ def test_3_a_bimodal_level_is_tokens_over_time_with_its_median_range_and_flag():
     assert row["mean"] == pytest.approx(588.7, abs=0.1)
     assert (round(row["p50"], 1), round(row["min"], 1), round(row["max"], 1)) == (2558.6, 228.2, 3086.8)
     resources = pd.DataFrame(
-        {"backend": ["llamacpp"], "gpu_process_peak_mib": [math.nan], "rss_peak_mib": [math.nan]}
+        {
+            "backend": ["llamacpp"],
+            "scenario": ["sweep-batch"],
+            "concurrency": [math.nan],  # the run's own row (a sweep's level rows carry their level)
+            "gpu_process_peak_mib": [math.nan],
+            "rss_peak_mib": [math.nan],
+        }
     )
     line = answer([], rows, resources, load_strings("en"))[0]
     assert "588.7 ±" in line and "3 passes of 1 process" in line and "passes disagree" in line, line

@@ -21,7 +21,9 @@ BANDWIDTH = {
 
 def tables(records, bandwidth=BANDWIDTH):
     summary = summary_table(records)
-    return roofline_table(summary, records, MODELS, bandwidth), resources_table(summary, MODELS, bandwidth)
+    return roofline_table(summary, records, MODELS, bandwidth), resources_table(
+        summary, MODELS, bandwidth, records
+    )
 
 
 def test_only_batch_1_levels_meet_the_roofline():
@@ -77,3 +79,60 @@ def test_a_fraction_of_the_bound_stops_at_zero():
     roofline, _ = tables(records)
     row = roofline.iloc[0]
     assert row.decode_ci95_low < 0 and row.fraction_low == 0 and row.fraction_high > row.fraction > 0
+
+
+def test_weights_on_the_device_come_from_the_backend_and_the_table_says_which_source():
+    """llama.cpp's log on the H200 put 11,401 MiB on CUDA0 and the 508 MiB embedding on the host: its
+    'beyond weights' is the peak minus 11,401, not minus the parameter bytes. A replica whose log no
+    longer holds the lines (threads: context rebuilds pushed them out) takes its backend's."""
+    loop, threads = scenario("loop", output_tokens=4), scenario("threads", output_tokens=4)
+    llama = record("llamacpp", "loop", loop, gpu=True)
+    llama.backend_info = {
+        "buffers": [
+            "load_tensors: CUDA0 model buffer size = 9000.00 MiB",
+            "load_tensors: CUDA_Host model buffer size = 500.00 MiB",
+        ]
+    }
+    rebuilt = record("llamacpp", "threads", threads, gpu=True)
+    rebuilt.backend_info = {"buffers": ["llama_kv_cache: CUDA0 KV buffer size = 42.00 MiB"]}
+    silent = record("fastllm", "loop", loop, gpu=True)
+    _, resources = tables([llama, rebuilt, silent])
+    rows = resources.set_index(["backend", "scenario"])
+    for where in (("llamacpp", "loop"), ("llamacpp", "threads")):
+        assert rows.loc[where].weights_mib == 9000 and rows.loc[where].weights_source == "model_buffers"
+        assert rows.loc[where].weights_host_mib == 500 and rows.loc[where].beyond_weights_mib == 3000
+    assert rows.loc[("fastllm", "loop")].weights_source == "parameter_bytes"
+    assert rows.loc[("fastllm", "loop")].weights_mib == 10_000
+
+
+@pytest.mark.parametrize("segments_kept", [True, False])
+def test_a_sweeps_energy_gpu_busy_and_cpu_time_are_per_level_never_one_mixed_figure(segments_kept):
+    """hf's H200 sweep printed 0.493 J/token over batch 1 (~6) and batch 32 (~0.2) together."""
+    sweep = scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 4])
+    run = record("hf", "sweep", sweep, gpu=True)
+    run.resources.segments[1].update(energy_j=3.0, cpu_s=1.2, gpu_busy_fraction=0.5, window_s=2.4)
+    if not segments_kept:  # a record written before segments were kept
+        run.resources.segments = []
+    _, resources = tables([run])
+    whole = resources[resources.concurrency.isna()].iloc[0]
+    assert all(math.isnan(whole[m]) for m in ("energy_j_per_output_token", "gpu_busy_pct", "cpu_cores"))
+    levels = resources[resources.concurrency.notna()].set_index("concurrency")
+    if not segments_kept:
+        assert levels.empty and whole.levels == 2
+        return
+    tokens = {lv.concurrency: sum(p.output_tokens for p in lv.passes) for lv in run.measurement.levels}
+    assert levels.loc[1].energy_j_per_output_token == pytest.approx(30.0 / tokens[1])
+    assert levels.loc[4].energy_j_per_output_token == pytest.approx(3.0 / tokens[4])
+    assert levels.loc[1].cpu_cores == pytest.approx(0.25 / 1.2) and levels.loc[4].cpu_cores == pytest.approx(
+        0.5
+    )
+    assert levels.loc[1].gpu_busy_pct == pytest.approx(90) and levels.loc[4].gpu_busy_pct == pytest.approx(50)
+
+
+def test_gpu_busy_is_not_quoted_on_a_window_shorter_than_nvmls_averaging_period():
+    run = record("hf", "loop", scenario("loop", output_tokens=4), gpu=True)
+    run.resources.segments[0]["window_s"] = 0.3
+    _, resources = tables([run])
+    assert math.isnan(resources.iloc[0].gpu_busy_pct) and resources.iloc[0].cpu_cores == pytest.approx(
+        0.25 / 0.3
+    )

@@ -75,6 +75,16 @@ def test_with_nvml_memory_energy_busy_and_slowdowns_are_recorded(fake_gpu):
     assert report.gpu_busy_fraction == pytest.approx(0.9) and 0.08 <= report.window_s < 1
     assert report.slowdown_reasons == ["hw_thermal_slowdown"]
     assert report.other_gpu_processes_at_start == [{"pid": 4242, "bytes": 500 * MIB}]
+    # each segment (a sweep's level) on its own: its energy, its CPU time, its window
+    first, second = report.segments
+    assert first["energy_j"] == pytest.approx(2500.0) and second["energy_j"] == pytest.approx(500.0)
+    assert first["window_s"] + second["window_s"] == pytest.approx(report.window_s)
+    assert first["cpu_s"] + second["cpu_s"] == pytest.approx(report.cpu_s)
+    assert report.window(1, 2)["energy_j"] == second["energy_j"] and report.window(0, 3) is None
+    # a sweep visits its levels there and back: level 0's window is the first and the last segment
+    both = report.window(0, 1)
+    assert both["energy_j"] == pytest.approx(3000.0) and both["window_s"] == pytest.approx(report.window_s)
+    assert both["shortest_s"] == pytest.approx(min(first["window_s"], second["window_s"]))
     record = RunRecord(run=RunId(RunKey("m", "b", "s"), 0), spec=None, status="ok", resources=report)
     assert validity_flags(record) == [
         {"code": "other_gpu_processes", "pids": "4242"},
@@ -125,3 +135,19 @@ def test_a_process_nvml_never_lists_is_null_with_a_reason(fake_gpu):
     report = sampler.stop()
     assert report.peak_gpu_process_bytes is None
     assert "never appeared in NVML's process list" in report.gpu_process_reason
+
+
+def test_each_segment_keeps_its_own_gpu_busy(fake_gpu):
+    """Batch 1 and batch 32 keep the GPU busy differently: one fraction per level, not one per run."""
+    sampler = ResourceSampler(period_s=0.01)
+    sampler.start()
+    for busy in (20, 95):
+        fake_gpu.utilization = busy
+        sampler.open()
+        time.sleep(0.08)
+        sampler.close()
+        fake_gpu.utilization = 0  # between levels: warm-up, outside the window
+        time.sleep(0.03)
+    report = sampler.stop()
+    assert [s["gpu_busy_fraction"] for s in report.segments] == [pytest.approx(0.20), pytest.approx(0.95)]
+    assert all(s["gpu_util_samples"] >= 1 for s in report.segments)

@@ -65,9 +65,15 @@ def test_a_throughput_ci_wider_than_5_pct_is_noisy():
     assert L.noisy_throughput(facts(rows=[row("output_tokens_per_s", 100.0, half=4.0)])) == []
 
 
-def test_cpu_bound_runs_come_from_the_diagnosis():
-    diagnosis = {("tiny", "hf", "loop"): T.limited.cpu_prefix + " …", ("tiny", "fastllm", "loop"): "gpu"}
-    assert L.cpu_bound(facts(diagnosis=diagnosis)) == [T.f("limits.cpu_bound", runs="hf/loop")]
+def test_cpu_bound_runs_come_from_the_diagnosis_per_run_and_per_level_of_a_sweep():
+    cpu = T.limited.cpu_prefix + " …"
+    diagnosis = {
+        ("tiny", "hf", "loop", None): cpu,
+        ("tiny", "fastllm", "loop", None): "gpu",
+        ("tiny", "hf", "sweep", 1): cpu,
+        ("tiny", "hf", "sweep", 32): "gpu",
+    }
+    assert L.cpu_bound(facts(diagnosis=diagnosis)) == [T.f("limits.cpu_bound", runs="hf/loop, hf/sweep (1)")]
 
 
 def test_fewer_than_3_units_is_a_small_n():

@@ -39,7 +39,7 @@ def figures(tmp_path, gpu, language):
     bandwidth = BANDWIDTH if gpu else {**BANDWIDTH, "device": "cpu", "uuid": None}
     roofline, resources = (
         roofline_table(summary, records, MODELS, bandwidth),
-        resources_table(summary, MODELS, bandwidth),
+        resources_table(summary, MODELS, bandwidth, records),
     )
     paths = {name: tmp_path / f"{name}.png" for name in ("loop", "sweep", "latency", "memory", "resources")}
     with warnings.catch_warnings(record=True) as caught:
@@ -77,9 +77,10 @@ def test_the_resources_figure_shows_what_was_measured(tmp_path, gpu, monkeypatch
     measures = [t.get_text() for t in memory.get_legend().get_texts()]
     if gpu:
         assert "NVML process peak" in measures and "torch max allocated" in measures
-        assert bars[1] == 4 and bars[2] == 4  # 2 backends x (loop, sweep level 1)
+        assert bars[1] == 8  # energy: 2 backends x (loop, each of the sweep's 3 levels)
+        assert bars[2] == 4  # roofline: 2 backends x (loop, sweep level 1)
     else:
-        assert measures == ["weights (parameter bytes)", "process RSS peak (host)"]
+        assert measures == ["weights (on the device, as reported)", "process RSS peak (host)"]
         assert bars[1] == 0 and "not measured" in energy.texts[0].get_text()
         assert bars[2] == 4  # the CPU's own bandwidth bounds CPU runs
 
@@ -187,7 +188,9 @@ def test_a_doubtful_roofline_bar_is_marked_and_squeezes_no_other(monkeypatch, fa
     summary = summary_table(records)
     bandwidth = {**BANDWIDTH, "device": "cpu", "uuid": None, "bytes_per_s": bytes_per_s}
     roofline = roofline_table(summary, records, MODELS, bandwidth)
-    plot_resources(resources_table(summary, MODELS, bandwidth), roofline, "tiny", "r.png", load_strings("en"))
+    plot_resources(
+        resources_table(summary, MODELS, bandwidth, records), roofline, "tiny", "r.png", load_strings("en")
+    )
     ax = drawn["r.png"].axes[2]
     bars = [p for p in ax.patches if p.get_width() > 0]
     percent = list(100 * roofline["fraction"])

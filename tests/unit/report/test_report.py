@@ -156,11 +156,16 @@ def test_cpu_bound_runs_are_diagnosed(tmp_path):
     records = runs(gpu=True)
     for r in records:
         if r.key.backend == "hf":
-            r.resources.gpu_busy_fraction = 0.23
-            r.resources.cpu_s = r.measurement.passes()[0].total_ms / 1000 * len(r.measurement.passes()) * 1.2
+            for segment in r.resources.segments:
+                segment.update(gpu_busy_fraction=0.23, cpu_s=1.2 * segment["window_s"])
+        else:  # about one core too: CUDA's spin-wait, the GPU busy; not CPU-bound
+            for segment in r.resources.segments:
+                segment.update(gpu_busy_fraction=0.92, cpu_s=1.0 * segment["window_s"])
     md = render_all(records, tmp_path, SCENARIOS, "en")["md"]
-    assert "the host CPU: the GPU was busy only 23 % of the time" in md
-    assert "These runs are limited by the host CPU" in md
+    assert "the host CPU: the GPU sat idle 77 % of the window, waiting on this process (1.20 cores)" in md
+    assert "the GPU: busy 92 % of the window (1.00 cores" in md
+    limit = next(line for line in md.splitlines() if "These runs are limited by the host CPU" in line)
+    assert "hf/" in limit and "fastllm/" not in limit
 
 
 @pytest.mark.slow
@@ -191,6 +196,8 @@ def _answer(tmp_path, speeds, wrong=(), resources=None, replicas=2):
         else pd.DataFrame(
             {
                 "backend": list(speeds),
+                "scenario": "loop",
+                "concurrency": float("nan"),
                 "gpu_process_peak_mib": [float("nan")] * len(speeds),
                 "rss_peak_mib": [300.0] * len(speeds),
             }
@@ -221,18 +228,26 @@ def test_the_answer_says_slower_and_not_significant_where_the_numbers_do(tmp_pat
     assert "(not significant)" in noisy, noisy
 
 
-def test_memory_in_the_answer_is_each_backends_peak_over_its_scenarios(tmp_path):
+def test_memory_in_the_answer_is_compared_within_one_scenario_which_it_names(tmp_path):
+    """On the H200 the answer set hf's batch-32 peak (13,478 MiB) beside hf-compile's loop peak;
+    in the same scenario hf-compile used more than hf."""
     import pandas as pd
 
     resources = pd.DataFrame(
         {
-            "backend": ["hf", "hf", "fastllm", "fastllm"],
-            "gpu_process_peak_mib": [float("nan")] * 4,
-            "rss_peak_mib": [300.0, 900.0, 700.0, 200.0],
+            "backend": ["hf", "hf", "fastllm", "fastllm", "fastllm"],
+            "scenario": ["loop", "sweep", "loop", "sweep", "sweep"],
+            "concurrency": [float("nan")] * 4 + [32.0],  # a sweep's level row holds no memory
+            "gpu_process_peak_mib": [12_660.0, 13_478.0, 12_152.0, 12_460.0, float("nan")],
+            "rss_peak_mib": [1.0] * 5,
         }
     )
     *_, memory = _answer(tmp_path, {"hf": 1.0, "fastllm": 3.0}, resources=resources)
-    assert "fastllm 700 MiB" in memory and "hf 900 MiB" in memory, memory
+    assert "all in loop" in memory and "hf 12,660 MiB" in memory and "fastllm 12,152 MiB" in memory, memory
+    assert "13,478" not in memory and "12,460" not in memory
+    only_hf_in_loop = resources.drop(index=2)  # the scenario most backends measured wins
+    *_, memory = _answer(tmp_path / "b", {"hf": 1.0, "fastllm": 3.0}, resources=only_hf_in_loop)
+    assert "all in sweep" in memory and "hf 13,478 MiB" in memory and "fastllm 12,460 MiB" in memory, memory
 
 
 def test_a_comparison_says_which_significance_criterion_failed_and_never_p_equals_less_than(tmp_path):
@@ -349,40 +364,41 @@ def test_the_roofline_table_gives_a_small_models_weights_in_mib_not_zero(tmp_pat
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_the_energy_point_names_the_scenario_each_backends_lowest_figure_came_from(language):
+def test_the_energy_point_compares_backends_within_one_scenario_and_level_which_it_names(language):
+    """hf's 0.49 J/token over a whole sweep was neither batch 1 nor batch 32 and was ranked against
+    loop figures: the point now takes one scenario (and level), the one most backends measured."""
     import pandas as pd
 
     from llmbench.report.conclusion import energy_point
 
     t = load_strings(language)
+    nan = float("nan")
     resources = pd.DataFrame(
         [
-            ("hf", "loop", 5.9),
-            ("hf", "sweep", 0.49),
-            ("fastllm", "loop", 2.9),
-            ("fastllm", "threads", 1.2),
-            ("hf-compile", "loop", 2.15),
-            ("llamacpp", "loop", None),
+            ("hf", "loop", nan, 1, 5.9),
+            ("hf", "sweep", nan, 2, nan),  # the sweep's run row: its levels are below
+            ("hf", "sweep", 1.0, 2, 6.1),
+            ("hf", "sweep", 32.0, 2, 0.2),
+            ("fastllm", "loop", nan, 1, 2.9),
+            ("fastllm", "threads", nan, 1, 1.2),
+            ("hf-compile", "loop", nan, 1, 2.15),
+            ("llamacpp", "loop", nan, 1, None),
         ],
-        columns=["backend", "scenario", "energy_j_per_output_token"],
+        columns=["backend", "scenario", "concurrency", "levels", "energy_j_per_output_token"],
     ).assign(model="tiny")
     point = energy_point(resources, t)
-    for backend, value, where in (
-        ("hf", "0.490", "sweep"),
-        ("fastllm", "1.200", "threads"),
-        ("hf-compile", "2.150", "loop"),
-    ):
-        assert t.f("points.energy_item", backend=backend, value=value, scenario=where) in point, point
-    assert "llamacpp" not in point and "5.900" not in point
+    assert point == t.f(
+        "points.energy",
+        scenario="loop",
+        items=t.sentences.list_sep.join(
+            t.f("points.energy_item", backend=b, value=v)
+            for b, v in (("fastllm", "2.900"), ("hf", "5.900"), ("hf-compile", "2.150"))
+        ),
+    ), point
+    level_only = resources[resources.scenario == "sweep"]
+    point = energy_point(level_only, t)
+    assert f"sweep, {t.columns.concurrency} 1" in point and "6.100" in point and "0.200" not in point
     assert energy_point(resources.assign(energy_j_per_output_token=None), t) is None
-    # Two models: each backend's lowest per model, each named (a small model's figure is not
-    # set beside a large one's as the same backend's).
-    two = pd.concat(
-        [resources.assign(model="big"), resources.assign(model="small", energy_j_per_output_token=0.01)]
-    )
-    point = energy_point(two, t)
-    assert t.f("points.energy_item", backend="hf", value="0.490", scenario="big / sweep") in point, point
-    assert t.f("points.energy_item", backend="hf", value="0.010", scenario="small / loop") in point, point
 
 
 @pytest.mark.slow
@@ -487,3 +503,55 @@ def test_every_backend_says_what_concurrent_and_one_batch_meant_in_the_reports_l
     loop.backend_info = {"concurrency_means": get_backend("hf").concurrency_means}
     (line,) = concurrency_meanings([sweep, loop], t)  # a loop is never concurrent
     assert "llamacpp" in line and t.concurrency_means["one_decode"] in line
+
+
+def test_stop_reasons_and_backend_facts_speak_for_every_replica_not_the_last():
+    """FastLLM/loop on the H200 read "CI target met" while 2 of its 3 processes hit the time cap;
+    llama.cpp's facts were a loop record's (1 slot, no rebuilds) while its threads runs rebuilt."""
+    from llmbench.report.render import facts_by_run, stop_reasons
+
+    t = load_strings("en")
+    records = runs({"hf": 1.0, "llamacpp": 3.0}, replicas=3)
+    for r in records:
+        for level in r.measurement.levels:
+            level.stop_reason = "time_cap" if r.run.replica < 2 else "target"
+        r.backend_info = {"slots": 1 if r.key.scenario == "loop" else 3, "threads": 4}
+        if r.key.scenario != "loop":
+            r.backend_info["context_rebuilds"] = r.run.replica
+    stops = stop_reasons(records, t)
+    assert stops[("tiny", "hf", "loop", None)] == "time cap 2/3, CI target met 1/3"
+    facts = facts_by_run(records, t, single_model=True)
+    assert facts["llamacpp"] == {"threads": 4}  # what every record agrees on, once
+    assert facts["llamacpp / loop"] == {"slots": 1}
+    others = [label for label in facts if label.startswith("llamacpp / ") and label != "llamacpp / loop"]
+    for label in others:
+        assert facts[label]["slots"] == 3
+        assert facts[label]["context_rebuilds"] == "replica 0: 0; replica 1: 1; replica 2: 2"
+
+
+def test_the_baseline_at_its_best_is_set_beside_the_other_in_a_scenario_both_ran_with_a_ci(tmp_path):
+    """The point took the first decode row of any scenario and printed 1.31× without a CI."""
+    from conftest import REPO
+    from llmbench.report.article import read_article
+    from llmbench.report.conclusion import best_of_point
+    from llmbench.report.narrative import comparisons
+
+    t = load_strings("en")
+    article = read_article(REPO / "config/article.yaml")
+    base, other = article.pair
+    best = "hf-compile"
+    summary = render_all(
+        runs({base: 1.0, best: 4.0, other: 2.0}, replicas=3),
+        tmp_path,
+        SCENARIOS,
+        "en",
+        plots=False,
+    )["summary"]
+    compared = comparisons(summary, base)
+    point = best_of_point(compared, summary, article, t)
+    scenario = next(iter(SCENARIOS))
+    assert f"in the same scenario ({scenario}" in point, point
+    assert re.search(r"ratio \d\.\d\d× \(\d\.\d\d–\d\.\d\d\), 95 % CI", point), point
+    without = summary[~((summary.backend == other) & (summary.scenario == scenario))]
+    assert f"({scenario}" not in (best_of_point(compared, without, article, t) or "")  # another, or none
+    assert best_of_point(compared, summary[summary.backend != other], article, t) is None

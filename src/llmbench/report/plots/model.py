@@ -133,16 +133,18 @@ def plot_resources(
     resources: pd.DataFrame, roofline: pd.DataFrame, model: str, path: str, t: Strings
 ) -> None:
     """Bars per run of one model: memory as NVML and torch each see it, energy per
-    output token, and the fraction of the bandwidth bound reached at batch 1."""
+    output token (per level of a sweep), and the fraction of the bandwidth bound reached at batch 1."""
     setup(t.language)
     fig, axes = plt.subplots(
         1, 3, figsize=(18, 0.4 * max(len(resources), 2) + 2.2), gridspec_kw={"wspace": 0.9}
     )
-    label = resources["backend"] + " / " + resources["scenario"]
+    level = resources["concurrency"].map(lambda c: "" if pd.isna(c) else f" ({int(c)})")
+    label = resources["backend"] + " / " + resources["scenario"] + level
+    runs = resources["concurrency"].isna()
     memory = pd.DataFrame(
         [
             {"run": run, t.plot.legend_measure: t.plot.measures[m], "MiB": value}
-            for run, (_, row) in zip(label, resources.iterrows(), strict=True)
+            for run, (_, row) in zip(label[runs], resources[runs].iterrows(), strict=True)
             for m in MEMORY_BARS
             if not pd.isna(value := row[m])
         ]
