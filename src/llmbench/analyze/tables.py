@@ -100,7 +100,8 @@ def roofline_table(
     batch1, gpus = _batch1_levels(records), _gpus(records)
     stored = {r.key: (r.spec.dtype, stored_bits(r)) for r in records if r.spec is not None}
     measured_on = "cpu" if bandwidth.get("device") == "cpu" else bandwidth.get("uuid")
-    decode = summary[(summary.metric == "decode_tokens_per_s") & (summary.status != "failed")]
+    # only runs whose every replica measured valid lengths: an invalid or partial run is no rate
+    decode = summary[(summary.metric == "decode_tokens_per_s") & (summary.status == "ok")]
     rows = []
     for row in decode.itertuples():
         key = RunKey.of_runner(row.model, row.backend, row.scenario)

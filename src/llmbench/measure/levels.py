@@ -68,13 +68,22 @@ def scenario_prompts(s: Scenario, queries: list[list[int]], vocab_size: int) -> 
 
 
 def length_problems(passes: list[Pass], expected: int, label: str = "") -> list[str]:
-    """Requests whose output length differs from what was asked (counted in ids)."""
-    return [
-        f"{label}pass {i} query {r.query_index}: {r.output_tokens} output tokens, {expected} asked"
-        for i, p in enumerate(passes)
-        for r in p.requests
-        if r.output_tokens != expected
-    ]
+    """Requests whose output length differs from what was asked (counted in ids), and requests whose
+    token stamps do not count their output tokens (a first token and a gap per token after it):
+    a TPOT over missing or extra stamps is not the request's."""
+    problems = []
+    for i, p in enumerate(passes):
+        for r in p.requests:
+            if r.output_tokens != expected:
+                problems.append(
+                    f"{label}pass {i} query {r.query_index}: {r.output_tokens} output tokens, {expected} asked"
+                )
+            stamps = (r.ttft_ms is not None) + len(r.itl_ms)
+            if r.output_tokens and stamps != r.output_tokens:
+                problems.append(
+                    f"{label}pass {i} query {r.query_index}: {stamps} token stamps for {r.output_tokens} output tokens"
+                )
+    return problems
 
 
 def _repeat(run_pass, s: Scenario, passes: list[Pass], spent_s: float = 0.0) -> tuple[str, float | None]:

@@ -65,6 +65,8 @@ class ResourceSampler:
         self.errors: dict[str, str] = {}  # NVML call -> first failure
         self.process_seen = False
         self.slowdown_mask = 0
+        self.slowdown_samples: dict[str, int] = {}  # reason -> window samples that showed it
+        self.window_clock_samples = 0
         self.in_window = False
         self.window_s = 0.0
         self.window_cpu_s = 0.0
@@ -100,7 +102,12 @@ class ResourceSampler:
         sample["gpu_used_bytes"] = self._nvml(nvml.used_bytes)
         if self.in_window:
             sample["gpu_util_pct"] = self._nvml(nvml.utilization_pct)
-            self.slowdown_mask |= self._nvml(nvml.clock_event_mask) or 0
+            mask = self._nvml(nvml.clock_event_mask)
+            if mask is not None:
+                self.slowdown_mask |= mask
+                self.window_clock_samples += 1
+                for name in nvml.slowdown_names(mask):
+                    self.slowdown_samples[name] = self.slowdown_samples.get(name, 0) + 1
         with self._lock:
             for key, value in sample.items():
                 self.samples[key].append(value)
@@ -214,6 +221,9 @@ class ResourceSampler:
             gpu_busy_reason=busy_reason if not util else None,
             cpu_s=self.window_cpu_s if measured else None,
             slowdown_reasons=nvml.slowdown_names(self.slowdown_mask),
+            slowdown_share={
+                name: count / self.window_clock_samples for name, count in self.slowdown_samples.items()
+            },
             other_gpu_processes_at_start=self.other_processes,
             nvml_errors=dict(self.errors),
             segments=[dict(segment) for segment in self.segments],

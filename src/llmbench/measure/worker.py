@@ -40,6 +40,20 @@ from .device import default_cpu_threads, resolve_device  # noqa: E402
 from .levels import first_pass_outliers, measure, pass_spread, scenario_prompts, unbatched_steps  # noqa: E402
 from .sampler import PERIOD_S, ResourceSampler, process_memory  # noqa: E402
 
+SLOWDOWN_SHARE = 0.05  # a reason seen in one 50 ms sample of a 10 s window is no slowdown of the run
+
+
+def slowdowns(resources) -> str:
+    """The clock slowdowns that held for at least SLOWDOWN_SHARE of the window, each with its share
+    ("sw_power_cap 40 %"); a record without shares names every reason seen. "" for none."""
+    if not resources.slowdown_share:
+        return ", ".join(resources.slowdown_reasons)
+    return ", ".join(
+        f"{name} {round(100 * share)} %"
+        for name, share in resources.slowdown_share.items()
+        if share >= SLOWDOWN_SHARE
+    )
+
 
 def validity_flags(record: RunRecord) -> list[dict]:
     """Conditions that make a run's numbers doubtful, though it completed: each a
@@ -50,8 +64,8 @@ def validity_flags(record: RunRecord) -> list[dict]:
         if resources.other_gpu_processes_at_start:
             pids = ", ".join(str(p["pid"]) for p in resources.other_gpu_processes_at_start)
             flags.append({"code": "other_gpu_processes", "pids": pids})
-        if resources.slowdown_reasons:
-            flags.append({"code": "gpu_slowdown", "reasons": ", ".join(resources.slowdown_reasons)})
+        if slowed := slowdowns(resources):
+            flags.append({"code": "gpu_slowdown", "reasons": slowed})
     if record.status == "invalid":
         flags.append({"code": "invalid_lengths"})
     if record.measurement is not None:

@@ -132,6 +132,8 @@ class Resources:
     # back, two segments per level; a run of one level, one): window_s, cpu_s, energy_j,
     # gpu_busy_fraction, gpu_util_samples. Empty in records written before segments were kept.
     segments: list[dict] = field(default_factory=list)
+    # Slowdown reason -> share of the window's clock samples that showed it (empty before it was kept).
+    slowdown_share: dict[str, float] = field(default_factory=dict)
 
     def window(self, level_index: int, levels: int) -> dict | None:
         """The measured window of level `level_index` of `levels`: its segments combined (one per

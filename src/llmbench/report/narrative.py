@@ -147,11 +147,12 @@ def comparison_sentence(c: Comparison, t: Strings) -> str:
 
 
 def sweep_sentences(summary: pd.DataFrame, t: Strings, single_model: bool) -> list[str]:
-    """Per sweep run: how throughput and latency grow with concurrency, and where gains stop."""
+    """Per sweep run whose every replica is valid (status ok): how throughput and latency grow with
+    concurrency, and where gains stop."""
     sentences = []
     sweeps = summary[
         summary.scenario_type.isin(types_where(swept=True))
-        & (summary.status != "failed")
+        & (summary.status == "ok")
         & summary.concurrency.notna()
     ]
     for (model, scenario, backend), group in sweeps.groupby(["model", "scenario", "backend"], sort=False):

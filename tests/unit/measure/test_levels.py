@@ -253,3 +253,18 @@ def test_the_step_check_catches_a_batch_that_costs_c_batch_1_steps(cost, caught)
 def test_every_scenario_type_names_a_pass_runner_that_measure_resolves():
     """The table names its runner (it imports nothing of measure); measure has each one."""
     assert {kind.runner for kind in TYPES.values()} <= set(RUNNERS)
+
+
+@pytest.mark.parametrize("stamps_less", [0, 1, 3])
+def test_a_request_whose_token_stamps_do_not_count_its_tokens_makes_the_run_invalid(stamps_less):
+    from llmbench.measure.levels import length_problems
+    from llmbench.record import Pass, Request
+
+    output = [1, 2, 3, 4]
+    gaps = [1.0] * (len(output) - 1 - stamps_less)
+    request = Request(0, 3, output, 0.0, 0.0, 5.0, 5.0 + sum(gaps), gaps)
+    problems = length_problems([Pass(10.0, [request])], expected=4)
+    if stamps_less:
+        assert problems == [f"pass 0 query 0: {4 - stamps_less} token stamps for 4 output tokens"]
+    else:
+        assert problems == []

@@ -88,7 +88,7 @@ def test_with_nvml_memory_energy_busy_and_slowdowns_are_recorded(fake_gpu):
     record = RunRecord(run=RunId(RunKey("m", "b", "s"), 0), spec=None, status="ok", resources=report)
     assert validity_flags(record) == [
         {"code": "other_gpu_processes", "pids": "4242"},
-        {"code": "gpu_slowdown", "reasons": "hw_thermal_slowdown"},
+        {"code": "gpu_slowdown", "reasons": "hw_thermal_slowdown 100 %"},
     ]
 
 
@@ -151,3 +151,23 @@ def test_each_segment_keeps_its_own_gpu_busy(fake_gpu):
     report = sampler.stop()
     assert [s["gpu_busy_fraction"] for s in report.segments] == [pytest.approx(0.20), pytest.approx(0.95)]
     assert all(s["gpu_util_samples"] >= 1 for s in report.segments)
+
+
+def test_a_slowdown_flag_needs_a_share_of_the_window_not_one_sample(fake_gpu):
+    """One 50 ms sample of power capping set the flag on the H200; the share of the window per reason
+    is recorded and a reason seen in under 5 % of it is no slowdown of the run."""
+    from llmbench.measure.worker import slowdowns
+
+    sampler = ResourceSampler(period_s=60)  # the samples below are the window's: one in 40 capped
+    sampler.start()
+    sampler.open()
+    for i in range(40):
+        fake_gpu.clock_events = 0x4 if i == 20 else 0  # sw_power_cap
+        sampler._sample()
+    sampler.close()
+    report = sampler.stop()
+    assert report.slowdown_reasons == ["sw_power_cap"]
+    assert report.slowdown_share["sw_power_cap"] == pytest.approx(1 / 40)
+    assert slowdowns(report) == ""
+    report.slowdown_share["sw_power_cap"] = 0.4
+    assert slowdowns(report) == "sw_power_cap 40 %"
