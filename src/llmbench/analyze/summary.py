@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..record import RunKey, RunRecord, flag_text
+from ..record.placement import device_clock
 from ..stats import UnitStats, percentiles
 from .metrics import (
     METRICS,
@@ -43,6 +44,7 @@ RUN_COLUMNS = [
     "replicas_measured",
     "reason",
     "flags",
+    "token_clock",
 ]
 STAT_COLUMNS = [
     "ci_unit",
@@ -71,6 +73,7 @@ TEXT_COLUMNS = [
     "dtype",
     "reason",
     "flags",
+    "token_clock",
     "metric",
     "unit",
     "per",
@@ -169,6 +172,8 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
             lambda r: [r.reason] if r.reason else r.measurement.invalid_reasons[:3] if r.measurement else [],
         ),
         "flags": _labelled(replicas, lambda r: [flag_text(f) for f in r.validity_flags]),
+        # "device": token stamps are device times (CUDA events), not when the caller got the token
+        "token_clock": "device" if any(device_clock(r.backend_info) for r in replicas) else "host",
     }
     if not measured:
         return [{**base, "concurrency": None, "metric": "", "unit": "", "per": ""}]

@@ -39,6 +39,7 @@ ROOFLINE_COLUMNS = [
     "fraction_low",
     "fraction_high",
     "note",
+    "token_clock",
 ]
 RESOURCE_METRICS = [
     "gpu_process_after_load_mib",
@@ -136,6 +137,7 @@ def roofline_table(
                 "fraction_low": max(row.ci95_low, 0.0) / bound,
                 "fraction_high": row.ci95_high / bound,
                 "note": note,
+                "token_clock": row.token_clock,
             }
         )
     return pd.DataFrame(rows, columns=ROOFLINE_COLUMNS)

@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass
 
 from ..clock import now
+from ..record import placement
 from .base import Generation, option
 from .hf import HFBackend, prompt_length
 
@@ -180,6 +181,8 @@ class HFCompileBackend(HFBackend):
             "compiled": self.compiled,
             "max_cache_len": self.max_cache_len,
             "token_clock": token_clock,
+            # device times of tokens the caller receives only when generate returns: labelled in the report
+            placement.DEVICE_CLOCK_KEY: self.settings.device == "cuda",
         }
 
 

@@ -1,4 +1,5 @@
-"""Where a backend's weights are: the bytes it holds on the device, and how that is known.
+"""Facts a backend reports about its own figures: where its weights are (the bytes it holds on the
+device, and how that is known) and which clock stamps its tokens.
 
 Parameter bytes say what the checkpoint weighs, not what a backend put on the GPU:
 llama.cpp keeps the input embedding on the host (its log on the H200: `CUDA0 model
@@ -61,3 +62,16 @@ def reported(backend_info: dict) -> dict:
             k: backend_info.get(k) for k in (WEIGHTS_BYTES_KEY, HOST_WEIGHTS_BYTES_KEY, WEIGHTS_SOURCE_KEY)
         }
     return from_buffer_log(list(backend_info.get("buffers") or []))
+
+
+# A backend whose token stamps are device times (CUDA events: the step done on the GPU), not the
+# moment the caller could read the token, says so in describe() under this key (True).
+DEVICE_CLOCK_KEY = "token_clock_device"
+
+
+def device_clock(backend_info: dict) -> bool:
+    """Whether a record's token stamps are device times: the backend's own key, else (records
+    written before it existed) hf-compile's `token_clock` fact naming CUDA events."""
+    if DEVICE_CLOCK_KEY in backend_info:
+        return bool(backend_info[DEVICE_CLOCK_KEY])
+    return "CUDA events" in str(backend_info.get("token_clock") or "")

@@ -129,6 +129,7 @@ def build_context(inputs: Inputs) -> dict:
         "backend_info": facts_by_run(records, t, single),
         "backend_raw": raw_facts_by_run(records, single),
         "results": tables.results_tables(summary, t, single),
+        "clock_note": t.clock_note if (summary.token_clock == "device").any() else "",
         "detail": tables.detail_table(summary, stop, t, single),
         **{f"{section}_analysis": sentences for section, sentences in by_section.items()},
         "memory_table": tables.memory_table(inputs.resources, t, single),

@@ -59,6 +59,15 @@ def run_label(model: str, backend: str, scenario: str | None, single_model: bool
     return " / ".join(parts)
 
 
+DEVICE_CLOCK_MARK = " †"
+
+
+def clock_mark(token_clock) -> str:
+    """The mark of a run whose token stamps are device times (summary `token_clock` "device"):
+    its TTFT, ITL and TPOT are not what a caller waits for (the report's note says so)."""
+    return DEVICE_CLOCK_MARK if token_clock == "device" else ""
+
+
 def environment_table(provenance: dict, t: Strings) -> Table:
     """One row per GPU of the provenance: index and name, memory (MiB), driver, CUDA driver."""
     table = Table(t.tables.gpu, ["l", "r", "l", "l"])
@@ -169,7 +178,9 @@ def results_tables(summary: pd.DataFrame, t: Strings, single_model: bool) -> dic
             ),
         )
         status = group["status"].iloc[0]
-        cells = [_cell(run_label(model, backend, None, single_model))]
+        cells = [
+            _cell(run_label(model, backend, None, single_model) + clock_mark(group["token_clock"].iloc[0]))
+        ]
         cells += [NONE if pd.isna(concurrency) else str(int(concurrency))] if with_level else []
         cells += [t.status[status]] + [_stat(group, m, 2 if m == "tpot_ms" else 1) for m in HEADLINE]
         table.rows.append(cells)
@@ -193,7 +204,10 @@ def detail_table(summary: pd.DataFrame, stop_reasons: dict, t: Strings, single_m
         )
         table.rows.append(
             [
-                _cell(run_label(row.model, row.backend, row.scenario, single_model)),
+                _cell(
+                    run_label(row.model, row.backend, row.scenario, single_model)
+                    + clock_mark(row.token_clock)
+                ),
                 t.metric_headers[row.metric],
                 level,
                 t.units[row.ci_unit] if row.ci_unit else NONE,
@@ -287,7 +301,8 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
             fraction += f" ({pct(row.fraction_low)}–{pct(row.fraction_high)})"  # "0.8 % (1 %–1 %)" hid it
         table.rows.append(
             [
-                _cell(run_label(row.model, row.backend, row.scenario, single_model) + level),
+                _cell(run_label(row.model, row.backend, row.scenario, single_model) + level)
+                + clock_mark(getattr(row, "token_clock", "")),
                 _mib(row.decode_bytes),
                 ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high),
                 num(row.bound_tok_s),

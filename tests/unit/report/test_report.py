@@ -555,3 +555,24 @@ def test_the_baseline_at_its_best_is_set_beside_the_other_in_a_scenario_both_ran
     without = summary[~((summary.backend == other) & (summary.scenario == scenario))]
     assert f"({scenario}" not in (best_of_point(compared, without, article, t) or "")  # another, or none
     assert best_of_point(compared, summary[summary.backend != other], article, t) is None
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_run_stamped_by_device_clock_is_marked_in_every_table_and_the_note_says_why(tmp_path, language):
+    """hf-compile's TTFT (37 ms on the H200) and ITL were CUDA-event times of tokens the caller
+    receives only at the end, set beside three streaming backends without a word."""
+    t = load_strings(language)
+    records = runs({"hf": 1.0, "hf-compile": 4.0}, gpu=True)
+    for r in records:
+        if r.key.backend == "hf-compile":
+            r.backend_info = {"token_clock_device": True}
+    md = render_all(records, tmp_path, SCENARIOS, language)["md"]
+    assert t.clock_note in md
+    rows = [line for line in md.splitlines() if line.startswith("| hf-compile")]
+    results = [line for line in rows if not line.startswith("| hf-compile / ")]  # the per-scenario tables
+    assert results and all(line.startswith("| hf-compile †") for line in results), results
+    detail = [line for line in rows if t.metric_headers["ttft_ms"] in line]  # spread and percentiles
+    assert detail and all(" †" in line.split("|")[1] for line in detail), detail
+    assert not any("| hf †" in line for line in md.splitlines())
+    host_only = render_all(runs({"hf": 1.0, "fastllm": 2.0}, gpu=True), tmp_path / "h", SCENARIOS, language)
+    assert t.clock_note not in host_only["md"] and "†" not in host_only["md"]

@@ -9,6 +9,7 @@ import seaborn as sns
 
 from ...analyze.tables import coarse_clock_runs, near_bound
 from ...record import RunRecord
+from ...record.placement import device_clock
 from ..strings import Strings
 from . import not_measured, save, setup
 
@@ -22,7 +23,8 @@ def _latency_frame(records: list[RunRecord], coarse: set) -> pd.DataFrame:
     for record in records:
         if record.measurement is None or record.scenario.kind.swept:
             continue  # sweeps have their own curve
-        base = {"backend": record.key.runner, "scenario": record.key.scenario}
+        mark = " †" if device_clock(record.backend_info) else ""  # device times, as the tables mark them
+        base = {"backend": record.key.runner + mark, "scenario": record.key.scenario}
         clocked = (record.key.model, record.key.runner, record.key.scenario) not in coarse
         for p in record.measurement.passes():
             for r in p.requests:

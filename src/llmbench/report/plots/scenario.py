@@ -16,10 +16,12 @@ from . import save, setup
 
 
 def _label(runs: pd.DataFrame) -> pd.Series:
-    """The backend alone with one model; `model · backend` otherwise."""
+    """The backend alone with one model; `model · backend` otherwise; marked † where its token stamps
+    are device times (summary column `token_clock`), as in every table of the report."""
+    backend = runs["backend"] + (runs["token_clock"] == "device").map({True: " †", False: ""})
     if runs["model"].nunique() <= 1:
-        return runs["backend"]
-    return runs["model"] + " · " + runs["backend"]
+        return backend
+    return runs["model"] + " · " + backend
 
 
 def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -> None:
