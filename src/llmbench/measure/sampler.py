@@ -17,7 +17,7 @@ import threading
 import time
 
 from ..record import Resources
-from . import nvml
+from . import host, nvml
 
 PERIOD_S = 0.05
 
@@ -141,6 +141,7 @@ class ResourceSampler:
             "cpu": cpu_seconds(),
             "energy": self._nvml(nvml.energy_mj),
             "first_sample": first_sample,
+            "host": host.snapshot(),
         }
         self.in_window = True
 
@@ -163,6 +164,7 @@ class ResourceSampler:
                 "energy_j": energy_j,
                 "gpu_busy_fraction": sum(util) / len(util) / 100 if util else None,
                 "gpu_util_samples": len(util),
+                "host": host.window_state(self._segment["host"], host.snapshot()),
             }
         )
         self.window_s += window_s

@@ -35,11 +35,12 @@ from ..backends.base import BackendUnavailable, LoadSettings  # noqa: E402
 from ..clock import now  # noqa: E402
 from ..io import read_json  # noqa: E402
 from ..record import RunRecord, RunSpec, write_record  # noqa: E402
-from . import nvml, provenance  # noqa: E402
+from . import host, nvml, provenance  # noqa: E402
 from .device import default_cpu_threads, resolve_device  # noqa: E402
 from .levels import first_pass_outliers, measure, pass_spread, scenario_prompts, unbatched_steps  # noqa: E402
 from .sampler import PERIOD_S, ResourceSampler, process_memory  # noqa: E402
 
+STEAL_PCT = 5  # the hypervisor took this share of the host's CPU time or more: CPU figures are not the host's
 SLOWDOWN_SHARE = 0.05  # a reason seen in one 50 ms sample of a 10 s window is no slowdown of the run
 
 
@@ -55,6 +56,24 @@ def slowdowns(resources) -> str:
     )
 
 
+def steal_flags(resources, levels: list) -> list[dict]:
+    """One flag per level whose visits lost STEAL_PCT % or more of the host's CPU time to the
+    hypervisor (the largest share of its segments; segments in visit order: level i's are i and,
+    visited there and back, 2 x levels - 1 - i)."""
+    count, worst = len(resources.segments), {}
+    if count not in (len(levels), 2 * len(levels)):
+        return []
+    for j, segment in enumerate(resources.segments):
+        steal = (segment.get("host") or {}).get("steal_pct")
+        index = j if j < len(levels) else count - 1 - j
+        if steal is not None and steal >= STEAL_PCT:
+            worst[index] = max(worst.get(index, 0.0), steal)
+    return [
+        {"code": "host_steal", "pct": round(steal), "concurrency": levels[index].concurrency}
+        for index, steal in sorted(worst.items())
+    ]
+
+
 def validity_flags(record: RunRecord) -> list[dict]:
     """Conditions that make a run's numbers doubtful, though it completed: each a
     code and its values (the report words them in its language, record.flag_text in English)."""
@@ -66,6 +85,7 @@ def validity_flags(record: RunRecord) -> list[dict]:
             flags.append({"code": "other_gpu_processes", "pids": pids})
         if slowed := slowdowns(resources):
             flags.append({"code": "gpu_slowdown", "reasons": slowed})
+        flags += steal_flags(resources, record.measurement.levels if record.measurement else [])
     if record.status == "invalid":
         flags.append({"code": "invalid_lengths"})
     if record.measurement is not None:
@@ -140,6 +160,7 @@ def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
         sampler = ResourceSampler(spec.sample_period_s or PERIOD_S)
         if record.device == "cuda" and sampler.device is not None:
             record.gpu = nvml.device_facts(sampler.device)
+        record.host = {"canary_ms": host.canary_ms()}  # the same fixed work in every process
         sampler.start()  # baseline: before any library or weight is loaded
         started = now()
         backend.import_libraries()

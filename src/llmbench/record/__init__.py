@@ -96,6 +96,7 @@ class RunRecord:
     import_s: float | None = None
     load_s: float | None = None
     backend_info: dict = field(default_factory=dict)
+    host: dict = field(default_factory=dict)  # canary_ms: measure.host's fixed work, before loading
     measurement: Measurement | None = None
     memory: dict = field(default_factory=dict)  # the backend's own view (torch), bytes
     resources: Resources | None = None
@@ -148,6 +149,7 @@ class RunRecord:
 FLAGS = {
     "other_gpu_processes": "other processes were on the GPU at start (pids {pids})",
     "gpu_slowdown": "GPU clocks slowed during measurement: {reasons}",
+    "host_steal": "the hypervisor stole {pct} % of the host's CPU time during measurement{where}",
     "invalid_lengths": "output lengths differ from what was asked",
     "cold": "cold: no warm-up pass, so first-call costs (compilation, weight upload) are in the numbers",
     "first_pass_slower": "the first measured pass{where} was {pct} % slower than the median of the others: "

@@ -125,6 +125,25 @@ def small_n(f: Facts) -> list[str]:
     return [f.t.f("limits.small_n", runs=runs)]
 
 
+SLOW_HOST_PCT = 25  # a canary this much slower than the run set's median: the host, not the backend
+
+
+def slow_host(f: Facts) -> list[str]:
+    """The processes whose canary (measure.host: fixed work timed before loading) took more than
+    SLOW_HOST_PCT % longer than the median over every process of the run set; none where none did
+    or fewer than three processes timed it."""
+    import statistics
+
+    timed = [(r.run, r.host["canary_ms"]) for r in f.records if r.host.get("canary_ms")]
+    if len(timed) < 3:
+        return []
+    median = statistics.median(ms for _, ms in timed)
+    slow = [f"{run} ({num(ms, 1)} ms)" for run, ms in timed if ms > median * (1 + SLOW_HOST_PCT / 100)]
+    if not slow:
+        return []
+    return [f.t.f("limits.slow_host", pct=SLOW_HOST_PCT, median=num(median, 1), runs=", ".join(slow))]
+
+
 def on_the_cpu(f: Facts) -> list[str]:
     """Runs on the CPU; when every run did and NVML was missing, one note says both."""
     if f.every_run_on_cpu and f.nvml_reasons:  # one note, not two that say "no GPU" twice
@@ -201,6 +220,7 @@ RULES: list[Callable[[Facts], list[str]]] = [
     noisy_throughput,
     cpu_bound,
     small_n,
+    slow_host,
     on_the_cpu,
     unequal_cpu_threads,
     what_nvml_missed,
