@@ -91,4 +91,6 @@ def test_a_published_result_holds_the_report_and_each_models_manifest(tmp_path):
         "command": "snakemake ...",
         "wall_s": 12.5,
         "device": "NVIDIA H200",
+        "code_commit": None,
+        "package_versions_not_pinned": {},
     }
