@@ -252,8 +252,12 @@ def cost_rows(resources: pd.DataFrame) -> pd.DataFrame:
             index=False, name=None
         )
     )
-    keep = [
-        not pd.isna(r.concurrency) or (r.model, r.backend, r.scenario) not in with_levels
-        for r in resources.itertuples()
-    ]
-    return resources[keep]
+    keep = pd.Series(
+        [
+            not pd.isna(r.concurrency) or (r.model, r.backend, r.scenario) not in with_levels
+            for r in resources.itertuples()
+        ],
+        index=resources.index,
+        dtype=bool,
+    )
+    return resources[keep]  # a mask, not a list: an empty list would select no columns

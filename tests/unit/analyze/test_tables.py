@@ -136,3 +136,14 @@ def test_gpu_busy_is_not_quoted_on_a_window_shorter_than_nvmls_averaging_period(
     assert math.isnan(resources.iloc[0].gpu_busy_pct) and resources.iloc[0].cpu_cores == pytest.approx(
         0.25 / 0.3
     )
+
+
+def test_cost_rows_of_a_table_without_runs_keeps_its_columns():
+    """Every run failed: the resources table has no rows, and the energy point still finds its column."""
+    import pandas as pd
+
+    from llmbench.analyze.tables import RESOURCE_COLUMNS, cost_rows, run_rows
+
+    empty = pd.DataFrame(columns=RESOURCE_COLUMNS)
+    assert list(cost_rows(empty).columns) == RESOURCE_COLUMNS
+    assert list(run_rows(empty).columns) == RESOURCE_COLUMNS
