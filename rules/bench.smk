@@ -37,7 +37,14 @@ rule run_benchmark:
         runtime=slurm_minutes("timeout_s"),
         timeout_s=timeout_seconds("timeout_s"),
     params:
-        settings=get_run_settings,
+        scenario=run_setting("scenario"),
+        device=run_setting("device"),
+        dtype=run_setting("dtype"),
+        weights=run_setting("weights"),
+        bits_per_weight=run_setting("bits_per_weight"),
+        cpu_threads=run_setting("cpu_threads"),
+        backend_options=run_setting("backend_options"),
+        sample_period_s=run_setting("sample_period_s"),
         cache_dir="resources/compile-cache",
     script:
         "../scripts/run_benchmark.py"

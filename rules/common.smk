@@ -313,6 +313,18 @@ def get_run_settings(wildcards):
     )
 
 
+def run_setting(key):
+    """A `run_benchmark` param holding one key of get_run_settings, as {key: value}:
+    Snakemake prints a changed param's value alone, so a dry run names the setting that
+    changed and shows nothing else (one `settings` param printed the whole dict twice).
+    """
+
+    def setting(wildcards):
+        return {key: get_run_settings(wildcards)[key]}
+
+    return setting
+
+
 def timeout_seconds(key):
     return math.ceil(config[key])
 

@@ -9,7 +9,9 @@ from llmbench.record import RunId, RunKey, RunSpec
 from llmbench.scenario_types import Scenario
 
 log = log_to(snakemake.log[0])
-w, settings = snakemake.wildcards, snakemake.params.settings
+w = snakemake.wildcards
+# each setting is its own param, {key: value} (rules/common.smk: run_setting)
+settings = {k: v for name, param in snakemake.params.items() if name != "cache_dir" for k, v in param.items()}
 spec = RunSpec(
     run=RunId(RunKey.of_runner(w.model, w.runner, w.scenario), int(w.replica)),
     scenario=Scenario.from_dict(settings["scenario"]),

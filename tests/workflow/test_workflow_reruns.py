@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow import own_copy, planned_jobs
+from workflow import RUN, own_copy, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 DEFAULT = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/config.yaml").read_text())
@@ -74,6 +74,19 @@ def test_leaving_a_backend_out_of_a_scenario_reruns_no_benchmark(copy):
 def test_a_benchmark_parameter_change_reruns_its_runs_and_downstream_only(copy):
     args = write_config(copy, lambda c: c["scenarios"]["loop"].update(output_tokens=12))
     assert planned_jobs(copy, *args) == {"run_benchmark": 3 * 3, **DOWNSTREAM}
+
+
+def test_a_dry_run_shows_only_the_setting_that_changed(copy):
+    """Each run setting is its own param: the reason line names the changed one, not every setting twice."""
+    args = write_config(copy, lambda c: c["scenarios"]["loop"].update(output_tokens=12))
+    text = snakemake(copy, "-n", *RUN, *args).stdout
+    reasons = [line for line in text.splitlines() if "Params have changed" in line]
+    assert len(reasons) == 3 * 3, reasons  # the loop's runs, not the report's
+    for reason in reasons:
+        assert "'scenario'" in reason and "'output_tokens': 12" in reason, reason
+        assert not any(other in reason for other in ("backend_options", "cpu_threads", "sample_period_s")), (
+            reason
+        )
 
 
 def test_another_replica_runs_only_the_new_processes(copy):
