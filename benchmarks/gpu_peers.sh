@@ -56,7 +56,9 @@ step "4. llmbench against each bare path"
 common=(--model "$res/hf" --artifact "$res/fastllm-$dtype.flm" --gguf "$res/llamacpp-$dtype.gguf" --device cuda
   --dtype "$dtype" --input-tokens 128 --output-tokens 33)
 # transformers' generate() decodes ~30 tok/s here (a pass of 2 x 33 tokens ~2.5 s): fewer requests, more time.
-for spec in "llamacpp 4 60" "fastllm 4 60" "hf-compile 4 90" "hf 2 150"; do
+# SPECS: "backend requests max_seconds" per backend, ;-separated (device time is scarce: shorten it there).
+IFS=";" read -ra specs <<< "${SPECS:-llamacpp 4 60;fastllm 4 60;hf-compile 4 90;hf 2 150}"
+for spec in "${specs[@]}"; do
   set -- $spec
   step "   $1 (batch 1 and batch $2, up to $3 s each)"
   timeout $((4 * $3 + 240)) python3 benchmarks/harness_overhead.py --backend "$1" "${common[@]}" \
