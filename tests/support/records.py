@@ -165,6 +165,7 @@ def record(
         cpu_threads=1,
         provenance=PROVENANCE,
         model_manifest={"sha256": "f" * 64},
+        host={"canary_ms": 40.0},  # the worker times it before loading, in every process
     )
     if status == "failed":
         base.reason = "OutOfMemoryError: CUDA out of memory (simulated)"

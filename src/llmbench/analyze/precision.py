@@ -20,8 +20,11 @@ import math
 
 import pandas as pd
 
+from ..backends import get_backend
+from ..models.precision import value_bits
 from ..record import split_runner
 from ..stats import UnitStats, percentiles, ratio_ci
+from .roofline import stored_bits
 
 COLUMNS = [
     "model",
@@ -110,6 +113,20 @@ def _quality(agreement: pd.DataFrame, model: str, runner: str) -> dict:
     quality["kl_mean"] = sum(kl) / len(kl) if kl else math.nan
     quality["kl_p99"] = percentiles(kl)["p99"] if kl else math.nan  # NaN below 100 positions
     return quality
+
+
+def run_bits(records) -> tuple[dict[tuple, float], dict[tuple, int]]:
+    """precision_table's `bits` and `kinds` from run records: (model, runner) -> stored bits per
+    weight (llama.cpp's own figure where it gives one, else the format's nominal one; the dtype's
+    own when the run is not quantized), and (model, runner) -> bits of each value of a quantized run."""
+    bits, kinds = {}, {}
+    for record in records:
+        if record.spec is not None:
+            run = (record.key.model, record.key.runner)
+            bits[run] = stored_bits(record) or record.spec.bits_per_weight
+            if record.spec.weights:
+                kinds[run] = value_bits(get_backend(record.key.backend).artifact_kind, record.spec.weights)
+    return bits, kinds
 
 
 def precision_table(

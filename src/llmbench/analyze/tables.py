@@ -19,6 +19,7 @@ import math
 
 import pandas as pd
 
+from ..backends import get_backend
 from ..record import RunKey, RunRecord, placement
 from .metrics import MIB, WINDOW_METRICS
 from .roofline import NEAR_BOUND, bound_tokens_per_s, stored_bits, stored_decode_bytes
@@ -145,13 +146,16 @@ def roofline_table(
 
 def _parameter_weights(record: RunRecord, models: dict[str, dict]) -> dict:
     """The fallback: the model's parameter bytes in the precision the run's weights are stored in
-    (RunSpec.bits_per_weight; the run dtype's own without a spec), all assumed on the device."""
+    (RunSpec.bits_per_weight; the run dtype's own without a spec), all assumed on the device; its
+    source says whether the backend reports none (`parameter_bytes`) or the code that wrote the
+    record predates its report (`not_recorded`: the backend's reports_placement, on cuda)."""
     dtype, bits = (record.spec.dtype, stored_bits(record)) if record.spec else ("float32", None)
     stored = stored_decode_bytes(models[record.key.model]["parameter_bytes"], dtype, bits)
+    reports = record.device == "cuda" and get_backend(record.key.backend).reports_placement
     return {
         "weights_mib": stored / MIB,
         "weights_host_mib": math.nan,
-        "weights_source": placement.SOURCE_PARAMETERS,
+        "weights_source": placement.SOURCE_NOT_RECORDED if reports else placement.SOURCE_PARAMETERS,
     }
 
 

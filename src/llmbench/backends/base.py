@@ -89,6 +89,9 @@ class Backend(ABC):
     improves_on: ClassVar[str | None] = None
     # Packages whose versions are recorded with every result.
     packages: ClassVar[tuple[str, ...]] = ()
+    # Whether describe() says on a GPU where the weights are (record.placement's keys): a record of
+    # such a backend without them was written by code from before it did ("not recorded").
+    reports_placement: ClassVar[bool] = False
     # Whether teacher_forced_logits() is implemented (the KL divergence of its quality cost).
     gives_logits: ClassVar[bool] = False
     # What "concurrent" (requests from several threads) and "batch" (generate_batch) meant for this

@@ -113,6 +113,7 @@ class HFBackend(Backend):
     artifact_kind = "hf"
     packages = ("torch", "transformers", "torchao")
     gives_logits = True
+    reports_placement = True  # torch's CUDA parameters
     concurrency_means = {"concurrent": "interleaved_generate", "batch": "one_generate"}
 
     def import_libraries(self) -> None:

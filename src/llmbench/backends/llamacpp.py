@@ -97,6 +97,7 @@ class LlamaCppBackend(Backend):
 
     packages = ("llama-cpp-python", "gguf")
     gives_logits = True
+    reports_placement = True  # its device model buffers
 
     @staticmethod
     def preload() -> None:

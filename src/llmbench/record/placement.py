@@ -20,6 +20,8 @@ HOST_WEIGHTS_BYTES_KEY = "weights_on_host_bytes"
 SOURCE_TORCH = "torch_parameters"  # torch: bytes of the parameters and buffers on a CUDA device
 SOURCE_BUFFERS = "model_buffers"  # the library's own log: its device model buffers
 SOURCE_PARAMETERS = "parameter_bytes"  # nothing reported: every parameter assumed on the device
+# The backend reports it now, but the code that wrote the record did not: parameter bytes, as above.
+SOURCE_NOT_RECORDED = "not_recorded"
 
 _MODEL_BUFFER = re.compile(r"(\S+)\s+model buffer size\s*=\s*([0-9.]+)\s*MiB")
 _MIB = 2**20

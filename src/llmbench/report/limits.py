@@ -144,6 +144,23 @@ def slow_host(f: Facts) -> list[str]:
     return [f.t.f("limits.slow_host", pct=SLOW_HOST_PCT, median=num(median, 1), runs=", ".join(slow))]
 
 
+def host_not_recorded(f: Facts) -> list[str]:
+    """The processes that measured but whose record holds no host state (no canary, no CPU steal,
+    clock or load per window): written by code from before it was recorded, so slow_host cannot
+    tell a slow host from a slow backend there. "every process" where none has it."""
+    measured = [r for r in f.records if r.measurement is not None]
+    missing = [
+        r
+        for r in measured
+        if r.host.get("canary_ms") is None
+        and not any("host" in s for s in (r.resources.segments if r.resources else []))
+    ]
+    if not missing:
+        return []
+    runs = f.t.limits.every_process if len(missing) == len(measured) else _runs(str(r.run) for r in missing)
+    return [f.t.f("limits.host_not_recorded", runs=runs)]
+
+
 def on_the_cpu(f: Facts) -> list[str]:
     """Runs on the CPU; when every run did and NVML was missing, one note says both."""
     if f.every_run_on_cpu and f.nvml_reasons:  # one note, not two that say "no GPU" twice
@@ -221,6 +238,7 @@ RULES: list[Callable[[Facts], list[str]]] = [
     cpu_bound,
     small_n,
     slow_host,
+    host_not_recorded,
     on_the_cpu,
     unequal_cpu_threads,
     what_nvml_missed,
