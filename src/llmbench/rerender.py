@@ -22,7 +22,6 @@ import argparse
 import json
 import shlex
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pandas as pd
