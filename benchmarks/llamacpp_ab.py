@@ -1,0 +1,98 @@
+"""Where llama.cpp's harness overhead goes: alternating passes in one process on the tiny model's GGUF.
+
+Variants, each 4 prompts of 128 tokens x 64 output tokens (batch 1, one after another), `--reps` rounds:
+  bare           benchmarks/bare_paths.py's llama.cpp loop (kv_unified false)
+  bare-unified   the same loop with kv_unified true (llmbench's engine setting)
+  direct         llmbench's Engine.step driven in the calling thread
+  direct-thread  the same in a new thread
+  threaded       backend.generate: through the scheduler thread, as a benchmark job does
+Prints min and median ms per round. Used for docs/results/cpu-overhead/README.md (2026-12-05).
+
+    python benchmarks/llamacpp_ab.py [--reps 30]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness_overhead as ho  # noqa: E402
+from bare_paths import LlamaCppBare  # noqa: E402
+
+from llmbench.backends._llamacpp_engine import Request  # noqa: E402
+from llmbench.measure.levels import fixed_prompts  # noqa: E402
+
+
+class UnifiedBare(LlamaCppBare):
+    """The bare loop with llama.cpp's unified KV cache."""
+
+    def _context(self, slots, context_tokens):
+        lib, default = self.lib, self.lib.llama_context_default_params
+
+        def unified():
+            params = default()
+            params.kv_unified = True
+            return params
+
+        lib.llama_context_default_params = unified
+        try:
+            super()._context(slots, context_tokens)
+        finally:
+            lib.llama_context_default_params = default
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reps", type=int, default=30)
+    reps = parser.parse_args().reps
+    args = ho.build_parser().parse_args(
+        ["--backend", "llamacpp", "--input-tokens", "128", "--output-tokens", "64"]
+    )
+    args.model, args.artifact, args.gguf = ho.tiny_model()
+    backend, bare, config, _, _ = ho.load(args)
+    prompts = fixed_prompts(4, 128, config["vocab_size"], seed=0)
+    unified = UnifiedBare(backend.model, bare.settings)
+    backend.generate(prompts[0], 64)
+    engine = backend._engine
+
+    def direct(prompt):
+        request = Request(list(prompt), 64, time.perf_counter())
+        engine.step([request])
+        while engine.active:
+            engine.step([])
+
+    def in_thread():
+        thread = threading.Thread(target=lambda: [direct(p) for p in prompts])
+        thread.start()
+        thread.join()
+
+    variants = {
+        "bare": lambda: [bare.run([p], 64) for p in prompts],
+        "bare-unified": lambda: [unified.run([p], 64) for p in prompts],
+        "direct": lambda: [direct(p) for p in prompts],
+        "direct-thread": in_thread,
+        "threaded": lambda: [backend.generate(p, 64) for p in prompts],
+    }
+    times = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, run in variants.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    for name, values in times.items():
+        print(
+            f"{name:14s} min {min(values) * 1000:7.1f} ms  median {statistics.median(values) * 1000:7.1f} ms"
+        )
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
