@@ -122,3 +122,14 @@ def test_a_reference_backend_that_measured_nothing_is_said():
         T.f("limits.no_reference", reference="hf")
     ]
     assert L.no_reference(facts([record("hf", "loop", LOOP, status="failed")], reference="hf")) != []
+
+
+def test_processes_whose_code_recorded_no_host_state_are_named():
+    """Records from before host state was recorded (no canary, no host segment) render and say so:
+    by name where some processes have it, "every process" where none has."""
+    new = record("hf", "loop", LOOP, replica=0)
+    old = record("hf", "loop", LOOP, replica=1)
+    old.host = {}
+    assert L.host_not_recorded(facts([new, old])) == [T.f("limits.host_not_recorded", runs="tiny/hf/loop/1")]
+    assert L.host_not_recorded(facts([old])) == [T.f("limits.host_not_recorded", runs=T.limits.every_process)]
+    assert L.host_not_recorded(facts([new])) == []
