@@ -24,27 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness_overhead as ho  # noqa: E402
 from bare_paths import LlamaCppBare  # noqa: E402
+from llamacpp_kv_ab import made_with  # noqa: E402
 
 from llmbench.backends._llamacpp_engine import Request  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
 
 
 class UnifiedBare(LlamaCppBare):
-    """The bare loop with llama.cpp's unified KV cache."""
+    """The bare loop with llama.cpp's unified KV cache. (Until 2026-12-05 this class set the flag in
+    the default params, which LlamaCppBare then overwrote with false: its "unified" ran a stream
+    per sequence, and the CPU overhead README's "unified KV ruled out" was read from that.)"""
 
     def _context(self, slots, context_tokens):
-        lib, default = self.lib, self.lib.llama_context_default_params
-
-        def unified():
-            params = default()
-            params.kv_unified = True
-            return params
-
-        lib.llama_context_default_params = unified
-        try:
-            super()._context(slots, context_tokens)
-        finally:
-            lib.llama_context_default_params = default
+        made_with(self.lib, True, None, lambda: super(UnifiedBare, self)._context(slots, context_tokens))
 
 
 def main() -> None:

@@ -165,11 +165,12 @@ class GreedySamplers:
 class StepCounts:
     """What the engine did, cumulative: llama_decode calls, those that only decoded (one token per
     running sequence, no prompt) and the sequences they carried: decode_sequences / decode_steps is
-    how many sequences one llama_decode stepped together."""
+    how many sequences one llama_decode stepped together; and the running sequences moved down a slot."""
 
     decode_calls: int = 0
     decode_steps: int = 0
     decode_sequences: int = 0
+    kv_moves: int = 0  # running sequences moved down into a free lower slot (Engine._compact)
 
     def __add__(self, other: StepCounts) -> StepCounts:
         return StepCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -193,25 +194,27 @@ class Engine:
     """One llama_context with `slots` sequences; used by one thread at a time. With `sample`
     False no sampler chain is attached: every position's logits can be read (`forward`).
 
-    The KV cache is unified (one stream all sequences share): llama.cpp then cuts a
-    llama_decode into ubatches by token count alone (split_simple), so a decode step of any
-    number of sequences is one device step. With a stream per sequence it cuts by sequence
-    ids, one ubatch per run of consecutive ascending ids: slots handed out last-in-first-out
-    made every other pass one ubatch per sequence (docs/results/h200, issue 24). Slots are
-    still taken lowest-first and each step's batch is ordered by slot, as llama-server does.
-    llama.cpp exposes no count of ubatches (its graph-reuse counter misses rebuilt graphs, and a
-    split step rebuilds them), so a split shows in the step times: the levels' step check
-    compares each pass's decode step with batch 1's (CPU, 4 sequences: 30-45 ms split, 0.6 batched)."""
+    The KV cache has a stream per sequence (llama.cpp's default, `kv_unified` false), so each
+    sequence attends over its own cells only. A unified cache (one stream all sequences share)
+    makes every sequence's attention span every sequence's cells, masked: without flash attention
+    that cost +57 % per step at batch 4 on the tiny model (`benchmarks/llamacpp_kv_ab.py`). With a
+    stream per sequence llama.cpp cuts a llama_decode into one ubatch per run of consecutive
+    ascending sequence ids (split_equal, sequential): slots handed out last-in-first-out made
+    every other pass one ubatch per sequence (docs/results/h200, issue 24). So slots are taken
+    lowest-first, each step's batch is ordered by slot, and before each step the running
+    sequences are moved down into free lower slots (`_compact`: llama.cpp copies the stream),
+    so that they hold slots 0..k-1 and newly admitted ones k, k+1, ...: a decode step is one
+    ubatch however requests arrive and finish. `StepCounts.kv_moves` counts the moves."""
 
     def __init__(self, setup: EngineSetup, slots: int, context_tokens: int, sample: bool = True):
         self.setup, self.slots, self.context_tokens = setup, slots, context_tokens
         lib = setup.lib
         params = lib.llama_context_default_params()
         params.n_seq_max = slots
-        params.n_ctx = slots * context_tokens  # unified: the sequences share n_ctx cells
+        params.n_ctx = slots * context_tokens  # a stream of context_tokens cells per sequence
         params.n_batch = params.n_ctx  # a whole batched prefill in one llama_decode call
         params.n_ubatch = min(512, params.n_ctx)
-        params.kv_unified = True
+        params.kv_unified = False
         params.n_threads = params.n_threads_batch = setup.cpu_threads
         params.type_k = params.type_v = _GGML_TYPE[setup.kv_type]
         params.flash_attn_type = _FLASH[setup.flash_attn]
@@ -236,6 +239,7 @@ class Engine:
         """One llama_decode: the last token of every running sequence, plus the prompts of `admit`."""
         lib, np, batch = self.setup.lib, self.setup.np, self.batch
         started = now()
+        self._compact()
         n = 0
         outputs = []  # the batch index of each sequence's output, in batch order
         for request in self.active:  # decode: one token per running sequence
@@ -277,6 +281,24 @@ class Engine:
             else:
                 self.active.append(request)
         self.active.sort(key=lambda r: r.slot)
+
+    def _compact(self) -> None:
+        """Moves running sequences from slots >= k (k running) into the lowest free slots, which
+        are then < k: the running batch holds slots 0..k-1, one run of ascending ids. llama.cpp
+        queues the copy of the stream and makes it before the next decode's graph."""
+        running, lib = len(self.active), self.setup.lib
+        moved = False
+        for request in reversed(self.active):  # highest slot first
+            if request.slot < running:
+                break
+            low = heapq.heappop(self.free)  # < running: fewer than `running` sequences sit below it
+            lib.llama_memory_seq_cp(self.memory, request.slot, low, -1, -1)
+            lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
+            heapq.heappush(self.free, request.slot)
+            request.slot, moved = low, True
+            self.counts.kv_moves += 1
+        if moved:
+            self.active.sort(key=lambda r: r.slot)
 
     def _count(self, sequences: int, decode_only: bool) -> None:
         counts = self.counts

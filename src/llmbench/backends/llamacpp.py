@@ -237,7 +237,7 @@ class LlamaCppBackend(Backend):
 
     def counters(self) -> dict[str, int]:
         """slots, context_rebuilds, and the engine's cumulative StepCounts (decode_calls, decode_steps,
-        decode_sequences); read between passes (the scheduler idle)."""
+        decode_sequences, kv_moves); read between passes (the scheduler idle)."""
         counts = self._retired + self._engine.counts
         return {
             "slots": self._engine.slots,
