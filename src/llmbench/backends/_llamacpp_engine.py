@@ -240,15 +240,14 @@ class Engine:
         lib, np, batch = self.setup.lib, self.setup.np, self.batch
         started = now()
         self._compact()
-        n = 0
-        outputs = []  # the batch index of each sequence's output, in batch order
-        for request in self.active:  # decode: one token per running sequence
-            batch.token[n] = request.output[-1]
-            batch.pos[n] = len(request.prompt) + len(request.output) - 1
-            batch.seq[n] = request.slot
-            batch.logits[n] = 1
-            outputs.append(n)
-            n += 1
+        running = self.active
+        n = len(running)
+        outputs = list(range(n))  # the batch index of each sequence's output, in batch order
+        if running:  # decode: one token per running sequence (a slice each, not n scalar writes)
+            batch.token[:n] = [r.output[-1] for r in running]
+            batch.pos[:n] = [len(r.prompt) + len(r.output) - 1 for r in running]
+            batch.seq[:n] = [r.slot for r in running]
+            batch.logits[:n] = 1
         for request in admit:  # prefill: logits of the last prompt position only
             request.start = started
             request.slot = heapq.heappop(self.free)
@@ -280,7 +279,7 @@ class Engine:
                 request.done.set()
             else:
                 self.active.append(request)
-        self.active.sort(key=lambda r: r.slot)
+        # Still in slot order: the running held 0..k-1 and `admit` took k, k+1, ... from the heap.
 
     def _compact(self) -> None:
         """Moves running sequences from slots >= k (k running) into the lowest free slots, which

@@ -193,11 +193,8 @@ class LlamaCppBackend(Backend):
                     self._reserve(engine, item)
                     continue
                 pending.extend(item)
-            while True:  # everything that arrived meanwhile
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            while self._queue.queue:  # everything that arrived meanwhile (no Empty raised per step)
+                item = self._queue.get_nowait()  # this thread is the only consumer
                 if item is None:
                     self._queue.put(None)  # finish what runs, then stop
                     break
@@ -209,7 +206,7 @@ class LlamaCppBackend(Backend):
             try:
                 if not engine.active and pending:
                     engine = self._sized_for(engine, list(pending))
-                admit = engine.admissible(pending)
+                admit = engine.admissible(pending) if pending else []
                 if admit or engine.active:
                     engine.step(admit)
             except BaseException as error:  # every caller in flight gets the error; the scheduler goes on
