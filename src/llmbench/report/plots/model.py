@@ -52,7 +52,7 @@ def plot_latency(records: list[RunRecord], summary: pd.DataFrame, path: str, t: 
     # One colour per backend in every panel: a backend left out of TTFT and ITL would otherwise
     # hand its colour to the next one, which the shared legend then names wrongly.
     backends = list(dict.fromkeys(data["backend"]))
-    palette = dict(zip(backends, sns.color_palette(n_colors=max(1, len(backends))), strict=True))
+    palette = dict(zip(backends, sns.color_palette(n_colors=len(backends)) if backends else [], strict=True))
     fig, axes = plt.subplots(1, len(panels), figsize=(15, 0.8 * len(scenarios) + 2.2), squeeze=False)
     for ax, (metric, title) in zip(axes[0], panels, strict=True):
         subset = data[(data["metric"] == metric) & (data["ms"] > 0)]
