@@ -7,7 +7,7 @@ order the report says them, and :func:`limits` runs them all."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -50,6 +50,7 @@ class Facts:
     diagnosis: dict
     reference_backend: str
     t: Strings
+    prompt_warnings: dict[str, list[str]] = field(default_factory=dict)  # model -> tokenize_prompts'
 
     @property
     def nvml_reasons(self) -> list[str]:
@@ -222,6 +223,16 @@ def generation_config_not_applied(f: Facts) -> list[str]:
     return [f.t.f("limits.generation_config", settings=", ".join(f"{k} {v}" for k, v in ignored[0].items()))]
 
 
+def prompts_not_covered(f: Facts) -> list[str]:
+    """Queries the model's tokenizer mostly could not cover (results/prompts/{model}.json
+    `warnings`): the console said so at the end of the run, and so does the report."""
+    return [
+        f.t.f("limits.prompt_warning", model=model, warning=warning)
+        for model, warnings in sorted(f.prompt_warnings.items())
+        for warning in warnings
+    ]
+
+
 def no_reference(f: Facts) -> list[str]:
     """The correctness reference backend measured nothing: no baseline for the comparisons."""
     if any(r.key.runner == f.reference_backend and r.measurement for r in f.records):
@@ -245,6 +256,7 @@ RULES: list[Callable[[Facts], list[str]]] = [
     run_outcomes,
     remote_code,
     generation_config_not_applied,
+    prompts_not_covered,
     no_reference,
 ]
 
@@ -257,7 +269,10 @@ def limits(
     diagnosis: dict,
     reference_backend: str,
     t: Strings,
+    prompt_warnings: dict[str, list[str]] | None = None,
 ) -> list[str]:
     """The report's 不足 notes in its language: every rule of RULES in order, each note once."""
-    facts = Facts(records, manifests, summary, roofline, diagnosis, reference_backend, t)
+    facts = Facts(
+        records, manifests, summary, roofline, diagnosis, reference_backend, t, prompt_warnings or {}
+    )
     return list(dict.fromkeys(note for rule in RULES for note in rule(facts)))

@@ -46,6 +46,7 @@ class Inputs:
     reproduce: str  # the command that reran it (reproduce_command)
     reference: tuple[str, pd.DataFrame] | None = None  # (folder, its summary)
     prompt_forms: dict[str, str] = field(default_factory=dict)  # model -> models.prompts.FORMS
+    prompt_warnings: dict[str, list[str]] = field(default_factory=dict)  # model -> the tokenizer's warnings
     precision: pd.DataFrame = field(default_factory=pd.DataFrame)  # analyze.precision; empty: none
 
 
@@ -148,7 +149,16 @@ def build_context(inputs: Inputs) -> dict:
         "points": summary_points(comparisons, summary, inputs.resources, verdicts, article, t)
         + (precision_points(inputs.precision, t) if not inputs.precision.empty else []),
         "precision": precision_section(inputs.precision, inputs.manifests, t),
-        "limits": limits(records, inputs.manifests, summary, inputs.roofline, diagnosis, baseline, t),
+        "limits": limits(
+            records,
+            inputs.manifests,
+            summary,
+            inputs.roofline,
+            diagnosis,
+            baseline,
+            t,
+            inputs.prompt_warnings,
+        ),
         "failures": tables.failures_table(records, t),
         "plots": _plot_sections(inputs.plots, {name: s.type for name, s in scenarios.items()}),
         "reproduce": inputs.reproduce,
@@ -370,6 +380,11 @@ def load_inputs(
             name: form
             for name, p in paths.get("prompts", {}).items()
             if Path(p).is_file() and (form := read_json(p).get("form"))
+        },
+        prompt_warnings={
+            name: warnings
+            for name, p in paths.get("prompts", {}).items()
+            if Path(p).is_file() and (warnings := read_json(p).get("warnings"))
         },
         settings=settings,
         correctness=correctness,

@@ -1,5 +1,7 @@
 """不足, one rule at a time: each rule says its note when its condition holds, and nothing otherwise."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -133,3 +135,17 @@ def test_processes_whose_code_recorded_no_host_state_are_named():
     assert L.host_not_recorded(facts([new, old])) == [T.f("limits.host_not_recorded", runs="tiny/hf/loop/1")]
     assert L.host_not_recorded(facts([old])) == [T.f("limits.host_not_recorded", runs=T.limits.every_process)]
     assert L.host_not_recorded(facts([new])) == []
+
+
+def test_queries_the_tokenizer_did_not_cover_are_said_per_model():
+    """A model whose tokenizer turned the prompts into its unknown token was warned about on
+    the console only: the report, which outlives the console, said nothing."""
+    warning = "query 0 ('标题'): 100% of its 11 token ids are the unknown token 0"
+    note = T.f("limits.prompt_warning", model="mine", warning=warning)
+    base = facts()
+    warned = dataclasses.replace(base, prompt_warnings={"mine": [warning], "tiny": []})
+    assert L.prompts_not_covered(warned) == [note]
+    assert L.prompts_not_covered(base) == []
+    args = (base.records, base.manifests, base.summary, base.roofline, base.diagnosis, "hf", T)
+    assert L.limits(*args, {"mine": [warning]}).count(note) == 1
+    assert note not in L.limits(*args)

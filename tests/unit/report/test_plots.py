@@ -221,12 +221,47 @@ def test_inter_token_gaps_of_a_clock_too_coarse_are_left_out_and_named(monkeypat
     plot_latency(records, summary, "latency.png", load_strings("en"))
     ttft, itl, e2e = drawn["latency.png"].axes[:3]
     for ax in (ttft, itl):
-        assert "token clock too coarse (see limits): fastllm/loop" in ax.get_xlabel()
+        assert "token clock too coarse (see limits): fastllm/loop" in " ".join(ax.get_xlabel().split())
     assert ttft.get_xlim()[0] > 5 and itl.get_xlim()[0] > 1  # hf's 20 ms and 10 ms only
     assert (
         e2e.get_xlim()[0] < 2
     )  # fastllm's ~1.25 ms end-to-end times are kept: the clock does not touch them
     assert "fastllm" not in e2e.get_xlabel()
+
+
+def test_a_backend_left_out_of_ttft_and_itl_hands_its_colour_to_no_other(monkeypatch):
+    """With FastLLM's clock too coarse, llama.cpp's TTFT and ITL boxes took FastLLM's colour
+    (seaborn's second), and the one legend, from the end-to-end panel, called them fastllm."""
+    from matplotlib.colors import to_hex
+
+    drawn = _drawn(monkeypatch)
+    loop = scenario("loop", output_tokens=4)
+    speeds = (("hf", 1.0), ("fastllm", 40.0), ("llamacpp", 2.0))
+    records = [record(b, "loop", loop, speed=v) for b, v in speeds]
+    plot_latency(records, summary_table(records), "latency.png", load_strings("en"))
+    fig = drawn["latency.png"]
+    legend = fig.legends[0]
+    colour = {
+        text.get_text(): to_hex(handle.get_facecolor())
+        for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=True)
+    }
+    assert set(colour) == {"hf", "fastllm", "llamacpp"}
+    ttft, itl, e2e = fig.axes[:3]
+    for ax in (ttft, itl):
+        boxes = {to_hex(patch.get_facecolor()) for patch in ax.patches}
+        assert boxes == {colour["hf"], colour["llamacpp"]}, ax.get_title()
+    assert {to_hex(patch.get_facecolor()) for patch in e2e.patches} == set(colour.values())
+
+
+@given(st.lists(st.text(alphabet="ab/,（未画出）", min_size=1, max_size=30), min_size=1, max_size=12))
+def test_a_wrapped_label_keeps_its_words_and_no_line_is_wider_than_asked(words):
+    """The left-out note under latency.png's TTFT and ITL panels ran under the next panel."""
+    from llmbench.report.plots.model import _columns, wrap_label
+
+    text = " ".join(words)
+    lines = wrap_label(text, 20).split("\n")
+    assert " ".join(lines) == text
+    assert all(_columns(line) <= 20 or " " not in line for line in lines)
 
 
 def test_a_rate_interval_is_cut_at_zero_and_the_figure_says_so(monkeypatch):

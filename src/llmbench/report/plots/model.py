@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import pandas as pd
@@ -47,12 +49,24 @@ def plot_latency(records: list[RunRecord], summary: pd.DataFrame, path: str, t: 
     )
     panels = [("ttft_ms", t.plot.ttft), ("itl_ms", t.plot.itl), ("e2e_ms", t.plot.e2e)]
     scenarios = list(dict.fromkeys(data["scenario"])) or ["-"]
+    # One colour per backend in every panel: a backend left out of TTFT and ITL would otherwise
+    # hand its colour to the next one, which the shared legend then names wrongly.
+    backends = list(dict.fromkeys(data["backend"]))
+    palette = dict(zip(backends, sns.color_palette(n_colors=len(backends)) if backends else [], strict=True))
     fig, axes = plt.subplots(1, len(panels), figsize=(15, 0.8 * len(scenarios) + 2.2), squeeze=False)
     for ax, (metric, title) in zip(axes[0], panels, strict=True):
         subset = data[(data["metric"] == metric) & (data["ms"] > 0)]
         if not subset.empty:
             sns.boxplot(
-                data=subset, x="ms", y="scenario", hue="backend", ax=ax, log_scale=True, fliersize=1.5
+                data=subset,
+                x="ms",
+                y="scenario",
+                hue="backend",
+                hue_order=[b for b in backends if b in set(subset["backend"])],
+                palette=palette,
+                ax=ax,
+                log_scale=True,
+                fliersize=1.5,
             )
             # Plain numbers (1000, not 10^3), at minor ticks only when the panel spans less
             # than a decade: mathtext labels at every minor tick overlapped.
@@ -64,13 +78,34 @@ def plot_latency(records: list[RunRecord], summary: pd.DataFrame, path: str, t: 
                 ax.get_legend().remove()
         xlabel = t.plot.log_ms
         if left_out and metric != "e2e_ms":  # under the axis label, where it hides no box
-            xlabel += "\n" + t.f("plot.clock_left_out", runs=left_out)
+            xlabel += "\n" + wrap_label(t.f("plot.clock_left_out", runs=left_out), LABEL_WIDTH)
         ax.set(title=title, xlabel=xlabel, ylabel="")
     # the panel naming the most backends: a backend left out of TTFT and ITL still has e2e
     handles, labels = max((ax.get_legend_handles_labels() for ax in axes[0]), key=lambda hl: len(hl[1]))
     if handles:  # one legend for the three panels, outside them so that no box hides under it
         fig.legend(handles, labels, title=t.plot.legend_backend, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     save(fig, path)
+
+
+LABEL_WIDTH = 56  # display columns under one of latency.png's three 5-inch panels
+
+
+def wrap_label(text: str, width: int) -> str:
+    """`text` broken at spaces into lines of at most `width` display columns (a CJK character
+    takes two), so that a note under one panel does not run under the next; a word longer
+    than `width` keeps a line of its own."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and _columns(lines[-1]) + 1 + _columns(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def _columns(text: str) -> int:
+    """Display columns of `text`: two for wide and full-width characters, one otherwise."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
