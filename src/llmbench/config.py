@@ -238,6 +238,9 @@ def _check_backends(config: dict) -> list[str]:
                 for key, value in backends.get_backend(name).required_options.items()
                 if options.get(key) != value
             ]
+            check = getattr(backends.get_backend(name).Options, "problems", None)
+            if check is not None:
+                problems += check(backends.make_options(name, options), f"backend_options.{name}")
     problems += [
         f"scenarios.{scenario}.backends: {name!r} is not among backends: {config['backends']}"
         for scenario, settings in config["scenarios"].items()

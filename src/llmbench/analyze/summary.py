@@ -1,5 +1,7 @@
 """From run records to summary.csv (tidy: one row per run x level x metric), and its one reader.
 
+A level is a concurrency (sweeps), an intended request rate (`rate_per_s`, open loop) or neither.
+
 Statistics are taken on the replication unit: a replica (one fresh process)
 when a run has several, else a measured pass. `n`, `mean`, `std` and the 95 %
 CI are over those units (`ci_unit` says which); `within_std` is the spread of
@@ -62,7 +64,7 @@ STAT_COLUMNS = [
     "p99",
     "max",
 ]
-COLUMNS = [*RUN_COLUMNS, "concurrency", "metric", "unit", "per", *STAT_COLUMNS]
+COLUMNS = [*RUN_COLUMNS, "concurrency", "rate_per_s", "metric", "unit", "per", *STAT_COLUMNS]
 TEXT_COLUMNS = [
     "model",
     "backend",
@@ -178,11 +180,12 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
     if not measured:
         return [{**base, "concurrency": None, "metric": "", "unit": "", "per": ""}]
 
-    def row(name: str, concurrency, groups, replica_values=None) -> dict:
+    def row(name: str, concurrency, groups, replica_values=None, rate_per_s=None) -> dict:
         metric = METRICS[name]
         return {
             **base,
             "concurrency": concurrency,
+            "rate_per_s": rate_per_s,
             "metric": name,
             "unit": metric.unit,
             "per": metric.per,
@@ -203,6 +206,7 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
                 level.concurrency,
                 [[s[name] for s in passes] for passes in per_replica],
                 [process_value(name, passes) for passes in level_passes],
+                level.rate_per_s,
             )
             for name in PASS_METRICS
         ]
@@ -230,6 +234,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     for column in TEXT_COLUMNS:
         frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     frame["concurrency"] = pd.to_numeric(frame["concurrency"]).astype("Int64")
+    frame["rate_per_s"] = pd.to_numeric(frame["rate_per_s"], errors="coerce").astype(float)
     for column in ("replicas", "replicas_measured"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
     for column in STAT_COLUMNS:
@@ -245,7 +250,7 @@ def read_summary(path) -> pd.DataFrame:
             path,
             dtype={c: str for c in TEXT_COLUMNS},
             keep_default_na=False,
-            na_values={c: [""] for c in STAT_COLUMNS + ["concurrency"]},
+            na_values={c: [""] for c in STAT_COLUMNS + ["concurrency", "rate_per_s"]},
         )
     )
 

@@ -64,6 +64,7 @@ class Generation:
     start: float  # when the backend started on the request (after any lock it takes)
     token_times: list[float]  # when each output token existed (host or device clock, see backend)
     end: float
+    counted_tokens: int | None = None  # output tokens as the engine counted them, where ids are not its own
 
 
 class Backend(ABC):
@@ -155,6 +156,11 @@ class Backend(ABC):
         """Facts about how this backend ran (library, threads, token clock, ...);
         called after measuring, so achieved figures can be reported."""
         return {}
+
+    def processes(self) -> list[int]:
+        """PIDs of other processes doing this run's work (a served backend's server), measured with the
+        worker's own by the resource sampler."""
+        return []
 
     def memory(self) -> dict:
         """The backend's own view of its device memory, in bytes (may be empty)."""

@@ -24,6 +24,7 @@ from .article import read_article
 from .conclusion import answer, article_table, summary_points
 from .limits import limits
 from .precision import precision_points, precision_section
+from .serving import serving_context
 from .strings import Strings, load_strings
 
 
@@ -132,6 +133,7 @@ def build_context(inputs: Inputs) -> dict:
         "clock_note": t.clock_note if (summary.token_clock == "device").any() else "",
         "detail": tables.detail_table(summary, stop, t, single),
         **{f"{section}_analysis": sentences for section, sentences in by_section.items()},
+        "serving": serving_context(records, t),
         "memory_table": tables.memory_table(inputs.resources, t, single),
         "cost_table": tables.cost_table(inputs.resources, diagnosis, t, single),
         "roofline_intro": _roofline_intro(inputs.bandwidth, t),

@@ -1,0 +1,58 @@
+"""Served backends: bad settings named before anything runs, and how tokens are split over streamed chunks."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO
+from llmbench.backends._served import tokens_per_chunk
+from llmbench.config import ConfigError, validate_config
+
+
+def config_with(options: dict) -> dict:
+    return {
+        "models": {"m": {"source": "synthetic", "preset": "tiny"}},
+        "backends": ["openai-server"],
+        "correctness": {"reference": "openai-server"},
+        "backend_options": {"openai-server": options},
+        "scenarios": {"s": {"type": "open-loop", "rates": [1, 2]}},
+    }
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            {"command": ["vllm", "serve", "{model}"]},
+            "backend_options.openai-server.command: the command template has no {port}",
+        ),
+        ({}, "backend_options.openai-server: set command (a template with {port}) or base_url"),
+        ({"base_url": "localhost:8000"}, "backend_options.openai-server.base_url"),
+    ],
+)
+def test_unusable_server_settings_are_rejected_naming_the_key(options, message):
+    with pytest.raises(ConfigError) as error:
+        validate_config(config_with(options), REPO)
+    assert message in str(error.value)
+
+
+def test_a_url_or_a_template_with_port_is_accepted():
+    validate_config(config_with({"base_url": "http://127.0.0.1:8000/v1", "api_key_env": "MY_KEY"}), REPO)
+    validate_config(config_with({"command": ["vllm", "serve", "{model}", "--port", "{port}"]}), REPO)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(st.text(alphabet="ab cd", max_size=4), max_size=12), total=st.none() | st.integers(0, 40)
+)
+def test_chunk_counts_never_go_negative_and_add_up_to_the_server_count(pieces, total):
+    counts = tokens_per_chunk(pieces, lambda text: len(text.split()), total)
+    assert len(counts) == len(pieces) and all(c >= 0 for c in counts)
+    if total is not None and pieces and sum(counts[:-1]) <= total:
+        assert sum(counts) == total
+
+
+def test_one_token_per_chunk_when_the_server_streams_token_by_token():
+    assert tokens_per_chunk(["a ", "b ", "c "], lambda text: len(text.split()), 3) == [1, 1, 1]
+    # a chunk of two tokens (e.g. a held-back partial character released with the next one)
+    assert tokens_per_chunk(["a ", "b c "], lambda text: len(text.split()), 3) == [1, 2]
