@@ -83,6 +83,9 @@ class Backend(ABC):
     # Which artifact it loads: "hf" (the folder transformers loads natively), "source"
     # (the checkpoint as acquired) or a converted file ("fastllm", "llamacpp").
     artifact_kind: ClassVar[str] = "hf"
+    # Whether `models.<m>.weights` applies: the backend runs its artifact kind's quantized formats
+    # (models.precision). A server the user's command starts loads the folder as it is: False.
+    runs_weight_formats: ClassVar[bool] = True
     # backend_options the config must set for this backend to run at all.
     required_options: ClassVar[dict] = {}
     # The backend this one is the best use of (hf-compile: "hf"), or None; the report sets its

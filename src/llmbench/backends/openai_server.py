@@ -54,6 +54,7 @@ class OpenAIServerBackend(ServedBackend):
 
     Options = Options
     key = KEY
+    runs_weight_formats = False  # the user's server loads the model folder as it is
 
     def command(self, port: int) -> list[str] | None:
         """The command template filled in; None with base_url. Raises BackendUnavailable when neither is set,

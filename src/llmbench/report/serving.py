@@ -21,12 +21,12 @@ from .tables import Table
 
 
 def open_loop_cells(records: list[RunRecord]) -> dict[tuple[str, str, str], list[Cell]]:
-    """(model, backend, scenario) -> the cells of its measured replicas, rates in order."""
+    """(model, runner, scenario) -> the cells of its measured replicas, rates in order."""
     out: dict[tuple[str, str, str], list[Cell]] = {}
     for key, replicas in group_runs(records).items():
         cells = [c for r in replicas for c in run_cells(r)]
         if cells:
-            out[(key.model, key.backend, key.scenario)] = sorted(cells, key=lambda c: c.rate_per_s)
+            out[(key.model, key.runner, key.scenario)] = sorted(cells, key=lambda c: c.rate_per_s)
     return out
 
 
@@ -101,8 +101,8 @@ def conventions_table(records: list[RunRecord], t: Strings) -> Table:
     table = Table([h.backend, h.quantity, *tools], ["l", "l"] + ["r"] * len(tools))
     by_backend: dict[str, list] = {}
     for r in records:
-        if r.measurement and r.scenario and r.scenario.kind.name == "open-loop":
-            by_backend.setdefault(r.key.backend, []).extend(
+        if r.measurement and any(lv.rate_per_s is not None for lv in r.measurement.levels):
+            by_backend.setdefault(r.key.runner, []).extend(
                 q for p in r.measurement.passes() for q in p.requests
             )
     for backend, requests in by_backend.items():
@@ -126,8 +126,8 @@ def server_costs(records: list[RunRecord], t: Strings) -> list[str]:
         if r.measurement is None or r.scenario is None or r.scenario.kind.concurrent(r.scenario, None) != 1:
             continue
         if r.backend_info.get("engine"):
-            engine_of[r.key.backend] = r.backend_info["engine"]
-        wall.setdefault((r.key.model, r.key.backend, r.key.scenario), []).extend(
+            engine_of[r.key.runner] = r.backend_info["engine"]
+        wall.setdefault((r.key.model, r.key.runner, r.key.scenario), []).extend(
             p.total_ms for p in r.measurement.passes()
         )
     lines = []
