@@ -1,7 +1,8 @@
-"""A real server through the whole measuring path: `ftllm serve` on the tiny model, started, streamed from
-under open-loop load, measured and stopped by the worker; and killed mid-run, which leaves a failure record.
+"""Real servers through the whole measuring path: `ftllm serve` and llama-cpp-python's server on the tiny model,
+started, streamed from under open-loop load, measured and stopped by the worker; and a server killed mid-run,
+which leaves a failure record.
 
-Slow (the server loads transformers' tokenizer: 10-45 s to get healthy on two shared cores)."""
+Slow (ftllm's server loads transformers' tokenizer: 10-45 s to get healthy on two shared cores)."""
 
 import os
 import signal
@@ -35,14 +36,17 @@ def served_folder(tiny_model, tmp_path_factory):
     return folder
 
 
+@pytest.mark.parametrize("backend, engine", [("fastllm-server", "fastllm"), ("llamacpp-server", "llamacpp")])
 def test_a_served_engine_is_measured_under_open_loop_load_then_stopped(
-    tiny_model, tiny_prompt_ids, served_folder
+    backend, engine, tiny_model, tiny_prompt_ids, served_folder, tiny_gguf, tmp_path, monkeypatch
 ):
-    spec = make_spec(tiny_model, tiny_prompt_ids, "fastllm-server", served_folder, OPEN_LOOP)
+    monkeypatch.chdir(tmp_path)  # the server's log (server.log: pytest's stdout is no file)
+    artifact = {"fastllm-server": served_folder, "llamacpp-server": tiny_gguf}[backend]
+    spec = make_spec(tiny_model, tiny_prompt_ids, backend, artifact, OPEN_LOOP)
     record = run(spec)
     assert record.status == "ok", (record.reason, record.measurement and record.measurement.invalid_reasons)
     info = record.backend_info
-    assert info["served"] and info["engine"] == "fastllm" and info["server_pid"]
+    assert info["served"] and info["engine"] == engine and info["server_pid"]
     with pytest.raises(ProcessLookupError):
         os.kill(info["server_pid"], 0)  # stopped with the run
     assert probe(info["url"] + "/models") is None
@@ -58,8 +62,9 @@ def test_a_served_engine_is_measured_under_open_loop_load_then_stopped(
 
 
 def test_a_server_killed_mid_run_leaves_a_failure_record_naming_it(
-    tiny_model, tiny_prompt_ids, served_folder
+    tiny_model, tiny_prompt_ids, served_folder, tmp_path, monkeypatch
 ):
+    monkeypatch.chdir(tmp_path)
     scenario = {**OPEN_LOOP, "requests": 6, "rates": [1], "repetitions": 50, "min_duration_s": 60}
     spec = make_spec(tiny_model, tiny_prompt_ids, "fastllm-server", served_folder, scenario)
     killed = threading.Event()

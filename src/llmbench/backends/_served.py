@@ -13,10 +13,12 @@ number of chunks. A chunk carrying several tokens stamps them all at its arrival
 (inter-token gaps of 0 inside it), so every convention of
 :mod:`llmbench.analyze.conventions` can be read from the same log; tokens are
 split over chunks by the model's tokenizer applied to the text received so far.
-Output ids are the re-tokenized text (the servers give back text, not ids):
-`describe()` says so; lengths are the server's usage count (`counted_tokens`), so
-the length check holds the server to it even where text does not re-tokenize to as
-many ids (a byte-level BPE's partial UTF-8 comes back as U+FFFD).
+Prompts go as text and output ids are the text served back, tokenized again (the
+servers take and give text, not ids), each through the backend's `codec()`: the
+model's tokenizer by default; `describe()` says which. Lengths are the server's
+usage count (`counted_tokens`), so the length check holds the server to it even
+where text does not re-tokenize to as many ids (a byte-level BPE's partial UTF-8
+comes back as U+FFFD).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from ..measure.server import Server, ServerError, free_port
 from ..measure.stream_client import StreamClient, Streamed
@@ -62,12 +64,43 @@ def tokens_per_chunk(chunks: list[str], count, total: int | None) -> list[int]:
     return out
 
 
+class Codec(Protocol):
+    """Text to ids and back, as the server's own tokenizer does it."""
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of `ids`."""
+        ...
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of `text`."""
+        ...
+
+
+class TokenizerCodec:
+    """The model's tokenizer (tokenizer.json in the model folder) as a Codec."""
+
+    def __init__(self, model_dir: str):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+
+    def decode(self, ids: list[int]) -> str:
+        """The tokenizer's decoding of `ids`."""
+        return self.tokenizer.decode(ids)
+
+    def encode(self, text: str) -> list[int]:
+        """The tokenizer's ids of `text`, nothing added."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+
 class ServedBackend(Backend):
     """A model served over HTTP; subclasses say how to start their server (`command`) and what to send."""
 
     artifact_kind = "hf"
     engine: ClassVar[str | None] = None  # the in-process backend running the same engine (the cost line)
     key = "backend_options"  # the config key named by errors (subclasses: backend_options.<name>)
+    # How output ids are obtained (describe()): what codec() does to the text served back.
+    output_ids_from: ClassVar[str] = "the text served back, re-tokenized by the model's tokenizer"
 
     def command(self, port: int) -> list[str] | None:
         """The server's command line on `port` (None: the user runs the server; see base_url)."""
@@ -88,9 +121,7 @@ class ServedBackend(Backend):
     def load(self) -> None:
         """Starts the server (if this backend runs one) and waits until it is healthy; raises
         BackendUnavailable naming the key when it cannot."""
-        from tokenizers import Tokenizer
-
-        self._tokenizer = Tokenizer.from_file(str(Path(self.settings.model_dir) / "tokenizer.json"))
+        self.codec = self.text_codec()
         port = free_port()
         command = self.command(port)
         self.server = None
@@ -109,9 +140,13 @@ class ServedBackend(Backend):
         self.url = self.base_url(port)
         self.client = StreamClient(self.url, self.api_key(), self.options.request_timeout_s)
 
+    def text_codec(self) -> Codec:
+        """How prompt ids become the text sent and the text served back becomes ids: the model's tokenizer."""
+        return TokenizerCodec(self.settings.model_dir)
+
     def payload(self, prompt_ids: list[int], output_tokens: int) -> dict:
         """The request: the prompt as text (decoded ids), exactly `output_tokens` out, greedy."""
-        text = self._tokenizer.decode(prompt_ids)
+        text = self.codec.decode(prompt_ids)
         body = {
             "model": self.model_name(),
             "max_tokens": output_tokens,
@@ -132,11 +167,11 @@ class ServedBackend(Backend):
         """The Generation of a streamed response (see the module's docstring for how tokens are counted)."""
         total = (streamed.usage or {}).get("completion_tokens")
         counts = tokens_per_chunk(
-            [c.text for c in streamed.chunks], lambda text: len(self._tokenizer.encode(text).ids), total
+            [c.text for c in streamed.chunks], lambda text: len(self.codec.encode(text)), total
         )
         times = [c.t for c, n in zip(streamed.chunks, counts, strict=True) for _ in range(n)]
         # Re-tokenized text: where it differs in length from the server's count the length check says so.
-        ids = self._tokenizer.encode(streamed.text).ids
+        ids = self.codec.encode(streamed.text)
         return Generation(ids, streamed.start, times, streamed.end, counted_tokens=total)
 
     def processes(self) -> list[int]:
@@ -151,7 +186,7 @@ class ServedBackend(Backend):
             "url": self.url,
             "server_pid": self.server.pid if self.server else None,
             "health_s": self.health_s,
-            "output_ids": "re-tokenized text (the server returns text)",
+            "output_ids": self.output_ids_from,
             "token_counting": "usage.completion_tokens; split over chunks by the tokenizer",
         }
 

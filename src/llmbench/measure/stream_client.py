@@ -4,7 +4,7 @@ One `httpx.AsyncClient` runs on an event loop in a thread of its own, so many
 requests can be in flight from one process while the calling threads (the
 scenario's) block on their own request only. Each `data:` event that carries
 output (text, or token ids where the server sends them) is stamped with
-:func:`llmbench.measure.passes.now` the moment its line is read; the usage the
+:func:`llmbench.clock.now` the moment its line is read; the usage the
 server reports at the end (``stream_options: {include_usage: true}``) is kept,
 since tokens are counted from it (or the tokenizer), never from the number of chunks.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx2 as httpx
 
-from .passes import now
+from ..clock import now
 
 
 @dataclass

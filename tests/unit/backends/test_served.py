@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from conftest import REPO
 from llmbench.backends._served import tokens_per_chunk
+from llmbench.backends.llamacpp_server import GGUFVocabulary
+from llmbench.models.gguf_export.plans import dummy_piece
 from llmbench.config import ConfigError, validate_config
 
 
@@ -56,3 +58,26 @@ def test_one_token_per_chunk_when_the_server_streams_token_by_token():
     assert tokens_per_chunk(["a ", "b ", "c "], lambda text: len(text.split()), 3) == [1, 1, 1]
     # a chunk of two tokens (e.g. a held-back partial character released with the next one)
     assert tokens_per_chunk(["a ", "b c "], lambda text: len(text.split()), 3) == [1, 2]
+
+
+@settings(max_examples=50, deadline=None)
+@given(size=st.integers(8, 200_000))
+def test_every_dummy_piece_is_one_character_of_its_own(size):
+    pieces = [dummy_piece(i) for i in (0, 1, size // 2, size - 2, size - 1)]
+    assert all(len(p) == 1 and not p.isspace() and not 0xD800 <= ord(p) < 0xE000 for p in pieces)
+    assert len(set(pieces)) == len({0, 1, size // 2, size - 2, size - 1})
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.integers(0, 999), max_size=40))
+def test_ids_written_in_a_gguf_vocabulary_are_read_back_exactly(ids):
+    pieces = [dummy_piece(i) for i in range(1000)]
+    pieces[0], pieces[1], pieces[2], pieces[999] = "<unk>", "<s>", "</s>", "<0x0A>"
+    vocabulary = GGUFVocabulary(pieces)
+    assert vocabulary.encode(vocabulary.decode(ids)) == ids
+
+
+def test_a_text_outside_the_vocabulary_is_refused_naming_the_character():
+    vocabulary = GGUFVocabulary([dummy_piece(i) for i in range(10)])
+    with pytest.raises(ValueError, match="'x' \\(position 1\\)"):
+        vocabulary.encode(dummy_piece(3) + "x")
