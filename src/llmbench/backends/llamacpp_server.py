@@ -65,7 +65,9 @@ class GGUFVocabulary:
                     at += size
                     break
             else:
-                raise ValueError(f"no piece of the GGUF's vocabulary begins with {text[at]!r} (position {at})")
+                raise ValueError(
+                    f"no piece of the GGUF's vocabulary begins with {text[at]!r} (position {at})"
+                )
         return ids
 
 
@@ -91,7 +93,9 @@ class LlamaCppServerBackend(ServedBackend):
         try:
             return GGUFVocabulary.read(self.settings.artifact)
         except (KeyError, OSError, ValueError) as error:
-            raise BackendUnavailable(f"{self.key}: cannot read the vocabulary of {self.settings.artifact}: {error}")
+            raise BackendUnavailable(
+                f"{self.key}: cannot read the vocabulary of {self.settings.artifact}: {error}"
+            ) from error
 
     def command(self, port: int) -> list[str]:
         """`python -m llama_cpp.server` on the GGUF, localhost only, the run's threads and GPU layers."""

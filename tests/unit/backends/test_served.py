@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from conftest import REPO
 from llmbench.backends._served import tokens_per_chunk
 from llmbench.backends.llamacpp_server import GGUFVocabulary
-from llmbench.models.gguf_export.plans import dummy_piece
 from llmbench.config import ConfigError, validate_config
+from llmbench.models.gguf_export.plans import dummy_piece
 
 
 def config_with(options: dict) -> dict:
