@@ -165,14 +165,20 @@ class ServedBackend(Backend):
 
     def generation(self, streamed: Streamed) -> Generation:
         """The Generation of a streamed response (see the module's docstring for how tokens are counted)."""
-        total = (streamed.usage or {}).get("completion_tokens")
-        counts = tokens_per_chunk(
-            [c.text for c in streamed.chunks], lambda text: len(self.codec.encode(text)), total
-        )
+        counts, total = self.chunk_tokens(streamed)
         times = [c.t for c, n in zip(streamed.chunks, counts, strict=True) for _ in range(n)]
         # Re-tokenized text: where it differs in length from the server's count the length check says so.
         ids = self.codec.encode(streamed.text)
         return Generation(ids, streamed.start, times, streamed.end, counted_tokens=total)
+
+    def chunk_tokens(self, streamed: Streamed) -> tuple[list[int], int | None]:
+        """(tokens each chunk brought, the server's count or None): the count from `usage`, split over the
+        chunks by the codec (an event without text brings none, e.g. a chat's opening role)."""
+        total = (streamed.usage or {}).get("completion_tokens")
+        counts = tokens_per_chunk(
+            [c.text for c in streamed.chunks], lambda text: len(self.codec.encode(text)), total
+        )
+        return counts, total
 
     def processes(self) -> list[int]:
         """The server's PID where this backend started it (the sampler measures it with the worker)."""

@@ -13,7 +13,7 @@ tokenizer (whose text the dummy vocabulary cannot tokenize: llama.cpp aborted wi
 
 The server runs one request at a time (one Llama behind a lock, no batching): requests
 in flight beyond the first wait in its queue, which open-loop TTFTs show. It streams no
-`usage`: tokens are counted by the vocabulary, one piece per token.
+`usage`: tokens are counted as its events, one per token.
 """
 
 from __future__ import annotations
@@ -86,7 +86,17 @@ class LlamaCppServerBackend(ServedBackend):
     artifact_kind = "llamacpp"
     key = "backend_options.llamacpp-server"
     packages = ("llama-cpp-python", "fastapi", "uvicorn")
-    output_ids_from = "the text served back, mapped through the GGUF's vocabulary (one piece per token)"
+    output_ids_from = (
+        "the text served back, mapped through the GGUF's vocabulary (one piece per token; a control token"
+        " has no text and is missing)"
+    )
+
+    def chunk_tokens(self, streamed) -> tuple[list[int], int | None]:
+        """One token per streamed event: llama-cpp-python's completion stream yields an event per token
+        (llama.py, `_create_completion`), a control token's with empty text, which the text cannot show (its
+        output ids then lack it; the count does not). It streams no usage: the count is the events'."""
+        counts = [1] * len(streamed.chunks)
+        return counts, len(counts)
 
     def text_codec(self) -> GGUFVocabulary:
         """The GGUF's own vocabulary (see the module's docstring); BackendUnavailable when it has none."""

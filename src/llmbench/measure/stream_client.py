@@ -125,7 +125,9 @@ class StreamClient:
         if event is None:
             return
         text, ids, finish = _choice_output(event)
-        if text or ids:
+        # An event of a choice that does not finish it is a chunk, even without text: a server streaming one
+        # event per token sends a token with no text (a control token) that way.
+        if text or ids or (event.get("choices") and not finish):
             result.chunks.append(Chunk(t, text, ids))
         if finish:
             result.finish_reason = finish
