@@ -101,6 +101,8 @@ class ServedBackend(Backend):
     key = "backend_options"  # the config key named by errors (subclasses: backend_options.<name>)
     # How output ids are obtained (describe()): what codec() does to the text served back.
     output_ids_from: ClassVar[str] = "the text served back, re-tokenized by the model's tokenizer"
+    # How output tokens are counted (describe()): what chunk_tokens() does.
+    token_counting: ClassVar[str] = "usage.completion_tokens; split over chunks by the codec"
 
     def command(self, port: int) -> list[str] | None:
         """The server's command line on `port` (None: the user runs the server; see base_url)."""
@@ -193,7 +195,7 @@ class ServedBackend(Backend):
             "server_pid": self.server.pid if self.server else None,
             "health_s": self.health_s,
             "output_ids": self.output_ids_from,
-            "token_counting": "usage.completion_tokens; split over chunks by the tokenizer",
+            "token_counting": self.token_counting,
         }
 
     def close(self) -> None:

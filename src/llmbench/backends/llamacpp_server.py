@@ -91,6 +91,8 @@ class LlamaCppServerBackend(ServedBackend):
         " has no text and is missing)"
     )
 
+    token_counting = "one per streamed event (the server streams one event per token and no usage)"
+
     def chunk_tokens(self, streamed) -> tuple[list[int], int | None]:
         """One token per streamed event: llama-cpp-python's completion stream yields an event per token
         (llama.py, `_create_completion`), a control token's with empty text, which the text cannot show (its
