@@ -93,6 +93,35 @@ class TokenizerCodec:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
 
 
+class PieceVocabulary:
+    """A vocabulary of pieces as a Codec: each id its piece; text back to ids piece by piece, longest piece
+    first. Exact for llmbench's served vocabularies, whose pieces are one character each
+    (models.gguf_export.plans.dummy_piece) but `<unk>`, `<s>`, `</s>`: no two pieces make a third."""
+
+    def __init__(self, pieces: list[str]):
+        self.pieces = list(pieces)
+        self.ids = {p: i for i, p in reversed(list(enumerate(self.pieces)))}
+        self.longest = max(map(len, self.pieces))
+
+    def decode(self, ids: list[int]) -> str:
+        """The pieces of `ids`, joined."""
+        return "".join(self.pieces[i] for i in ids)
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of `text`, the longest piece matching at each position; ValueError at a character no piece
+        begins (not a text of this vocabulary)."""
+        ids, at = [], 0
+        while at < len(text):
+            for size in range(min(self.longest, len(text) - at), 0, -1):
+                if (found := self.ids.get(text[at : at + size])) is not None:
+                    ids.append(found)
+                    at += size
+                    break
+            else:
+                raise ValueError(f"no piece of the vocabulary begins with {text[at]!r} (position {at})")
+        return ids
+
+
 class ServedBackend(Backend):
     """A model served over HTTP; subclasses say how to start their server (`command`) and what to send."""
 
@@ -103,6 +132,15 @@ class ServedBackend(Backend):
     output_ids_from: ClassVar[str] = "the text served back, re-tokenized by the model's tokenizer"
     # How output tokens are counted (describe()): what chunk_tokens() does.
     token_counting: ClassVar[str] = "usage.completion_tokens; split over chunks by the codec"
+    # How the prompt ids reach the server (describe()).
+    prompt_sent_as: ClassVar[str] = (
+        "the ids decoded to text by the codec; the server tokenizes that text itself"
+    )
+    # Whether the server must have tokenized exactly the ids sent: its usage.prompt_tokens is then checked per
+    # request (PromptMismatch). Only where the codec is the server's own tokenizer and nothing wraps the text.
+    exact_prompt: ClassVar[bool] = False
+    # Request fields that turn off a server's own default penalties (greedy decoding, nothing else).
+    neutral_decoding: ClassVar[dict] = {}
 
     def command(self, port: int) -> list[str] | None:
         """The server's command line on `port` (None: the user runs the server; see base_url)."""
@@ -155,14 +193,18 @@ class ServedBackend(Backend):
             "min_tokens": output_tokens,
             "temperature": 0,
             "ignore_eos": True,
+            **self.neutral_decoding,
         }
         if self.options.endpoint == "/chat/completions":
             return {**body, "messages": [{"role": "user", "content": text}]}
         return {**body, "prompt": text}
 
     def generate(self, prompt_ids: list[int], output_tokens: int) -> Generation:
-        """Streams one request; each token stamped at its chunk's arrival, ids re-tokenized from the text."""
+        """Streams one request; each token stamped at its chunk's arrival, ids re-tokenized from the text.
+        Raises PromptMismatch where `exact_prompt` holds and the server counted other prompt tokens."""
         streamed = self.client.stream(self.options.endpoint, self.payload(prompt_ids, output_tokens))
+        if self.exact_prompt:
+            check_prompt(len(prompt_ids), streamed.usage, self.key)
         return self.generation(streamed)
 
     def generation(self, streamed: Streamed) -> Generation:
@@ -194,9 +236,16 @@ class ServedBackend(Backend):
             "url": self.url,
             "server_pid": self.server.pid if self.server else None,
             "health_s": self.health_s,
+            "prompt": self.prompt_sent_as,
             "output_ids": self.output_ids_from,
             "token_counting": self.token_counting,
+            **self.server_facts(),
         }
+
+    def server_facts(self) -> dict:
+        """What the server was told that its in-process engine also reports (cpu_threads, kv_type): the
+        report's cost line sets the two side by side only where they agree. None here: a server the user runs."""
+        return {}
 
     def close(self) -> None:
         """Closes the client and stops the server's process group."""
@@ -204,6 +253,21 @@ class ServedBackend(Backend):
             self.client.close()
         if getattr(self, "server", None):
             self.server.stop()
+
+
+class PromptMismatch(RuntimeError):
+    """The server computed on other prompt tokens than the ids llmbench sent: its outputs are not comparable."""
+
+
+def check_prompt(sent: int, usage: dict | None, key: str) -> None:
+    """Raises PromptMismatch naming `key` when the server's usage.prompt_tokens (absent: nothing to check) is
+    not `sent`, the number of prompt ids."""
+    served = (usage or {}).get("prompt_tokens")
+    if served is not None and served != sent:
+        raise PromptMismatch(
+            f"{key}: the server counted {served} prompt tokens for the {sent} ids sent (a template or its"
+            " tokenizer changed the prompt): its outputs cannot be checked against the reference"
+        )
 
 
 def server_log() -> Path:

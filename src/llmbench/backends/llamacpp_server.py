@@ -21,7 +21,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from ._served import ServedBackend, ServedOptions
+from ._llamacpp_engine import GGML_TYPE, KV_OF_DTYPE
+from ._served import PieceVocabulary, ServedBackend, ServedOptions
 from .base import BackendUnavailable, option
 
 
@@ -32,15 +33,12 @@ class Options(ServedOptions):
     n_ctx: int = option(2048, "the server's context length", {"type": "integer", "minimum": 1})
 
 
-class GGUFVocabulary:
-    """A GGUF's vocabulary as a Codec: each id its piece (a byte piece `<0xNN>` its byte, as llama.cpp
-    detokenizes it); text back to ids piece by piece, longest piece first. Exact for llmbench's exports, whose
-    pieces are one character each (and `<unk>`, `<s>`, `</s>`)."""
+class GGUFVocabulary(PieceVocabulary):
+    """A GGUF's vocabulary as a Codec (see PieceVocabulary: a byte piece `<0xNN>` is its byte, SentencePiece's
+    ▁ a space, as llama.cpp detokenizes them)."""
 
     def __init__(self, pieces: list[str]):
-        self.pieces = [_piece_text(p) for p in pieces]
-        self.ids = {p: i for i, p in reversed(list(enumerate(self.pieces)))}
-        self.longest = max(map(len, self.pieces))
+        super().__init__([_piece_text(p) for p in pieces])
 
     @classmethod
     def read(cls, path: str) -> GGUFVocabulary:
@@ -49,26 +47,6 @@ class GGUFVocabulary:
 
         field = gguf.GGUFReader(path).fields["tokenizer.ggml.tokens"]
         return cls([bytes(field.parts[i]).decode("utf-8") for i in field.data])
-
-    def decode(self, ids: list[int]) -> str:
-        """The pieces of `ids`, joined."""
-        return "".join(self.pieces[i] for i in ids)
-
-    def encode(self, text: str) -> list[int]:
-        """The ids of `text`, the longest piece matching at each position; ValueError at a character no piece
-        begins (not a text of this vocabulary)."""
-        ids, at = [], 0
-        while at < len(text):
-            for size in range(min(self.longest, len(text) - at), 0, -1):
-                if (found := self.ids.get(text[at : at + size])) is not None:
-                    ids.append(found)
-                    at += size
-                    break
-            else:
-                raise ValueError(
-                    f"no piece of the GGUF's vocabulary begins with {text[at]!r} (position {at})"
-                )
-        return ids
 
 
 def _piece_text(piece: str) -> str:
@@ -92,6 +70,9 @@ class LlamaCppServerBackend(ServedBackend):
     )
 
     token_counting = "one per streamed event (the server streams one event per token and no usage)"
+    # Its requests default to repeat_penalty 1.1 (server/types.py): unasked, greedy outputs turned away from
+    # every token already generated and parted from the in-process engine's after ~12 tokens (tiny model).
+    neutral_decoding = {"repeat_penalty": 1.0}
 
     def chunk_tokens(self, streamed) -> tuple[list[int], int | None]:
         """One token per streamed event: llama-cpp-python's completion stream yields an event per token
@@ -109,8 +90,17 @@ class LlamaCppServerBackend(ServedBackend):
                 f"{self.key}: cannot read the vocabulary of {self.settings.artifact}: {error}"
             ) from error
 
+    def kv_ggml_type(self) -> int:
+        """ggml's type id of the KV cache the in-process engine keeps for the run dtype."""
+        return GGML_TYPE[KV_OF_DTYPE[self.settings.dtype]]
+
+    def server_facts(self) -> dict:
+        """The threads and KV cache type the server was started with (those of the in-process engine)."""
+        return {"cpu_threads": self.settings.cpu_threads, "kv_type": KV_OF_DTYPE[self.settings.dtype]}
+
     def command(self, port: int) -> list[str]:
-        """`python -m llama_cpp.server` on the GGUF, localhost only, the run's threads and GPU layers."""
+        """`python -m llama_cpp.server` on the GGUF, localhost only, the in-process engine's threads, KV cache
+        type and GPU layers."""
         s = self.settings
         return [
             sys.executable,
@@ -126,6 +116,16 @@ class LlamaCppServerBackend(ServedBackend):
             str(self.options.n_ctx),
             "--n_threads",
             str(s.cpu_threads),
+            # The in-process engine's settings (llamacpp.py, _llamacpp_engine.py), not the server's defaults:
+            # prefill on every core, an f16 KV cache whatever the dtype, logits for every prompt token.
+            "--n_threads_batch",
+            str(s.cpu_threads),
+            "--type_k",
+            str(self.kv_ggml_type()),
+            "--type_v",
+            str(self.kv_ggml_type()),
+            "--logits_all",
+            "False",
             "--n_gpu_layers",
             "-1" if s.device == "cuda" else "0",
             # Its default ends the request streaming when another arrives (the server's settings.py): under

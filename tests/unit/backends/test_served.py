@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO
-from llmbench.backends._served import tokens_per_chunk
+from llmbench.backends._served import PromptMismatch, check_prompt, tokens_per_chunk
+from llmbench.backends.fastllm_server import served_folder
 from llmbench.backends.llamacpp_server import GGUFVocabulary
 from llmbench.config import ConfigError, validate_config
 from llmbench.models.gguf_export.plans import dummy_piece
@@ -81,3 +82,46 @@ def test_a_text_outside_the_vocabulary_is_refused_naming_the_character():
     vocabulary = GGUFVocabulary([dummy_piece(i) for i in range(10)])
     with pytest.raises(ValueError, match="'x' \\(position 1\\)"):
         vocabulary.encode(dummy_piece(3) + "x")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A served folder of a model with 300 ids (pad 0, BOS 1, EOS 2), and transformers' tokenizer of it."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    source = tmp_path_factory.mktemp("model")
+    config = {"vocab_size": 300, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+    (source / "config.json").write_text(json.dumps(config))
+    (source / "model.safetensors").write_bytes(b"weights")
+    (source / "tokenizer.json").write_text("{}")  # the model's own tokenizer: replaced, not linked
+    target = tmp_path_factory.mktemp("served") / "model"
+    vocabulary = served_folder(source, target)
+    return target, vocabulary, AutoTokenizer.from_pretrained(str(target))
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(st.integers(0, 299), min_size=1, max_size=40))
+def test_the_served_folder_tokenizes_the_text_of_any_ids_back_to_exactly_those_ids(served, ids):
+    folder, vocabulary, tokenizer = served
+    # what ftllm serve does with a chat request (llm.py: apply_hf_chat_template, then encode_hf_prompt)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": vocabulary.decode(ids)}], add_generation_prompt=True, tokenize=False
+    )
+    assert tokenizer.encode(text, add_special_tokens=True) == ids
+    assert vocabulary.encode(tokenizer.decode(ids)) == ids
+
+
+def test_the_served_folder_links_the_weights_and_replaces_the_tokenizer(served):
+    folder, vocabulary, _ = served
+    assert (folder / "model.safetensors").is_symlink() and (folder / "model.safetensors").read_bytes() == b"weights"
+    assert not (folder / "tokenizer.json").is_symlink()
+    assert vocabulary.pieces[:3] == ["<unk>", "<s>", "</s>"]
+
+
+def test_a_server_that_counted_other_prompt_tokens_fails_the_request_naming_both_counts():
+    check_prompt(32, {"prompt_tokens": 32}, "backend_options.fastllm-server")
+    check_prompt(32, None, "backend_options.fastllm-server")  # no usage: nothing to check
+    with pytest.raises(PromptMismatch, match="counted 58 prompt tokens for the 32 ids sent"):
+        check_prompt(32, {"prompt_tokens": 58}, "backend_options.fastllm-server")
