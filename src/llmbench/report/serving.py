@@ -117,28 +117,49 @@ def conventions_table(records: list[RunRecord], t: Strings) -> Table:
     return table
 
 
+# What a server and its in-process engine must both report alike for the cost line to be the serving layer's
+# (describe(): fastllm's and ftllm serve's threads; llama.cpp's threads and KV cache type).
+SAME_ENGINE_WORK = ("cpu_threads", "kv_type")
+
+
 def server_costs(records: list[RunRecord], t: Strings) -> list[str]:
     """For each served backend whose engine ran the same batch-1 scenario in-process: how much longer the
-    served pass took (ratio of mean pass wall times over every measured pass, in %)."""
+    served pass took (ratio of mean pass wall times over every measured pass, in %), or, where the server
+    and the engine reported different SAME_ENGINE_WORK settings, which ones instead of a figure."""
     wall: dict[tuple[str, str, str], list[float]] = {}
+    facts: dict[tuple[str, str, str], dict] = {}
     engine_of: dict[str, str] = {}
     for r in records:
         if r.measurement is None or r.scenario is None or r.scenario.kind.concurrent(r.scenario, None) != 1:
             continue
         if r.backend_info.get("engine"):
             engine_of[r.key.runner] = r.backend_info["engine"]
-        wall.setdefault((r.key.model, r.key.runner, r.key.scenario), []).extend(
-            p.total_ms for p in r.measurement.passes()
-        )
+        key = (r.key.model, r.key.runner, r.key.scenario)
+        wall.setdefault(key, []).extend(p.total_ms for p in r.measurement.passes())
+        facts.setdefault(key, {k: r.backend_info[k] for k in SAME_ENGINE_WORK if k in r.backend_info})
     lines = []
     for (model, backend, scenario), served in wall.items():
         engine = engine_of.get(backend)
         own = wall.get((model, engine, scenario))
-        if engine and own:
-            cost = 100.0 * (np.mean(served) / np.mean(own) - 1.0)
+        if not (engine and own):
+            continue
+        mine, theirs = facts[(model, backend, scenario)], facts[(model, engine, scenario)]
+        differ = [f"{k} {mine[k]} / {theirs[k]}" for k in mine if k in theirs and mine[k] != theirs[k]]
+        if differ:
             lines.append(
-                t.f("serving.cost", backend=backend, engine=engine, scenario=scenario, pct=f"{cost:+.1f}")
+                t.f(
+                    "serving.cost_unequal",
+                    backend=backend,
+                    engine=engine,
+                    scenario=scenario,
+                    what=", ".join(differ),
+                )
             )
+            continue
+        cost = 100.0 * (np.mean(served) / np.mean(own) - 1.0)
+        lines.append(
+            t.f("serving.cost", backend=backend, engine=engine, scenario=scenario, pct=f"{cost:+.1f}")
+        )
     return lines
 
 
