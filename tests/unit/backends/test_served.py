@@ -115,7 +115,9 @@ def test_the_served_folder_tokenizes_the_text_of_any_ids_back_to_exactly_those_i
 
 def test_the_served_folder_links_the_weights_and_replaces_the_tokenizer(served):
     folder, vocabulary, _ = served
-    assert (folder / "model.safetensors").is_symlink() and (folder / "model.safetensors").read_bytes() == b"weights"
+    assert (folder / "model.safetensors").is_symlink() and (
+        folder / "model.safetensors"
+    ).read_bytes() == b"weights"
     assert not (folder / "tokenizer.json").is_symlink()
     assert vocabulary.pieces[:3] == ["<unk>", "<s>", "</s>"]
 
