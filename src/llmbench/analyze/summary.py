@@ -125,8 +125,9 @@ class LevelId:
 
 
 def run_level(frame: pd.DataFrame) -> pd.Series:
-    """Per row of a frame with LEVEL_COLUMNS: True where it describes the run itself, not one of its levels."""
-    return frame[LEVEL_COLUMNS].isna().all(axis=1)
+    """Per row of a frame with LEVEL_COLUMNS: True where it describes the run itself, not one of its levels.
+    A column the frame lacks (a table written before open-loop levels had no `rate_per_s`) counts as empty."""
+    return frame.reindex(columns=LEVEL_COLUMNS).isna().all(axis=1)
 
 
 def group_runs(records: Iterable[RunRecord]) -> dict[RunKey, list[RunRecord]]:

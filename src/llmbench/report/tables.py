@@ -262,7 +262,7 @@ def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_mode
     from ..analyze.tables import cost_rows
 
     columns = ["energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token", "cpu_cores"]
-    rates = resources["rate_per_s"].notna().any()
+    rates = "rate_per_s" in resources and resources["rate_per_s"].notna().any()
     table = Table(
         [t.columns.run, t.columns.level if rates else t.columns.concurrency]
         + [t.resource_headers[c] for c in columns]
