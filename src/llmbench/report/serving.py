@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..analyze.conventions import CONVENTIONS, convention_samples
+from ..analyze.conventions import CONVENTIONS, chunks, convention_samples
 from ..analyze.openloop import Cell, highest_rate_meeting_slo, run_cells
 from ..analyze.summary import group_runs
 from ..record import RunRecord
@@ -94,18 +94,37 @@ def slo_sentences(cells: dict, slos: dict[str, dict], t: Strings) -> list[str]:
     return lines
 
 
+def _open_loop_requests(records: list[RunRecord]) -> dict[str, list]:
+    """runner -> the requests of its open-loop (rate) levels, every replica and pass pooled."""
+    by_backend: dict[str, list] = {}
+    for r in records:
+        for level in r.measurement.levels if r.measurement else []:
+            if level.rate_per_s is not None:
+                by_backend.setdefault(r.key.runner, []).extend(q for p in level.passes for q in p.requests)
+    return by_backend
+
+
+def one_chunk_sentences(records: list[RunRecord], t: Strings) -> list[str]:
+    """Per runner some of whose open-loop requests of several tokens arrived in one chunk (every token after
+    the first stamped with the first): how many, since their TPOT and ITLs of 0 in the table are the token
+    stamps' granularity (one poll of the engine, one read of the stream) or tokens sent together, not a
+    free decode."""
+    lines = []
+    for backend, requests in _open_loop_requests(records).items():
+        several = [q for q in requests if q.output_tokens > 1 and chunks(q)]
+        together = sum(len(chunks(q)) == 1 for q in several)
+        if together:
+            share = f"{100.0 * together / len(several):.0f} %"
+            lines.append(t.f("serving.one_chunk", backend=backend, share=share, n=len(several)))
+    return lines
+
+
 def conventions_table(records: list[RunRecord], t: Strings) -> Table:
     """Per backend (open-loop requests pooled): TPOT and ITL as each tool defines them, mean and p99 in ms."""
     h = t.serving.headers
     tools = list(CONVENTIONS)
     table = Table([h.backend, h.quantity, *tools], ["l", "l"] + ["r"] * len(tools))
-    by_backend: dict[str, list] = {}
-    for r in records:
-        if r.measurement and any(lv.rate_per_s is not None for lv in r.measurement.levels):
-            by_backend.setdefault(r.key.runner, []).extend(
-                q for p in r.measurement.passes() for q in p.requests
-            )
-    for backend, requests in by_backend.items():
+    for backend, requests in _open_loop_requests(records).items():
         samples = convention_samples(requests)
         for quantity in ("tpot_ms", "itl_ms"):
             for stat, fn in (("mean", np.mean), ("p99", lambda v: np.percentile(v, 99))):
@@ -170,6 +189,7 @@ def serving_context(records: list[RunRecord], t: Strings) -> dict:
     return {
         "open_loop": open_loop_table(cells, t) if cells else None,
         "slo_sentences": slo_sentences(cells, slos, t),
+        "one_chunk": one_chunk_sentences(records, t) if cells else [],
         "conventions": conventions_table(records, t) if cells else None,
         "costs": server_costs(records, t),
     }
