@@ -324,12 +324,14 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
 
 
 def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
-    """Per scenario and backend: identical outputs ("–" for the reference itself), prefix and forced
+    """Per scenario and backend: identical outputs ("–" for the reference itself, and where no output of the
+    reference backend was there to compare with: a config without it printed "0/12"), prefix and forced
     agreement, the largest gap to the argmax with its median and 90th percentile over outputs, the
     null (the reference backend's largest gap), the earliest divergence and the verdict."""
     table = Table(t.tables.agreement, ["l", "l", "r", "r", "r", "r", "r", "r", "l"])
     for row in verdicts.itertuples():
-        identical = NONE if row.backend == row.reference else f"{int(row.identical)}/{int(row.outputs)}"
+        compared = row.backend != row.reference and not pd.isna(row.prefix_agreement)
+        identical = f"{int(row.identical)}/{int(row.outputs)}" if compared else NONE
         if row.disagrees:
             verdict = f"**{t.verdict.disagrees}**"
         elif row.beyond_null:
