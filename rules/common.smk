@@ -272,6 +272,7 @@ def get_backend_artifact(wildcards):
     return {
         "fastllm": f"resources/models/{model}/fastllm-{weights or dtype}.flm",
         "llamacpp": f"resources/models/{model}/{gguf}.gguf",
+        "fastllm-input": f"resources/models/{model}/fastllm-input",
         "hf": f"resources/models/{model}/hf",
         "source": f"resources/models/{model}/source",
     }[get_backend(backend).artifact_kind]

@@ -22,7 +22,6 @@ from jsonschema import Draft202012Validator, validators
 from . import backends
 from .measure.device import resolve_device
 from .models.acquire import ModelSourceError, check_local_model
-from .models.precision import formats_of
 from .models.presets import PRESETS
 from .models.prompts import PromptsError, read_queries
 from .scenario_types import KEYS, TYPES, scenario_schema
@@ -123,7 +122,7 @@ def weights_schema() -> dict:
     table of llmbench.models.precision (a backend without formats is not a key)."""
     properties = {}
     for name in backends.available():
-        formats = formats_of(backends.get_backend(name).artifact_kind)
+        formats = backends.weight_formats(name)
         if formats:
             properties[name] = {
                 "type": "array",
@@ -238,6 +237,9 @@ def _check_backends(config: dict) -> list[str]:
                 for key, value in backends.get_backend(name).required_options.items()
                 if options.get(key) != value
             ]
+            check = getattr(backends.get_backend(name).Options, "problems", None)
+            if check is not None:
+                problems += check(backends.make_options(name, options), f"backend_options.{name}")
     problems += [
         f"scenarios.{scenario}.backends: {name!r} is not among backends: {config['backends']}"
         for scenario, settings in config["scenarios"].items()
@@ -262,7 +264,7 @@ def _check_weights(config: dict) -> list[str]:
             if name not in config["backends"]:
                 problems.append(f"{where}: {name!r} is not among backends: {config['backends']}")
                 continue
-            table = formats_of(backends.get_backend(name).artifact_kind)
+            table = backends.weight_formats(name)
             problems += [
                 f"{where}: {f} runs only on {', '.join(table[f].devices)}, and this run's device is {device}"
                 for f in formats

@@ -11,7 +11,10 @@ entry here and, for a new way of sending requests, one pass runner in
 - threads: the article's ThreadPoolExecutor, all queries submitted at once;
 - fixed:   `requests` prompts of exactly `input_tokens` random ids, one after another;
 - sweep:   for each concurrency level c, c fixed-length requests at once, from c
-           threads or as one batch (`batching`).
+           threads or as one batch (`batching`);
+- open-loop: for each request rate, `requests` fixed-length requests sent at
+           Poisson or gamma arrival times whatever the engine's pace (as `vllm bench
+           serve --request-rate`), at most `max_concurrency` in flight; goodput under `slo`.
 """
 
 from __future__ import annotations
@@ -45,17 +48,33 @@ KEYS: dict[str, tuple[dict, tuple[str, ...] | str]] = {
     "workers": ({"type": "integer", "minimum": 1, "default": 5,
                  "description": "thread-pool size"}, ("threads",)),
     "input_tokens": ({"type": "integer", "minimum": 1, "default": 128,
-                      "description": "prompt length in token ids, exactly"}, ("fixed", "sweep")),
+                      "description": "prompt length in token ids, exactly"}, ("fixed", "sweep", "open-loop")),
     "requests": ({"type": "integer", "minimum": 1, "default": 4,
-                  "description": "prompts per pass, sent one after another"}, ("fixed",)),
+                  "description": "prompts per pass (fixed: one after another; open-loop: at the arrival times)"},
+                 ("fixed", "open-loop")),
     "seed": ({"type": "integer", "minimum": 0, "default": 0,
-              "description": "seed of the random prompt ids"}, ("fixed", "sweep")),
+              "description": "seed of the random prompt ids (and of the open-loop arrival times)"},
+             ("fixed", "sweep", "open-loop")),
     "concurrency": ({"type": "array", "minItems": 1, "uniqueItems": True, "default": [1, 2, 4, 8],
                      "items": {"type": "integer", "minimum": 1},
                      "description": "numbers of simultaneous requests, one level each"}, ("sweep",)),
     "batching": ({"type": "boolean", "default": False,
                   "description": "false = one thread per request; true = one batch (the backend's batch API)"},
                  ("sweep",)),
+    "rates": ({"type": "array", "minItems": 1, "uniqueItems": True, "default": [1, 2, 4],
+               "items": {"type": "number", "exclusiveMinimum": 0},
+               "description": "intended request rates, requests/s, one level each (a rate sweep)"}, ("open-loop",)),
+    "burstiness": ({"type": "number", "exclusiveMinimum": 0, "default": 1,
+                    "description": "shape of the gamma inter-arrival gaps: 1 = Poisson, < 1 burstier, > 1 more even"},
+                   ("open-loop",)),
+    "max_concurrency": ({"type": ["integer", "null"], "minimum": 1, "default": None,
+                         "description": "at most this many requests in flight; later arrivals wait, their clock "
+                                        "running (null: no cap)"}, ("open-loop",)),
+    "slo": ({"type": "object", "additionalProperties": False, "default": {"ttft_ms": 500, "tpot_ms": 50},
+             "properties": {"ttft_ms": {"type": "number", "exclusiveMinimum": 0},
+                            "tpot_ms": {"type": "number", "exclusiveMinimum": 0}},
+             "description": "a request meets the SLO when its TTFT and TPOT are within these (goodput)"},
+            ("open-loop",)),
 }
 # fmt: on
 
@@ -79,6 +98,10 @@ class Scenario:
     seed: int | None = None
     concurrency: list[int] | None = None
     batching: bool | None = None
+    rates: list[float] | None = None
+    burstiness: float | None = None
+    max_concurrency: int | None = None
+    slo: dict | None = None
 
     @property
     def kind(self) -> ScenarioType:
@@ -116,7 +139,7 @@ class ScenarioType:
     """One kind of scenario.
 
     `levels(s)` are the concurrency levels measured (None: one level, no concurrency);
-    `concurrent(s, level)` how many requests are in flight at once, so a level with
+    `concurrent(s, level)` how many requests are in flight at once (at most), so a level with
     1 decodes at batch 1 (where the bandwidth roofline applies); `prompts` whether
     it sends the configured queries or random ids; `runner` the name of the pass
     runner in :data:`llmbench.measure.passes.RUNNERS` that sends one measured pass;
@@ -129,7 +152,7 @@ class ScenarioType:
 
     name: str
     prompts: Literal["queries", "random"]
-    runner: Literal["sequential", "threads", "wave"]
+    runner: Literal["sequential", "threads", "wave", "open_loop"]
     section: Section
     levels: Callable[[Scenario], list[int | None]]
     concurrent: Callable[[Scenario, int | None], int]
@@ -137,6 +160,8 @@ class ScenarioType:
     compares: Literal["total_ms", "output_tokens_per_s"]
     swept: bool
     article: Section | None
+    # (settings, level) -> the Level fields naming it: its concurrency, or its intended request rate
+    level_fields: Callable[[Scenario, float | None], dict] = lambda s, lv: {"concurrency": lv}
 
     @property
     def keys(self) -> list[str]:
@@ -166,6 +191,11 @@ TYPES: dict[str, ScenarioType] = {
                      levels=lambda s: list(s.concurrency), concurrent=lambda s, lv: lv,
                      prompt_count=lambda s, q: max(s.concurrency),
                      compares="output_tokens_per_s", swept=True, article=None),
+        ScenarioType("open-loop", "random", "open_loop", "threads",
+                     levels=lambda s: list(s.rates), concurrent=lambda s, lv: s.max_concurrency or s.requests,
+                     prompt_count=lambda s, q: s.requests,
+                     compares="output_tokens_per_s", swept=False, article=None,
+                     level_fields=lambda s, lv: {"concurrency": None, "rate_per_s": lv}),
     ]
 }
 # fmt: on

@@ -119,7 +119,9 @@ def measurement(s: Scenario, speed: float, rng: random.Random, passes: int = 3) 
     levels = []
     queries = 5 if s.kind.prompts == "queries" else s.kind.prompt_count(s, 5)
     for level in s.kind.levels(s):
-        n = level or queries
+        fields = {"concurrency": None, **s.kind.level_fields(s, level)}
+        n = fields["concurrency"] or queries
+        rate = fields.get("rate_per_s")
         made = []
         for _ in range(passes):
             requests = [
@@ -130,13 +132,25 @@ def measurement(s: Scenario, speed: float, rng: random.Random, passes: int = 3) 
                 )
                 for i in range(n)
             ]
+            if rate:  # open loop: sent on a schedule of 1/rate gaps, on time
+                for i, r in enumerate(requests):
+                    r.submit_ms = r.scheduled_ms = 1000.0 * i / rate
             total = (
                 sum(r.e2e_ms for r in requests)
                 if s.kind.concurrent(s, level) == 1
                 else max(r.e2e_ms for r in requests)
             )
             made.append(Pass(total_ms=total, requests=requests))
-        levels.append(Level(level, s.warmup_passes, made, "repetitions", 1.0, 0.1))
+        levels.append(
+            Level(
+                **fields,
+                warmup_passes=s.warmup_passes,
+                passes=made,
+                stop_reason="repetitions",
+                headline_ci_pct=1.0,
+                measured_s=0.1,
+            )
+        )
     prompts = [[5, 6, 7, 8, 9, 10, 11, 12, 13, 14]] * queries
     return Measurement(prompts=prompts, levels=levels)
 

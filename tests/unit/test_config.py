@@ -271,10 +271,9 @@ def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):
 
 # -- the precision axis: models.<m>.weights -------------------------------------------------
 def _formats(backend):
-    from llmbench.backends import get_backend
-    from llmbench.models.precision import formats_of
+    from llmbench.backends import weight_formats
 
-    return formats_of(get_backend(backend).artifact_kind)
+    return weight_formats(backend)
 
 
 def _quantizing():

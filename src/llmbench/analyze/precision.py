@@ -25,6 +25,7 @@ from ..models.precision import value_bits
 from ..record import split_runner
 from ..stats import UnitStats, percentiles, ratio_ci
 from .roofline import stored_bits
+from .summary import run_level
 
 COLUMNS = [
     "model",
@@ -73,7 +74,7 @@ def _speed_scenario(summary: pd.DataFrame, model: str, runners: list[str]) -> st
     rows = summary[
         (summary.model == model)
         & (summary.metric == SPEED_METRIC)
-        & summary.concurrency.isna()
+        & run_level(summary)
         & summary["mean"].notna()
     ]
     for scenario in dict.fromkeys(rows.scenario):
@@ -87,7 +88,7 @@ def _stat(summary: pd.DataFrame, model: str, runner: str, scenario: str | None, 
         (summary.model == model)
         & (summary.backend == runner)
         & (summary.metric == metric)
-        & summary.concurrency.isna()
+        & run_level(summary)
     ]
     if scenario is not None:
         rows = rows[rows.scenario == scenario]

@@ -1,5 +1,7 @@
 """From run records to summary.csv (tidy: one row per run x level x metric), and its one reader.
 
+A level is a concurrency (sweeps), an intended request rate (`rate_per_s`, open loop) or neither.
+
 Statistics are taken on the replication unit: a replica (one fresh process)
 when a run has several, else a measured pass. `n`, `mean`, `std` and the 95 %
 CI are over those units (`ci_unit` says which); `within_std` is the spread of
@@ -14,11 +16,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..record import RunKey, RunRecord, flag_text
+from ..record import Level, RunKey, RunRecord, flag_text
 from ..record.placement import device_clock
 from ..stats import UnitStats, percentiles
 from .metrics import (
@@ -62,7 +65,8 @@ STAT_COLUMNS = [
     "p99",
     "max",
 ]
-COLUMNS = [*RUN_COLUMNS, "concurrency", "metric", "unit", "per", *STAT_COLUMNS]
+LEVEL_COLUMNS = ["concurrency", "rate_per_s"]  # a level's identity (LevelId); both empty on a run's own row
+COLUMNS = [*RUN_COLUMNS, *LEVEL_COLUMNS, "metric", "unit", "per", *STAT_COLUMNS]
 TEXT_COLUMNS = [
     "model",
     "backend",
@@ -79,6 +83,51 @@ TEXT_COLUMNS = [
     "per",
     "ci_unit",
 ]
+
+
+@dataclass(frozen=True)
+class LevelId:
+    """Which level of a run a row describes: a concurrency (a sweep's), an intended request rate in 1/s
+    (an open-loop run's), or neither (the run itself, or the only level of a run of one). Every per-level
+    row of summary.csv and of the tables derived from it carries its LevelId in LEVEL_COLUMNS, so a
+    run's rows are unique by (metric, level): rows of two rate levels never both read as the run's."""
+
+    concurrency: int | None = None
+    rate_per_s: float | None = None
+
+    @classmethod
+    def of_level(cls, level: Level | None) -> LevelId:
+        """A measured level's identity (None: the run's own)."""
+        return cls() if level is None else cls(level.concurrency, level.rate_per_s)
+
+    @classmethod
+    def of_row(cls, row) -> LevelId:
+        """The identity in a table row (a namedtuple, Series or mapping with LEVEL_COLUMNS; NaN or a
+        missing column reads as None)."""
+        get = row.get if hasattr(row, "get") else lambda column: getattr(row, column, None)
+        concurrency, rate = (None if (v := get(c)) is None or pd.isna(v) else v for c in LEVEL_COLUMNS)
+        return cls(None if concurrency is None else int(concurrency), None if rate is None else float(rate))
+
+    @property
+    def is_run(self) -> bool:
+        """True for the run's own rows (no concurrency, no rate)."""
+        return self.concurrency is None and self.rate_per_s is None
+
+    def columns(self) -> dict:
+        """The LEVEL_COLUMNS values of a row for this level."""
+        return {"concurrency": self.concurrency, "rate_per_s": self.rate_per_s}
+
+    def text(self) -> str:
+        """How a table names the level: "4" (concurrency), "0.5/s" (rate), "" (the run)."""
+        if self.rate_per_s is not None:
+            return f"{self.rate_per_s:g}/s"
+        return "" if self.concurrency is None else str(self.concurrency)
+
+
+def run_level(frame: pd.DataFrame) -> pd.Series:
+    """Per row of a frame with LEVEL_COLUMNS: True where it describes the run itself, not one of its levels.
+    A column the frame lacks (a table written before open-loop levels had no `rate_per_s`) counts as empty."""
+    return frame.reindex(columns=LEVEL_COLUMNS).isna().all(axis=1)
 
 
 def group_runs(records: Iterable[RunRecord]) -> dict[RunKey, list[RunRecord]]:
@@ -176,13 +225,13 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
         "token_clock": "device" if any(device_clock(r.backend_info) for r in replicas) else "host",
     }
     if not measured:
-        return [{**base, "concurrency": None, "metric": "", "unit": "", "per": ""}]
+        return [{**base, **LevelId().columns(), "metric": "", "unit": "", "per": ""}]
 
-    def row(name: str, concurrency, groups, replica_values=None) -> dict:
+    def row(name: str, level: Level | None, groups, replica_values=None) -> dict:
         metric = METRICS[name]
         return {
             **base,
-            "concurrency": concurrency,
+            **LevelId.of_level(level).columns(),
             "metric": name,
             "unit": metric.unit,
             "per": metric.per,
@@ -200,7 +249,7 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
         rows += [
             row(
                 name,
-                level.concurrency,
+                level,
                 [[s[name] for s in passes] for passes in per_replica],
                 [process_value(name, passes) for passes in level_passes],
             )
@@ -209,7 +258,7 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
         if len(levels) > 1:  # a sweep's energy, GPU busy and CPU time: per level, never mixed
             windows = [level_window_values(r, index) for r in measured]
             rows += [
-                row(name, level.concurrency, [[[w[name]]] if w[name] is not None else [] for w in windows])
+                row(name, level, [[[w[name]]] if w[name] is not None else [] for w in windows])
                 for name in WINDOW_METRICS
                 if any(w[name] is not None for w in windows)  # a record before segments: none
             ]
@@ -230,6 +279,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     for column in TEXT_COLUMNS:
         frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     frame["concurrency"] = pd.to_numeric(frame["concurrency"]).astype("Int64")
+    frame["rate_per_s"] = pd.to_numeric(frame["rate_per_s"], errors="coerce").astype(float)
     for column in ("replicas", "replicas_measured"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
     for column in STAT_COLUMNS:
@@ -245,7 +295,7 @@ def read_summary(path) -> pd.DataFrame:
             path,
             dtype={c: str for c in TEXT_COLUMNS},
             keep_default_na=False,
-            na_values={c: [""] for c in STAT_COLUMNS + ["concurrency"]},
+            na_values={c: [""] for c in STAT_COLUMNS + ["concurrency", "rate_per_s"]},
         )
     )
 

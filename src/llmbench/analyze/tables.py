@@ -9,8 +9,9 @@
   a bare torch CUDA context takes (a baseline for the torch backends; FastLLM and
   llama.cpp load other libraries, so their contexts differ: measured on the H200,
   subtracting torch's 520 MiB left FastLLM's runtime at -277 MiB); energy, GPU busy
-  and host CPU per token (a run of several levels, a sweep: one more row per level,
-  `concurrency` set, with only these; the run's own row leaves them empty).
+  and host CPU per token (a run of several levels, a sweep's concurrencies or an open loop's
+  rates: one more row per level, its LevelId in `concurrency` / `rate_per_s`, with only these;
+  the run's own row leaves both empty).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from ..backends import get_backend
 from ..record import RunKey, RunRecord, placement
 from .metrics import MIB, WINDOW_METRICS
 from .roofline import NEAR_BOUND, bound_tokens_per_s, stored_bits, stored_decode_bytes
+from .summary import LEVEL_COLUMNS, LevelId, run_level
 
 ROOFLINE_COLUMNS = [
     "model",
     "backend",
     "scenario",
-    "concurrency",
+    *LEVEL_COLUMNS,
     "ci_unit",
     "n",
     "decode_tok_s",
@@ -60,7 +62,7 @@ RESOURCE_COLUMNS = [
     "model",
     "backend",
     "scenario",
-    "concurrency",
+    *LEVEL_COLUMNS,
     "levels",
     "device",
     "weights_mib",
@@ -72,14 +74,18 @@ RESOURCE_COLUMNS = [
 ]
 
 
-def _batch1_levels(records: list[RunRecord]) -> dict[RunKey, set]:
-    """Run key -> the levels at which one request is in flight at a time."""
-    levels: dict[RunKey, set] = {}
+def _batch1_levels(records: list[RunRecord]) -> dict[RunKey, set[LevelId]]:
+    """Run key -> the levels at which one request is in flight at a time (a run of one level: LevelId())."""
+    levels: dict[RunKey, set[LevelId]] = {}
     for record in records:
         if record.scenario is None:
             continue
         s = record.scenario
-        levels[record.key] = {lv for lv in s.kind.levels(s) if s.kind.concurrent(s, lv) == 1}
+        levels[record.key] = {
+            LevelId(**{"concurrency": None, **s.kind.level_fields(s, lv)})
+            for lv in s.kind.levels(s)
+            if s.kind.concurrent(s, lv) == 1
+        }
     return levels
 
 
@@ -107,7 +113,7 @@ def roofline_table(
     rows = []
     for row in decode.itertuples():
         key = RunKey.of_runner(row.model, row.backend, row.scenario)
-        level = None if pd.isna(row.concurrency) else int(row.concurrency)
+        level = LevelId.of_row(row)
         if level not in batch1.get(key, set()):
             continue
         decode_bytes = stored_decode_bytes(
@@ -125,7 +131,7 @@ def roofline_table(
                 "model": row.model,
                 "backend": row.backend,
                 "scenario": row.scenario,
-                "concurrency": level,
+                **level.columns(),
                 "ci_unit": row.ci_unit,
                 "n": row.n,
                 "decode_tok_s": row.mean,
@@ -188,37 +194,46 @@ def weights_on_device(records: list[RunRecord], models: dict[str, dict]) -> dict
 
 
 def _values(group: pd.DataFrame, metrics: list[str]) -> dict:
+    """metric -> mean of the rows of one run and level; raises ValueError where a metric has two rows
+    (rows of two levels read as one: a level's identity was lost on the way)."""
     values = group.set_index("metric")["mean"]
+    if not values.index.is_unique:
+        twice = sorted(set(values.index[values.index.duplicated()]))
+        raise ValueError(
+            f"metrics {twice} have several rows at one level: rows of two levels share {LEVEL_COLUMNS}"
+        )
     return {m: (float(values[m]) if m in values and not pd.isna(values[m]) else math.nan) for m in metrics}
 
 
 def resources_table(
     summary: pd.DataFrame, models: dict[str, dict], bandwidth: dict, records: list[RunRecord]
 ) -> pd.DataFrame:
-    """One row per run that measured something (the means over its replicas; `concurrency` empty),
-    then, for a run of several levels, one row per level with only its WINDOW_METRICS. Weights
+    """One row per run that measured something (the means over its replicas; LEVEL_COLUMNS empty),
+    then, for a run of several levels, one row per level (its LevelId) with only its WINDOW_METRICS. Weights
     as weights_on_device gives them (parameter bytes in the stored precision where no record
     of the run is given)."""
     weights = weights_on_device(records, models)
     rows = []
     for (model, backend, scenario), group in summary.groupby(["model", "backend", "scenario"], sort=False):
-        run_level = group[(group.per == "run") & group.concurrency.isna()]
-        if run_level.empty:
+        own = group[(group.per == "run") & run_level(group)]
+        if own.empty:
             continue
         key = RunKey.of_runner(model, backend, scenario)
-        device = run_level["device"].iloc[0]
-        row = {"model": model, "backend": backend, "scenario": scenario, "concurrency": math.nan}
-        row |= {"levels": max(group.concurrency.dropna().nunique(), 1), "device": device}
-        row |= _values(run_level, RESOURCE_METRICS)
+        device = own["device"].iloc[0]
+        levels = group.loc[~run_level(group), LEVEL_COLUMNS].drop_duplicates()
+        row = {"model": model, "backend": backend, "scenario": scenario, **LevelId().columns()}
+        row |= {"levels": max(len(levels), 1), "device": device}
+        row |= _values(own, RESOURCE_METRICS)
         row |= weights.get(key) or {"weights_mib": models[model]["parameter_bytes"] / MIB}
         context = bandwidth.get("context_bytes")
         row["context_mib"] = context / MIB if device == "cuda" and context else math.nan
         row["beyond_weights_mib"] = row["gpu_process_peak_mib"] - row["weights_mib"]
         rows.append(row)
-        per_run = group[(group.per == "run") & group.concurrency.notna()]
-        for level, per_level in per_run.groupby("concurrency", sort=True):
+        per_run = group[(group.per == "run") & ~run_level(group)]
+        for _, per_level in per_run.groupby(LEVEL_COLUMNS, sort=True, dropna=False):
             rows.append(
-                {"model": model, "backend": backend, "scenario": scenario, "concurrency": int(level)}
+                {"model": model, "backend": backend, "scenario": scenario}
+                | LevelId.of_row(per_level.iloc[0]).columns()
                 | {"levels": row["levels"], "device": device, **_values(per_level, WINDOW_METRICS)}
             )
     return pd.DataFrame(rows, columns=RESOURCE_COLUMNS)
@@ -245,21 +260,21 @@ def near_bound(roofline: pd.DataFrame) -> pd.Series:
 
 def run_rows(resources: pd.DataFrame) -> pd.DataFrame:
     """The resources table's one row per run (memory; costs of a run of one level)."""
-    return resources[resources.concurrency.isna()]
+    return resources[run_level(resources)]
 
 
 def cost_rows(resources: pd.DataFrame) -> pd.DataFrame:
     """The rows whose energy, GPU busy and CPU time describe one level: a run of one level's own row,
-    a sweep's level rows, and a sweep's run row where its record kept no level (all its costs empty)."""
+    a run of several levels' level rows, and such a run's own row where its record kept no level (all
+    its costs empty)."""
+    own = run_level(resources)
     with_levels = set(
-        resources.loc[resources.concurrency.notna(), ["model", "backend", "scenario"]].itertuples(
-            index=False, name=None
-        )
+        resources.loc[~own, ["model", "backend", "scenario"]].itertuples(index=False, name=None)
     )
     keep = pd.Series(
         [
-            not pd.isna(r.concurrency) or (r.model, r.backend, r.scenario) not in with_levels
-            for r in resources.itertuples()
+            not is_run or (r.model, r.backend, r.scenario) not in with_levels
+            for r, is_run in zip(resources.itertuples(), own, strict=True)
         ],
         index=resources.index,
         dtype=bool,

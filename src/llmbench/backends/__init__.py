@@ -43,6 +43,15 @@ def improvements_of(name: str) -> list[str]:
     return [b for b in available() if get_backend(b).improves_on == name]
 
 
+def weight_formats(name: str) -> dict:
+    """The quantized weight formats backend `name` runs (format name -> WeightFormat of
+    models.precision): its artifact kind's, or none where it does not apply them."""
+    from ..models.precision import formats_of
+
+    backend = get_backend(name)
+    return formats_of(backend.artifact_kind) if backend.runs_weight_formats else {}
+
+
 def make_options(name: str, values: dict):
     """`backend_options.<name>` as the backend's typed Options (validated by the config schema)."""
     return get_backend(name).Options(**values)

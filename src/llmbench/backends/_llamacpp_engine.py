@@ -20,7 +20,7 @@ from .base import Generation
 # ggml_log_level in this llama.cpp: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continuation.
 # (llama_cpp/_logger.py still maps them as info=1 ... error=3: its set_verbose(False) would hide errors.)
 _LOG_WARN, _LOG_CONT = 3, 5
-_GGML_TYPE = {"f32": 0, "f16": 1, "bf16": 30}
+GGML_TYPE = {"f32": 0, "f16": 1, "bf16": 30}
 KV_OF_DTYPE = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 _FLASH = {"auto": -1, "off": 0, "on": 1}
 LOAD_MODE = {"read": 0, "mmap": 1}  # LLAMA_LOAD_MODE_NONE, LLAMA_LOAD_MODE_MMAP
@@ -216,7 +216,7 @@ class Engine:
         params.n_ubatch = min(512, params.n_ctx)
         params.kv_unified = False
         params.n_threads = params.n_threads_batch = setup.cpu_threads
-        params.type_k = params.type_v = _GGML_TYPE[setup.kv_type]
+        params.type_k = params.type_v = GGML_TYPE[setup.kv_type]
         params.flash_attn_type = _FLASH[setup.flash_attn]
         params.no_perf = True
         self.ctx = lib.llama_init_from_model(setup.model, params)

@@ -64,6 +64,7 @@ class Generation:
     start: float  # when the backend started on the request (after any lock it takes)
     token_times: list[float]  # when each output token existed (host or device clock, see backend)
     end: float
+    counted_tokens: int | None = None  # output tokens as the engine counted them, where ids are not its own
 
 
 class Backend(ABC):
@@ -82,6 +83,9 @@ class Backend(ABC):
     # Which artifact it loads: "hf" (the folder transformers loads natively), "source"
     # (the checkpoint as acquired) or a converted file ("fastllm", "llamacpp").
     artifact_kind: ClassVar[str] = "hf"
+    # Whether `models.<m>.weights` applies: the backend runs its artifact kind's quantized formats
+    # (models.precision). A server the user's command starts loads the folder as it is: False.
+    runs_weight_formats: ClassVar[bool] = True
     # backend_options the config must set for this backend to run at all.
     required_options: ClassVar[dict] = {}
     # The backend this one is the best use of (hf-compile: "hf"), or None; the report sets its
@@ -155,6 +159,11 @@ class Backend(ABC):
         """Facts about how this backend ran (library, threads, token clock, ...);
         called after measuring, so achieved figures can be reported."""
         return {}
+
+    def processes(self) -> list[int]:
+        """PIDs of other processes doing this run's work (a served backend's server), measured with the
+        worker's own by the resource sampler."""
+        return []
 
     def memory(self) -> dict:
         """The backend's own view of its device memory, in bytes (may be empty)."""

@@ -86,6 +86,12 @@ def length_problems(passes: list[Pass], expected: int, label: str = "") -> list[
     return problems
 
 
+def _level_label(level: Level) -> str:
+    if level.rate_per_s is not None:
+        return f"rate {level.rate_per_s:g}/s "
+    return "" if level.concurrency is None else f"concurrency {level.concurrency} "
+
+
 def _repeat(run_pass, s: Scenario, passes: list[Pass], spent_s: float = 0.0) -> tuple[str, float | None]:
     """Appends passes to `passes` until the stopping rule ends them (at least one); `spent_s` is measured
     time already spent on them. Returns why it stopped and the CI reached."""
@@ -166,16 +172,18 @@ def measure(
             window.close()
         spent[level] += now() - started
     measured = [
-        Level(lv, s.warmup_passes, passes[lv], *ended[lv], spent[lv], counters=counters.of(lv))
+        Level(
+            **{"concurrency": None, **kind.level_fields(s, lv)},
+            warmup_passes=s.warmup_passes,
+            passes=passes[lv],
+            stop_reason=ended[lv][0],
+            headline_ci_pct=ended[lv][1],
+            measured_s=spent[lv],
+            counters=counters.of(lv),
+        )
         for lv in levels
     ]
-    problems = [
-        p
-        for lv in measured
-        for p in length_problems(
-            lv.passes, s.output_tokens, "" if lv.concurrency is None else f"concurrency {lv.concurrency} "
-        )
-    ]
+    problems = [p for lv in measured for p in length_problems(lv.passes, s.output_tokens, _level_label(lv))]
     return Measurement(prompts=prompts, levels=measured, invalid_reasons=problems)
 
 

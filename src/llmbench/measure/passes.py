@@ -8,6 +8,8 @@ time. A pass's total runs from its first submission to its last result.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..clock import now
 from ..record import Pass, Request
+from .arrivals import arrival_offsets_s
 
 if TYPE_CHECKING:
     from ..backends.base import Backend, Generation
@@ -42,6 +45,7 @@ def request_record(
         ttft_ms=_ms(times[0] - submitted) if times else None,
         e2e_ms=_ms(last - submitted),
         itl_ms=[_ms(b - a) for a, b in pairwise(times)],
+        counted_tokens=generation.counted_tokens,
     )
 
 
@@ -52,6 +56,11 @@ def _finish(prompts, submitted, generations, origin) -> Pass:
         for i, (p, s, g) in enumerate(zip(prompts, submitted, generations, strict=True))
     ]
     return Pass(total_ms=_ms(total), requests=requests)
+
+
+def _cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def run_sequential(backend: Backend, prompts: list[list[int]], s: Scenario, level: int | None) -> Pass:
@@ -91,9 +100,37 @@ def run_wave(backend: Backend, prompts: list[list[int]], s: Scenario, level: int
     return _finish(wave, [origin] * len(wave), generations, origin)
 
 
+def run_open_loop(backend: Backend, prompts: list[list[int]], s: Scenario, level: float) -> Pass:
+    """Open loop at `level` requests/s: each prompt sent at its drawn arrival time (Poisson, or gamma with
+    `burstiness`) whether or not earlier ones finished; at most `max_concurrency` in flight (the rest wait in
+    the queue, their clock running). Each request keeps when it was scheduled (send lag = submit - scheduled)
+    and the pass the sending process's CPU seconds, so the load generator can be checked."""
+    offsets = arrival_offsets_s(len(prompts), level, s.burstiness, s.seed)
+    workers = s.max_concurrency or len(prompts)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in range(workers):  # every worker thread exists before the clock starts
+            pool.submit(time.sleep, 0.001)
+        pool.submit(lambda: None).result()
+        cpu_start, origin = _cpu_s(), now()
+        submitted, futures = [], []
+        for prompt, offset in zip(prompts, offsets, strict=True):
+            delay = origin + offset - now()
+            if delay > 0:
+                time.sleep(delay)
+            submitted.append(now())
+            futures.append(pool.submit(backend.generate, prompt, s.output_tokens))
+        generations = [f.result() for f in futures]
+    result = _finish(prompts, submitted, generations, origin)
+    result.client_cpu_s = _cpu_s() - cpu_start
+    for request, offset in zip(result.requests, offsets, strict=True):
+        request.scheduled_ms = _ms(offset)
+    return result
+
+
 # ScenarioType.runner -> the function that sends one measured pass: (backend, prompts, settings, level) -> Pass
 RUNNERS: dict[str, Callable[[Backend, list[list[int]], Scenario, int | None], Pass]] = {
     "sequential": run_sequential,
     "threads": run_threads,
     "wave": run_wave,
+    "open_loop": run_open_loop,
 }

@@ -43,6 +43,28 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
+def pid_rss_bytes(pid: int) -> int | None:
+    """Resident memory (VmRSS) of process `pid`, bytes; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """CPU time of process `pid`, user + system, all threads (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak(values: list) -> int | None:
     present = [v for v in values if v is not None]
     return max(present) if present else None
@@ -74,6 +96,7 @@ class ResourceSampler:
         self._segment: dict = {}
         self.segments: list[dict] = []  # one per open()/close(): see close()
         self.other_processes: list[dict] = []
+        self.followed: list[int] = []  # other processes doing this run's work (a served backend's server)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
@@ -94,11 +117,13 @@ class ResourceSampler:
     def _sample(self) -> dict:
         sample = dict.fromkeys(self.SERIES)
         sample["t_s"] = time.perf_counter() - self._t0
-        sample["rss_bytes"] = process_memory().get("process_rss_bytes")
+        own = process_memory().get("process_rss_bytes")
+        sample["rss_bytes"] = None if own is None else own + sum(pid_rss_bytes(p) or 0 for p in self.followed)
         processes = self._nvml(nvml.compute_processes)
         if processes is not None:
-            self.process_seen |= self.pid in processes
-            sample["gpu_process_bytes"] = processes.get(self.pid, 0)  # 0: no CUDA context (yet)
+            pids = (self.pid, *self.followed)
+            self.process_seen |= any(p in processes for p in pids)
+            sample["gpu_process_bytes"] = sum(processes.get(p, 0) for p in pids)  # 0: no CUDA context (yet)
         sample["gpu_used_bytes"] = self._nvml(nvml.used_bytes)
         if self.in_window:
             sample["gpu_util_pct"] = self._nvml(nvml.utilization_pct)
@@ -116,6 +141,14 @@ class ResourceSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):
             self._sample()
+
+    def follow(self, pid: int) -> None:
+        """Count process `pid` with this one from now on (RSS, NVML process memory, CPU time in the window):
+        a served backend's server does the run's work in another process."""
+        self.followed.append(pid)
+
+    def _cpu_s(self) -> float:
+        return cpu_seconds() + sum(pid_cpu_seconds(p) for p in self.followed)
 
     # -- phases -------------------------------------------------------------------------
     def start(self) -> None:
@@ -138,7 +171,7 @@ class ResourceSampler:
             first_sample = len(self.samples["gpu_util_pct"])
         self._segment = {
             "t": time.perf_counter(),
-            "cpu": cpu_seconds(),
+            "cpu": self._cpu_s(),
             "energy": self._nvml(nvml.energy_mj),
             "first_sample": first_sample,
             "host": host.snapshot(),
@@ -152,7 +185,7 @@ class ResourceSampler:
         self.in_window = False
         energy = self._nvml(nvml.energy_mj)
         window_s = time.perf_counter() - self._segment["t"]
-        cpu_s = cpu_seconds() - self._segment["cpu"]
+        cpu_s = self._cpu_s() - self._segment["cpu"]
         start = self._segment["energy"]
         energy_j = None if start is None or energy is None else (energy - start) / 1000.0
         with self._lock:

@@ -168,6 +168,8 @@ def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
         started = now()
         backend.load()
         record.load_s = now() - started
+        for pid in backend.processes():
+            sampler.follow(pid)
         sampler.mark("load_end")
         record.measurement = measure(backend, prompts, spec.scenario, _Window(sampler, backend))
         record.backend_info = {**backend.describe(), "concurrency_means": dict(backend_cls.concurrency_means)}

@@ -182,7 +182,10 @@ def _measurement(data: dict) -> Measurement:
         Level(
             **{
                 **lv,
-                "passes": [Pass(p["total_ms"], [Request(**r) for r in p["requests"]]) for p in lv["passes"]],
+                "passes": [
+                    Pass(p["total_ms"], [Request(**r) for r in p["requests"]], p.get("client_cpu_s"))
+                    for p in lv["passes"]
+                ],
             }
         )
         for lv in data["levels"]

@@ -23,11 +23,17 @@ class Request:
     ttft_ms: float | None
     e2e_ms: float
     itl_ms: list[float]
+    scheduled_ms: float | None = (
+        None  # open loop: when the schedule said to send it (send lag = submit - this)
+    )
+    counted_tokens: int | None = (
+        None  # served: tokens the server counted (usage); output_ids are re-tokenized
+    )
 
     @property
     def output_tokens(self) -> int:
-        """Number of output ids."""
-        return len(self.output_ids)
+        """Output tokens: the engine's count where output_ids are not its own ids, else the number of ids."""
+        return self.counted_tokens if self.counted_tokens is not None else len(self.output_ids)
 
     @property
     def tpot_ms(self) -> float | None:
@@ -41,6 +47,7 @@ class Pass:
 
     total_ms: float
     requests: list[Request]
+    client_cpu_s: float | None = None  # open loop: the sending process's CPU seconds over the pass
 
     @property
     def output_tokens(self) -> int:
@@ -78,6 +85,7 @@ class Level:
     # warm-up and measured passes, "at_end" their values after its last measured pass; empty when the
     # backend keeps none.
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    rate_per_s: float | None = None  # open loop: the intended request rate of this level
 
 
 @dataclass

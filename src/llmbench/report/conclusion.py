@@ -15,7 +15,7 @@ import math
 
 import pandas as pd
 
-from ..analyze.summary import unit_stats
+from ..analyze.summary import run_level, unit_stats
 from ..backends import improvements_of
 from ..scenario_types import SECTIONS, TYPES, types_where
 from ..stats import passes_disagree, ratio_ci
@@ -212,7 +212,7 @@ def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFra
     # "peak" the same scenario's peak (a peak of another scenario would compare unlike work).
     loop = first[SECTIONS[0]]
     loop_rows = resources.scenario == loop if loop else resources.scenario.notna()
-    loop_rows &= resources.concurrency.isna()
+    loop_rows &= run_level(resources)
     for what, column, rows in (
         ("current", "gpu_process_after_warmup_mib", loop_rows),
         ("peak", "gpu_process_peak_mib", loop_rows),

@@ -220,22 +220,23 @@ def saturation(summary: pd.DataFrame, model: str, scenario: str, backend: str) -
 
 
 def diagnosis(resources: pd.DataFrame, t: Strings) -> dict[tuple, str]:
-    """(model, backend, scenario, concurrency or None) -> what limits that run or level, from GPU busy
+    """(model, backend, scenario, LevelId) -> what limits that run or level, from GPU busy
     alone: the GPU (busy >= 80 % of the window) or the host (busy < 60 %: the GPU waited on this
     process), else both. CPU time cannot tell them apart: CUDA's spin-wait bills a host waiting on
     the GPU as CPU time, so every synchronous backend shows about one core either way; the cores
     are printed beside the verdict, never used for it. A sweep's run whose record kept no level
     gets `limited.not_per_level`."""
+    from ..analyze.summary import LevelId
     from ..analyze.tables import cost_rows
 
     verdicts = {}
     for row in cost_rows(resources).itertuples():
-        level = None if pd.isna(row.concurrency) else int(row.concurrency)
+        level = LevelId.of_row(row)
         key = (row.model, row.backend, row.scenario, level)
         cores = num(row.cpu_cores, 2)
         if row.device != "cuda":
             verdicts[key] = t.limited.cpu_device
-        elif level is None and row.levels > 1:
+        elif level.is_run and row.levels > 1:
             verdicts[key] = t.limited.not_per_level
         elif pd.isna(row.gpu_busy_pct):
             verdicts[key] = t.limited.unknown

@@ -24,6 +24,7 @@ from .article import read_article
 from .conclusion import answer, article_table, summary_points
 from .limits import limits
 from .precision import precision_points, precision_section
+from .serving import serving_context
 from .strings import Strings, load_strings
 
 
@@ -86,7 +87,9 @@ def build_context(inputs: Inputs) -> dict:
     """Everything the report templates print, computed from `inputs` in the report's language;
     raises ArticleError when the configured article file is missing or wrong."""
     t = load_strings(inputs.settings["language"])
-    summary, records = inputs.summary, inputs.records
+    # Open-loop levels (a request rate each) are read from the records by the serving block; the tables and
+    # sentences by concurrency level take the other rows (the run-level ones of open-loop runs included).
+    summary, records = _by_concurrency(inputs.summary), inputs.records
     single = summary.model.nunique() <= 1
     baseline = inputs.correctness["reference"]
     comparisons = narrative.comparisons(summary, baseline)
@@ -133,6 +136,7 @@ def build_context(inputs: Inputs) -> dict:
         "clock_note": t.clock_note if (summary.token_clock == "device").any() else "",
         "detail": tables.detail_table(summary, stop, t, single),
         **{f"{section}_analysis": sentences for section, sentences in by_section.items()},
+        "serving": serving_context(records, t),
         "memory_table": tables.memory_table(inputs.resources, t, single),
         "cost_table": tables.cost_table(inputs.resources, diagnosis, t, single),
         "roofline_intro": _roofline_intro(inputs.bandwidth, t),
@@ -240,6 +244,11 @@ def raw_facts_by_run(records: list[RunRecord], single_model: bool) -> dict[str, 
     return out
 
 
+def _by_concurrency(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows that are not an open-loop rate level."""
+    return summary[summary["rate_per_s"].isna()] if "rate_per_s" in summary else summary
+
+
 # A fact longer than this (llama.cpp's whole system_info, its buffer lines) is no part of the
 # one-line summary: it goes, verbatim, behind a <details> below it.
 SHORT_FACT_CHARS = 60
@@ -311,7 +320,7 @@ def _reference(inputs: Inputs, t: Strings):
         return None
     folder, frame = inputs.reference
     device = _reference_device(Path(folder))
-    rows = narrative.reference_rows(inputs.summary, frame, t)
+    rows = narrative.reference_rows(_by_concurrency(inputs.summary), _by_concurrency(frame), t)
     return {
         "intro": t.f("reference_intro", path=folder, device=device),
         "table": tables.Table(t.tables.reference, ["l", "l", "r", "l", "r", "r", "r", "r"], rows),

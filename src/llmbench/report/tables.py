@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..analyze.summary import LevelId
 from ..record import RunRecord
 from ..scenario_types import Scenario, types_where
 from ..stats import passes_disagree
@@ -255,25 +256,27 @@ def memory_table(resources: pd.DataFrame, t: Strings, single_model: bool) -> Tab
 
 
 def cost_table(resources: pd.DataFrame, diagnosis: dict, t: Strings, single_model: bool) -> Table:
-    """Per run, and per level of a sweep: energy, GPU busy and host CPU per output token, the CPU
-    cores (CPU s / window s), and the verdict on what limits it."""
+    """Per run, and per level of a run of several (a sweep's concurrency, an open loop's rate): energy,
+    GPU busy and host CPU per output token, the CPU cores (CPU s / window s), and the verdict on what
+    limits it."""
     from ..analyze.tables import cost_rows
 
     columns = ["energy_j_per_output_token", "gpu_busy_pct", "cpu_ms_per_output_token", "cpu_cores"]
+    rates = "rate_per_s" in resources and resources["rate_per_s"].notna().any()
     table = Table(
-        [t.columns.run, t.columns.concurrency]
+        [t.columns.run, t.columns.level if rates else t.columns.concurrency]
         + [t.resource_headers[c] for c in columns]
         + [t.columns.limited_by],
         ["l", "r", "r", "r", "r", "r", "l"],
     )
     for row in cost_rows(resources).itertuples():
         label = run_label(row.model, row.backend, row.scenario, single_model)
-        level = None if pd.isna(row.concurrency) else int(row.concurrency)
+        level = LevelId.of_row(row)
         verdict = diagnosis.get((row.model, row.backend, row.scenario, level), NONE)
         table.rows.append(
             [
                 _cell(label),
-                NONE if level is None else str(level),
+                level.text() or NONE,
                 num(row.energy_j_per_output_token, 3),
                 num(row.gpu_busy_pct, 0),
                 num(row.cpu_ms_per_output_token, 2),
@@ -290,12 +293,19 @@ def _mib(n_bytes: float) -> str:
     return num(mib, 0 if mib >= 100 else 2)
 
 
+def _level_suffix(level: LevelId, t: Strings) -> str:
+    """A run label's level: " (concurrency 4)", " (0.5/s)", or "" for the run itself."""
+    if level.concurrency is not None:
+        return f" ({t.columns.concurrency} {level.concurrency})"
+    return f" ({level.text()})" if level.rate_per_s is not None else ""
+
+
 def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) -> Table:
     """Per run (and level): decode bytes (MiB, as every memory figure), decode tok/s ± 95 % CI, the bound (tok/s), the
     fraction of it reached with its CI, and a note; columns without a value left out."""
     table = Table(t.tables.roofline, ["l", "r", "r", "r", "r", "l"])
     for row in roofline.itertuples():
-        level = "" if pd.isna(row.concurrency) else f" ({t.columns.concurrency} {int(row.concurrency)})"
+        level = _level_suffix(LevelId.of_row(row), t)
         fraction = pct(row.fraction) if not pd.isna(row.fraction) else NONE
         if not pd.isna(row.fraction_low):
             fraction += f" ({pct(row.fraction_low)}–{pct(row.fraction_high)})"  # "0.8 % (1 %–1 %)" hid it
@@ -314,12 +324,14 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
 
 
 def agreement_rows_table(verdicts: pd.DataFrame, t: Strings) -> Table:
-    """Per scenario and backend: identical outputs ("–" for the reference itself), prefix and forced
+    """Per scenario and backend: identical outputs ("–" for the reference itself, and where no output of the
+    reference backend was there to compare with: a config without it printed "0/12"), prefix and forced
     agreement, the largest gap to the argmax with its median and 90th percentile over outputs, the
     null (the reference backend's largest gap), the earliest divergence and the verdict."""
     table = Table(t.tables.agreement, ["l", "l", "r", "r", "r", "r", "r", "r", "l"])
     for row in verdicts.itertuples():
-        identical = NONE if row.backend == row.reference else f"{int(row.identical)}/{int(row.outputs)}"
+        compared = row.backend != row.reference and not pd.isna(row.prefix_agreement)
+        identical = f"{int(row.identical)}/{int(row.outputs)}" if compared else NONE
         if row.disagrees:
             verdict = f"**{t.verdict.disagrees}**"
         elif row.beyond_null:

@@ -232,3 +232,30 @@ def test_gap_quantiles_are_over_each_outputs_largest_miss():
     assert summary.gap_p50 == pytest.approx(0.2) and summary.gap_p90 == pytest.approx(0.36)
     assert summary.forced_max_gap == pytest.approx(0.4)
     assert pd.isna(summary.null_max_gap) and not summary.beyond_null  # no reference outputs: no null
+
+
+@pytest.mark.parametrize("reference_ran", [True, False])
+def test_identical_outputs_are_counted_only_against_a_reference_that_ran(reference_ran):
+    """served-cpu.yaml runs no hf, its reference: the table said "0/12 identical" where nothing was compared."""
+    from llmbench.report.strings import load_strings
+    from llmbench.report.tables import agreement_rows_table
+
+    row = {
+        "model": "m",
+        "scenario": "s",
+        "backend": "llamacpp",
+        "reference": "hf",
+        "concurrency": None,
+        "query_index": 0,
+        "occurrences": 3,
+        "tokens": 10,
+        "first_divergence": None,
+        "prefix_agreement": 1.0 if reference_ran else None,
+        "token_agreement": 1.0 if reference_ran else None,
+        "forced_agreement": 1.0,
+        "forced_first_miss": None,
+        "forced_max_gap": 0.0,
+        "forced_top12_median": 0.2,
+    }
+    table = agreement_rows_table(verdicts(pd.DataFrame([row]), 0.9), load_strings("en"))
+    assert table.rows[0][2] == ("3/3" if reference_ran else "–")

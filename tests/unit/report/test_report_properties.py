@@ -28,6 +28,12 @@ def value_of(key: str, schema: dict):
         return st.lists(st.sampled_from([1, 2, 3, 4, 8]), min_size=1, max_size=3, unique=True)
     if key == "output_tokens":
         return st.integers(2, 4)
+    if key == "rates":
+        return st.lists(st.sampled_from([0.5, 1, 2, 4]), min_size=1, max_size=3, unique=True)
+    if key == "slo":
+        return st.fixed_dictionaries(
+            {"ttft_ms": st.sampled_from([5, 500]), "tpot_ms": st.sampled_from([1, 50])}
+        )
     kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     if "boolean" in kinds:
         return st.booleans()
@@ -60,7 +66,7 @@ def scenario_settings(draw, backends):
         settings["backends"] = draw(st.lists(st.sampled_from(backends), min_size=1, unique=True))
     settings["output_tokens"] = settings.get("output_tokens", 3)
     settings["requests"] = (
-        min(settings.get("requests", 2), 3) if kind == "fixed" else settings.get("requests")
+        min(settings.get("requests", 2), 3) if kind in ("fixed", "open-loop") else settings.get("requests")
     )
     settings = {k: v for k, v in settings.items() if v is not None or k == "target_ci_pct"}
     return settings

@@ -23,14 +23,16 @@ maps (no tensor name is spelt out here):
 Matrices are written in the run dtype (float32, float16 or bfloat16); 1-D
 tensors (norm weights, biases) stay float32, as llama.cpp's converter writes them.
 
-The vocabulary: llmbench hands llama.cpp token ids, never text, but llama.cpp
-refuses a file without a vocabulary whose size matches the embedding. The file
-gets a SentencePiece-type ("llama") vocabulary of exactly vocab_size unique
-dummy pieces (`<unk>`, `<s>`, `</s>` at the config's ids, `<0x0A>` so that
-llama.cpp finds a newline token, `[id]` elsewhere), because that type needs no
-merges and no pre-tokenizer, and no dummy piece spells one of the texts that
-llama.cpp takes for an end-of-generation token: its end-of-generation set is
-exactly the config's EOS id. It cannot tokenize real text: never pass text.
+The vocabulary: llmbench hands llama.cpp token ids, but llama.cpp refuses a file
+without a vocabulary whose size matches the embedding. The file gets a
+SentencePiece-type ("llama") vocabulary of exactly vocab_size unique dummy pieces
+(`<unk>`, `<s>`, `</s>` at the config's ids, `<0x0A>` so that llama.cpp finds a
+newline token, elsewhere one character of its own per id, `plans.dummy_piece`),
+because that type needs no merges and no pre-tokenizer, and no dummy piece spells
+one of the texts that llama.cpp takes for an end-of-generation token: its
+end-of-generation set is exactly the config's EOS id. It cannot tokenize real text;
+a text of its pieces (no space prefix is added) it tokenizes back to exactly their
+ids, which is how `llamacpp-server` sends ids through a server that takes text.
 
 Tensors are streamed: every tensor's shape is read first (safetensors headers,
 or a memory-mapped `torch.load` of `pytorch_model*.bin`), the header and tensor

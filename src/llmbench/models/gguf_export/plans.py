@@ -231,24 +231,38 @@ def plan_for(config: dict) -> Plan:
     )
 
 
+# The first dummy piece's code point (CJK, not whitespace, not ▁); pieces run on from it,
+# the UTF-16 surrogates skipped.
+FIRST_PIECE = 0x4E00
+_SURROGATES = range(0xD800, 0xE000)
+
+
+def dummy_piece(token_id: int) -> str:
+    """The dummy piece of `token_id`: one character of its own, so that a text of pieces is
+    tokenized back to exactly its ids (no two pieces make a third; nothing falls back to bytes)."""
+    code = FIRST_PIECE + token_id
+    return chr(code + len(_SURROGATES) if code >= _SURROGATES.start else code)
+
+
 def write_vocabulary(writer: gguf.GGUFWriter, size: int, special: dict[str, int]) -> str:
-    """A SentencePiece-type vocabulary of exactly `size` unique dummy pieces."""
+    """A SentencePiece-type vocabulary of exactly `size` unique dummy pieces (`dummy_piece`)."""
     for kind, token_id in special.items():
         if not 0 <= token_id < size:
             raise ValueError(f"config.json: {kind}_token_id {token_id} is outside the vocabulary of {size}")
     if 0 not in (special.get("bos"), special.get("eos")):
         special = {"unk": 0, **special}  # SentencePiece's convention, and the pad id of llmbench's models
-    tokens = [f"[{i}]" for i in range(size)]
+    tokens = [dummy_piece(i) for i in range(size)]
+    ordinary = set(tokens)
     types = [gguf.TokenType.NORMAL] * size
     for kind, text, kind_type in (
         ("unk", "<unk>", gguf.TokenType.UNKNOWN),
         ("bos", "<s>", gguf.TokenType.CONTROL),
         ("eos", "</s>", gguf.TokenType.CONTROL),
     ):
-        if kind in special and tokens[special[kind]].startswith("["):
+        if kind in special and tokens[special[kind]] in ordinary:
             tokens[special[kind]], types[special[kind]] = text, kind_type
     # llama.cpp looks up SentencePiece's newline byte piece (and warns without one): the last free id.
-    newline = max(i for i in range(size) if tokens[i].startswith("["))
+    newline = max(i for i in range(size) if tokens[i] in ordinary)
     tokens[newline], types[newline] = "<0x0A>", gguf.TokenType.BYTE
     writer.add_tokenizer_model("llama")
     writer.add_token_list(tokens)
@@ -265,4 +279,6 @@ def write_vocabulary(writer: gguf.GGUFWriter, size: int, special: dict[str, int]
     # Nothing may be added to the ids llmbench hands over (they are never text anyway).
     writer.add_add_bos_token(False)
     writer.add_add_eos_token(False)
+    # No "▁" put before a text (it has no piece and would fall back to bytes that have none either).
+    writer.add_add_space_prefix(False)
     return "llama (SentencePiece type), dummy pieces"

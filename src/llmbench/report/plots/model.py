@@ -9,6 +9,7 @@ import matplotlib.ticker
 import pandas as pd
 import seaborn as sns
 
+from ...analyze.summary import LevelId, run_level
 from ...analyze.tables import coarse_clock_runs, near_bound
 from ...record import RunRecord
 from ...record.placement import device_clock
@@ -166,6 +167,12 @@ MEMORY_BARS = [
 ]
 
 
+def _levels(frame: pd.DataFrame) -> pd.Series:
+    """Per row of a table with LEVEL_COLUMNS, its level as a label suffix: " (4)", " (0.5/s)" or ""."""
+    texts = [LevelId.of_row(row).text() for _, row in frame.iterrows()]
+    return pd.Series([f" ({x})" if x else "" for x in texts], index=frame.index, dtype=object)
+
+
 def plot_resources(
     resources: pd.DataFrame, roofline: pd.DataFrame, model: str, path: str, t: Strings
 ) -> None:
@@ -175,9 +182,8 @@ def plot_resources(
     fig, axes = plt.subplots(
         1, 3, figsize=(18, 0.4 * max(len(resources), 2) + 2.2), gridspec_kw={"wspace": 0.9}
     )
-    level = resources["concurrency"].map(lambda c: "" if pd.isna(c) else f" ({int(c)})")
-    label = resources["backend"] + " / " + resources["scenario"] + level
-    runs = resources["concurrency"].isna()
+    label = resources["backend"] + " / " + resources["scenario"] + _levels(resources)
+    runs = run_level(resources)
     memory = pd.DataFrame(
         [
             {"run": run, t.plot.legend_measure: t.plot.measures[m], "MiB": value}
@@ -224,8 +230,7 @@ def _roofline_bars(ax, roofline: pd.DataFrame, t: Strings) -> None:
     fractions = roofline.dropna(subset=["fraction"])
     if fractions.empty:
         return not_measured(ax, t.plot.roofline, t.plot.roofline_missing)
-    level = fractions["concurrency"].map(lambda c: "" if pd.isna(c) else f" ({int(c)})")
-    runs = list(fractions["backend"] + " / " + fractions["scenario"] + level)
+    runs = list(fractions["backend"] + " / " + fractions["scenario"] + _levels(fractions))
     percent = list(100 * fractions["fraction"])
     doubtful = list(near_bound(fractions))
     trusted = [p for p, d in zip(percent, doubtful, strict=True) if not d]

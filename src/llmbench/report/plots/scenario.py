@@ -13,6 +13,7 @@ from ...scenario_types import types_where
 from ...stats import passes_disagree
 from ..strings import Strings
 from . import save, setup
+from .rates import plot_rates
 
 
 def _label(runs: pd.DataFrame) -> pd.Series:
@@ -30,6 +31,8 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -
     runs = summary[summary["scenario"] == scenario].copy()
     if runs["scenario_type"].isin(types_where(swept=True)).all():
         return plot_sweep(runs, scenario, path, t)
+    if runs["rate_per_s"].notna().any():
+        return plot_rates(runs, scenario, path, t)
     runs["run"] = _label(runs)
     labels = list(dict.fromkeys(runs["run"]))
     panels = [("total_ms", t.plot.pass_time), ("output_tokens_per_s", t.plot.throughput)]
