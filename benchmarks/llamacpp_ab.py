@@ -13,7 +13,6 @@ Prints min and median ms per round. Used for docs/results/cpu-overhead/README.md
 
 import argparse
 import os
-import statistics
 import sys
 import threading
 import time
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness_overhead as ho  # noqa: E402
 from bare_paths import LlamaCppBare  # noqa: E402
-from llamacpp_kv_ab import made_with  # noqa: E402
+from llamacpp_kv_ab import alternate, made_with, print_min_median  # noqa: E402
 
 from llmbench.backends._llamacpp_engine import Request  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
@@ -73,16 +72,7 @@ def main() -> None:
         "direct-thread": in_thread,
         "threaded": lambda: [backend.generate(p, 64) for p in prompts],
     }
-    times = {name: [] for name in variants}
-    for _ in range(reps):
-        for name, run in variants.items():
-            started = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - started)
-    for name, values in times.items():
-        print(
-            f"{name:14s} min {min(values) * 1000:7.1f} ms  median {statistics.median(values) * 1000:7.1f} ms"
-        )
+    print_min_median(alternate(variants, reps))
     os._exit(0)
 
 

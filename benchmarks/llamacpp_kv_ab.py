@@ -64,6 +64,26 @@ def engine_round(engine, prompts, n: int):
     return [r.output for r in requests]
 
 
+def alternate(variants: dict, reps: int) -> dict[str, list[float]]:
+    """`reps` rounds, each calling every variant once in order; seconds per call, by variant."""
+    times = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, run in variants.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def print_min_median(times: dict[str, list[float]]) -> None:
+    """One line per variant: min and median ms."""
+    width = max(map(len, times)) + 1
+    for name, values in times.items():
+        print(
+            f"{name:{width}s} min {min(values) * 1000:7.1f} ms  median {statistics.median(values) * 1000:7.1f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,17 +112,9 @@ def main() -> None:
         return context.run(prompts, n) if name.startswith("bare") else engine_round(context, prompts, n)
 
     same = len({str(run(name)) for name in contexts}) == 1
-    times = {name: [] for name in contexts}
-    for _ in range(cli.reps):
-        for name in contexts:
-            started = time.perf_counter()
-            run(name)
-            times[name].append(time.perf_counter() - started)
+    times = alternate({name: (lambda name=name: run(name)) for name in contexts}, cli.reps)
     print(f"batch {b}, flash attention {cli.flash_attn}, {cli.reps} rounds; ids the same: {same}")
-    for name, values in times.items():
-        print(
-            f"{name:15s} min {min(values) * 1000:7.1f} ms  median {statistics.median(values) * 1000:7.1f} ms"
-        )
+    print_min_median(times)
     os._exit(0)
 
 
