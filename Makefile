@@ -9,16 +9,24 @@ INSTALLED := $(VENV)/.installed
 # build where the machine provides one (as here). To force a CPU build
 # elsewhere: make TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 TORCH_INDEX_URL ?=
+# llama-cpp-python is compiled here (PyPI has only its sdist), for the CPU features the kernel
+# reports rather than -march=native, which died with SIGILL on VMs (envs/ggml_cpu_flags.py says
+# why). Options of your own in CMAKE_ARGS (e.g. -DGGML_CUDA=on) come after and win. No pip
+# cache: a wheel cached from another build's flags would be reused silently.
+LLAMA_CPP_CMAKE_ARGS ?= $(shell $(PYTHON) envs/ggml_cpu_flags.py)
 pin = $(shell $(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print(" ".join($(1)))')
 
 .PHONY: run test test-fast faults lint format clean
 .DEFAULT_GOAL := run
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml envs/ggml_cpu_flags.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) \
 		'$(call pin,[d for d in p["project"]["dependencies"] if d.startswith("torch==")])'
+	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS) $$CMAKE_ARGS" $(BIN)/pip install --quiet --no-cache-dir \
+		--no-deps --force-reinstall \
+		'$(call pin,[d for d in p["project"]["dependencies"] if d.startswith("llama-cpp-python==")])'
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps $(call pin,p["tool"]["llmbench"]["no-deps"])
 	touch $@
@@ -66,12 +74,12 @@ faults: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules
-	$(BIN)/ruff check src scripts tests benchmarks
-	$(BIN)/ruff format --check src scripts tests benchmarks
+	$(BIN)/ruff check src scripts tests benchmarks envs
+	$(BIN)/ruff format --check src scripts tests benchmarks envs
 
 format: $(INSTALLED)
 	$(BIN)/snakefmt Snakefile rules
-	$(BIN)/ruff format src scripts tests benchmarks
+	$(BIN)/ruff format src scripts tests benchmarks envs
 
 clean:
 	rm -rf results logs .snakemake report.html
