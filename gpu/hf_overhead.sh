@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # ON the GPU machine, from the project root, detached: transformers' harness overhead on the GPU (issue #28), no
-# Prepared 2026-12-06, NOT RUN: no device machine could be started in 15 tries between 23:48 and 00:42 UTC (each refusal cost 15-90 s of device time).
 # staging needed (the image has torch + transformers). Outputs in /tmp/hfo; /tmp/hfo/done at the end.
 set -u
 O=/tmp/hfo; mkdir -p $O
-src=$PWD; rm -rf /tmp/wk; cp -a "$src" /tmp/wk && cd /tmp/wk || exit 1
+src=$PWD; rm -rf /tmp/wk /tmp/hfo/done; cp -a "$src" /tmp/wk && cd /tmp/wk || exit 1
 export PYTHONPATH=$PWD/src
 { date -u +%T; git rev-parse HEAD; git status --short; nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; nproc
   python3 -c "import torch, transformers; print(torch.__version__, transformers.__version__)"; } > $O/env.txt 2>&1
 t0=$SECONDS
 python3 -c "
 from pathlib import Path
+from dataclasses import replace
 from llmbench.models.presets import get_preset
 from llmbench.models.synthetic import build_synthetic_model
-build_synthetic_model(Path('/tmp/m6b'), get_preset('chatglm2-6b-shape'), seed=0, dtype='float16')" > $O/build.log 2>&1
+# ChatGLM2-6B's sizes in Llama format: a chatglm2-format folder needs trust_remote_code.
+build_synthetic_model(Path('/tmp/m6b'), replace(get_preset('chatglm2-6b-shape'), architecture='llama'), seed=0, dtype='float16')" > $O/build.log 2>&1
 echo "model build rc=$? $((SECONDS - t0)) s" >> $O/env.txt
 for spec in "hf 2 110" "hf-compile 4 80"; do
   set -- $spec
