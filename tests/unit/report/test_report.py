@@ -214,10 +214,12 @@ def test_the_answer_marks_a_backend_that_computes_wrongly_and_names_each_best_sc
     assert "computes wrongly" not in concurrency.split("Highest")[0]  # its threads outputs were right
     best = concurrency.split("Highest output throughput: ")[1]
     assert re.search(
-        r"fastllm [\d,.]+ ± [\d,.]+ tok/s \(2 processes; passes: median [\d,.]+, [\d,.]+–[\d,.]+; sweep, concurrency \d\) \(fastllm computes wrongly",
+        r"fastllm [\d,.]+ \([\d,.]+–[\d,.]+\) tok/s \(2 processes; passes: median [\d,.]+, [\d,.]+–[\d,.]+; sweep, concurrency \d\) \(fastllm computes wrongly",
         best,
     ), best
-    assert re.search(r"hf [\d,.]+ ± [\d,.]+ tok/s \([^)]*; sweep, concurrency \d\)(;|\.$)", best), best
+    assert re.search(r"hf [\d,.]+ \([\d,.]+–[\d,.]+\) tok/s \([^)]*; sweep, concurrency \d\)(;|\.$)", best), (
+        best
+    )
 
 
 def test_the_answer_says_slower_and_not_significant_where_the_numbers_do(tmp_path):
