@@ -55,6 +55,30 @@ def test_a_bandwidth_from_another_gpu_draws_no_bound():
     assert math.isnan(roofline.iloc[0].bound_tok_s) and "torch sees no CUDA device" in roofline.iloc[0].note
 
 
+@pytest.mark.parametrize("gpu", [False, True])
+def test_each_roofline_row_says_whose_memory_bounds_it(gpu):
+    """A CPU-only run drew a bound while the roofline section spoke of the GPU's bandwidth: each row
+    now names the memory whose copy bandwidth bounds it (host for a CPU run), and none without a bound."""
+    records = [record("hf", "loop", scenario("loop", output_tokens=4), gpu=gpu)]
+    bandwidth = BANDWIDTH if gpu else {**BANDWIDTH, "device": "cpu", "uuid": None, "name": "cpu"}
+    roofline, _ = tables(records, bandwidth)
+    assert roofline.iloc[0].bound_memory == ("gpu" if gpu else "host") and roofline.iloc[0].fraction > 0
+    elsewhere, _ = tables(records, {**bandwidth, "device": "cuda" if not gpu else "cpu", "uuid": "GPU-other"})
+    assert math.isnan(elsewhere.iloc[0].fraction) and elsewhere.iloc[0].bound_memory == ""
+
+
+def test_a_decode_rate_from_a_token_clock_too_coarse_for_it_is_marked_in_the_roofline():
+    """FastLLM's batch-1 bar reached ~3,062 % of the bound from TPOTs its 0.58 ms token clock cannot
+    resolve; the limits call those TPOTs artefacts, and the roofline row says so (clock_coarse)."""
+    loop = scenario("loop", output_tokens=4)
+    runs = (("hf", "loop", 1.0), ("fastllm", "loop", 40.0), ("fastllm", "slow", 1.0))
+    records = [record(b, name, loop, speed=v) for b, name, v in runs]
+    summary = summary_table(records)
+    roofline = roofline_table(summary, records, MODELS, {**BANDWIDTH, "device": "cpu", "uuid": None})
+    coarse = {(r.backend, r.scenario): r.clock_coarse for r in roofline.itertuples()}
+    assert coarse == {("hf", "loop"): False, ("fastllm", "loop"): True, ("fastllm", "slow"): False}
+
+
 def test_memory_is_split_into_weights_and_what_lies_beyond_them():
     _, resources = tables([record("hf", "loop", scenario("loop", output_tokens=4), gpu=True)])
     row = resources.iloc[0]
