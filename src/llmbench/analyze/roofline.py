@@ -39,7 +39,7 @@ BOUND_MEMORY = {"cpu": "host", "cuda": "gpu"}
 
 
 def bound_memory(bandwidth: dict) -> str:
-    """"host" or "gpu": whose memory `bandwidth` (measure.bandwidth's result) was copied in; raises
+    """Whose memory `bandwidth` (measure.bandwidth's result) was copied in: "host" or "gpu"; raises
     KeyError for a device it does not know."""
     return BOUND_MEMORY[bandwidth.get("device", "cuda")]
 

@@ -261,7 +261,9 @@ def coarse_clock_runs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float
 def clock_coarse(roofline: pd.DataFrame) -> pd.Series:
     """Per row of the roofline table: whether its decode rate is a clock artefact (column
     `clock_coarse`; False in a table written before it had one)."""
-    column = roofline["clock_coarse"] if "clock_coarse" in roofline else pd.Series(False, index=roofline.index)
+    column = (
+        roofline["clock_coarse"] if "clock_coarse" in roofline else pd.Series(False, index=roofline.index)
+    )
     return column.fillna(False).astype(bool)
 
 
