@@ -293,6 +293,33 @@ def test_a_rate_interval_is_cut_at_zero_and_the_figure_says_so(monkeypatch):
     assert any("the 95 % CI of fastllm is cut at 0" in text.get_text() for text in fig.texts)
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.floats(1.0, 1e12))
+def test_an_interval_far_past_its_bar_squeezes_no_other_bar(monkeypatch, past):
+    """Two processes of FastLLM 20x apart gave its pass time a log-scale CI up to 59,044 ms beside bars
+    of 40-900 ms: a panel ends at most AXIS_PAST_MEAN x its largest mean, a whisker past it is cut at the
+    end and labelled with where it ends, and each bar keeps its own length."""
+    from llmbench.report.plots.scenario import AXIS_PAST_MEAN
+
+    drawn = _drawn(monkeypatch)
+    loop = scenario("loop", output_tokens=4)
+    records = [record(b, "loop", loop, speed=v) for b, v in (("hf", 1.0), ("fastllm", 2.0))]
+    summary = summary_table(records)
+    fastllm = summary.backend == "fastllm"
+    summary.loc[fastllm, "ci95_high"] = summary.loc[fastllm, "mean"] * past
+    plot_scenario(summary, "loop", "loop.png", load_strings("en"))
+    for ax, metric in zip(drawn["loop.png"].axes, ("total_ms", "output_tokens_per_s"), strict=True):
+        rows = summary[summary.metric == metric].set_index("backend")
+        end = ax.get_xlim()[1]
+        assert end <= AXIS_PAST_MEAN * rows["mean"].max() * (1 + 1e-9)
+        ends = [x for c in ax.collections for seg in c.get_segments() for x, _ in seg]
+        assert ends and max(ends) <= end * (1 + 1e-9)
+        bars = sorted(p.get_width() for p in ax.patches if p.get_width() > 0)
+        assert bars == pytest.approx(sorted(rows["mean"]))
+        cut = rows.loc["fastllm", "ci95_high"] > end
+        assert any(t.get_text().startswith("→ ") for t in ax.texts) == cut
+
+
 @pytest.mark.parametrize("gpu", [False, True])
 def test_every_memory_bar_can_be_seen_and_the_legend_hides_none(tmp_path, gpu, monkeypatch):
     """3 MiB of weights beside 300 MiB of RSS was a bar one pixel wide, and the legend sat under
