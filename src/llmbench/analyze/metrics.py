@@ -20,8 +20,8 @@ MIB = 2**20
 
 @dataclass(frozen=True)
 class Metric:
-    """A named metric: its unit, what one sample is (`per`), what it measures, and whether higher is
-    better."""
+    """A named metric: its unit, what one sample is (`per`), what it measures, whether higher is
+    better, and whether it can be negative."""
 
     name: str
     unit: str
@@ -30,6 +30,9 @@ class Metric:
     higher_is_better: bool = False
     # How a process's passes make its one value (see process_value): None, the mean of its pass means.
     of_passes: Callable[[list[Pass]], float] | None = None
+    # A time, rate, size or count: never below 0, so its 95 % CI is taken on the log scale
+    # (stats.positive_interval) and never reaches below 0. False: the plain t interval.
+    positive: bool = True
 
 
 def tokens_over_time(count: Callable[[Pass], int]) -> Callable[[list[Pass]], float]:

@@ -33,6 +33,17 @@ def stored_bits(record) -> float | None:
 NEAR_BOUND = 0.95
 
 
+# Which memory's copy bandwidth bounds a run, by the device the bandwidth was measured on: a CPU run
+# reads its weights from host memory (RAM), a GPU run from its GPU's memory.
+BOUND_MEMORY = {"cpu": "host", "cuda": "gpu"}
+
+
+def bound_memory(bandwidth: dict) -> str:
+    """Whose memory `bandwidth` (measure.bandwidth's result) was copied in: "host" or "gpu"; raises
+    KeyError for a device it does not know."""
+    return BOUND_MEMORY[bandwidth.get("device", "cuda")]
+
+
 def bound_tokens_per_s(bandwidth_bytes_per_s: float, decode_bytes: int) -> float:
     """The batch-1 decode rate if reading the weights were the only cost."""
     return bandwidth_bytes_per_s / decode_bytes

@@ -158,10 +158,13 @@ def _labelled(replicas: list[RunRecord], texts) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
-def _stats(groups: list[list[list[float]]], replica_values: list[float] | None = None) -> dict:
+def _stats(
+    groups: list[list[list[float]]], replica_values: list[float] | None = None, positive: bool = False
+) -> dict:
     """groups: per replica, per pass, the samples. Units are replicas if there are several, each
     `replica_values`' entry (metrics.process_value) or the mean of its pass means. `samples` counts
-    distinct values: requests of one batch share one stamp, and percentiles need that many."""
+    distinct values: requests of one batch share one stamp, and percentiles need that many. A
+    `positive` metric's CI is UnitStats.of's log-scale interval (never below 0)."""
     replicas = [[p for p in passes if p] for passes in groups]
     kept = [i for i, passes in enumerate(replicas) if passes]
     replicas = [replicas[i] for i in kept]
@@ -178,12 +181,9 @@ def _stats(groups: list[list[list[float]]], replica_values: list[float] | None =
         )
     else:
         unit, units = "pass", pass_means[0]
-    stats = UnitStats.of(units)
-    if unit == "pass" and replica_values is not None and stats.n:
-        # one process: its value by the metric's rule (a rate: tokens / time), the passes' spread
-        value = replica_values[kept[0]]
-        half = (stats.ci95_high - stats.ci95_low) / 2
-        stats = UnitStats(stats.n, value, stats.std, value - half, value + half)
+    # one process: its value by the metric's rule (a rate: tokens / time), the passes' spread
+    one = unit == "pass" and replica_values is not None and not math.isnan(replica_values[kept[0]])
+    stats = UnitStats.of(units, positive, estimate=replica_values[kept[0]] if one else None)
     within = [np.var(m, ddof=1) for m in pass_means if len(m) > 1]
     return {
         "ci_unit": unit,
@@ -235,7 +235,7 @@ def run_rows(replicas: list[RunRecord]) -> list[dict]:
             "metric": name,
             "unit": metric.unit,
             "per": metric.per,
-            **_stats(groups, replica_values),
+            **_stats(groups, replica_values, metric.positive),
         }
 
     values = [run_values(r) for r in measured]

@@ -23,7 +23,7 @@ import pandas as pd
 from ..backends import get_backend
 from ..record import RunKey, RunRecord, placement
 from .metrics import MIB, WINDOW_METRICS
-from .roofline import NEAR_BOUND, bound_tokens_per_s, stored_bits, stored_decode_bytes
+from .roofline import NEAR_BOUND, bound_memory, bound_tokens_per_s, stored_bits, stored_decode_bytes
 from .summary import LEVEL_COLUMNS, LevelId, run_level
 
 ROOFLINE_COLUMNS = [
@@ -43,6 +43,8 @@ ROOFLINE_COLUMNS = [
     "fraction_high",
     "note",
     "token_clock",
+    "bound_memory",
+    "clock_coarse",
 ]
 RESOURCE_METRICS = [
     "gpu_process_after_load_mib",
@@ -104,8 +106,10 @@ def roofline_table(
 ) -> pd.DataFrame:
     """One row per batch-1 decode figure; `fraction` empty (with a note) where the
     bandwidth was not measured on the device that ran. Decode bytes are in the precision the
-    run's weights are stored in (RunSpec.bits_per_weight, scales included)."""
-    batch1, gpus = _batch1_levels(records), _gpus(records)
+    run's weights are stored in (RunSpec.bits_per_weight, scales included). `bound_memory` says whose
+    memory bounds the row ("host" for a CPU run, "gpu"; empty without a bound), `clock_coarse` whether
+    its decode rate comes from a token clock too coarse for it (coarse_clock_runs: a clock artefact)."""
+    batch1, gpus, coarse = _batch1_levels(records), _gpus(records), coarse_clock_runs(summary)
     stored = {r.key: (r.spec.dtype, stored_bits(r)) for r in records if r.spec is not None}
     measured_on = "cpu" if bandwidth.get("device") == "cpu" else bandwidth.get("uuid")
     # only runs whose every replica measured valid lengths: an invalid or partial run is no rate
@@ -139,12 +143,14 @@ def roofline_table(
                 "decode_ci95_high": row.ci95_high,
                 "decode_bytes": decode_bytes,
                 "bound_tok_s": bound,
-                # shown as low–high: not below 0, where a t interval over few noisy units can reach
+                # shown as low–high; the rate's interval is on the log scale, so never below 0
                 "fraction": row.mean / bound,
-                "fraction_low": max(row.ci95_low, 0.0) / bound,
+                "fraction_low": row.ci95_low / bound,
                 "fraction_high": row.ci95_high / bound,
                 "note": note,
                 "token_clock": row.token_clock,
+                "bound_memory": "" if math.isnan(bound) else bound_memory(bandwidth),
+                "clock_coarse": (row.model, row.backend, row.scenario) in coarse,
             }
         )
     return pd.DataFrame(rows, columns=ROOFLINE_COLUMNS)
@@ -250,6 +256,15 @@ def coarse_clock_runs(summary: pd.DataFrame) -> dict[tuple[str, str, str], float
         .min()
     )
     return {k: float(v) for k, v in tpot.items() if k in clock.index and v < 2 * clock[k]}
+
+
+def clock_coarse(roofline: pd.DataFrame) -> pd.Series:
+    """Per row of the roofline table: whether its decode rate is a clock artefact (column
+    `clock_coarse`; False in a table written before it had one)."""
+    column = (
+        roofline["clock_coarse"] if "clock_coarse" in roofline else pd.Series(False, index=roofline.index)
+    )
+    return column.fillna(False).astype(bool)
 
 
 def near_bound(roofline: pd.DataFrame) -> pd.Series:

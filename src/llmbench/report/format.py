@@ -18,12 +18,15 @@ def num(value, digits: int = 1) -> str:
 
 
 def ci(mean, low, high, digits: int = 1) -> str:
-    """`mean ± half-width` of a symmetric interval, or the mean alone without one."""
+    """`mean ± half-width` of a symmetric interval, `mean (low–high)` of an asymmetric one (a time's or
+    rate's log-scale interval: its half-width would reach below 0 again), the mean alone without one."""
     if missing(mean):
         return NONE
     if missing(low) or missing(high):
         return num(mean, digits)
-    return f"{num(mean, digits)} ± {num((high - low) / 2, digits)}"
+    if math.isclose(high - mean, mean - low, rel_tol=1e-6, abs_tol=1e-12):
+        return f"{num(mean, digits)} ± {num((high - low) / 2, digits)}"
+    return f"{num(mean, digits)} ({num(low, digits)}–{num(high, digits)})"
 
 
 def pct(fraction, digits: int = 1) -> str:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import __version__
 from ..analyze.agreement import verdicts as agreement_verdicts
+from ..analyze.roofline import bound_memory
 from ..analyze.summary import read_summary
 from ..io import read_json
 from ..record import RunRecord, read_record
@@ -312,7 +313,8 @@ def concurrency_meanings(records: list, t: Strings) -> list[str]:
 def _roofline_intro(bandwidth: dict, t: Strings) -> str:
     if not bandwidth.get("available", True):
         return t.f("roofline_unavailable", reason=bandwidth.get("reason"))
-    return t.f("roofline_intro", name=bandwidth.get("name"), gbs=f"{bandwidth['bytes_per_s'] / 1e9:,.0f}")
+    memory = t.f(f"bound_memory.{bound_memory(bandwidth)}", name=bandwidth.get("name"))
+    return t.f("roofline_intro", memory=memory, gbs=f"{bandwidth['bytes_per_s'] / 1e9:,.0f}")
 
 
 def _reference(inputs: Inputs, t: Strings):

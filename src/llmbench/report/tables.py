@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..analyze.summary import LevelId
+from ..analyze.tables import clock_coarse
 from ..record import RunRecord
 from ..scenario_types import Scenario, types_where
 from ..stats import passes_disagree
@@ -302,9 +303,13 @@ def _level_suffix(level: LevelId, t: Strings) -> str:
 
 def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) -> Table:
     """Per run (and level): decode bytes (MiB, as every memory figure), decode tok/s ± 95 % CI, the bound (tok/s), the
-    fraction of it reached with its CI, and a note; columns without a value left out."""
+    fraction of it reached with its CI, and a note (why no bound; a decode rate from a token clock too coarse for it);
+    columns without a value left out."""
     table = Table(t.tables.roofline, ["l", "r", "r", "r", "r", "l"])
-    for row in roofline.itertuples():
+    coarse = clock_coarse(roofline)
+    for row, artefact in zip(roofline.itertuples(), coarse, strict=True):
+        notes = [row.note] if isinstance(row.note, str) and row.note else []
+        notes += [t.roofline_clock_coarse] if artefact else []
         level = _level_suffix(LevelId.of_row(row), t)
         fraction = pct(row.fraction) if not pd.isna(row.fraction) else NONE
         if not pd.isna(row.fraction_low):
@@ -317,7 +322,7 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
                 ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high),
                 num(row.bound_tok_s),
                 fraction,
-                _cell(row.note) if isinstance(row.note, str) else "",
+                _cell("; ".join(notes)),
             ]
         )
     return table.compact()

@@ -3,6 +3,8 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmbench.analyze.metrics import METRICS, pass_samples
 from llmbench.analyze.summary import COLUMNS, read_summary, summary_table
@@ -50,6 +52,23 @@ def test_replicas_are_the_unit_when_there_are_several():
         and single["n"] == 3
         and single["ci95_high"] - single["ci95_low"] < (tput["ci95_high"] - tput["ci95_low"])
     )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.floats(0.05, 50.0), min_size=1, max_size=3), st.sampled_from(["replica", "pass"]))
+def test_no_interval_of_a_quantity_that_cannot_be_negative_reaches_below_zero(speeds, unit):
+    """FastLLM's batch-1 decode rate had a 95 % CI from -957,740 tok/s: processes (or passes of one)
+    far apart in speed no longer give a time, rate or memory a negative bound, and each interval holds
+    the mean printed beside it."""
+    if unit == "replica":
+        records = [record("hf", "loop", LOOP, replica=i, speed=v, seed=i) for i, v in enumerate(speeds)]
+    else:
+        records = [record("hf", "loop", LOOP, speed=speeds[0], seed=1)]
+    rows = summary_table(records)
+    positive = rows[rows.metric.map(lambda m: METRICS[m].positive) & rows.ci95_low.notna()]
+    assert not positive.empty and (positive.ci95_low >= 0).all()
+    assert (positive.ci95_low <= positive["mean"] * (1 + 1e-9)).all()
+    assert (positive["mean"] <= positive.ci95_high * (1 + 1e-9)).all()
 
 
 def test_percentiles_the_sample_cannot_support_are_left_out():

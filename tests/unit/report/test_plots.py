@@ -178,33 +178,46 @@ def _drawn(monkeypatch) -> dict:
     fast=st.floats(0.2, 200.0),
     bytes_per_s=st.floats(1e6, 1e10),
 )
-def test_a_doubtful_roofline_bar_is_marked_and_squeezes_no_other(monkeypatch, fast, bytes_per_s):
-    """FastLLM's CPU bar at 3,062 % of the bound squeezed every other to a sliver: bars the report
-    calls doubtful (>= 95 %) are hatched, cut at the axis end and labelled with their value;
-    every other bar is drawn at its own value on an axis that ends at most 25 % past it or 100 %."""
+def test_a_roofline_bar_the_report_calls_unreliable_is_marked_and_squeezes_no_other(
+    monkeypatch, fast, bytes_per_s
+):
+    """FastLLM's CPU bar at 3,062 % of the bound squeezed every other to a sliver, and its decode rate came
+    from a token clock too coarse for it: bars the report calls unreliable (a coarse clock; >= 95 %, where
+    the bound is doubtful) are hatched by reason with a legend entry saying why, and left out of the axis
+    length (one past its end is cut there and labelled with its value); every other bar is drawn at its own
+    value on an axis that ends 25 % past the largest of them or of 100 %. The title names host memory."""
+    from llmbench.analyze.tables import coarse_clock_runs
+
     drawn = _drawn(monkeypatch)
     loop = scenario("loop", output_tokens=4)
     records = [record(b, "loop", loop, speed=v) for b, v in (("hf", 1.0), ("fastllm", fast))]
     summary = summary_table(records)
     bandwidth = {**BANDWIDTH, "device": "cpu", "uuid": None, "bytes_per_s": bytes_per_s}
     roofline = roofline_table(summary, records, MODELS, bandwidth)
-    plot_resources(
-        resources_table(summary, MODELS, bandwidth, records), roofline, "tiny", "r.png", load_strings("en")
-    )
+    t = load_strings("en")
+    plot_resources(resources_table(summary, MODELS, bandwidth, records), roofline, "tiny", "r.png", t)
     ax = drawn["r.png"].axes[2]
     bars = [p for p in ax.patches if p.get_width() > 0]
+    coarse = {b for _, b, _ in coarse_clock_runs(summary)}
     percent = list(100 * roofline["fraction"])
-    trusted = [p for p in percent if p <= 95]
+    why = [
+        "coarse" if b in coarse else "doubtful" if p > 95 else None
+        for b, p in zip(roofline["backend"], percent, strict=True)
+    ]
     end = ax.get_xlim()[1]
-    assert end == pytest.approx(1.25 * max([100, *trusted]))
-    labels = [text.get_text() for text in ax.texts]
-    for bar, p in zip(bars, percent, strict=True):
+    assert end == pytest.approx(1.25 * max([100, *(p for p, w in zip(percent, why, strict=True) if not w)]))
+    labels = " ".join(text.get_text() for text in ax.texts)
+    for bar, p, w in zip(bars, percent, why, strict=True):
         assert bar.get_width() <= end + 1e-9
-        if p > 95:
-            assert bar.get_hatch() == "//" and f"{p:,.0f} %: bound doubtful" in " ".join(labels)
-        else:
-            assert not bar.get_hatch() and bar.get_width() == pytest.approx(p)
-    assert len(labels) == sum(p > 95 for p in percent)
+        assert bar.get_hatch() == {"coarse": "xx", "doubtful": "//", None: None}[w]
+        if w is None:
+            assert bar.get_width() == pytest.approx(p)
+        if w == "doubtful" or (w and p > end):
+            assert f"{p:,.0f} %: " in labels
+    legend = [text.get_text() for text in ax.get_legend().get_texts()] if ax.get_legend() else []
+    expected = {"coarse": t.plot.legend_clock_coarse, "doubtful": t.plot.legend_doubtful_bound}
+    assert sorted(legend) == sorted(expected[w] for w in set(why) if w)
+    assert ax.get_title() == t.plot.roofline_bound.host
 
 
 def test_inter_token_gaps_of_a_clock_too_coarse_are_left_out_and_named(monkeypatch):
@@ -278,6 +291,33 @@ def test_a_rate_interval_is_cut_at_zero_and_the_figure_says_so(monkeypatch):
         ends = [x for c in ax.collections for seg in c.get_segments() for x, _ in seg]
         assert ends and min(ends) >= 0
     assert any("the 95 % CI of fastllm is cut at 0" in text.get_text() for text in fig.texts)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.floats(1.0, 1e12))
+def test_an_interval_far_past_its_bar_squeezes_no_other_bar(monkeypatch, past):
+    """Two processes of FastLLM 20x apart gave its pass time a log-scale CI up to 59,044 ms beside bars
+    of 40-900 ms: a panel ends at most AXIS_PAST_MEAN x its largest mean, a whisker past it is cut at the
+    end and labelled with where it ends, and each bar keeps its own length."""
+    from llmbench.report.plots.scenario import AXIS_PAST_MEAN
+
+    drawn = _drawn(monkeypatch)
+    loop = scenario("loop", output_tokens=4)
+    records = [record(b, "loop", loop, speed=v) for b, v in (("hf", 1.0), ("fastllm", 2.0))]
+    summary = summary_table(records)
+    fastllm = summary.backend == "fastllm"
+    summary.loc[fastllm, "ci95_high"] = summary.loc[fastllm, "mean"] * past
+    plot_scenario(summary, "loop", "loop.png", load_strings("en"))
+    for ax, metric in zip(drawn["loop.png"].axes, ("total_ms", "output_tokens_per_s"), strict=True):
+        rows = summary[summary.metric == metric].set_index("backend")
+        end = ax.get_xlim()[1]
+        assert end <= AXIS_PAST_MEAN * rows["mean"].max() * (1 + 1e-9)
+        ends = [x for c in ax.collections for seg in c.get_segments() for x, _ in seg]
+        assert ends and max(ends) <= end * (1 + 1e-9)
+        bars = sorted(p.get_width() for p in ax.patches if p.get_width() > 0)
+        assert bars == pytest.approx(sorted(rows["mean"]))
+        cut = rows.loc["fastllm", "ci95_high"] > end
+        assert any(t.get_text().startswith("→ ") for t in ax.texts) == cut
 
 
 @pytest.mark.parametrize("gpu", [False, True])

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from ...analyze.summary import LevelId, run_level
-from ...analyze.tables import coarse_clock_runs, near_bound
+from ...analyze.tables import clock_coarse, coarse_clock_runs, near_bound
 from ...record import RunRecord
 from ...record.placement import device_clock
 from ..strings import Strings
@@ -223,27 +223,61 @@ def plot_resources(
     save(fig, path)
 
 
+# How a roofline bar the report calls unreliable is drawn: hatch, and the legend entry and bar label
+# (plot strings) that say why. A decode rate from a coarse clock is the stronger reason: it comes first.
+UNRELIABLE_BARS = {
+    "clock_coarse": ("xx", "plot.legend_clock_coarse", "plot.clock_coarse_bar"),
+    "doubtful_bound": ("//", "plot.legend_doubtful_bound", "plot.doubtful_bound"),
+}
+
+
+def _unreliable(fractions: pd.DataFrame) -> list[str | None]:
+    """Per roofline row, the UNRELIABLE_BARS key of why the report calls its bar unreliable, or None."""
+    reasons = {"clock_coarse": clock_coarse(fractions), "doubtful_bound": near_bound(fractions)}
+    return [next((k for k in UNRELIABLE_BARS if reasons[k].iloc[i]), None) for i in range(len(fractions))]
+
+
+def _roofline_title(fractions: pd.DataFrame, t: Strings) -> str:
+    """The panel's title, naming whose memory bounds its bars (column `bound_memory`: host or gpu)
+    where they share one."""
+    memories = set(fractions.get("bound_memory", pd.Series(dtype=object)).dropna()) - {""}
+    return t.f(f"plot.roofline_bound.{memories.pop()}") if len(memories) == 1 else t.plot.roofline
+
+
 def _roofline_bars(ax, roofline: pd.DataFrame, t: Strings) -> None:
-    """Batch-1 decode as % of the bound. Bars at or past `NEAR_BOUND` (where the report calls
-    the bound doubtful) are hatched, cut at the axis end and labelled with their value, so one
-    of 3,000 % no longer squeezes the others to slivers."""
+    """Batch-1 decode as % of the bound of the memory named in the title. Bars the report calls
+    unreliable (a decode rate from a token clock too coarse for it; at or past `NEAR_BOUND`, where the
+    bound is doubtful) are grey and hatched, with a legend entry saying why, and left out of the axis
+    length: one past it is cut at the axis end and labelled with its value, so one of 3,000 % no longer
+    squeezes the others to slivers."""
+    from matplotlib.patches import Patch
+
     fractions = roofline.dropna(subset=["fraction"])
     if fractions.empty:
         return not_measured(ax, t.plot.roofline, t.plot.roofline_missing)
     runs = list(fractions["backend"] + " / " + fractions["scenario"] + _levels(fractions))
-    percent = list(100 * fractions["fraction"])
-    doubtful = list(near_bound(fractions))
-    trusted = [p for p, d in zip(percent, doubtful, strict=True) if not d]
-    end = 1.25 * max([100.0, *trusted])
+    percent, why = list(100 * fractions["fraction"]), _unreliable(fractions)
+    end = 1.25 * max([100.0, *(p for p, w in zip(percent, why, strict=True) if w is None)])
     color = sns.color_palette()[2]
-    for y, (p, d) in enumerate(zip(percent, doubtful, strict=True)):
-        ax.barh(
-            y, min(p, end), color="lightgray" if d else color, hatch="//" if d else None, edgecolor="dimgray"
-        )
-        if d:
-            ax.text(0.02 * end, y, t.f("plot.doubtful_bound", pct=f"{p:,.0f}"), va="center", fontsize=8)
+    for y, (p, w) in enumerate(zip(percent, why, strict=True)):
+        hatch = UNRELIABLE_BARS[w][0] if w else None
+        ax.barh(y, min(p, end), color="lightgray" if w else color, hatch=hatch, edgecolor="dimgray")
+        if w == "doubtful_bound" or (w and p > end):
+            ax.text(0.02 * end, y, t.f(UNRELIABLE_BARS[w][2], pct=f"{p:,.0f}"), va="center", fontsize=8)
     ax.set_yticks(range(len(runs)), runs)
     ax.invert_yaxis()
     ax.set_xlim(0, end)
     ax.axvline(100, color="black", linewidth=0.8)
-    ax.set(title=t.plot.roofline, ylabel="", xlabel=t.plot.percent)
+    ax.set(title=_roofline_title(fractions, t), ylabel="", xlabel=t.plot.percent)
+    shown = [k for k in UNRELIABLE_BARS if k in why]
+    if shown:  # under the panel: beside it the figure's right edge would cut it
+        handles = [
+            Patch(
+                facecolor="lightgray",
+                edgecolor="dimgray",
+                hatch=UNRELIABLE_BARS[k][0],
+                label=t.f(UNRELIABLE_BARS[k][1]),
+            )
+            for k in shown
+        ]
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.08))

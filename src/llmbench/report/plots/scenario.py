@@ -44,15 +44,19 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -
         data = runs[runs["metric"] == metric].set_index("run").reindex(labels)
         means = data["mean"].fillna(0.0)
         sns.barplot(x=means.values, y=labels, ax=ax, orient="h", color=sns.color_palette()[0])
-        # both panels are of quantities that cannot be negative: a t interval over few noisy
-        # units can reach below 0, so it is cut at 0 and the figure says so
+        # both panels are of quantities that cannot be negative: a summary from before their
+        # log-scale intervals may hold a t interval below 0, so it is cut at 0 and the figure says so
         lows = [0.0 if math.isnan(lo) else max(lo, 0.0) for lo in data["ci95_low"]]
         clipped += [run for run, lo in zip(labels, data["ci95_low"], strict=True) if lo < 0]
-        low = [m - lo if not math.isnan(m) else 0 for m, lo in zip(data["mean"], lows, strict=True)]
-        high = [
-            hi - m if not math.isnan(hi) else 0 for m, hi in zip(data["mean"], data["ci95_high"], strict=True)
+        end = _axis_end(means, data["ci95_high"])
+        highs = [
+            m if math.isnan(hi) else min(hi, end) for m, hi in zip(means, data["ci95_high"], strict=True)
         ]
+        low = [m - lo if not math.isnan(m) else 0 for m, lo in zip(data["mean"], lows, strict=True)]
+        high = [hi - m for m, hi in zip(means, highs, strict=True)]
         ax.errorbar(means.values, range(len(labels)), xerr=[low, high], fmt="none", ecolor="black", capsize=4)
+        _label_cut_whiskers(ax, data["ci95_high"], end)
+        ax.set_xlim(0, end)
         for y, label in enumerate(labels):
             status = runs.loc[runs["run"] == label, "status"].iloc[0]
             if status not in ("ok", "partial"):
@@ -64,6 +68,29 @@ def plot_scenario(summary: pd.DataFrame, scenario: str, path: str, t: Strings) -
         )
     fig.suptitle(t.f("plot.scenario", scenario=scenario))
     save(fig, path)
+
+
+# A 95 % CI over two or three noisy processes can end orders of magnitude past its mean (n = 2: a
+# t quantile of 12.7 on the log scale); a panel ends this many times past its largest mean, and a
+# whisker cut there is labelled with its end, so one interval no longer squeezes every bar.
+AXIS_PAST_MEAN = 2.0
+
+
+def _axis_end(means: pd.Series, highs: pd.Series) -> float:
+    """Where a bar panel's axis ends: 5 % past its highest CI end, but at most AXIS_PAST_MEAN x its
+    largest mean (1 where there is nothing to draw)."""
+    top = max([float(means.max()) if len(means) else 0.0, *highs.dropna()])
+    largest = float(means.max()) if len(means) else 0.0
+    end = min(1.05 * top, AXIS_PAST_MEAN * largest) if largest > 0 else 1.05 * top
+    return end if end > 0 else 1.0
+
+
+def _label_cut_whiskers(ax, highs: pd.Series, end: float) -> None:
+    """The upper end of each interval past `end`, written at the axis end: its whisker is cut there."""
+    for y, high in enumerate(highs):
+        if not math.isnan(high) and high > end:
+            shown = f"{high:,.0f}" if high < 1e6 else f"{high:.1e}"
+            ax.text(end, y, f"→ {shown}", ha="right", va="bottom", fontsize=8)
 
 
 def _mark_spread(ax, measured: pd.DataFrame) -> None:

@@ -1,0 +1,26 @@
+"""Numbers as the report prints them."""
+
+import re
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from llmbench.report.format import ci
+from llmbench.stats import positive_interval
+
+
+@given(st.lists(st.floats(1.0, 1e6), min_size=2, max_size=8, unique=True))
+def test_a_log_scale_interval_is_printed_as_its_ends_never_as_a_half_width(values):
+    """mean ± half-width of a rate's log-scale interval would reach below 0 again in the text:
+    "3,309.9 ± 11,283.7" tok/s. An asymmetric interval is printed as its two ends."""
+    assume(max(values) > 1.01 * min(values))  # an interval narrower than rounding reads as symmetric
+    mean = sum(values) / len(values)
+    low, high = positive_interval(values, center=mean)
+    shown = ci(mean, low, high)
+    ends = re.fullmatch(r"[\d,.]+ \(([\d,.]+)–([\d,.]+)\)", shown)
+    assert ends and "±" not in shown and "-" not in shown, shown
+    assert float(ends[1].replace(",", "")) <= float(ends[2].replace(",", ""))
+
+
+def test_a_symmetric_interval_keeps_its_half_width():
+    assert ci(10.0, 8.0, 12.0) == "10.0 ± 2.0" and ci(10.0, float("nan"), 12.0) == "10.0"
