@@ -68,7 +68,9 @@ SCENARIOS = {name: Scenario.from_dict(s) for name, s in config["scenarios"].item
 # One results/ per config: a run of another config's models is refused, saying what to type.
 IDENTITY = results_identity(config, CONFIG_FILES)
 _owner = owner_problem(
-    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None, IDENTITY
+    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None,
+    IDENTITY,
+    named=bool(workflow.config_settings.configfiles),
 )
 if _owner:
     refuse(_owner)

@@ -370,14 +370,27 @@ def _shown(path: str, workdir: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def owner_problem(stamp: dict | None, identity: dict) -> str | None:
+def owner_problem(stamp: dict | None, identity: dict, named: bool = True) -> str | None:
     """Why this config must not use results/ (None when it may): the stamp's models differ from
-    this config's, so a summary, plots and report would mix two configs' runs. Says what to type."""
-    if stamp is None or stamp.get("models") == identity["models"]:
+    this config's, so a summary, plots and report would mix two configs' runs; or this command
+    named no config file (`named` False: Snakemake fell back on config/config.yaml) while the
+    results are another file's, so a plain `snakemake -n` or `--report` would plan the default
+    config's summary over them. A config named on purpose with the same models shares the
+    results (a rerun reruns what is stale). Says what to type."""
+    if stamp is None:
         return None
     theirs = " ".join(shlex.quote(f) for f in stamp.get("configfiles", []))
     ours = " ".join(shlex.quote(f) for f in identity["configfiles"])
     folder = "results-" + "-".join(stamp["models"])
+    if stamp.get("models") == identity["models"]:
+        if named or stamp.get("configfiles", identity["configfiles"]) == identity["configfiles"]:
+            return None
+        return (
+            f"results/ holds the runs of --configfile {theirs}; this command names no config, so it "
+            f"would read the default {ours} and build its summary and report over them.\n"
+            f"  To work on those results, add their config: --configfile {theirs}\n"
+            f"  To run the default config on them (same models, its own scenarios): --configfile {ours}"
+        )
     return (
         f"results/ holds the runs of another config (models {', '.join(stamp['models'])}, "
         f"from --configfile {theirs}); this command's config ({ours}) has models "

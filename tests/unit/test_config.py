@@ -263,6 +263,24 @@ def test_the_same_models_under_other_settings_or_files_may_use_the_results(confi
     assert owner_problem(None, stamp) is None  # results/ not stamped yet: written on the next run
 
 
+@pytest.mark.bad_input
+@given(ours=st.sampled_from(["own.yaml", "config/own-model.yaml", "/elsewhere/mine.yaml"]))
+@settings(max_examples=10, deadline=None)
+def test_a_command_naming_no_config_never_plans_over_another_files_results(ours):
+    """After `--configfile X` (same models), a plain `snakemake -n` or `--report` falls back on
+    config/config.yaml: refused, naming X, while naming a config on purpose shares the results."""
+    validated = validate_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), REPO)
+    stamp = results_identity(validated, [ours])
+    default = results_identity(validated, ["config/config.yaml"])
+    message = owner_problem(stamp, default, named=False)
+    assert (
+        f"add their config: --configfile {ours}" in message and "--configfile config/config.yaml" in message
+    )
+    assert owner_problem(stamp, default, named=True) is None
+    assert owner_problem(default, default, named=False) is None  # the default's own results
+    assert owner_problem({"models": stamp["models"]}, default, named=False) is None  # an older stamp
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):
     prompts = tmp_path / "bom.txt"
     prompts.write_bytes("\ufeff你好\nsecond\n".encode())
