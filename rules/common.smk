@@ -12,7 +12,7 @@ from snakemake.exceptions import WorkflowError
 PACKAGE_SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(PACKAGE_SRC))
 
-from llmbench.backends import get_backend, make_options
+from llmbench.backends import get_backend, make_options, scenario_token_caps
 from llmbench.codedeps import rule_code
 from llmbench.config import (
     OWNER_FILE,
@@ -77,20 +77,22 @@ if _owner:
 
 
 def check_prompt_lengths():
-    """A query scenario whose longest tokenized query + output_tokens exceeds the model's context,
-    found from an earlier run's tokenized prompts before anything runs (a first run's
-    tokenize_prompts checks the same), so no good record is replaced by a failure."""
+    """A query scenario whose longest tokenized query + output_tokens exceeds the model's context
+    or a backend's token cap (hf-compile's max_cache_len), found from an earlier run's tokenized
+    prompts before anything runs (a first run's tokenize_prompts checks the same, before any
+    run), so no good record is replaced by a failure."""
     output_tokens = {
         name: s.output_tokens
         for name, s in SCENARIOS.items()
         if s.kind.prompts == "queries"
     }
     queries = read_queries(config["prompts"])
+    caps = scenario_token_caps(config)
     problems = [
         problem
         for model in MODELS
         for problem in tokenized_overflow(
-            f"results/prompts/{model}.json", queries, model, output_tokens
+            f"results/prompts/{model}.json", queries, model, output_tokens, caps
         )
     ]
     if problems:

@@ -289,11 +289,7 @@ def model_context(model: dict, base_dir: Path) -> int | None:
 
 def _check_scenarios(config: dict, base_dir: Path) -> list[str]:
     problems = []
-    cache = None
-    if "hf-compile" in config["backends"]:
-        cache = backends.make_options(
-            "hf-compile", config["backend_options"].get("hf-compile", {})
-        ).max_cache_len
+    caps = backends.scenario_token_caps(config)
     for name, s in config["scenarios"].items():
         where = f"scenarios.{name}"
         if s["min_duration_s"] > s["max_duration_s"]:
@@ -310,12 +306,11 @@ def _check_scenarios(config: dict, base_dir: Path) -> list[str]:
                     f"{where}: input_tokens + output_tokens = {length} exceeds the context of "
                     f"model {model_name} ({context})"
                 )
-        runs_compile = "hf-compile" in s.get("backends", config["backends"])
-        if runs_compile and cache and length > cache:
-            problems.append(
-                f"{where}: input_tokens + output_tokens = {length} exceeds "
-                f"backend_options.hf-compile.max_cache_len ({cache})"
-            )
+        problems += [
+            f"{where}: input_tokens + output_tokens = {length} exceeds {key} ({cap})"
+            for key, cap in caps[name].items()
+            if length > cap
+        ]
     return problems
 
 

@@ -1,4 +1,5 @@
 import copy
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,30 @@ def test_lengths_beyond_hf_compiles_cache_are_rejected(config):
         "scenarios.fixed: input_tokens + output_tokens = 48 exceeds backend_options.hf-compile.max_cache_len (40)"
         in problems(config)
     )
+
+
+@given(cache=st.integers(1, 4096), n_ctx=st.integers(1, 4096), compile_in_loop=st.booleans())
+@settings(max_examples=20, deadline=None)
+def test_the_token_caps_of_a_scenario_are_the_options_its_backends_mark(cache, n_ctx, compile_in_loop):
+    """From the Options tables (`caps_tokens`), per scenario, only for the backends it runs."""
+    from llmbench.backends import available, get_backend, scenario_token_caps
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["backends"] = ["hf", "hf-compile", "llamacpp-server"]
+    config["backend_options"] = {"hf-compile": {"max_cache_len": cache}, "llamacpp-server": {"n_ctx": n_ctx}}
+    config["scenarios"]["loop"]["backends"] = ["hf", "hf-compile"] if compile_in_loop else ["hf"]
+    caps = scenario_token_caps(config)
+    both = {"backend_options.hf-compile.max_cache_len": cache, "backend_options.llamacpp-server.n_ctx": n_ctx}
+    assert caps["threads"] == both
+    assert caps["loop"] == ({"backend_options.hf-compile.max_cache_len": cache} if compile_in_loop else {})
+    marked = {
+        name: [f.name for f in fields(get_backend(name).Options) if f.metadata.get("caps_tokens")]
+        for name in available()
+    }
+    assert {name: keys for name, keys in marked.items() if keys} == {
+        "hf-compile": ["max_cache_len"],
+        "llamacpp-server": ["n_ctx"],
+    }
 
 
 @pytest.mark.bad_input
