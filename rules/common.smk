@@ -1,4 +1,3 @@
-import copy
 import math
 import os
 import re
@@ -12,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 PACKAGE_SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(PACKAGE_SRC))
 
-from llmbench.backends import get_backend, make_options, scenario_token_caps
+from llmbench.backends import get_backend, make_options
 from llmbench.codedeps import rule_code
 from llmbench.config import (
     OWNER_FILE,
@@ -23,16 +22,10 @@ from llmbench.config import (
     validate_config,
 )
 from llmbench.io import read_json
-from llmbench.models.prompts import read_queries, tokenized_overflow
 from llmbench.models.precision import bits_per_weight, formats_of
 from llmbench.record import RunId, RunKey, runner_name, split_runner
 from llmbench.scenario_types import Scenario
 
-# `--configfile X` means "run X": Snakemake would merge X into config/config.yaml,
-# so a GPU config would inherit the default's tiny model and scenarios.
-if workflow.config_settings.configfiles:
-    config.clear()
-    config.update(copy.deepcopy(dict(workflow.config_settings.overwrite_config)))
 CONFIG_FILES = [
     str(f) for f in workflow.config_settings.configfiles
 ] or workflow.configfiles
@@ -57,7 +50,10 @@ if _not_config:
     )
 
 try:
-    config.update(validate_config(config, "."))
+    # with the token lengths of the queries an earlier run tokenized: one round of problems
+    config.update(
+        validate_config(config, ".", tokenized_prompts="results/prompts/{model}.json")
+    )
 except ConfigError as error:
     refuse(str(error))
 
@@ -75,31 +71,6 @@ _owner = owner_problem(
 if _owner:
     refuse(_owner)
 
-
-def check_prompt_lengths():
-    """A query scenario whose longest tokenized query + output_tokens exceeds the model's context
-    or a backend's token cap (hf-compile's max_cache_len), found from an earlier run's tokenized
-    prompts before anything runs (a first run's tokenize_prompts checks the same, before any
-    run), so no good record is replaced by a failure."""
-    output_tokens = {
-        name: s.output_tokens
-        for name, s in SCENARIOS.items()
-        if s.kind.prompts == "queries"
-    }
-    queries = read_queries(config["prompts"])
-    caps = scenario_token_caps(config)
-    problems = [
-        problem
-        for model in MODELS
-        for problem in tokenized_overflow(
-            f"results/prompts/{model}.json", queries, model, output_tokens, caps
-        )
-    ]
-    if problems:
-        refuse("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-check_prompt_lengths()
 
 # Hub tokens reach jobs only as environment variables, never as params.
 HUB_TOKEN_VARIABLES = sorted(

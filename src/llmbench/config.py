@@ -23,7 +23,7 @@ from . import backends
 from .measure.device import resolve_device
 from .models.acquire import ModelSourceError, check_local_model
 from .models.presets import PRESETS
-from .models.prompts import PromptsError, read_queries
+from .models.prompts import PromptsError, query_output_tokens, read_queries, tokenized_overflow
 from .scenario_types import KEYS, TYPES, scenario_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -139,8 +139,11 @@ def weights_schema() -> dict:
     }
 
 
-def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
-    """Return a validated copy of `config` with defaults filled in, or raise ConfigError."""
+def validate_config(config: dict, base_dir: str | Path = ".", tokenized_prompts: str | None = None) -> dict:
+    """Return a validated copy of `config` with defaults filled in, or raise ConfigError listing
+    every problem at once: the schema's and those of the checks it cannot express, together.
+    `tokenized_prompts` (a path relative to `base_dir` with `{model}`, e.g. an earlier run's
+    results/prompts/{model}.json) adds the check of the queries' token lengths."""
     config = copy.deepcopy(dict(config))
     schema = load_schema()
     _command_line_booleans(config, schema)
@@ -149,25 +152,70 @@ def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     problems = list(
         dict.fromkeys(p for e in errors if e.validator not in ("if", "allOf") for p in _messages(e))
     )
-    if problems:
-        raise ConfigError(problems)
     base_dir = Path(base_dir)
-    _expand_home(config)
-    problems += _check_models(config["models"], base_dir)
-    problems += _check_backends(config)
-    problems += _check_weights(config)
-    problems += _check_scenarios(config, base_dir)
-    try:
-        read_queries(base_dir / config["prompts"])
-    except PromptsError as error:
-        problems.append(f"prompts: {error}")
-    reference = config["report"]["reference"]
-    if reference is not None and not (base_dir / reference / "summary.csv").is_file():
-        problems.append(f"report.reference: {reference} has no summary.csv (expected a results folder)")
-    problems += _check_article(config["report"]["article"], base_dir)
+    checks = [
+        lambda: _expand_home(config) or [],
+        lambda: _check_models(config["models"], base_dir),
+        lambda: _check_backends(config),
+        lambda: _check_weights(config),
+        lambda: _check_scenarios(config, base_dir),
+        lambda: _check_prompts(config["prompts"], base_dir),
+        lambda: _check_reference(config["report"]["reference"], base_dir),
+        lambda: _check_article(config["report"]["article"], base_dir),
+    ]
+    if tokenized_prompts is not None:
+        checks.append(lambda: _check_tokenized(config, base_dir, tokenized_prompts))
+    shaped = not problems
+    for check in checks:
+        problems += _unless_misshapen(check, shaped)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(dict.fromkeys(problems)))
     return config
+
+
+def _unless_misshapen(check, shaped: bool) -> list[str]:
+    """The problems `check()` finds. On a config the schema refused (`shaped` False) a check that
+    meets a part of the wrong shape or type is left out: the schema's line names that part."""
+    if shaped:
+        return check()
+    try:
+        return check()
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return []
+
+
+def _check_prompts(path: str, base_dir: Path) -> list[str]:
+    try:
+        read_queries(base_dir / path)
+    except PromptsError as error:
+        return [f"prompts: {error}"]
+    return []
+
+
+def _check_reference(reference: str | None, base_dir: Path) -> list[str]:
+    if reference is not None and not (base_dir / reference / "summary.csv").is_file():
+        return [f"report.reference: {reference} has no summary.csv (expected a results folder)"]
+    return []
+
+
+def _check_tokenized(config: dict, base_dir: Path, pattern: str) -> list[str]:
+    """A query scenario whose longest query + output_tokens exceeds the model's context or a
+    backend's token cap, from the queries an earlier run tokenized (`pattern` per model): found
+    before anything runs, so no good record is replaced by a failure (a first run's
+    tokenize_prompts checks the same)."""
+    try:
+        queries = read_queries(base_dir / config["prompts"])
+    except PromptsError:
+        return []  # named by the prompts check
+    output_tokens = query_output_tokens(config["scenarios"])
+    caps = backends.scenario_token_caps(config)
+    return [
+        problem
+        for model in config["models"]
+        for problem in tokenized_overflow(
+            base_dir / pattern.format(model=model), queries, model, output_tokens, caps
+        )
+    ]
 
 
 def _command_line_booleans(instance: dict, schema: dict) -> None:

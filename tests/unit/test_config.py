@@ -1,4 +1,5 @@
 import copy
+import json
 from dataclasses import fields
 from pathlib import Path
 
@@ -156,6 +157,56 @@ def test_all_problems_are_reported_at_once(config):
     broken["models"]["tiny"]["preset"] = "huge"
     message = problems(broken)
     assert "unknown backend" in message and "unknown preset" in message
+
+
+# One fault of each kind the checks find: the schema's (a misspelled key, a wrong type), the
+# checks it cannot express (an unknown backend or preset, a reference without results), and the
+# queries an earlier run tokenized (a loop past the context): (change, the line that names it).
+FAULTS = {
+    "misspelled key": (
+        lambda c: c["scenarios"]["loop"].update(repetition=3),
+        "scenarios.loop.repetition: unknown key; did you mean `repetitions`?",
+    ),
+    "wrong type": (
+        lambda c: c["scenarios"]["threads"].update(workers="five"),
+        "scenarios.threads.workers: 'five' is not of type integer",
+    ),
+    "unknown backend": (lambda c: c["backends"].append("vllm"), "backends: unknown backend 'vllm'"),
+    "unknown preset": (
+        lambda c: c["models"]["tiny"].update(preset="huge"),
+        "models.tiny.preset: unknown preset",
+    ),
+    "reference": (
+        lambda c: c["report"].update(reference="config"),
+        "report.reference: config has no summary.csv",
+    ),
+    "loop past the context": (
+        lambda c: c["scenarios"]["loop"].update(output_tokens=2000),
+        "scenarios.loop: the longest query of model tiny is 250 tokens",
+    ),
+}
+
+
+@pytest.mark.bad_input
+@given(chosen=st.sets(st.sampled_from(sorted(FAULTS)), min_size=1))
+@settings(max_examples=25, deadline=None)
+def test_every_fault_is_named_in_one_round_whatever_else_is_wrong(chosen, tmp_path_factory):
+    """A schema error no longer hides the other checks' problems until it is fixed."""
+    base = tmp_path_factory.mktemp("base")
+    (base / "config").symlink_to(REPO / "config")
+    queries = read_queries(REPO / "config/prompts/article_zh.txt")
+    (base / "results/prompts").mkdir(parents=True)
+    (base / "results/prompts/tiny.json").write_text(
+        json.dumps({"queries": queries, "prompt_ids": [[1] * 250] * len(queries), "context": 2048})
+    )
+    broken = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for name in chosen:
+        FAULTS[name][0](broken)
+    with pytest.raises(ConfigError) as caught:
+        validate_config(broken, base, tokenized_prompts="results/prompts/{model}.json")
+    message = "\n".join(caught.value.problems)
+    assert all(FAULTS[name][1] in message for name in chosen), (chosen, message)
+    assert len(caught.value.problems) == len(chosen), message
 
 
 @pytest.mark.bad_input
