@@ -402,10 +402,27 @@ def results_identity(config: dict, configfiles: list[str], workdir: str = ".") -
     """What makes results/ one config's: its models (name -> the keys that say which checkpoint,
     in which dtype), and the config files that named them (for the message, relative to `workdir`)."""
     models = {
-        name: {k: model[k] for k in IDENTITY_KEYS if model.get(k) is not None}
+        name: {k: _identity_value(k, model[k]) for k in IDENTITY_KEYS if model.get(k) is not None}
         for name, model in sorted(config["models"].items())
     }
     return {"models": models, "configfiles": [_shown(f, workdir) for f in configfiles]}
+
+
+def _identity_value(key: str, value):
+    """A local model's folder as one spelling (`~/../x` and `/x` are one folder); others as given."""
+    return os.path.normpath(value) if key == "path" else value
+
+
+def _models_text(models: dict, other: dict) -> str:
+    """Model names; where both sides name the same models, each differing one with its identity
+    (source, path, dtype, ...), so the message says what differs."""
+    if set(models) != set(other):
+        return ", ".join(models)
+    return ", ".join(
+        f"{name} ({', '.join(f'{k} {v}' for k, v in identity.items())})"
+        for name, identity in models.items()
+        if identity != other.get(name)
+    )
 
 
 def _shown(path: str, workdir: str) -> str:
@@ -435,9 +452,9 @@ def owner_problem(stamp: dict | None, identity: dict, named: bool = True) -> str
             f"  To run the default config on them (same models, its own scenarios): --configfile {ours}"
         )
     return (
-        f"results/ holds the runs of another config (models {', '.join(stamp['models'])}, "
+        f"results/ holds the runs of another config (models {_models_text(stamp['models'], identity['models'])}, "
         f"from --configfile {theirs}); this command's config ({ours}) has models "
-        f"{', '.join(identity['models'])}, and mixing the two would give a report of neither.\n"
+        f"{_models_text(identity['models'], stamp['models'])}, and mixing the two would give a report of neither.\n"
         f"  To work on those results, add their config: --configfile {theirs}\n"
         f"  To run this config, first move them away: mv results {folder}  "
         f"(or publish them: python -m llmbench.publish results docs/results ...)"

@@ -357,6 +357,27 @@ def test_a_command_naming_no_config_never_plans_over_another_files_results(ours)
     assert owner_problem({"models": stamp["models"]}, default, named=False) is None  # an older stamp
 
 
+@given(
+    spelling=st.sampled_from(["/data/m", "/data/./m", "/data/m/", "/other/../data/m", "/data//m"]),
+    dtype=st.sampled_from(["float32", "float16"]),
+)
+def test_one_folder_spelled_two_ways_is_one_config_and_a_real_difference_is_named(spelling, dtype):
+    """`path: ~/../data/m` after a run of `/data/m` (the same folder) shares its results; a model of
+    the same name that differs is refused naming what differs, not "models m ... has models m"."""
+
+    def config(path, dtype="float32"):
+        return {"models": {"m": {"source": "local", "path": path, "dtype": dtype}}}
+
+    stamp = results_identity(config("/data/m"), ["a.yaml"])
+    ours = results_identity(config(spelling, dtype), ["b.yaml"])
+    message = owner_problem(stamp, ours)
+    if dtype == "float32":
+        assert message is None
+    else:
+        assert "models m (source local, path /data/m, dtype float32)" in message, message
+        assert "has models m (source local, path /data/m, dtype float16)" in message, message
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):
     prompts = tmp_path / "bom.txt"
     prompts.write_bytes("\ufeff你好\nsecond\n".encode())
