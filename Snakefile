@@ -27,11 +27,11 @@ onstart:
 
 
 onsuccess:
-    say_outcome(finished=True)
+    say_outcome()
 
 
 onerror:
-    say_outcome(finished=False)
+    say_outcome()
 
 
 rule all:

@@ -215,7 +215,8 @@ def strings_files():
 
 
 def final_outputs():
-    return ["results/summary.csv", "results/report.md", "results/report.html"]
+    judged = ["results/outcome-judged.txt"] if config["fail_on_failed_runs"] else []
+    return ["results/summary.csv", "results/report.md", "results/report.html", *judged]
 
 
 def acquisition_settings(wildcards):
@@ -329,15 +330,13 @@ def stamp_results():
     write_json_atomic(OWNER_FILE, IDENTITY)
 
 
-def say_outcome(finished):
+def say_outcome():
     """onsuccess / onerror: the closing console lines (failed and invalid runs, prompt
-    warnings); with fail_on_failed_runs a finished workflow with such runs exits 1."""
+    warnings). With fail_on_failed_runs, judge_outcome fails the workflow on such runs.
+    """
     from llmbench.analyze.outcome import closing_lines, workflow_outcome
 
     existing = [path for path in run_outputs() if os.path.isfile(path)]
     outcome = workflow_outcome(existing, model_paths("results/prompts/{model}.json"))
     for line in closing_lines(outcome, "results/report.html"):
         print(line, file=sys.stderr)
-    if finished and config["fail_on_failed_runs"] and not outcome.ok:
-        print("fail_on_failed_runs: true, so the workflow fails", file=sys.stderr)
-        sys.exit(1)

@@ -379,8 +379,9 @@ def reproduce_command(
 ) -> str:
     """The Snakemake command line of this run: its core count, config files (each shown relative
     to `workdir` when it lies inside it: Snakemake hands them over as absolute paths) and --config
-    overrides ("key=value" as Snakemake's config_args give them). Several files follow one
-    --configfile: Snakemake keeps only the last of repeated --configfile flags."""
+    overrides ("key=value" as Snakemake's config_args give them), but those of keys that shape no
+    output (how the command ends). Several files follow one --configfile: Snakemake keeps only
+    the last of repeated --configfile flags."""
     shown = []
     for path in configfiles:
         relative = os.path.relpath(path, workdir)
@@ -388,9 +389,17 @@ def reproduce_command(
     command = f"snakemake --cores {cores} --resources gpu=1"
     if shown:
         command += " --configfile " + " ".join(shlex.quote(c) for c in shown)
-    if config_args:
-        command += " --config " + " ".join(shlex.quote(a) for a in config_args)
+    shaping = [a for a in config_args if a.split("=", 1)[0].strip() not in _keys_shaping_no_output()]
+    if shaping:
+        command += " --config " + " ".join(shlex.quote(a) for a in shaping)
     return command
+
+
+def _keys_shaping_no_output() -> set[str]:
+    """Top-level keys the schema marks `x-shapes-no-output` (fail_on_failed_runs): left out of the
+    report's command line, so that setting one on the command line reruns nothing."""
+    properties = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]
+    return {key for key, schema in properties.items() if schema.get("x-shapes-no-output")}
 
 
 # results/ is shared by every config; this stamp says whose runs it holds.

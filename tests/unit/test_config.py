@@ -313,6 +313,22 @@ def test_the_reproduce_command_names_the_cores_config_files_and_overrides_as_a_u
     assert reproduce_command(1, []) == "snakemake --cores 1 --resources gpu=1"
 
 
+@given(
+    overrides=st.lists(
+        st.sampled_from(["fail_on_failed_runs=true", "timeout_s=5", "cpu_threads=2"]), unique=True
+    )
+)
+def test_the_reproduce_command_leaves_out_the_keys_that_shape_no_output(overrides):
+    """fail_on_failed_runs decides how a command ends: in the report's command line it would rerun the
+    report whenever it is set or unset on the command line."""
+    from llmbench.config import reproduce_command
+
+    command = reproduce_command(1, ["c.yaml"], overrides)
+    kept = [o for o in overrides if not o.startswith("fail_on_failed_runs")]
+    assert command.endswith(" --config " + " ".join(kept) if kept else "--configfile c.yaml"), command
+    assert "fail_on_failed_runs" not in command
+
+
 @pytest.mark.bad_input
 def test_results_of_another_configs_models_are_refused_saying_what_to_type(config):
     """One results/ holds one config's runs: another config's report would mix them."""
