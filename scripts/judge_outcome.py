@@ -15,7 +15,8 @@ if not outcome.ok:
         "fail_on_failed_runs: true, so the workflow fails:",
         *closing_lines(outcome, snakemake.input.report),
     ]
-    log.error("%s", "\n".join(verdict))
+    # one line here: Snakemake shows this log beside the console's verdict
+    log.error("%d failed, %d invalid of %d runs", len(outcome.failed), len(outcome.invalid), outcome.runs)
     print("\n".join(verdict), file=console, flush=True)
     sys.exit(1)
 Path(snakemake.output[0]).write_text(f"{outcome.runs} runs, every one measured\n")
