@@ -1,3 +1,5 @@
+# First among the jobs ready after the model is acquired: its overflow check (the model's context,
+# a backend's token cap) stops a first run before any conversion or benchmark.
 rule tokenize_prompts:
     input:
         model="resources/models/{model}/source",
@@ -7,6 +9,7 @@ rule tokenize_prompts:
         "results/prompts/{model}.json",
     log:
         "logs/tokenize_prompts/{model}.log",
+    priority: 1
     conda:
         "../envs/hf.yaml"
     params:

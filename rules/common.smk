@@ -1,4 +1,3 @@
-import copy
 import math
 import os
 import re
@@ -23,16 +22,10 @@ from llmbench.config import (
     validate_config,
 )
 from llmbench.io import read_json
-from llmbench.models.prompts import read_queries, tokenized_overflow
 from llmbench.models.precision import bits_per_weight, formats_of
 from llmbench.record import RunId, RunKey, runner_name, split_runner
 from llmbench.scenario_types import Scenario
 
-# `--configfile X` means "run X": Snakemake would merge X into config/config.yaml,
-# so a GPU config would inherit the default's tiny model and scenarios.
-if workflow.config_settings.configfiles:
-    config.clear()
-    config.update(copy.deepcopy(dict(workflow.config_settings.overwrite_config)))
 CONFIG_FILES = [
     str(f) for f in workflow.config_settings.configfiles
 ] or workflow.configfiles
@@ -57,7 +50,10 @@ if _not_config:
     )
 
 try:
-    config.update(validate_config(config, "."))
+    # with the token lengths of the queries an earlier run tokenized: one round of problems
+    config.update(
+        validate_config(config, ".", tokenized_prompts="results/prompts/{model}.json")
+    )
 except ConfigError as error:
     refuse(str(error))
 
@@ -68,34 +64,13 @@ SCENARIOS = {name: Scenario.from_dict(s) for name, s in config["scenarios"].item
 # One results/ per config: a run of another config's models is refused, saying what to type.
 IDENTITY = results_identity(config, CONFIG_FILES)
 _owner = owner_problem(
-    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None, IDENTITY
+    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None,
+    IDENTITY,
+    named=bool(workflow.config_settings.configfiles),
 )
 if _owner:
     refuse(_owner)
 
-
-def check_prompt_lengths():
-    """A query scenario whose longest tokenized query + output_tokens exceeds the model's context,
-    found from an earlier run's tokenized prompts before anything runs (a first run's
-    tokenize_prompts checks the same), so no good record is replaced by a failure."""
-    output_tokens = {
-        name: s.output_tokens
-        for name, s in SCENARIOS.items()
-        if s.kind.prompts == "queries"
-    }
-    queries = read_queries(config["prompts"])
-    problems = [
-        problem
-        for model in MODELS
-        for problem in tokenized_overflow(
-            f"results/prompts/{model}.json", queries, model, output_tokens
-        )
-    ]
-    if problems:
-        refuse("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-check_prompt_lengths()
 
 # Hub tokens reach jobs only as environment variables, never as params.
 HUB_TOKEN_VARIABLES = sorted(
@@ -240,7 +215,8 @@ def strings_files():
 
 
 def final_outputs():
-    return ["results/summary.csv", "results/report.md", "results/report.html"]
+    judged = ["results/outcome-judged.txt"] if config["fail_on_failed_runs"] else []
+    return ["results/summary.csv", "results/report.md", "results/report.html", *judged]
 
 
 def acquisition_settings(wildcards):
@@ -354,15 +330,13 @@ def stamp_results():
     write_json_atomic(OWNER_FILE, IDENTITY)
 
 
-def say_outcome(finished):
+def say_outcome():
     """onsuccess / onerror: the closing console lines (failed and invalid runs, prompt
-    warnings); with fail_on_failed_runs a finished workflow with such runs exits 1."""
+    warnings). With fail_on_failed_runs, judge_outcome fails the workflow on such runs.
+    """
     from llmbench.analyze.outcome import closing_lines, workflow_outcome
 
     existing = [path for path in run_outputs() if os.path.isfile(path)]
     outcome = workflow_outcome(existing, model_paths("results/prompts/{model}.json"))
     for line in closing_lines(outcome, "results/report.html"):
         print(line, file=sys.stderr)
-    if finished and config["fail_on_failed_runs"] and not outcome.ok:
-        print("fail_on_failed_runs: true, so the workflow fails", file=sys.stderr)
-        sys.exit(1)

@@ -1,3 +1,20 @@
+# Only with fail_on_failed_runs: a failed or invalid run fails the workflow, on every command
+# (its output is temporary, so it runs even where nothing else is left to do: onsuccess would not).
+rule judge_outcome:
+    input:
+        report="results/report.html",
+        runs=run_outputs(),
+        code=get_code("judge_outcome"),
+    output:
+        temp("results/outcome-judged.txt"),
+    log:
+        "logs/judge_outcome.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/judge_outcome.py"
+
+
 rule render_report:
     input:
         summary="results/summary.csv",

@@ -4,6 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 
+from llmbench.backends import scenario_token_caps
 from llmbench.io import write_json_atomic
 from llmbench.logs import log_to
 from llmbench.models import prompts as p
@@ -15,9 +16,11 @@ queries = p.read_queries(snakemake.input.prompts)
 ids = p.encode_queries(model, queries, use_template)
 form, context = p.prompt_form(model, use_template), p.model_context(model)
 log.info("%d queries as %s, prompt lengths %s tokens", len(ids), form, [len(i) for i in ids])
-# From the config, not params: changing output_tokens must not rerun this rule and every run after it.
+# From the config, not params: changing output_tokens (or a backend's cache) must not rerun this rule
+# and every run after it.
 output_tokens = p.query_output_tokens(snakemake.config["scenarios"])
-problems = p.overflow_problems(snakemake.wildcards.model, [len(i) for i in ids], context, output_tokens)
+caps = scenario_token_caps(snakemake.config)
+problems = p.overflow_problems(snakemake.wildcards.model, [len(i) for i in ids], context, output_tokens, caps)
 if problems:
     print("\n".join(problems), file=console, flush=True)
     sys.exit("\n".join(problems))

@@ -41,6 +41,7 @@ RULE_ENTRIES: dict[str, list[str]] = {
     "plot_model": ["scripts/plot_model.py"],
     "plot_precision": ["scripts/plot_precision.py"],
     "render_report": ["scripts/render_report.py"],
+    "judge_outcome": ["scripts/judge_outcome.py"],
 }
 
 

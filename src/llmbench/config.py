@@ -23,7 +23,7 @@ from . import backends
 from .measure.device import resolve_device
 from .models.acquire import ModelSourceError, check_local_model
 from .models.presets import PRESETS
-from .models.prompts import PromptsError, read_queries
+from .models.prompts import PromptsError, query_output_tokens, read_queries, tokenized_overflow
 from .scenario_types import KEYS, TYPES, scenario_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -139,8 +139,11 @@ def weights_schema() -> dict:
     }
 
 
-def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
-    """Return a validated copy of `config` with defaults filled in, or raise ConfigError."""
+def validate_config(config: dict, base_dir: str | Path = ".", tokenized_prompts: str | None = None) -> dict:
+    """Return a validated copy of `config` with defaults filled in, or raise ConfigError listing
+    every problem at once: the schema's and those of the checks it cannot express, together.
+    `tokenized_prompts` (a path relative to `base_dir` with `{model}`, e.g. an earlier run's
+    results/prompts/{model}.json) adds the check of the queries' token lengths."""
     config = copy.deepcopy(dict(config))
     schema = load_schema()
     _command_line_booleans(config, schema)
@@ -149,25 +152,70 @@ def validate_config(config: dict, base_dir: str | Path = ".") -> dict:
     problems = list(
         dict.fromkeys(p for e in errors if e.validator not in ("if", "allOf") for p in _messages(e))
     )
-    if problems:
-        raise ConfigError(problems)
     base_dir = Path(base_dir)
-    _expand_home(config)
-    problems += _check_models(config["models"], base_dir)
-    problems += _check_backends(config)
-    problems += _check_weights(config)
-    problems += _check_scenarios(config, base_dir)
-    try:
-        read_queries(base_dir / config["prompts"])
-    except PromptsError as error:
-        problems.append(f"prompts: {error}")
-    reference = config["report"]["reference"]
-    if reference is not None and not (base_dir / reference / "summary.csv").is_file():
-        problems.append(f"report.reference: {reference} has no summary.csv (expected a results folder)")
-    problems += _check_article(config["report"]["article"], base_dir)
+    checks = [
+        lambda: _expand_home(config) or [],
+        lambda: _check_models(config["models"], base_dir),
+        lambda: _check_backends(config),
+        lambda: _check_weights(config),
+        lambda: _check_scenarios(config, base_dir),
+        lambda: _check_prompts(config["prompts"], base_dir),
+        lambda: _check_reference(config["report"]["reference"], base_dir),
+        lambda: _check_article(config["report"]["article"], base_dir),
+    ]
+    if tokenized_prompts is not None:
+        checks.append(lambda: _check_tokenized(config, base_dir, tokenized_prompts))
+    shaped = not problems
+    for check in checks:
+        problems += _unless_misshapen(check, shaped)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(dict.fromkeys(problems)))
     return config
+
+
+def _unless_misshapen(check, shaped: bool) -> list[str]:
+    """The problems `check()` finds. On a config the schema refused (`shaped` False) a check that
+    meets a part of the wrong shape or type is left out: the schema's line names that part."""
+    if shaped:
+        return check()
+    try:
+        return check()
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return []
+
+
+def _check_prompts(path: str, base_dir: Path) -> list[str]:
+    try:
+        read_queries(base_dir / path)
+    except PromptsError as error:
+        return [f"prompts: {error}"]
+    return []
+
+
+def _check_reference(reference: str | None, base_dir: Path) -> list[str]:
+    if reference is not None and not (base_dir / reference / "summary.csv").is_file():
+        return [f"report.reference: {reference} has no summary.csv (expected a results folder)"]
+    return []
+
+
+def _check_tokenized(config: dict, base_dir: Path, pattern: str) -> list[str]:
+    """A query scenario whose longest query + output_tokens exceeds the model's context or a
+    backend's token cap, from the queries an earlier run tokenized (`pattern` per model): found
+    before anything runs, so no good record is replaced by a failure (a first run's
+    tokenize_prompts checks the same)."""
+    try:
+        queries = read_queries(base_dir / config["prompts"])
+    except PromptsError:
+        return []  # named by the prompts check
+    output_tokens = query_output_tokens(config["scenarios"])
+    caps = backends.scenario_token_caps(config)
+    return [
+        problem
+        for model in config["models"]
+        for problem in tokenized_overflow(
+            base_dir / pattern.format(model=model), queries, model, output_tokens, caps
+        )
+    ]
 
 
 def _command_line_booleans(instance: dict, schema: dict) -> None:
@@ -289,11 +337,7 @@ def model_context(model: dict, base_dir: Path) -> int | None:
 
 def _check_scenarios(config: dict, base_dir: Path) -> list[str]:
     problems = []
-    cache = None
-    if "hf-compile" in config["backends"]:
-        cache = backends.make_options(
-            "hf-compile", config["backend_options"].get("hf-compile", {})
-        ).max_cache_len
+    caps = backends.scenario_token_caps(config)
     for name, s in config["scenarios"].items():
         where = f"scenarios.{name}"
         if s["min_duration_s"] > s["max_duration_s"]:
@@ -310,12 +354,11 @@ def _check_scenarios(config: dict, base_dir: Path) -> list[str]:
                     f"{where}: input_tokens + output_tokens = {length} exceeds the context of "
                     f"model {model_name} ({context})"
                 )
-        runs_compile = "hf-compile" in s.get("backends", config["backends"])
-        if runs_compile and cache and length > cache:
-            problems.append(
-                f"{where}: input_tokens + output_tokens = {length} exceeds "
-                f"backend_options.hf-compile.max_cache_len ({cache})"
-            )
+        problems += [
+            f"{where}: input_tokens + output_tokens = {length} exceeds {key} ({cap})"
+            for key, cap in caps[name].items()
+            if length > cap
+        ]
     return problems
 
 
@@ -336,8 +379,9 @@ def reproduce_command(
 ) -> str:
     """The Snakemake command line of this run: its core count, config files (each shown relative
     to `workdir` when it lies inside it: Snakemake hands them over as absolute paths) and --config
-    overrides ("key=value" as Snakemake's config_args give them). Several files follow one
-    --configfile: Snakemake keeps only the last of repeated --configfile flags."""
+    overrides ("key=value" as Snakemake's config_args give them), but those of keys that shape no
+    output (how the command ends). Several files follow one --configfile: Snakemake keeps only
+    the last of repeated --configfile flags."""
     shown = []
     for path in configfiles:
         relative = os.path.relpath(path, workdir)
@@ -345,9 +389,17 @@ def reproduce_command(
     command = f"snakemake --cores {cores} --resources gpu=1"
     if shown:
         command += " --configfile " + " ".join(shlex.quote(c) for c in shown)
-    if config_args:
-        command += " --config " + " ".join(shlex.quote(a) for a in config_args)
+    shaping = [a for a in config_args if a.split("=", 1)[0].strip() not in _keys_shaping_no_output()]
+    if shaping:
+        command += " --config " + " ".join(shlex.quote(a) for a in shaping)
     return command
+
+
+def _keys_shaping_no_output() -> set[str]:
+    """Top-level keys the schema marks `x-shapes-no-output` (fail_on_failed_runs): left out of the
+    report's command line, so that setting one on the command line reruns nothing."""
+    properties = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]
+    return {key for key, schema in properties.items() if schema.get("x-shapes-no-output")}
 
 
 # results/ is shared by every config; this stamp says whose runs it holds.
@@ -359,10 +411,27 @@ def results_identity(config: dict, configfiles: list[str], workdir: str = ".") -
     """What makes results/ one config's: its models (name -> the keys that say which checkpoint,
     in which dtype), and the config files that named them (for the message, relative to `workdir`)."""
     models = {
-        name: {k: model[k] for k in IDENTITY_KEYS if model.get(k) is not None}
+        name: {k: _identity_value(k, model[k]) for k in IDENTITY_KEYS if model.get(k) is not None}
         for name, model in sorted(config["models"].items())
     }
     return {"models": models, "configfiles": [_shown(f, workdir) for f in configfiles]}
+
+
+def _identity_value(key: str, value):
+    """A local model's folder as one spelling (`~/../x` and `/x` are one folder); others as given."""
+    return os.path.normpath(value) if key == "path" else value
+
+
+def _models_text(models: dict, other: dict) -> str:
+    """Model names; where both sides name the same models, each differing one with its identity
+    (source, path, dtype, ...), so the message says what differs."""
+    if set(models) != set(other):
+        return ", ".join(models)
+    return ", ".join(
+        f"{name} ({', '.join(f'{k} {v}' for k, v in identity.items())})"
+        for name, identity in models.items()
+        if identity != other.get(name)
+    )
 
 
 def _shown(path: str, workdir: str) -> str:
@@ -370,18 +439,31 @@ def _shown(path: str, workdir: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def owner_problem(stamp: dict | None, identity: dict) -> str | None:
+def owner_problem(stamp: dict | None, identity: dict, named: bool = True) -> str | None:
     """Why this config must not use results/ (None when it may): the stamp's models differ from
-    this config's, so a summary, plots and report would mix two configs' runs. Says what to type."""
-    if stamp is None or stamp.get("models") == identity["models"]:
+    this config's, so a summary, plots and report would mix two configs' runs; or this command
+    named no config file (`named` False: Snakemake fell back on config/config.yaml) while the
+    results are another file's, so a plain `snakemake -n` or `--report` would plan the default
+    config's summary over them. A config named on purpose with the same models shares the
+    results (a rerun reruns what is stale). Says what to type."""
+    if stamp is None:
         return None
     theirs = " ".join(shlex.quote(f) for f in stamp.get("configfiles", []))
     ours = " ".join(shlex.quote(f) for f in identity["configfiles"])
     folder = "results-" + "-".join(stamp["models"])
+    if stamp.get("models") == identity["models"]:
+        if named or stamp.get("configfiles", identity["configfiles"]) == identity["configfiles"]:
+            return None
+        return (
+            f"results/ holds the runs of --configfile {theirs}; this command names no config, so it "
+            f"would read the default {ours} and build its summary and report over them.\n"
+            f"  To work on those results, add their config: --configfile {theirs}\n"
+            f"  To run the default config on them (same models, its own scenarios): --configfile {ours}"
+        )
     return (
-        f"results/ holds the runs of another config (models {', '.join(stamp['models'])}, "
+        f"results/ holds the runs of another config (models {_models_text(stamp['models'], identity['models'])}, "
         f"from --configfile {theirs}); this command's config ({ours}) has models "
-        f"{', '.join(identity['models'])}, and mixing the two would give a report of neither.\n"
+        f"{_models_text(identity['models'], stamp['models'])}, and mixing the two would give a report of neither.\n"
         f"  To work on those results, add their config: --configfile {theirs}\n"
         f"  To run this config, first move them away: mv results {folder}  "
         f"(or publish them: python -m llmbench.publish results docs/results ...)"

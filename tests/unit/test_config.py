@@ -1,4 +1,6 @@
 import copy
+import json
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -157,6 +159,56 @@ def test_all_problems_are_reported_at_once(config):
     assert "unknown backend" in message and "unknown preset" in message
 
 
+# One fault of each kind the checks find: the schema's (a misspelled key, a wrong type), the
+# checks it cannot express (an unknown backend or preset, a reference without results), and the
+# queries an earlier run tokenized (a loop past the context): (change, the line that names it).
+FAULTS = {
+    "misspelled key": (
+        lambda c: c["scenarios"]["loop"].update(repetition=3),
+        "scenarios.loop.repetition: unknown key; did you mean `repetitions`?",
+    ),
+    "wrong type": (
+        lambda c: c["scenarios"]["threads"].update(workers="five"),
+        "scenarios.threads.workers: 'five' is not of type integer",
+    ),
+    "unknown backend": (lambda c: c["backends"].append("vllm"), "backends: unknown backend 'vllm'"),
+    "unknown preset": (
+        lambda c: c["models"]["tiny"].update(preset="huge"),
+        "models.tiny.preset: unknown preset",
+    ),
+    "reference": (
+        lambda c: c["report"].update(reference="config"),
+        "report.reference: config has no summary.csv",
+    ),
+    "loop past the context": (
+        lambda c: c["scenarios"]["loop"].update(output_tokens=2000),
+        "scenarios.loop: the longest query of model tiny is 250 tokens",
+    ),
+}
+
+
+@pytest.mark.bad_input
+@given(chosen=st.sets(st.sampled_from(sorted(FAULTS)), min_size=1))
+@settings(max_examples=25, deadline=None)
+def test_every_fault_is_named_in_one_round_whatever_else_is_wrong(chosen, tmp_path_factory):
+    """A schema error no longer hides the other checks' problems until it is fixed."""
+    base = tmp_path_factory.mktemp("base")
+    (base / "config").symlink_to(REPO / "config")
+    queries = read_queries(REPO / "config/prompts/article_zh.txt")
+    (base / "results/prompts").mkdir(parents=True)
+    (base / "results/prompts/tiny.json").write_text(
+        json.dumps({"queries": queries, "prompt_ids": [[1] * 250] * len(queries), "context": 2048})
+    )
+    broken = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for name in chosen:
+        FAULTS[name][0](broken)
+    with pytest.raises(ConfigError) as caught:
+        validate_config(broken, base, tokenized_prompts="results/prompts/{model}.json")
+    message = "\n".join(caught.value.problems)
+    assert all(FAULTS[name][1] in message for name in chosen), (chosen, message)
+    assert len(caught.value.problems) == len(chosen), message
+
+
 @pytest.mark.bad_input
 def test_repeated_concurrency_levels_are_rejected(config):
     config["scenarios"]["sweep"]["concurrency"] = [2, 2]
@@ -189,6 +241,30 @@ def test_lengths_beyond_hf_compiles_cache_are_rejected(config):
         "scenarios.fixed: input_tokens + output_tokens = 48 exceeds backend_options.hf-compile.max_cache_len (40)"
         in problems(config)
     )
+
+
+@given(cache=st.integers(1, 4096), n_ctx=st.integers(1, 4096), compile_in_loop=st.booleans())
+@settings(max_examples=20, deadline=None)
+def test_the_token_caps_of_a_scenario_are_the_options_its_backends_mark(cache, n_ctx, compile_in_loop):
+    """From the Options tables (`caps_tokens`), per scenario, only for the backends it runs."""
+    from llmbench.backends import available, get_backend, scenario_token_caps
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["backends"] = ["hf", "hf-compile", "llamacpp-server"]
+    config["backend_options"] = {"hf-compile": {"max_cache_len": cache}, "llamacpp-server": {"n_ctx": n_ctx}}
+    config["scenarios"]["loop"]["backends"] = ["hf", "hf-compile"] if compile_in_loop else ["hf"]
+    caps = scenario_token_caps(config)
+    both = {"backend_options.hf-compile.max_cache_len": cache, "backend_options.llamacpp-server.n_ctx": n_ctx}
+    assert caps["threads"] == both
+    assert caps["loop"] == ({"backend_options.hf-compile.max_cache_len": cache} if compile_in_loop else {})
+    marked = {
+        name: [f.name for f in fields(get_backend(name).Options) if f.metadata.get("caps_tokens")]
+        for name in available()
+    }
+    assert {name: keys for name, keys in marked.items() if keys} == {
+        "hf-compile": ["max_cache_len"],
+        "llamacpp-server": ["n_ctx"],
+    }
 
 
 @pytest.mark.bad_input
@@ -237,6 +313,22 @@ def test_the_reproduce_command_names_the_cores_config_files_and_overrides_as_a_u
     assert reproduce_command(1, []) == "snakemake --cores 1 --resources gpu=1"
 
 
+@given(
+    overrides=st.lists(
+        st.sampled_from(["fail_on_failed_runs=true", "timeout_s=5", "cpu_threads=2"]), unique=True
+    )
+)
+def test_the_reproduce_command_leaves_out_the_keys_that_shape_no_output(overrides):
+    """fail_on_failed_runs decides how a command ends: in the report's command line it would rerun the
+    report whenever it is set or unset on the command line."""
+    from llmbench.config import reproduce_command
+
+    command = reproduce_command(1, ["c.yaml"], overrides)
+    kept = [o for o in overrides if not o.startswith("fail_on_failed_runs")]
+    assert command.endswith(" --config " + " ".join(kept) if kept else "--configfile c.yaml"), command
+    assert "fail_on_failed_runs" not in command
+
+
 @pytest.mark.bad_input
 def test_results_of_another_configs_models_are_refused_saying_what_to_type(config):
     """One results/ holds one config's runs: another config's report would mix them."""
@@ -261,6 +353,45 @@ def test_the_same_models_under_other_settings_or_files_may_use_the_results(confi
     changed["scenarios"]["loop"]["output_tokens"] = 4
     assert owner_problem(stamp, results_identity(changed, ["changed.yaml"])) is None
     assert owner_problem(None, stamp) is None  # results/ not stamped yet: written on the next run
+
+
+@pytest.mark.bad_input
+@given(ours=st.sampled_from(["own.yaml", "config/own-model.yaml", "/elsewhere/mine.yaml"]))
+@settings(max_examples=10, deadline=None)
+def test_a_command_naming_no_config_never_plans_over_another_files_results(ours):
+    """After `--configfile X` (same models), a plain `snakemake -n` or `--report` falls back on
+    config/config.yaml: refused, naming X, while naming a config on purpose shares the results."""
+    validated = validate_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), REPO)
+    stamp = results_identity(validated, [ours])
+    default = results_identity(validated, ["config/config.yaml"])
+    message = owner_problem(stamp, default, named=False)
+    assert (
+        f"add their config: --configfile {ours}" in message and "--configfile config/config.yaml" in message
+    )
+    assert owner_problem(stamp, default, named=True) is None
+    assert owner_problem(default, default, named=False) is None  # the default's own results
+    assert owner_problem({"models": stamp["models"]}, default, named=False) is None  # an older stamp
+
+
+@given(
+    spelling=st.sampled_from(["/data/m", "/data/./m", "/data/m/", "/other/../data/m", "/data//m"]),
+    dtype=st.sampled_from(["float32", "float16"]),
+)
+def test_one_folder_spelled_two_ways_is_one_config_and_a_real_difference_is_named(spelling, dtype):
+    """`path: ~/../data/m` after a run of `/data/m` (the same folder) shares its results; a model of
+    the same name that differs is refused naming what differs, not "models m ... has models m"."""
+
+    def config(path, dtype="float32"):
+        return {"models": {"m": {"source": "local", "path": path, "dtype": dtype}}}
+
+    stamp = results_identity(config("/data/m"), ["a.yaml"])
+    ours = results_identity(config(spelling, dtype), ["b.yaml"])
+    message = owner_problem(stamp, ours)
+    if dtype == "float32":
+        assert message is None
+    else:
+        assert "models m (source local, path /data/m, dtype float32)" in message, message
+        assert "has models m (source local, path /data/m, dtype float16)" in message, message
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):

@@ -93,3 +93,12 @@ def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished
     (workdir / "results/runs/tiny/fastllm/loop/0.json").unlink()  # something to run again
     strict = snakemake(workdir, *RUN, "--config", "fail_on_failed_runs=true", check=False)
     assert strict.returncode == 1 and "fail_on_failed_runs: true" in strict.stderr, strict.stderr[-2000:]
+    # and again with nothing else left to do (onsuccess is not called then): still exit status 1,
+    # the strict mode's only job the verdict, never the report (its command line leaves the key out)
+    strict_args = ["--config", "fail_on_failed_runs=true"]
+    assert planned_jobs(workdir, *strict_args) == {"judge_outcome": 1, "all": 1}
+    again = snakemake(workdir, *RUN, *strict_args, check=False)
+    assert again.returncode == 1 and f"{failed} of {total} benchmark runs failed" in again.stderr, (
+        again.stderr[-2000:]
+    )
+    assert planned_jobs(workdir) == {}

@@ -85,6 +85,13 @@ BAD_INPUTS = {
         _set(["scenarios", "loop", "output_tokens"], 2040),
         "scenarios.loop: the longest query of model tiny is",
     ),
+    # and past a backend's token cap: refused by its key, not left to fail in every hf-compile run
+    "loop past a backend's cache": (
+        lambda config: config.update(
+            backends=["hf", "hf-compile"], backend_options={"hf-compile": {"max_cache_len": 64}}
+        ),
+        "exceeds backend_options.hf-compile.max_cache_len (64). Lower output_tokens, raise",
+    ),
     "misspelled scenario key": (
         _set(["scenarios", "loop", "repetition"], 3),
         "scenarios.loop.repetition: unknown key; did you mean `repetitions`?",

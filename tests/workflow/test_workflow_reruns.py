@@ -131,3 +131,24 @@ def test_other_prompts_rerun_only_the_runs_that_send_them(copy):
     (copy / "config/other.txt").write_text("另一个问题？\n", encoding="utf-8")
     args = write_config(copy, lambda c: c.update(prompts="config/other.txt"))
     assert planned_jobs(copy, *args) == {"tokenize_prompts": 1, "run_benchmark": 2 * 3 * 3, **DOWNSTREAM}
+
+
+def test_a_plain_command_after_another_config_file_plans_nothing_over_its_results(copy):
+    """After `--configfile other.yaml` (same models), a dry run or `--report` without --configfile
+    would read config/config.yaml and rebuild its summary over other.yaml's runs: refused, naming it."""
+    args = write_config(copy, lambda c: c["report"].update(language="en"))
+    snakemake(copy, *RUN, *args)
+    for plain in (["-n", *RUN], ["--report", "report.html"]):
+        done = snakemake(copy, *plain, check=False)
+        assert done.returncode == 1 and "add their config: --configfile changed.yaml" in done.stderr, (
+            done.stderr
+        )
+        assert "Traceback" not in done.stderr
+    assert not (copy / "report.html").exists()
+    assert planned_jobs(copy, *args) == {}
+    assert planned_jobs(copy, "--configfile", "config/config.yaml") == {
+        "plot_scenario": 5,
+        "plot_model": 1,
+        "render_report": 1,
+        "all": 1,
+    }

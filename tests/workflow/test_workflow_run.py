@@ -100,6 +100,10 @@ def test_the_html_report_opens_in_a_real_browser(finished):
 
 
 def test_a_configfile_replaces_the_default_config_instead_of_merging(tmp_path):
+    """The default config is not read at all when a command names one: not merged under it, and
+    not needed (a broken or absent config/config.yaml does not stop another config)."""
     workdir = copy_workflow(tmp_path)  # results/ of its own: finished's hold another config's runs
-    jobs = snakemake(workdir, "-n", "--cores", "1", "--configfile", "config/gpu.yaml").stdout
-    assert "model=chatglm2-6b-shape" in jobs and "model=tiny" not in jobs
+    (workdir / "config/config.yaml").write_text("models: [not, a, mapping\n")
+    done = snakemake(workdir, "-n", "--cores", "1", "--configfile", "config/gpu.yaml")
+    assert "model=chatglm2-6b-shape" in done.stdout and "model=tiny" not in done.stdout
+    assert "config/config.yaml" not in done.stdout + done.stderr  # not "extended by" the named one

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Backend, options_schema
+from .base import Backend, options_schema, token_caps
 
 _NOT_BACKENDS = {"base"}
 
@@ -55,6 +55,22 @@ def weight_formats(name: str) -> dict:
 def make_options(name: str, values: dict):
     """`backend_options.<name>` as the backend's typed Options (validated by the config schema)."""
     return get_backend(name).Options(**values)
+
+
+def scenario_token_caps(config: dict) -> dict[str, dict[str, int]]:
+    """scenario -> {config key: tokens} of the options that bound prompt + output tokens (a
+    static cache, a server's context; `caps_tokens` in their Options) among the backends the
+    scenario runs, from a validated `config` (unknown backends left out); a scenario without such
+    a backend maps to {}."""
+    caps = {}
+    for scenario, settings in config["scenarios"].items():
+        caps[scenario] = {
+            f"backend_options.{name}.{key}": tokens
+            for name in settings.get("backends") or config["backends"]
+            if name in available()  # an unknown one is named by the config check
+            for key, tokens in token_caps(make_options(name, config["backend_options"].get(name, {}))).items()
+        }
+    return caps
 
 
 def schema_of(name: str) -> dict:

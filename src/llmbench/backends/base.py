@@ -19,9 +19,16 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run as asked (missing library, wrong device, ...)."""
 
 
-def option(default: Any, help: str, schema: dict) -> Any:
-    """A backend option: its default, what it means, and its JSON schema (for the config check)."""
-    return field(default=default, metadata={"help": help, "schema": schema})
+def option(default: Any, help: str, schema: dict, caps_tokens: bool = False) -> Any:
+    """A backend option: its default, what it means, and its JSON schema (for the config check).
+    `caps_tokens`: its value (tokens) bounds a request's prompt + output, so the workflow refuses
+    a scenario past it before anything runs (see token_caps)."""
+    return field(default=default, metadata={"help": help, "schema": schema, "caps_tokens": caps_tokens})
+
+
+def token_caps(options) -> dict[str, int]:
+    """Option name -> tokens, for the options of an Options instance marked `caps_tokens`."""
+    return {f.name: getattr(options, f.name) for f in fields(options) if f.metadata.get("caps_tokens")}
 
 
 @dataclass(frozen=True)

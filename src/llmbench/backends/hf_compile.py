@@ -30,7 +30,10 @@ class Options:
     """Settings of `backend_options.hf-compile`."""
 
     max_cache_len: int = option(
-        2048, "static KV cache length: prompt + output must fit", {"type": "integer", "minimum": 1}
+        2048,
+        "static KV cache length: prompt + output must fit",
+        {"type": "integer", "minimum": 1},
+        caps_tokens=True,
     )
     compile: bool | str = option(
         "auto", "compile the decode step: auto = on CUDA only, or true/false", {"enum": ["auto", True, False]}

@@ -30,7 +30,9 @@ from .base import BackendUnavailable, option
 class Options(ServedOptions):
     """Settings of `backend_options.llamacpp-server`."""
 
-    n_ctx: int = option(2048, "the server's context length", {"type": "integer", "minimum": 1})
+    n_ctx: int = option(
+        2048, "the server's context length", {"type": "integer", "minimum": 1}, caps_tokens=True
+    )
 
 
 class GGUFVocabulary(PieceVocabulary):

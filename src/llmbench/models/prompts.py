@@ -118,20 +118,33 @@ def model_context(model_dir: str | Path) -> int | None:
 
 
 def overflow_problems(
-    model: str, lengths: list[int], context: int | None, output_tokens: dict[str, int]
+    model: str,
+    lengths: list[int],
+    context: int | None,
+    output_tokens: dict[str, int],
+    caps: dict[str, dict[str, int]] | None = None,
 ) -> list[str]:
-    """One line per scenario sending the queries whose longest prompt (`lengths`, in token ids)
-    plus its output tokens (`output_tokens`: scenario -> tokens) exceeds `context`."""
-    if not context or not lengths:
+    """One line per limit that a scenario sending the queries exceeds with its longest prompt
+    (`lengths`, in token ids) plus its output tokens (`output_tokens`: scenario -> tokens): the
+    model's `context`, and each of `caps` (scenario -> {config key: tokens}, e.g. a backend's
+    static cache: backends.scenario_token_caps), named by its key."""
+    if not lengths:
         return []
     longest = max(lengths)
-    return [
-        f"scenarios.{name}: the longest query of model {model} is {longest} tokens; + output_tokens "
-        f"{tokens} = {longest + tokens} exceeds its context ({context}). Lower output_tokens or shorten "
-        f"the prompts file"
-        for name, tokens in output_tokens.items()
-        if longest + tokens > context
-    ]
+    problems = []
+    for name, tokens in output_tokens.items():
+        limits = ({"its context": context} if context else {}) | {
+            key: cap for key, cap in (caps or {}).get(name, {}).items()
+        }
+        problems += [
+            f"scenarios.{name}: the longest query of model {model} is {longest} tokens; + output_tokens "
+            f"{tokens} = {longest + tokens} exceeds {key} ({limit}). Lower output_tokens"
+            + ("" if key == "its context" else f", raise {key}")
+            + " or shorten the prompts file"
+            for key, limit in limits.items()
+            if longest + tokens > limit
+        ]
+    return problems
 
 
 def query_output_tokens(scenarios: dict[str, dict]) -> dict[str, int]:
@@ -141,7 +154,11 @@ def query_output_tokens(scenarios: dict[str, dict]) -> dict[str, int]:
 
 
 def tokenized_overflow(
-    path: str | Path, queries: list[str], model: str, output_tokens: dict[str, int]
+    path: str | Path,
+    queries: list[str],
+    model: str,
+    output_tokens: dict[str, int],
+    caps: dict[str, dict[str, int]] | None = None,
 ) -> list[str]:
     """overflow_problems() from a tokenize_prompts output at `path` when it holds exactly
     `queries` and its model's context (an earlier run tokenized them: a check before anything
@@ -152,4 +169,5 @@ def tokenized_overflow(
         return []
     if data.get("queries") != queries:
         return []
-    return overflow_problems(model, [len(i) for i in data["prompt_ids"]], data.get("context"), output_tokens)
+    lengths = [len(i) for i in data["prompt_ids"]]
+    return overflow_problems(model, lengths, data.get("context"), output_tokens, caps)

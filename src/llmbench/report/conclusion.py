@@ -100,7 +100,8 @@ def _memory_in(resources: pd.DataFrame, scenario: str, column: str) -> list[tupl
 def _not_measured(summary: pd.DataFrame, t: Strings) -> str | None:
     """The answer's first line when runs failed or measured invalid output: how many of the run
     configurations, by scenario and status (failed, invalid, partly failed), so that no line below
-    reads as if every run had measured."""
+    reads as if every run had measured; and how many of all runs (processes, every replica: what
+    the console's closing line counts) failed."""
     runs = summary.drop_duplicates(["model", "backend", "scenario"])
     bad = runs[runs.status != "ok"]
     if bad.empty:
@@ -114,7 +115,14 @@ def _not_measured(summary: pd.DataFrame, t: Strings) -> str | None:
         )
         for (scenario, status), group in bad.groupby(["scenario", "status"], sort=False)
     )
-    return t.f("answer.failed", count=len(bad), total=len(runs), items=items)
+    return t.f(
+        "answer.failed",
+        count=len(bad),
+        total=len(runs),
+        items=items,
+        failed=int((bad.replicas - bad.replicas_measured).sum()),
+        processes=int(runs.replicas.sum()),
+    )
 
 
 def answer(

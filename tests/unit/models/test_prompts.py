@@ -48,12 +48,50 @@ def test_an_overflow_is_named_exactly_when_a_query_and_its_output_exceed_the_con
     assert all(f"exceeds its context ({context})" in line for line in problems)
 
 
+@given(
+    lengths=st.lists(st.integers(1, 300), min_size=1, max_size=5),
+    context=st.none() | st.integers(1, 400),
+    outputs=st.dictionaries(st.sampled_from(["loop", "threads"]), st.integers(1, 200), min_size=1),
+    caps=st.dictionaries(
+        st.sampled_from(["loop", "threads", "fixed"]),
+        st.dictionaries(
+            st.sampled_from(["backend_options.a.cache", "backend_options.b.n_ctx"]), st.integers(1, 400)
+        ),
+    ),
+)
+def test_every_limit_a_query_scenario_exceeds_is_named_by_its_key(lengths, context, outputs, caps):
+    """A backend's token cap (hf-compile's static cache) refuses a loop as the model's context does."""
+    problems = p.overflow_problems("m", lengths, context, outputs, caps)
+    expected = {
+        (name, key)
+        for name, tokens in outputs.items()
+        for key, limit in ({"its context": context} if context else {}).items() | caps.get(name, {}).items()
+        if max(lengths) + tokens > limit
+    }
+    named = {
+        (line.split(":")[0].removeprefix("scenarios."), line.split(" exceeds ")[1].split(" (")[0])
+        for line in problems
+    }
+    assert named == expected and len(problems) == len(expected)
+    assert all(
+        f"raise {line.split(' exceeds ')[1].split(' (')[0]}" in line
+        for line in problems
+        if "context" not in line
+    )
+
+
 def test_an_earlier_tokenization_is_checked_only_when_it_holds_the_same_queries(tmp_path):
     path = tmp_path / "m.json"
     write_json_atomic(path, {"queries": ["a", "b"], "prompt_ids": [[1] * 250, [1] * 10], "context": 256})
     assert p.tokenized_overflow(path, ["a", "b"], "m", {"loop": 16, "threads": 6}) == [
         "scenarios.loop: the longest query of model m is 250 tokens; + output_tokens 16 = 266 exceeds its "
         "context (256). Lower output_tokens or shorten the prompts file"
+    ]
+    assert p.tokenized_overflow(
+        path, ["a", "b"], "m", {"threads": 6}, {"threads": {"backend_options.x.n": 255}}
+    ) == [
+        "scenarios.threads: the longest query of model m is 250 tokens; + output_tokens 6 = 256 exceeds "
+        "backend_options.x.n (255). Lower output_tokens, raise backend_options.x.n or shorten the prompts file"
     ]
     assert p.tokenized_overflow(path, ["other"], "m", {"loop": 16}) == []  # to be tokenized again
     assert p.tokenized_overflow(tmp_path / "absent.json", ["a"], "m", {"loop": 16}) == []

@@ -493,7 +493,40 @@ def test_the_answer_says_first_which_runs_failed(tmp_path, language):
     first = sections(md)[t.headings.answer].strip().splitlines()[0]
     total = len(SCENARIOS) * 2
     item = t.f("answer.failed_item", scenario="loop", backends="hf, fastllm", status=t.status["failed"])
-    assert first == "- " + t.f("answer.failed", count=2, total=total, items=item), first
+    expected = t.f("answer.failed", count=2, total=total, items=item, failed=4, processes=len(records))
+    assert first == "- " + expected, first
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        {("hf", "loop", 0)},
+        {("hf", "loop", 0), ("hf", "loop", 1), ("fastllm", "threads", 1)},
+        {(b, n, r) for b in ("hf", "fastllm") for n in SCENARIOS for r in range(2)} - {("hf", "loop", 0)},
+    ],
+)
+def test_the_answer_counts_configurations_and_runs_as_the_console_does(tmp_path, failing):
+    """The report's count of run configurations is named as such, and its count of failed runs
+    (processes, every replica) is the console's closing line's, for the same records."""
+    from llmbench.analyze.outcome import Outcome, closing_lines
+
+    records = [
+        record(backend, name, s, status="failed" if (backend, name, r) in failing else "ok", replica=r)
+        for r in range(2)
+        for name, s in SCENARIOS.items()
+        for backend in ("hf", "fastllm")
+    ]
+    failed = [(str(r.run), "x") for r in records if r.status == "failed"]
+    console = closing_lines(Outcome(len(records), failed), "report.html")[0]
+    assert console.startswith(f"{len(failing)} of {len(records)} benchmark runs failed")
+    md = render_all(records, tmp_path, SCENARIOS, "en", plots=False)["md"]
+    first = sections(md)["The answer"].strip().splitlines()[0]
+    configurations = {(b, n) for b, n, _ in failing}
+    assert (
+        f"Run configurations (model × backend × scenario) that did not measure cleanly**: {len(configurations)} of {len(SCENARIOS) * 2} ("
+        in first
+    ), first
+    assert f"; {len(failing)} of {len(records)} benchmark runs (one process each" in first, first
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
