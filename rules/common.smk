@@ -52,7 +52,12 @@ if _not_config:
 try:
     # with the token lengths of the queries an earlier run tokenized: one round of problems
     config.update(
-        validate_config(config, ".", tokenized_prompts="results/prompts/{model}.json")
+        validate_config(
+            config,
+            ".",
+            tokenized_prompts="results/prompts/{model}.json",
+            model_sources="resources/models/{model}/source",
+        )
     )
 except ConfigError as error:
     refuse(str(error))

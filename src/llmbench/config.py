@@ -139,11 +139,17 @@ def weights_schema() -> dict:
     }
 
 
-def validate_config(config: dict, base_dir: str | Path = ".", tokenized_prompts: str | None = None) -> dict:
+def validate_config(
+    config: dict,
+    base_dir: str | Path = ".",
+    tokenized_prompts: str | None = None,
+    model_sources: str | None = None,
+) -> dict:
     """Return a validated copy of `config` with defaults filled in, or raise ConfigError listing
     every problem at once: the schema's and those of the checks it cannot express, together.
     `tokenized_prompts` (a path relative to `base_dir` with `{model}`, e.g. an earlier run's
-    results/prompts/{model}.json) adds the check of the queries' token lengths."""
+    results/prompts/{model}.json) adds the check of the queries' token lengths; with
+    `model_sources` (the acquired model folders, same form) changed queries are tokenized for it."""
     config = copy.deepcopy(dict(config))
     schema = load_schema()
     _command_line_booleans(config, schema)
@@ -164,7 +170,7 @@ def validate_config(config: dict, base_dir: str | Path = ".", tokenized_prompts:
         lambda: _check_article(config["report"]["article"], base_dir),
     ]
     if tokenized_prompts is not None:
-        checks.append(lambda: _check_tokenized(config, base_dir, tokenized_prompts))
+        checks.append(lambda: _check_tokenized(config, base_dir, tokenized_prompts, model_sources))
     shaped = not problems
     for check in checks:
         problems += _unless_misshapen(check, shaped)
@@ -198,11 +204,12 @@ def _check_reference(reference: str | None, base_dir: Path) -> list[str]:
     return []
 
 
-def _check_tokenized(config: dict, base_dir: Path, pattern: str) -> list[str]:
+def _check_tokenized(config: dict, base_dir: Path, pattern: str, sources: str | None) -> list[str]:
     """A query scenario whose longest query + output_tokens exceeds the model's context or a
-    backend's token cap, from the queries an earlier run tokenized (`pattern` per model): found
-    before anything runs, so no good record is replaced by a failure (a first run's
-    tokenize_prompts checks the same)."""
+    backend's token cap, from the queries an earlier run tokenized (`pattern` per model), or
+    changed queries tokenized now with the acquired folder (`sources` per model): found before
+    anything runs, so no good record is replaced by a failure (a first run's tokenize_prompts
+    checks the same)."""
     try:
         queries = read_queries(base_dir / config["prompts"])
     except PromptsError:
@@ -213,7 +220,13 @@ def _check_tokenized(config: dict, base_dir: Path, pattern: str) -> list[str]:
         problem
         for model in config["models"]
         for problem in tokenized_overflow(
-            base_dir / pattern.format(model=model), queries, model, output_tokens, caps
+            base_dir / pattern.format(model=model),
+            queries,
+            model,
+            output_tokens,
+            caps,
+            base_dir / sources.format(model=model) if sources else None,
+            config["chat_template"],
         )
     ]
 

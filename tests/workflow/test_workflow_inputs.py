@@ -85,6 +85,15 @@ BAD_INPUTS = {
         _set(["scenarios", "loop", "output_tokens"], 2040),
         "scenarios.loop: the longest query of model tiny is",
     ),
+    # new prompts past the context, tokenized before anything runs: a failing tokenize_prompts
+    # would delete the earlier run's tokenized queries (and rerun every run that read them later)
+    "new prompts past the context": (
+        lambda config: (
+            config.update(prompts="config/long.txt"),
+            config["scenarios"]["loop"].update(output_tokens=2040),
+        ),
+        "scenarios.loop: the longest query of model tiny is",
+    ),
     # and past a backend's token cap: refused by its key, not left to fail in every hf-compile run
     "loop past a backend's cache": (
         lambda config: config.update(
@@ -112,6 +121,7 @@ def test_bad_input_is_named_and_nothing_computed_is_lost(finished, tmp_path, cas
     change, expected = BAD_INPUTS[case]
     (finished / "config/empty.txt").write_text("\n")
     (finished / "config/latin1.txt").write_bytes("政策问答\n".encode("gb18030"))
+    (finished / "config/long.txt").write_text("政策问答" * 50 + "\n", encoding="utf-8")
     if isinstance(change, str):
         text = change
     else:

@@ -159,15 +159,26 @@ def tokenized_overflow(
     model: str,
     output_tokens: dict[str, int],
     caps: dict[str, dict[str, int]] | None = None,
+    model_dir: str | Path | None = None,
+    use_chat_template: bool = True,
 ) -> list[str]:
     """overflow_problems() from a tokenize_prompts output at `path` when it holds exactly
     `queries` and its model's context (an earlier run tokenized them: a check before anything
-    runs); nothing when it is absent, of other queries (to be tokenized again) or without context."""
+    runs); nothing when it is absent or without context.
+
+    When it holds other queries (the prompts changed) and `model_dir`, the folder that run
+    tokenized with, is there, the new queries are tokenized now (transformers' import, a few
+    seconds, paid only then): tokenize_prompts failing on them would first delete the earlier
+    output, and going back to the earlier prompts would then rerun every run that read it."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    if data.get("queries") != queries:
-        return []
-    lengths = [len(i) for i in data["prompt_ids"]]
-    return overflow_problems(model, lengths, data.get("context"), output_tokens, caps)
+    if data.get("queries") == queries:
+        lengths, context = [len(i) for i in data["prompt_ids"]], data.get("context")
+    elif model_dir is not None and (Path(model_dir) / "config.json").is_file():
+        lengths = [len(i) for i in encode_queries(model_dir, queries, use_chat_template)]
+        context = model_context(model_dir)
+    else:
+        return []  # tokenize_prompts checks them
+    return overflow_problems(model, lengths, context, output_tokens, caps)

@@ -97,6 +97,24 @@ def test_an_earlier_tokenization_is_checked_only_when_it_holds_the_same_queries(
     assert p.tokenized_overflow(tmp_path / "absent.json", ["a"], "m", {"loop": 16}) == []
 
 
+def test_changed_queries_are_tokenized_with_the_earlier_runs_model_folder(tmp_path, tiny_model):
+    path = tmp_path / "m.json"
+    write_json_atomic(path, {"queries": ["a"], "prompt_ids": [[1]], "context": 10**6})
+    queries = ["政策问答" * 20, "w3"]
+    longest = max(len(i) for i in p.encode_queries(tiny_model, queries))
+    context = p.model_context(tiny_model)
+    fits, past = {"loop": context - longest}, {"loop": context - longest + 1}
+    assert p.tokenized_overflow(path, queries, "m", fits, model_dir=tiny_model) == []
+    assert p.tokenized_overflow(path, queries, "m", past, model_dir=tiny_model) == [
+        f"scenarios.loop: the longest query of model m is {longest} tokens; + output_tokens "
+        f"{context - longest + 1} = {context + 1} exceeds its context ({context}). Lower output_tokens "
+        "or shorten the prompts file"
+    ]
+    # without the folder (not acquired yet) they are left to tokenize_prompts
+    assert p.tokenized_overflow(path, queries, "m", past, model_dir=tmp_path / "absent") == []
+    assert p.tokenized_overflow(path, queries, "m", past) == []
+
+
 def test_query_scenarios_are_those_without_a_length_of_their_own():
     scenarios = {"loop": {"output_tokens": 4}, "fixed": {"input_tokens": 8, "output_tokens": 2}}
     assert p.query_output_tokens(scenarios) == {"loop": 4}
