@@ -26,7 +26,22 @@ def ci(mean, low, high, digits: int = 1) -> str:
         return num(mean, digits)
     if math.isclose(high - mean, mean - low, rel_tol=1e-6, abs_tol=1e-12):
         return f"{num(mean, digits)} ± {num((high - low) / 2, digits)}"
-    return f"{num(mean, digits)} ({num(low, digits)}–{num(high, digits)})"
+    return f"{num(mean, digits)} ({num(low, digits)}–{_far_bound(high, mean, digits)})"
+
+
+# A CI's upper end this far above its mean (and this large) says only "unresolved": printed in
+# e-notation, "7.6e17", not as 26 digits that no table cell can hold.
+FAR_BOUND_RATIO = 100.0
+FAR_BOUND_MIN = 1e6
+
+
+def _far_bound(high: float, mean: float, digits: int) -> str:
+    """`high` as num() prints it, or in short e-notation when it is at least FAR_BOUND_RATIO x the
+    mean and FAR_BOUND_MIN (e.g. a log-scale interval of two processes that differ 70x)."""
+    if high >= FAR_BOUND_MIN and high >= FAR_BOUND_RATIO * abs(mean):
+        mantissa, exponent = f"{high:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return num(high, digits)
 
 
 def pct(fraction, digits: int = 1) -> str:
