@@ -483,3 +483,36 @@ def test_booleans_typed_on_the_command_line_are_booleans(config, key, word):
 @pytest.mark.bad_input
 def test_a_word_that_is_no_boolean_is_still_refused(config):
     assert "fail_on_failed_runs" in problems({**config, "fail_on_failed_runs": "yes please"})
+
+
+# Packages only some runs need: an engine's library, or a served backend's client and server.
+ENGINE_PACKAGES = ["httpx2", "ftllm", "llama_cpp", "fastapi", "uvicorn"]
+
+
+def test_a_config_validates_without_any_engine_package_installed():
+    """The schema imports every backend module (their Options); none may import an engine at the
+    top, or validating any config needs them all (the GPU image had no httpx2: 2026-12-06)."""
+    import subprocess
+    import sys
+
+    blocked = ", ".join(repr(p) for p in ENGINE_PACKAGES)
+    code = f"""
+import importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ({blocked},):
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Missing())
+import yaml
+from llmbench.config import validate_config
+from llmbench.measure.stream_client import StreamClient
+validate_config(yaml.safe_load(open("config/config.yaml")))
+try:
+    StreamClient("http://127.0.0.1:1/v1")
+except ModuleNotFoundError as error:
+    print("client:", error)
+"""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "client: served backends need httpx2" in done.stdout

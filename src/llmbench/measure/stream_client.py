@@ -16,7 +16,10 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-import httpx2 as httpx
+try:  # only a served run needs it: validating a config (which imports every backend) must not
+    import httpx2 as httpx  # the lent GPU image has no httpx2 (2026-12-06)
+except ModuleNotFoundError:
+    httpx = None
 
 from ..clock import now
 
@@ -80,9 +83,15 @@ def parse_event(line: str) -> dict | None:
 class StreamClient:
     """Streams requests to `base_url` (e.g. ``http://127.0.0.1:8000/v1``) from any thread.
 
-    `api_key`, if given, is sent as a bearer token and stored nowhere else."""
+    `api_key`, if given, is sent as a bearer token and stored nowhere else. Raises
+    ModuleNotFoundError when httpx2 is not installed (only served runs need it)."""
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = 600.0):
+        if httpx is None:
+            raise ModuleNotFoundError(
+                "served backends need httpx2 (pyproject.toml pins it; pip install httpx2==2.17.0)",
+                name="httpx2",
+            )
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._loop = asyncio.new_event_loop()
