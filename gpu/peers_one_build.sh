@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# NOT YET RUN on the device (2026-12-05: no machine could be started). Carry it with .dev/l2 (stage-llamacpp.sh) and run
-# `setsid nohup bash /tmp/lc/peers_one_build.sh > /tmp/peers.log 2>&1 &` from the project root after setup.sh; wait for /tmp/peers.done.
+# Ran on an H100 on 2026-12-06 (docs/results/h100/README.md). Carry it with .dev/l2 (stage-llamacpp.sh) and run
+# `setsid nohup bash gpu/peers_one_build.sh > /tmp/peers.log 2>&1 &` from the project root; wait for /tmp/peers.done.
 # On the GPU machine, from the project root, after /tmp/ft (ftllm, snakemake) is set up and .dev/l* moved to /tmp/lc.
 # One llama.cpp build (shared libs) serves both llama-bench and llama-cpp-python (LLAMA_CPP_LIB_PATH + lib symlink),
 # so the peer comparison runs the same libllama; falls back to build-llamacpp.sh if the import fails.
