@@ -67,11 +67,11 @@ BACKENDS = config["backends"]
 SCENARIOS = {name: Scenario.from_dict(s) for name, s in config["scenarios"].items()}
 
 # One results/ per config: a run of another config's models is refused, saying what to type.
-IDENTITY = results_identity(config, CONFIG_FILES)
+IDENTITY = results_identity(
+    config, CONFIG_FILES, named=bool(workflow.config_settings.configfiles)
+)
 _owner = owner_problem(
-    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None,
-    IDENTITY,
-    named=bool(workflow.config_settings.configfiles),
+    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None, IDENTITY
 )
 if _owner:
     refuse(_owner)

@@ -420,14 +420,16 @@ OWNER_FILE = "results/config-identity.json"
 IDENTITY_KEYS = ("source", "preset", "seed", "path", "repo_id", "revision", "dtype")
 
 
-def results_identity(config: dict, configfiles: list[str], workdir: str = ".") -> dict:
+def results_identity(config: dict, configfiles: list[str], workdir: str = ".", named: bool = True) -> dict:
     """What makes results/ one config's: its models (name -> the keys that say which checkpoint,
-    in which dtype), and the config files that named them (for the message, relative to `workdir`)."""
+    in which dtype), the config files that named them (for the message, relative to `workdir`),
+    and whether the command named them (`named` False: Snakemake fell back on the default
+    config/config.yaml, which the message then calls the default, not a --configfile)."""
     models = {
         name: {k: _identity_value(k, model[k]) for k in IDENTITY_KEYS if model.get(k) is not None}
         for name, model in sorted(config["models"].items())
     }
-    return {"models": models, "configfiles": [_shown(f, workdir) for f in configfiles]}
+    return {"models": models, "configfiles": [_shown(f, workdir) for f in configfiles], "named": named}
 
 
 def _identity_value(key: str, value):
@@ -452,30 +454,53 @@ def _shown(path: str, workdir: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def owner_problem(stamp: dict | None, identity: dict, named: bool = True) -> str | None:
+def _files(identity: dict) -> str:
+    """The config files as a shell would take them."""
+    return " ".join(shlex.quote(f) for f in identity.get("configfiles", []))
+
+
+def _origin(identity: dict) -> str:
+    """Where an identity's config came from: `--configfile X` when its command named X, else
+    `the default X` (a stamp written before `named` was recorded counts as named)."""
+    return ("--configfile " if identity.get("named", True) else "the default ") + _files(identity)
+
+
+def free_folder(base: str, workdir: str | Path = ".") -> str:
+    """`base`, or `base-2`, `base-3`, ... the first that names nothing in `workdir` yet: a folder
+    to move results/ to without `mv` putting it inside an existing one."""
+    name, number = base, 1
+    while os.path.lexists(Path(workdir) / name):
+        number += 1
+        name = f"{base}-{number}"
+    return name
+
+
+def owner_problem(stamp: dict | None, identity: dict, workdir: str | Path = ".") -> str | None:
     """Why this config must not use results/ (None when it may): the stamp's models differ from
     this config's, so a summary, plots and report would mix two configs' runs; or this command
-    named no config file (`named` False: Snakemake fell back on config/config.yaml) while the
-    results are another file's, so a plain `snakemake -n` or `--report` would plan the default
-    config's summary over them. A config named on purpose with the same models shares the
-    results (a rerun reruns what is stale). Says what to type."""
+    named no config file (`identity["named"]` False: Snakemake fell back on config/config.yaml)
+    while the results are another file's, so a plain `snakemake -n` or `--report` would plan the
+    default config's summary over them. A config named on purpose with the same models shares
+    the results (a rerun reruns what is stale). Says what to type: the folder to move results/
+    to is one that does not exist in `workdir` (`mv` would move results/ into it)."""
     if stamp is None:
         return None
-    theirs = " ".join(shlex.quote(f) for f in stamp.get("configfiles", []))
-    ours = " ".join(shlex.quote(f) for f in identity["configfiles"])
-    folder = "results-" + "-".join(stamp["models"])
+    theirs, ours = _files(stamp), _files(identity)
     if stamp.get("models") == identity["models"]:
-        if named or stamp.get("configfiles", identity["configfiles"]) == identity["configfiles"]:
+        same_files = stamp.get("configfiles", identity["configfiles"]) == identity["configfiles"]
+        if identity.get("named", True) or same_files:
             return None
         return (
-            f"results/ holds the runs of --configfile {theirs}; this command names no config, so it "
+            f"results/ holds the runs of {_origin(stamp)}; this command names no config, so it "
             f"would read the default {ours} and build its summary and report over them.\n"
             f"  To work on those results, add their config: --configfile {theirs}\n"
             f"  To run the default config on them (same models, its own scenarios): --configfile {ours}"
         )
+    folder = free_folder("results-" + "-".join(stamp["models"]), workdir)
+    ours_text = f"the default {ours}" if not identity.get("named", True) else ours
     return (
         f"results/ holds the runs of another config (models {_models_text(stamp['models'], identity['models'])}, "
-        f"from --configfile {theirs}); this command's config ({ours}) has models "
+        f"from {_origin(stamp)}); this command's config ({ours_text}) has models "
         f"{_models_text(identity['models'], stamp['models'])}, and mixing the two would give a report of neither.\n"
         f"  To work on those results, add their config: --configfile {theirs}\n"
         f"  To run this config, first move them away: mv results {folder}  "

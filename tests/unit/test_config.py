@@ -346,6 +346,34 @@ def test_results_of_another_configs_models_are_refused_saying_what_to_type(confi
     assert owner_problem(ours, stamp).count("--configfile mine.yaml") == 2
 
 
+@pytest.mark.bad_input
+@given(taken=st.sets(st.sampled_from(["results-tiny", "results-tiny-2", "results-tiny-3", "results-tiny-5"])))
+@settings(max_examples=20, deadline=None)
+def test_the_folder_to_move_results_to_is_one_that_does_not_exist(taken, tmp_path_factory):
+    """`mv results results-tiny` with results-tiny/ there would move results/ inside it."""
+    workdir = tmp_path_factory.mktemp("work")
+    for name in taken:
+        (workdir / name).mkdir()
+    stamp = results_identity({"models": {"tiny": {"source": "synthetic", "preset": "tiny"}}}, ["a.yaml"])
+    ours = results_identity({"models": {"mine": {"source": "local", "path": "/m"}}}, ["b.yaml"])
+    folder = owner_problem(stamp, ours, workdir).split("first move them away: mv results ", 1)[1].split()[0]
+    assert folder.startswith("results-tiny") and not (workdir / folder).exists(), (folder, taken)
+    assert folder == "results-tiny" or folder[len("results-tiny-") :].isdigit()
+
+
+@pytest.mark.bad_input
+def test_results_of_a_run_that_named_no_config_are_said_to_be_the_defaults(config):
+    """A plain `snakemake` read config/config.yaml without --configfile: the message says "the
+    default config/config.yaml", not a --configfile nobody typed."""
+    default = results_identity(validate_config(config, REPO), ["config/config.yaml"], named=False)
+    mine = results_identity({"models": {"mine": {"source": "local", "path": "/m"}}}, ["mine.yaml"])
+    message = owner_problem(default, mine)
+    assert "(models tiny, from the default config/config.yaml)" in message, message
+    assert "from --configfile" not in message
+    assert "add their config: --configfile config/config.yaml" in message  # what to type
+    assert "this command's config (the default config/config.yaml)" in owner_problem(mine, default)
+
+
 def test_the_same_models_under_other_settings_or_files_may_use_the_results(config):
     """Reruns after a setting changes (or from a copy of the config file) are what results/ is for."""
     stamp = results_identity(validate_config(config, REPO), ["config/config.yaml"])
@@ -363,14 +391,14 @@ def test_a_command_naming_no_config_never_plans_over_another_files_results(ours)
     config/config.yaml: refused, naming X, while naming a config on purpose shares the results."""
     validated = validate_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), REPO)
     stamp = results_identity(validated, [ours])
-    default = results_identity(validated, ["config/config.yaml"])
-    message = owner_problem(stamp, default, named=False)
+    default = results_identity(validated, ["config/config.yaml"], named=False)
+    message = owner_problem(stamp, default)
     assert (
         f"add their config: --configfile {ours}" in message and "--configfile config/config.yaml" in message
     )
-    assert owner_problem(stamp, default, named=True) is None
-    assert owner_problem(default, default, named=False) is None  # the default's own results
-    assert owner_problem({"models": stamp["models"]}, default, named=False) is None  # an older stamp
+    assert owner_problem(stamp, default | {"named": True}) is None
+    assert owner_problem(default, default) is None  # the default's own results
+    assert owner_problem({"models": stamp["models"]}, default) is None  # an older stamp
 
 
 @given(

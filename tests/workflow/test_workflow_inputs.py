@@ -108,7 +108,8 @@ BAD_INPUTS = {
     # results/ holds the default config's runs: another config's models are kept apart
     "another config's models": (
         _set(["models"], {"other": {"source": "synthetic", "preset": "tiny", "seed": 1}}),
-        "results/ holds the runs of another config (models tiny, from --configfile config/config.yaml)",
+        # (the default run named no --configfile: the message does not say it did)
+        "results/ holds the runs of another config (models tiny, from the default config/config.yaml)",
     ),
     # Snakemake parses --configfile before the workflow runs: its own message, without file or line.
     "YAML syntax error": ("scenarios: [loop\n", "Config file is not valid JSON or YAML"),
