@@ -77,6 +77,10 @@ def _messages(error) -> list[str]:
 
 
 def _message(error) -> str:
+    if error.validator == "enum" and isinstance(error.instance, str):
+        # a value from a table: the schema says what it names (`x-noun`: scenario type, dtype, ...)
+        noun = error.schema.get("x-noun", "value")
+        return _unknown_value(_where(error), noun, error.instance, error.validator_value)
     if error.validator == "type":
         return f"{_where(error)}: {error.instance!r} is not of type {error.validator_value}"
     if error.validator == "uniqueItems":
@@ -89,6 +93,20 @@ def _unknown_key(where: str, key: str, known) -> str:
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     hint = f"did you mean `{close[0]}`?" if close else "see config/README.md for the keys"
     return f"{where}: unknown key; {hint}"
+
+
+# difflib's similarity ratio of a one-edit typo of an n-letter name is at least (n - 1) / n (a
+# letter changed or two swapped): 1/2 keeps a typo of a two-letter name (`hx` for `hf`) in reach.
+VALUE_CUTOFF = 0.5
+
+
+def _unknown_value(where: str, noun: str, value: str, known) -> str:
+    """`where: unknown <noun> `value`; did you mean `x`?` (difflib's closest of `known`, the
+    table's names: scenario types, backends, presets, ...), or the known ones listed."""
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(value, known, n=1, cutoff=VALUE_CUTOFF)
+    hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(known)}"
+    return f"{where}: unknown {noun} `{value}`; {hint}"
 
 
 def _scenario_key_messages(error, allowed: list[str]) -> list[str]:
@@ -127,7 +145,7 @@ def weights_schema() -> dict:
             properties[name] = {
                 "type": "array",
                 "uniqueItems": True,
-                "items": {"enum": list(formats)},
+                "items": {"enum": list(formats), "x-noun": f"{name} weight format"},
                 "description": f"{name}'s weight formats to run besides the model dtype",
             }
     return {
@@ -267,9 +285,7 @@ def _check_models(models: dict, base_dir: Path) -> list[str]:
         if foreign:
             problems.append(f"{where}: {', '.join(foreign)} do not apply to source {source}")
         if source == "synthetic" and model["preset"] not in PRESETS:
-            problems.append(
-                f"{where}.preset: unknown preset {model['preset']!r}; known presets: {', '.join(sorted(PRESETS))}"
-            )
+            problems.append(_unknown_value(f"{where}.preset", "preset", model["preset"], sorted(PRESETS)))
         if source == "local":
             try:
                 check_local_model(base_dir / model["path"])
@@ -281,15 +297,11 @@ def _check_models(models: dict, base_dir: Path) -> list[str]:
 def _check_backends(config: dict) -> list[str]:
     known = backends.available()
     problems = [
-        f"backends: unknown backend {name!r}; known backends: {', '.join(known)}"
-        for name in config["backends"]
-        if name not in known
+        _unknown_value("backends", "backend", name, known) for name in config["backends"] if name not in known
     ]
     reference = config["correctness"]["reference"]
     if reference not in known:
-        problems.append(
-            f"correctness.reference: unknown backend {reference!r}; known backends: {', '.join(known)}"
-        )
+        problems.append(_unknown_value("correctness.reference", "backend", reference, known))
     for name in config["backends"]:
         if name in known:
             options = config["backend_options"].get(name, {})

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from llmbench.config import ConfigError, owner_problem, results_identity, validate_config
@@ -52,13 +52,13 @@ def test_defaults_are_filled_in_and_the_input_left_untouched(config):
 def test_unknown_backend_is_named_with_the_known_ones(config):
     config["backends"] = ["hf", "vllm-typo"]
     message = problems(config)
-    assert "unknown backend 'vllm-typo'" in message and "fastllm" in message
+    assert "backends: unknown backend `vllm-typo`; known: " in message and "fastllm" in message
 
 
 @pytest.mark.bad_input
 def test_unknown_preset(config):
     config["models"]["tiny"]["preset"] = "huge"
-    assert "models.tiny.preset: unknown preset 'huge'" in problems(config)
+    assert "models.tiny.preset: unknown preset `huge`; known: " in problems(config)
 
 
 @pytest.mark.bad_input
@@ -112,6 +112,75 @@ def test_a_misspelled_key_is_unknown_with_the_closest_key_suggested(config, wher
     message = problems(config)
     assert f"{'.'.join([*where, typo])}: unknown key; did you mean `{meant}`?" in message
     assert "does not apply" not in message
+
+
+def _backends():
+    from llmbench.backends import available
+
+    return available()
+
+
+def _scenario_types():
+    from llmbench.scenario_types import TYPES
+
+    return list(TYPES)
+
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@st.composite
+def one_edit(draw, names):
+    """(name, a typo of it one edit away: a letter dropped, changed, added, or two swapped)."""
+    name = draw(st.sampled_from(names))
+    at = draw(st.integers(0, len(name) - 1))
+    letter = draw(st.sampled_from(LETTERS))
+    edit = draw(st.sampled_from(["drop", "change", "add", "swap"]))
+    if edit == "swap" and at + 1 < len(name):
+        typo = name[:at] + name[at + 1] + name[at] + name[at + 2 :]
+    elif edit == "drop":
+        typo = name[:at] + name[at + 1 :]
+    elif edit == "change":
+        typo = name[:at] + letter + name[at + 1 :]
+    else:
+        typo = name[:at] + letter + name[at:]
+    assume(typo not in names and typo)
+    return name, typo
+
+
+@pytest.mark.bad_input
+@given(case=one_edit(_scenario_types()))
+@settings(max_examples=60, deadline=None)
+def test_a_misspelled_scenario_type_is_suggested_the_type_meant(case):
+    """`type: lop` says "did you mean `loop`?", not the schema's list of every type."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    meant, typo = case
+    config["scenarios"]["loop"]["type"] = typo
+    message = problems(config)
+    assert f"scenarios.loop.type: unknown scenario type `{typo}`; did you mean `{meant}`?" in message, message
+
+
+@pytest.mark.bad_input
+@given(case=one_edit(_backends()))
+@settings(max_examples=60, deadline=None)
+def test_a_misspelled_backend_is_suggested_the_backend_meant(case):
+    """`backends: [llamacp]` says "did you mean `llamacpp`?"; so does correctness.reference."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    meant, typo = case
+    config["backends"] = [typo]
+    config["correctness"] = {"reference": typo}
+    message = problems(config)
+    for where in ("backends", "correctness.reference"):
+        assert f"{where}: unknown backend `{typo}`; did you mean `{meant}`?" in message, message
+
+
+@pytest.mark.bad_input
+def test_lop_and_llamacp_are_asked_whether_loop_and_llamacpp_were_meant(config):
+    config["scenarios"]["loop"]["type"] = "lop"
+    config["backends"] = ["hf", "llamacp"]
+    message = problems(config)
+    assert "scenarios.loop.type: unknown scenario type `lop`; did you mean `loop`?" in message
+    assert "backends: unknown backend `llamacp`; did you mean `llamacpp`?" in message
 
 
 @pytest.mark.bad_input
@@ -171,7 +240,7 @@ FAULTS = {
         lambda c: c["scenarios"]["threads"].update(workers="five"),
         "scenarios.threads.workers: 'five' is not of type integer",
     ),
-    "unknown backend": (lambda c: c["backends"].append("vllm"), "backends: unknown backend 'vllm'"),
+    "unknown backend": (lambda c: c["backends"].append("vllm"), "backends: unknown backend `vllm`"),
     "unknown preset": (
         lambda c: c["models"]["tiny"].update(preset="huge"),
         "models.tiny.preset: unknown preset",
@@ -469,7 +538,7 @@ def test_a_quant_type_a_backend_does_not_have_is_refused_naming_the_key(backend,
         validate_config(config, REPO)
         return
     found = problems(config)
-    assert f"models.tiny.weights.{backend}.0: {name!r} is not one of" in found
+    assert f"models.tiny.weights.{backend}.0: unknown {backend} weight format `{name}`" in found
 
 
 def test_weights_for_a_backend_without_formats_or_not_run_are_refused(config):

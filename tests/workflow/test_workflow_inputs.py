@@ -19,10 +19,18 @@ def _set(path, value):
 
 
 BAD_INPUTS = {
-    "unknown backend": (_set(["backends"], ["hf", "vllm-typo"]), "unknown backend 'vllm-typo'"),
+    "unknown backend": (_set(["backends"], ["hf", "vllm-typo"]), "unknown backend `vllm-typo`; known: "),
+    "misspelled backend": (
+        _set(["backends"], ["hf", "llamacp"]),
+        "backends: unknown backend `llamacp`; did you mean `llamacpp`?",
+    ),
+    "misspelled scenario type": (
+        _set(["scenarios", "loop", "type"], "lop"),
+        "scenarios.loop.type: unknown scenario type `lop`; did you mean `loop`?",
+    ),
     "unknown preset": (
         _set(["models", "tiny", "preset"], "huge"),
-        "models.tiny.preset: unknown preset 'huge'",
+        "models.tiny.preset: unknown preset `huge`; known: ",
     ),
     "missing local folder": (
         _set(["models", "tiny"], {"source": "local", "path": "/nonexistent/model"}),
@@ -66,7 +74,7 @@ BAD_INPUTS = {
     ),
     "dtype no backend runs": (
         _set(["models", "tiny", "dtype"], "int8"),
-        "models.tiny.dtype: 'int8' is not one of ['float32', 'float16', 'bfloat16']",
+        "models.tiny.dtype: unknown dtype `int8`; known: float32, float16, bfloat16",
     ),
     "typo in a key": (
         lambda config: config.update(backend=config.pop("backends")),

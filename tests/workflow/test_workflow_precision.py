@@ -84,8 +84,16 @@ def test_quantized_runs_are_judged_by_their_cost_and_reach_the_report(precision_
 @pytest.mark.parametrize(
     ("weights", "device", "message"),
     [
-        ({"llamacpp": ["int4"]}, "auto", "models.tiny.weights.llamacpp.0: 'int4' is not one of"),
-        ({"fastllm": ["Q4_K_M"]}, "auto", "models.tiny.weights.fastllm.0: 'Q4_K_M' is not one of"),
+        (
+            {"llamacpp": ["int4"]},
+            "auto",
+            "models.tiny.weights.llamacpp.0: unknown llamacpp weight format `int4`",
+        ),
+        (
+            {"fastllm": ["Q4_K_M"]},
+            "auto",
+            "models.tiny.weights.fastllm.0: unknown fastllm weight format `Q4_K_M`",
+        ),
         ({"hf": ["bnb-nf4"]}, "cpu", "models.tiny.weights.hf: bnb-nf4 runs only on cuda"),
     ],
 )
