@@ -57,6 +57,8 @@ try:
             ".",
             tokenized_prompts="results/prompts/{model}.json",
             model_sources="resources/models/{model}/source",
+            # changed queries' token lengths: the next parse (each job's) loads no tokenizer
+            token_cache=".snakemake/llmbench/token-lengths/{model}.json",
         )
     )
 except ConfigError as error:

@@ -162,12 +162,14 @@ def validate_config(
     base_dir: str | Path = ".",
     tokenized_prompts: str | None = None,
     model_sources: str | None = None,
+    token_cache: str | None = None,
 ) -> dict:
     """Return a validated copy of `config` with defaults filled in, or raise ConfigError listing
     every problem at once: the schema's and those of the checks it cannot express, together.
     `tokenized_prompts` (a path relative to `base_dir` with `{model}`, e.g. an earlier run's
     results/prompts/{model}.json) adds the check of the queries' token lengths; with
-    `model_sources` (the acquired model folders, same form) changed queries are tokenized for it."""
+    `model_sources` (the acquired model folders, same form) changed queries are tokenized for it,
+    their lengths kept in `token_cache` (same form, a JSON file) for the next validation."""
     config = copy.deepcopy(dict(config))
     schema = load_schema()
     _command_line_booleans(config, schema)
@@ -177,18 +179,20 @@ def validate_config(
         dict.fromkeys(p for e in errors if e.validator not in ("if", "allOf") for p in _messages(e))
     )
     base_dir = Path(base_dir)
+    read: dict[str, list[str]] = {}  # the queries, read once by the prompts check
     checks = [
         lambda: _expand_home(config) or [],
         lambda: _check_models(config["models"], base_dir),
         lambda: _check_backends(config),
         lambda: _check_weights(config),
         lambda: _check_scenarios(config, base_dir),
-        lambda: _check_prompts(config["prompts"], base_dir),
+        lambda: _check_prompts(config["prompts"], base_dir, read),
         lambda: _check_reference(config["report"]["reference"], base_dir),
         lambda: _check_article(config["report"]["article"], base_dir),
     ]
     if tokenized_prompts is not None:
-        checks.append(lambda: _check_tokenized(config, base_dir, tokenized_prompts, model_sources))
+        paths = {"tokenized": tokenized_prompts, "sources": model_sources, "cache": token_cache}
+        checks.append(lambda: _check_tokenized(config, read.get("queries"), base_dir, paths))
     shaped = not problems
     for check in checks:
         problems += _unless_misshapen(check, shaped)
@@ -208,9 +212,10 @@ def _unless_misshapen(check, shaped: bool) -> list[str]:
         return []
 
 
-def _check_prompts(path: str, base_dir: Path) -> list[str]:
+def _check_prompts(path: str, base_dir: Path, read: dict) -> list[str]:
+    """The prompts file's problem, if any; its queries go to `read["queries"]` for the token check."""
     try:
-        read_queries(base_dir / path)
+        read["queries"] = read_queries(base_dir / path)
     except PromptsError as error:
         return [f"prompts: {error}"]
     return []
@@ -222,29 +227,33 @@ def _check_reference(reference: str | None, base_dir: Path) -> list[str]:
     return []
 
 
-def _check_tokenized(config: dict, base_dir: Path, pattern: str, sources: str | None) -> list[str]:
+def _check_tokenized(config: dict, queries: list[str] | None, base_dir: Path, paths: dict) -> list[str]:
     """A query scenario whose longest query + output_tokens exceeds the model's context or a
-    backend's token cap, from the queries an earlier run tokenized (`pattern` per model), or
-    changed queries tokenized now with the acquired folder (`sources` per model): found before
-    anything runs, so no good record is replaced by a failure (a first run's tokenize_prompts
-    checks the same)."""
-    try:
-        queries = read_queries(base_dir / config["prompts"])
-    except PromptsError:
-        return []  # named by the prompts check
+    backend's token cap, from the queries an earlier run tokenized (`paths["tokenized"]` per
+    model), or changed queries tokenized now with the acquired folder (`paths["sources"]`),
+    their lengths cached in `paths["cache"]`: found before anything runs, so no good record is
+    replaced by a failure (a first run's tokenize_prompts checks the same). `queries` None: the
+    prompts file could not be read (the prompts check names it)."""
+    if queries is None:
+        return []
+
+    def per_model(key: str, model: str) -> Path | None:
+        return base_dir / paths[key].format(model=model) if paths.get(key) else None
+
     output_tokens = query_output_tokens(config["scenarios"])
     caps = backends.scenario_token_caps(config)
     return [
         problem
         for model in config["models"]
         for problem in tokenized_overflow(
-            base_dir / pattern.format(model=model),
+            per_model("tokenized", model),
             queries,
             model,
             output_tokens,
             caps,
-            base_dir / sources.format(model=model) if sources else None,
+            per_model("sources", model),
             config["chat_template"],
+            cache=per_model("cache", model),
         )
     ]
 

@@ -278,6 +278,91 @@ def test_every_fault_is_named_in_one_round_whatever_else_is_wrong(chosen, tmp_pa
     assert len(caught.value.problems) == len(chosen), message
 
 
+def test_the_prompts_file_is_read_once_per_validation(config, monkeypatch):
+    """The prompts check reads the queries; the token-length check takes them from it."""
+    import llmbench.config
+
+    reads = []
+    monkeypatch.setattr(
+        llmbench.config, "read_queries", lambda path: reads.append(path) or read_queries(path)
+    )
+    validate_config(config, REPO, tokenized_prompts="results/prompts/{model}.json")
+    assert len(reads) == 1, reads
+
+
+def _changed_prompts_workdir(base):
+    """A workdir after a run of other queries: its tokenized queries and acquired model folder
+    (config.json, a tokenizer file and a weights file; the tokenizer itself is stood in for)."""
+    (base / "config").symlink_to(REPO / "config")
+    (base / "results/prompts").mkdir(parents=True)
+    (base / "results/prompts/tiny.json").write_text(
+        json.dumps({"queries": ["earlier"], "prompt_ids": [[1]], "context": 2048})
+    )
+    source = base / "resources/models/tiny/source"
+    source.mkdir(parents=True)
+    (source / "config.json").write_text(json.dumps({"max_position_embeddings": 2048}))
+    (source / "tokenizer.json").write_text('{"vocab": 1}')
+    (source / "model.safetensors").write_bytes(b"weights")
+    return source
+
+
+def test_changed_queries_are_tokenized_once_until_they_or_the_tokenizer_change(config, tmp_path, monkeypatch):
+    """Every Snakefile parse validates (each job's, under SLURM): the lengths of changed queries are
+    kept under a digest of queries, tokenizer files and template flag, so the next parse loads no
+    tokenizer; a change to any of the three tokenizes again, a change to the weights does not."""
+    from llmbench.models import prompts
+
+    source = _changed_prompts_workdir(tmp_path)
+    encoded = []
+
+    def encode(model_dir, queries, use_chat_template=True):
+        encoded.append((queries, use_chat_template))
+        return [[1] * (len(q) + 100 * use_chat_template) for q in queries]
+
+    monkeypatch.setattr(prompts, "encode_queries", encode)
+    paths = {
+        "tokenized_prompts": "results/prompts/{model}.json",
+        "model_sources": "resources/models/{model}/source",
+        "token_cache": ".snakemake/llmbench/token-lengths/{model}.json",
+    }
+
+    def validate():
+        return validate_config(config, tmp_path, **paths)
+
+    def past_the_context():
+        """With the template, the longest query's stand-in ids + output_tokens are 2049 tokens."""
+        longest = max(map(len, read_queries(REPO / config["prompts"]))) + 100
+        config["scenarios"]["loop"]["output_tokens"] = 2049 - longest
+        with pytest.raises(ConfigError) as caught:
+            validate()
+        return caught.value.problems
+
+    validate()
+    assert len(encoded) == 1
+    validate()
+    assert len(encoded) == 1  # the same inputs: read from the cache
+    problems = past_the_context()
+    assert (
+        len(encoded) == 1
+        and "+ output_tokens" in problems[0]
+        and "= 2049 exceeds its context (2048)" in problems[0]
+    )
+    (source / "model.safetensors").write_bytes(b"other weights")
+    past_the_context()
+    assert len(encoded) == 1
+    (source / "tokenizer.json").write_text('{"vocab": 2}')
+    past_the_context()
+    assert len(encoded) == 2
+    config["chat_template"] = False  # shorter: fits
+    validate()
+    assert len(encoded) == 3
+    (tmp_path / "other.txt").write_text("a new query\n")
+    config["prompts"] = "other.txt"
+    validate()
+    validate()
+    assert encoded[3:] == [(["a new query"], False)]
+
+
 @pytest.mark.bad_input
 def test_repeated_concurrency_levels_are_rejected(config):
     config["scenarios"]["sweep"]["concurrency"] = [2, 2]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+
+from ..io import write_json_atomic
 
 
 class PromptsError(ValueError):
@@ -161,6 +164,7 @@ def tokenized_overflow(
     caps: dict[str, dict[str, int]] | None = None,
     model_dir: str | Path | None = None,
     use_chat_template: bool = True,
+    cache: str | Path | None = None,
 ) -> list[str]:
     """overflow_problems() from a tokenize_prompts output at `path` when it holds exactly
     `queries` and its model's context (an earlier run tokenized them: a check before anything
@@ -169,7 +173,10 @@ def tokenized_overflow(
     When it holds other queries (the prompts changed) and `model_dir`, the folder that run
     tokenized with, is there, the new queries are tokenized now (transformers' import, a few
     seconds, paid only then): tokenize_prompts failing on them would first delete the earlier
-    output, and going back to the earlier prompts would then rerun every run that read it."""
+    output, and going back to the earlier prompts would then rerun every run that read it.
+    With `cache` (a JSON file) their lengths are kept there under a digest of what decides them
+    (token_lengths_key): the next check of the same inputs, as every Snakefile parse until
+    tokenize_prompts reruns (each job's, under a cluster executor), loads no tokenizer."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -177,8 +184,47 @@ def tokenized_overflow(
     if data.get("queries") == queries:
         lengths, context = [len(i) for i in data["prompt_ids"]], data.get("context")
     elif model_dir is not None and (Path(model_dir) / "config.json").is_file():
-        lengths = [len(i) for i in encode_queries(model_dir, queries, use_chat_template)]
+        lengths = cached_token_lengths(cache, model_dir, queries, use_chat_template)
         context = model_context(model_dir)
     else:
         return []  # tokenize_prompts checks them
     return overflow_problems(model, lengths, context, output_tokens, caps)
+
+
+# Files of a model folder that hold weights, not the tokenizer: left out of token_lengths_key.
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".gguf", ".flm")
+
+
+def token_lengths_key(model_dir: str | Path, queries: list[str], use_chat_template: bool) -> str:
+    """SHA-256 hex digest of what decides the queries' token lengths: the queries, the chat
+    template flag, and the name and bytes of every file directly in `model_dir` but weights
+    (tokenizer files, config.json, a checkpoint's tokenizer code)."""
+    digest = hashlib.sha256(json.dumps([queries, use_chat_template], ensure_ascii=False).encode())
+    for file in sorted(Path(model_dir).iterdir()):
+        if file.is_file() and not file.name.endswith(WEIGHT_SUFFIXES):
+            digest.update(f"\0{file.name}\0{file.stat().st_size}\0".encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def cached_token_lengths(
+    cache: str | Path | None, model_dir: str | Path, queries: list[str], use_chat_template: bool
+) -> list[int]:
+    """Token lengths of `queries` as encode_queries gives them for `model_dir`: read from the JSON
+    file `cache` when it holds them under the same token_lengths_key, else encoded and written
+    there (an unreadable or unwritable cache only costs the encoding)."""
+    key = token_lengths_key(model_dir, queries, use_chat_template) if cache is not None else None
+    if cache is not None:
+        try:
+            kept = json.loads(Path(cache).read_text(encoding="utf-8"))
+            if kept.get("key") == key:
+                return list(kept["lengths"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+    lengths = [len(i) for i in encode_queries(model_dir, queries, use_chat_template)]
+    if cache is not None:
+        try:
+            write_json_atomic(cache, {"key": key, "lengths": lengths})
+        except OSError:
+            pass
+    return lengths
