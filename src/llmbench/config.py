@@ -128,6 +128,8 @@ def load_schema() -> dict:
     """The whole config schema: the file, with scenario types and backend options filled in."""
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     schema["$defs"]["scenario"] = scenario_schema()
+    # here, not in scenario_types: a change there reruns every run (each rule's code input)
+    schema["$defs"]["scenario"]["properties"]["type"]["x-noun"] = "scenario type"
     schema["properties"]["backend_options"]["properties"] = {
         name: backends.schema_of(name) for name in backends.available()
     }

@@ -213,7 +213,7 @@ def scenario_schema() -> dict:
     return {
         "type": "object",
         "required": ["type"],
-        "properties": {"type": {"type": "string", "enum": list(TYPES), "x-noun": "scenario type"}},
+        "properties": {"type": {"type": "string", "enum": list(TYPES)}},
         "allOf": [
             {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": kind.schema()}
             for name, kind in TYPES.items()
