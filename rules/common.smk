@@ -19,6 +19,8 @@ from llmbench.config import (
     owner_problem,
     reproduce_command,
     results_identity,
+    targets_problem,
+    targets_read_as_config,
     validate_config,
 )
 from llmbench.io import read_json
@@ -38,16 +40,12 @@ def refuse(message):
     sys.exit(1)
 
 
-# Snakemake reads every word after --configfile as a config file, targets included.
-_not_config = [
-    f for f in CONFIG_FILES if Path(f).suffix not in (".yaml", ".yml", ".json")
-]
-if _not_config:
-    refuse(
-        f"--configfile read {', '.join(map(str, _not_config))} as a config file: every word after "
-        "--configfile is one. Put targets before it (snakemake TARGET --configfile FILE) or end "
-        "the config files with -- (snakemake --configfile FILE -- TARGET)."
-    )
+# Snakemake reads every word after --configfile as a config file, targets included: one that is
+# not there or not YAML stops Snakemake before this file runs (README says so); an existing
+# JSON record of results/ gets here.
+_targets = targets_read_as_config(CONFIG_FILES)
+if _targets:
+    refuse(targets_problem(_targets))
 
 try:
     # with the token lengths of the queries an earlier run tokenized: one round of problems

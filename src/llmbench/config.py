@@ -438,6 +438,36 @@ def _keys_shaping_no_output() -> set[str]:
     return {key for key, schema in properties.items() if schema.get("x-shapes-no-output")}
 
 
+# Folders the workflow writes into: a "config file" there is a target (a run record is JSON).
+OUTPUT_FOLDERS = ("results", "resources", "logs")
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def targets_read_as_config(configfiles: list[str], workdir: str | Path = ".") -> list[str]:
+    """The `configfiles` that are targets Snakemake read as config files (it takes every word after
+    --configfile for one): a name not ending in .yaml, .yml or .json, or a file inside a folder the
+    workflow writes (OUTPUT_FOLDERS, relative to `workdir`). Each as the user typed it, relative
+    to `workdir` where it lies inside it."""
+    shown = [_shown(str(f), str(workdir)) for f in configfiles]
+    return [
+        f
+        for f in shown
+        if Path(f).suffix not in CONFIG_SUFFIXES or Path(f).parts[:1] in [(o,) for o in OUTPUT_FOLDERS]
+    ]
+
+
+def targets_problem(targets: list[str]) -> str:
+    """What to say for targets read as config files, and what to type instead."""
+    first = shlex.quote(targets[0])
+    return "\n".join(
+        [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
+        + [
+            f"  (snakemake {first} --configfile FILE, or end the config files with --: "
+            f"snakemake --configfile FILE -- {first})"
+        ]
+    )
+
+
 # results/ is shared by every config; this stamp says whose runs it holds.
 OWNER_FILE = "results/config-identity.json"
 IDENTITY_KEYS = ("source", "preset", "seed", "path", "repo_id", "revision", "dtype")

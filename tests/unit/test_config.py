@@ -576,6 +576,28 @@ def test_one_folder_spelled_two_ways_is_one_config_and_a_real_difference_is_name
         assert "has models m (source local, path /data/m, dtype float16)" in message, message
 
 
+@pytest.mark.bad_input
+@given(
+    target=st.sampled_from(
+        ["results/x.csv", "results/runs/tiny/hf/loop/0.json", "resources/models/tiny/manifest.json", "all"]
+    ),
+    configs=st.lists(st.sampled_from(["my.yaml", "config/gpu.yaml", "c.yml", "c.json"]), min_size=1),
+    absolute=st.booleans(),
+)
+def test_a_target_after_configfile_is_named_as_read_for_a_config_file(target, configs, absolute):
+    """`snakemake --configfile my.yaml results/x.csv`: Snakemake hands the workflow every word after
+    --configfile as a config file (absolute paths); the target is named, the config files are not."""
+    from llmbench.config import targets_problem, targets_read_as_config
+
+    workdir = "/work/flow"
+    given_files = [f"{workdir}/{f}" if absolute else f for f in [*configs, target]]
+    assert targets_read_as_config(given_files, workdir) == [target]
+    assert f"`{target}` was read as a config file: put targets before --configfile" in targets_problem(
+        [target]
+    )
+    assert targets_read_as_config(given_files[:-1], workdir) == []
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):
     prompts = tmp_path / "bom.txt"
     prompts.write_bytes("\ufeff你好\nsecond\n".encode())

@@ -146,3 +146,16 @@ def test_bad_input_is_named_and_nothing_computed_is_lost(finished, tmp_path, cas
     assert expected in output, output[-3000:]
     assert "Traceback" not in output and "common.smk" not in output  # a user's mistake, no frame
     assert digests(finished / "results") == before
+
+
+def test_a_target_after_configfile_is_named_and_the_way_to_write_it_works(finished):
+    """Snakemake reads every word after --configfile as a config file: a run record (JSON, so
+    Snakemake loads it) is refused naming it, not as a config of unknown keys; `--` ends the files."""
+    record = "results/runs/tiny/hf/loop/0.json"
+    done = snakemake(finished, "-n", *RUN, "--configfile", "config/config.yaml", record, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert f"`{record}` was read as a config file: put targets before --configfile" in output, output[-3000:]
+    assert "unknown key" not in output and "Traceback" not in output
+    ended = snakemake(finished, "-n", *RUN, "--configfile", "config/config.yaml", "--", record)
+    assert "was read as a config file" not in ended.stdout + ended.stderr
