@@ -11,6 +11,10 @@ rule judge_outcome:
         "logs/judge_outcome.log",
     conda:
         "../envs/report.yaml"
+    # said as the job starts (Snakemake's error block shows "message: None"), before the verdict
+    message:
+        "fail_on_failed_runs: a failed or invalid benchmark run ends the workflow with an error; "
+        "the verdict comes first on the console and in {log}"
     script:
         "../scripts/judge_outcome.py"
 

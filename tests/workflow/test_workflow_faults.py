@@ -92,7 +92,12 @@ def test_a_crashing_backend_leaves_a_failure_and_the_workflow_completes(finished
     # for CI and scripts: the same outcome fails the workflow, after the report is written
     (workdir / "results/runs/tiny/fastllm/loop/0.json").unlink()  # something to run again
     strict = snakemake(workdir, *RUN, "--config", "fail_on_failed_runs=true", check=False)
-    assert strict.returncode == 1 and "fail_on_failed_runs: true" in strict.stderr, strict.stderr[-2000:]
+    assert strict.returncode == 1 and "fail_on_failed_runs is true" in strict.stderr, strict.stderr[-2000:]
+    # a verdict, not a crash: said before Snakemake's error block, and first in the log it shows
+    counted = f"{failed} of {total} benchmark runs failed: tiny/fastllm/"
+    assert strict.stderr.index(counted) < strict.stderr.index("Error in rule judge_outcome")
+    assert (workdir / "logs/judge_outcome.log").read_text().startswith(counted)
+    assert "Traceback" not in strict.stderr
     # and again with nothing else left to do (onsuccess is not called then): still exit status 1,
     # the strict mode's only job the verdict, never the report (its command line leaves the key out)
     strict_args = ["--config", "fail_on_failed_runs=true"]

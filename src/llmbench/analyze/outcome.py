@@ -69,3 +69,19 @@ def closing_lines(outcome: Outcome, report: str) -> list[str]:
             lines.append(f"{len(runs)} of {outcome.runs} benchmark runs {word}: {_named(runs)}; see {report}")
     lines += [f"warning: {w}" for w in outcome.warnings]
     return lines
+
+
+def verdict_lines(outcome: Outcome, report: str) -> list[str]:
+    """What fail_on_failed_runs says when it fails the workflow (empty when every run measured):
+    first the count of failed and invalid runs, each line starting "N of M benchmark runs ...",
+    then that this mode, not a crash, ends the workflow with an error although `report` is written.
+    The judge_outcome rule prints these first on the console and writes them first in its log,
+    which Snakemake shows under its "Error in rule judge_outcome"."""
+    if outcome.ok:
+        return []
+    counts = [line for line in closing_lines(outcome, report) if not line.startswith("warning: ")]
+    return [
+        *counts,
+        f"fail_on_failed_runs is true: this verdict, not a crash, ends the workflow with an error "
+        f"(exit status 1); the report is written: {report}",
+    ]

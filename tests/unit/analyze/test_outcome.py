@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmbench.analyze.outcome import closing_lines, workflow_outcome
+from llmbench.analyze.outcome import closing_lines, verdict_lines, workflow_outcome
 from llmbench.io import write_json_atomic
 from llmbench.record import write_record
 from records import record, scenario
@@ -29,6 +29,10 @@ def test_every_failed_and_invalid_run_is_counted_on_the_console(tmp_path_factory
         assert "CUDA out of memory (simulated)" in lines[0] and lines[0].endswith("see results/report.html")
     if invalid:
         assert f"{invalid} of {len(statuses)} benchmark runs measured invalid output" in lines[-1]
+    # fail_on_failed_runs' verdict: the same counts first, then why the workflow ends with an error
+    verdict = verdict_lines(outcome, "results/report.html")
+    assert verdict[:-1] == lines and (verdict == []) == outcome.ok
+    assert outcome.ok or verdict[-1].startswith("fail_on_failed_runs is true: this verdict, not a crash")
 
 
 def test_a_missing_record_counts_as_failed_and_prompt_warnings_are_said(tmp_path):
