@@ -334,3 +334,28 @@ def test_every_memory_bar_can_be_seen_and_the_legend_hides_none(tmp_path, gpu, m
     assert bars and all(p.get_window_extent(renderer).width >= 5 for p in bars)
     legend = memory.get_legend().get_window_extent(renderer)
     assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("disagree", [False, True])
+def test_a_sweeps_red_rings_and_bars_are_in_a_legend_when_drawn(monkeypatch, language, disagree):
+    """sweep.png ringed a level whose passes disagree and drew their range as a red bar, and no
+    legend said what ring and bar meant."""
+    from llmbench.report.plots.scenario import spread_handles
+
+    drawn = _drawn(monkeypatch)
+    t = load_strings(language)
+    sweep = scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 4])
+    summary = summary_table([record(b, "sweep", sweep, speed=v) for b, v in (("hf", 1.0), ("fastllm", 2.0))])
+    if disagree:
+        level = (
+            (summary.metric == "output_tokens_per_s") & (summary.backend == "hf") & (summary.concurrency == 4)
+        )
+        summary.loc[level, "max"] = 3 * summary.loc[level, "min"]
+    plot_scenario(summary, "sweep", "sweep.png", t)
+    _, right = drawn["sweep.png"].axes
+    red = [line for line in right.lines if line.get_markeredgecolor() == "firebrick"]
+    assert len(red) == disagree  # the ring is there exactly when the passes disagree
+    texts = [text.get_text() for text in right.get_legend().get_texts()] if right.get_legend() else []
+    assert texts == ([h.get_label() for h in spread_handles(t)] if disagree else [])
+    assert all("{" not in text for text in texts) and (not disagree or "1.5" in texts[0])
