@@ -13,6 +13,7 @@ from llmbench.analyze.tables import resources_table, roofline_table
 from llmbench.report.plots.model import plot_latency, plot_memory, plot_resources
 from llmbench.report.plots.scenario import plot_scenario
 from llmbench.report.strings import load_strings
+from llmbench.scenario_types import TYPES
 from records import record, scenario
 
 MODELS = {"tiny": {"parameter_bytes": 3_549_696, "decode_bytes": 2_501_632}}
@@ -359,3 +360,28 @@ def test_a_sweeps_red_rings_and_bars_are_in_a_legend_when_drawn(monkeypatch, lan
     texts = [text.get_text() for text in right.get_legend().get_texts()] if right.get_legend() else []
     assert texts == ([h.get_label() for h in spread_handles(t)] if disagree else [])
     assert all("{" not in text for text in texts) and (not disagree or "1.5" in texts[0])
+
+
+def test_every_scenario_type_has_its_line_dashes():
+    from llmbench.report.plots.model import TYPE_DASHES
+
+    assert set(TYPE_DASHES) == set(TYPES)
+
+
+@given(st.lists(st.sampled_from([*TYPES, None]), max_size=12))
+def test_no_two_scenarios_share_a_line_style_in_the_memory_figure(kinds):
+    """memory.png gave loop and sweep-batch one line style (four styles by turns over five scenarios)."""
+    from llmbench.report.plots.model import scenario_styles
+
+    styles = scenario_styles({f"scenario {i}": kind for i, kind in enumerate(kinds)})
+    assert len(set(map(str, styles.values()))) == len(kinds)
+    dashes = [s[1] for s in styles.values() if s != "-"]
+    assert all(len(d) % 2 == 0 and all(x > 0 for x in d) for d in dashes)
+
+
+def test_the_default_configs_scenarios_each_have_their_own_line_style():
+    from llmbench.report.plots.model import scenario_styles
+
+    kinds = {"loop": "loop", "threads": "threads", "fixed": "fixed", "sweep": "sweep", "sweep-batch": "sweep"}
+    styles = scenario_styles(kinds)
+    assert len(set(map(str, styles.values()))) == 5 and styles["loop"] != styles["sweep-batch"]
