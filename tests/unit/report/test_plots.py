@@ -360,6 +360,14 @@ def test_a_sweeps_red_rings_and_bars_are_in_a_legend_when_drawn(monkeypatch, lan
     texts = [text.get_text() for text in right.get_legend().get_texts()] if right.get_legend() else []
     assert texts == ([h.get_label() for h in spread_handles(t)] if disagree else [])
     assert all("{" not in text for text in texts) and (not disagree or "1.5" in texts[0])
+    if disagree:  # beside the marks, not over them
+        fig = drawn["sweep.png"]
+        fig.tight_layout()  # as save() lays it out
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legend = right.get_legend().get_window_extent(renderer)
+        assert not legend.overlaps(right.get_window_extent(renderer))
+        assert not legend.overlaps(right.xaxis.label.get_window_extent(renderer))
 
 
 def test_every_scenario_type_has_its_line_dashes():

@@ -110,7 +110,7 @@ def spread_handles(t: Strings) -> list[Line2D]:
 def _mark_spread(ax, measured: pd.DataFrame, t: Strings) -> None:
     """Levels whose passes disagree (fastest > PASS_SPREAD_LIMIT x slowest): their passes' range drawn as
     a red bar and the point ringed in red, so no curve passes a bimodal level off as one figure; a
-    legend says what ring and bar mean where any is drawn."""
+    legend under the panel says what ring and bar mean where any is drawn."""
     rows = measured[measured["metric"] == "output_tokens_per_s"]
     marked = False
     for row in rows.itertuples():
@@ -118,8 +118,8 @@ def _mark_spread(ax, measured: pd.DataFrame, t: Strings) -> None:
             ax.vlines(row.concurrency, row.min, row.max, colors=SPREAD_COLOR, linewidth=1)
             ax.plot(row.concurrency, row.mean, "o", mfc="none", mec=SPREAD_COLOR, ms=12)
             marked = True
-    if marked:
-        ax.legend(handles=spread_handles(t), fontsize=7, loc="best")
+    if marked:  # under the axis label: inside the panel it hid the tops of the bars
+        ax.legend(handles=spread_handles(t), fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.25))
 
 
 def plot_sweep(runs: pd.DataFrame, scenario: str, path: str, t: Strings) -> None:
