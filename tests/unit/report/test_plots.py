@@ -393,3 +393,23 @@ def test_the_default_configs_scenarios_each_have_their_own_line_style():
     kinds = {"loop": "loop", "threads": "threads", "fixed": "fixed", "sweep": "sweep", "sweep-batch": "sweep"}
     styles = scenario_styles(kinds)
     assert len(set(map(str, styles.values()))) == 5 and styles["loop"] != styles["sweep-batch"]
+
+
+def test_each_scenarios_dashes_show_in_its_memory_legend_entry(monkeypatch):
+    """sweep and sweep-batch read as solid lines in legend entries shorter than one period of their dashes."""
+    from llmbench.report.plots.model import MEMORY_LINE_WIDTH, scenario_styles
+
+    drawn = _drawn(monkeypatch)
+    scenarios = {
+        "loop": scenario("loop", output_tokens=4),
+        "threads": scenario("threads", output_tokens=4),
+        "fixed": scenario("fixed", output_tokens=4, input_tokens=8),
+        "sweep": scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 2]),
+        "sweep-batch": scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 2], batching=True),
+    }
+    plot_memory([record("hf", name, s) for name, s in scenarios.items()], "memory.png", load_strings("en"))
+    legend = drawn["memory.png"].axes[0].get_legend()
+    entry_pts = legend.handlelength * legend.prop.get_size_in_points()
+    styles = scenario_styles({name: s.type for name, s in scenarios.items()})
+    periods = [sum(style[1]) * MEMORY_LINE_WIDTH for style in styles.values() if style != "-"]
+    assert len(periods) == 4 and max(periods) <= entry_pts, (periods, entry_pts)

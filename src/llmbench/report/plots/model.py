@@ -137,7 +137,9 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
         if not points:
             continue
         color, style = colors[record.key.runner], styles[record.key.scenario]
-        ax.plot(*zip(*points, strict=True), color=color, linestyle=style, linewidth=1.2, alpha=0.85)
+        ax.plot(
+            *zip(*points, strict=True), color=color, linestyle=style, linewidth=MEMORY_LINE_WIDTH, alpha=0.85
+        )
         drawn["backend"].add(record.key.runner)
         drawn["scenario"].add(record.key.scenario)
         for event in ("load_end", "measure_start"):
@@ -147,28 +149,36 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
     if ax.lines:
         handles = [Line2D([], [], color=colors[b], label=b) for b in backends if b in drawn["backend"]]
         handles += [
-            Line2D([], [], color="dimgray", linestyle=styles[s], label=s)
+            Line2D([], [], color="dimgray", linestyle=styles[s], linewidth=MEMORY_LINE_WIDTH, label=s)
             for s in scenarios
             if s in drawn["scenario"]
         ]
-        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(
+            handles=handles,
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            handlelength=LEGEND_LINE_LENGTH,
+        )
     save(fig, path)
 
 
 # memory.png's line dashes per scenario type (the keys of scenario_types.TYPES, a test holds them to
-# it): on/off lengths in points, () solid. Here, not a field of ScenarioType: that table is code of every
+# it): on/off lengths in line widths, () solid; one period fits a legend entry (LEGEND_LINE_LENGTH). Here, not a field of ScenarioType: that table is code of every
 # benchmark run, which a change there reruns. No entry ends in MORE_OF_A_TYPE, so that the dots a further
 # scenario of one type adds (sweep-batch beside sweep) never make another type's pattern.
 TYPE_DASHES: dict[str, tuple[float, ...]] = {
     "loop": (),
-    "threads": (6.0, 2.0),
-    "fixed": (3.0, 2.0),
-    "sweep": (10.0, 2.0, 3.0, 2.0),
-    "open-loop": (14.0, 3.0),
+    "threads": (4.0, 1.5),
+    "fixed": (2.0, 1.5),
+    "sweep": (6.0, 1.5, 2.0, 1.5),
+    "open-loop": (8.0, 3.0),
 }
-UNTYPED_DASHES = (2.0, 4.0)  # a record without its spec (it failed before one was made)
-MORE_OF_A_TYPE = (1.0, 2.0)  # a dot per further scenario of one type, after the type's dashes
-SOLID_AS_DASH = (24.0, 2.0)  # a solid type's dashes where dots follow (dots after a solid line are lost)
+UNTYPED_DASHES = (1.5, 3.0)  # a record without its spec (it failed before one was made)
+MORE_OF_A_TYPE = (1.0, 1.5)  # a dot per further scenario of one type, after the type's dashes
+SOLID_AS_DASH = (12.0, 1.5)  # a solid type's dashes where dots follow (dots after a solid line are lost)
+LEGEND_LINE_LENGTH = 4.0  # legend handle length, in font sizes: long enough to show a scenario's dashes
+MEMORY_LINE_WIDTH = 1.2
 
 
 def scenario_styles(kinds: dict[str, str | None]) -> dict[str, str | tuple]:
