@@ -36,6 +36,7 @@ ROOFLINE_COLUMNS = [
     "decode_tok_s",
     "decode_ci95_low",
     "decode_ci95_high",
+    "decode_std",  # of the units (ddof 1): with n = 2 it and the CI give the two values (stats.two_units)
     "decode_bytes",
     "bound_tok_s",
     "fraction",
@@ -141,6 +142,7 @@ def roofline_table(
                 "decode_tok_s": row.mean,
                 "decode_ci95_low": row.ci95_low,
                 "decode_ci95_high": row.ci95_high,
+                "decode_std": row.std,
                 "decode_bytes": decode_bytes,
                 "bound_tok_s": bound,
                 # shown as low–high; the rate's interval is on the log scale, so never below 0

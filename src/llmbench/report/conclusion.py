@@ -152,7 +152,7 @@ def answer(
                 t.f(
                     "answer.best_item",
                     backend=r.backend,
-                    value=ci(r.mean, r.ci95_low, r.ci95_high),
+                    value=ci(r.mean, r.ci95_low, r.ci95_high, n=r.n, std=r.std, unresolved=t.unresolved),
                     n=t.f(f"units_count.{r.ci_unit}", n=int(r.n)),
                     median=num(r.p50),
                     low=num(r.min),

@@ -311,8 +311,10 @@ def reference_rows(summary: pd.DataFrame, reference: pd.DataFrame, t: Strings) -
                 row["scenario"],
                 str(int(row["concurrency"])) if row["concurrency"] else "–",
                 t.metric_headers[row["metric"]],
-                ci(this.mean, this.ci95_low, this.ci95_high, 2),
-                ci(ref.mean, ref.ci95_low, ref.ci95_high, 2),
+                *(
+                    ci(s.mean, s.ci95_low, s.ci95_high, 2, n=s.n, std=s.std, unresolved=t.unresolved)
+                    for s in (this, ref)
+                ),
                 ratio(*ratio_ci(this, ref)),
                 fmt_p(welch_p(this, ref)),
             ]

@@ -23,6 +23,7 @@ from ..scenario_types import SECTIONS, TYPES, Scenario, types_where
 from . import narrative, tables
 from .article import read_article
 from .conclusion import answer, article_table, summary_points
+from .format import UNRESOLVED_RATIO
 from .limits import limits
 from .precision import precision_points, precision_section
 from .serving import serving_context
@@ -125,6 +126,7 @@ def build_context(inputs: Inputs) -> dict:
             code=((provenance.get("workflow") or {}).get("code_sha256") or "")[:12],
         ),
         "answer": answer(comparisons, summary, inputs.resources, t, verdicts),
+        "results_intro": t.f("results_intro", ratio=f"{UNRESOLVED_RATIO:g}"),
         "article": article_table(article, summary, inputs.resources, t) if article else None,
         "article_source": article.source if article else "",
         "provenance": provenance,

@@ -7,6 +7,7 @@ percentiles and spreads go to a detail table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -16,7 +17,7 @@ from ..analyze.tables import clock_coarse
 from ..record import RunRecord
 from ..scenario_types import Scenario, types_where
 from ..stats import passes_disagree
-from .format import NONE, ci, num, pct
+from .format import NONE, ci, num, pct, unresolved_pair
 from .strings import Strings
 
 MIB = 2**20
@@ -146,12 +147,20 @@ def scenarios_table(scenarios: dict[str, Scenario], t: Strings, forms: list[str]
     return table
 
 
-def _stat(group: pd.DataFrame, metric: str, digits: int = 1) -> str:
+def _stat(group: pd.DataFrame, metric: str, t: Strings, digits: int = 1) -> str:
     rows = group[group.metric == metric]
     if rows.empty:
         return NONE
     row = rows.iloc[0]
-    shown = ci(row["mean"], row["ci95_low"], row["ci95_high"], digits)
+    shown = ci(
+        row["mean"],
+        row["ci95_low"],
+        row["ci95_high"],
+        digits,
+        n=row["n"],
+        std=row["std"],
+        unresolved=t.unresolved,
+    )
     if metric == "output_tokens_per_s" and passes_disagree(row["min"], row["max"]):
         shown += f" ⚠ ({num(row['min'], digits)}–{num(row['max'], digits)})"  # noqa: RUF001
     return shown
@@ -184,7 +193,7 @@ def results_tables(summary: pd.DataFrame, t: Strings, single_model: bool) -> dic
             _cell(run_label(model, backend, None, single_model) + clock_mark(group["token_clock"].iloc[0]))
         ]
         cells += [NONE if pd.isna(concurrency) else str(int(concurrency))] if with_level else []
-        cells += [t.status[status]] + [_stat(group, m, 2 if m == "tpot_ms" else 1) for m in HEADLINE]
+        cells += [t.status[status]] + [_stat(group, m, t, 2 if m == "tpot_ms" else 1) for m in HEADLINE]
         table.rows.append(cells)
     return tables
 
@@ -311,15 +320,28 @@ def roofline_rows_table(roofline: pd.DataFrame, t: Strings, single_model: bool) 
         notes = [row.note] if isinstance(row.note, str) and row.note else []
         notes += [t.roofline_clock_coarse] if artefact else []
         level = _level_suffix(LevelId.of_row(row), t)
+        std = getattr(row, "decode_std", math.nan)  # a roofline.csv written before it had the column
+        decode = ci(
+            row.decode_tok_s,
+            row.decode_ci95_low,
+            row.decode_ci95_high,
+            n=row.n,
+            std=std,
+            unresolved=t.unresolved,
+        )
         fraction = pct(row.fraction) if not pd.isna(row.fraction) else NONE
-        if not pd.isna(row.fraction_low):
+        pair = unresolved_pair(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high, row.n, std)
+        if pair is not None and not pd.isna(row.fraction):
+            values = ", ".join(pct(value / row.bound_tok_s) for value in pair)
+            fraction += f" {t.f('unresolved', n=int(row.n), values=values)}"
+        elif not pd.isna(row.fraction_low):
             fraction += f" ({pct(row.fraction_low)}–{pct(row.fraction_high)})"  # "0.8 % (1 %–1 %)" hid it
         table.rows.append(
             [
                 _cell(run_label(row.model, row.backend, row.scenario, single_model) + level)
                 + clock_mark(getattr(row, "token_clock", "")),
                 _mib(row.decode_bytes),
-                ci(row.decode_tok_s, row.decode_ci95_low, row.decode_ci95_high),
+                decode,
                 num(row.bound_tok_s),
                 fraction,
                 _cell("; ".join(notes)),

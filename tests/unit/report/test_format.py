@@ -1,12 +1,13 @@
 """Numbers as the report prints them."""
 
+import math
 import re
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from llmbench.report.format import FAR_BOUND_MIN, FAR_BOUND_RATIO, ci
-from llmbench.stats import positive_interval
+from llmbench.report.format import FAR_BOUND_MIN, FAR_BOUND_RATIO, ci, too_wide, two_units
+from llmbench.stats import UnitStats, positive_interval
 
 
 @given(st.lists(st.floats(1.0, 1e6), min_size=2, max_size=8, unique=True))
@@ -35,3 +36,72 @@ def test_an_upper_end_far_past_its_mean_is_short_and_still_its_value(mean, facto
     far = high >= FAR_BOUND_MIN and factor >= FAR_BOUND_RATIO
     assert ("e" in end) == far and len(end) <= (7 if far else 30), end
     assert abs(float(end.replace(",", "")) - high) <= (0.05 if far else 1e-6) * high + 0.05
+
+
+NUMBER = r"-?[\d,]+(?:\.\d+)?(?:e-?\d+)?"
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _harmonic(a: float, b: float, weight: float) -> float:
+    """A process's rate over two passes of rates `a` and `b`: tokens / time, between the two."""
+    return 1 / (weight / a + (1 - weight) / b)
+
+
+@given(
+    st.floats(0.01, 1e6),
+    st.floats(1.001, 1e4),
+    st.one_of(st.none(), st.floats(0, 1)),
+    st.booleans(),
+)
+def test_two_units_are_read_back_from_their_statistics(a, factor, weight, positive):
+    """n = 2: mean, std and the interval (log scale or plain t) fix both values, also where the
+    estimate is a process's tokens / time rather than the mean of its two passes."""
+    b = a * factor
+    estimate = None if weight is None else _harmonic(a, b, weight)
+    s = UnitStats.of([b, a], positive=positive, estimate=estimate if positive else None)
+    pair = two_units(s.mean, s.std, s.ci95_low, s.ci95_high)
+    assert pair is not None
+    assert math.isclose(pair[0], a, rel_tol=1e-6) and math.isclose(pair[1], b, rel_tol=1e-6), (pair, a, b)
+
+
+@given(
+    st.lists(st.floats(0.01, 1e6), min_size=2, max_size=6),
+    st.one_of(st.none(), st.floats(0, 1)),
+)
+def test_an_interval_is_printed_around_its_estimate_or_the_two_values_instead(values, weight):
+    """Any sample of positive values: a printed CI holds the printed estimate; an interval too wide to
+    say anything (two units, ends more than UNRESOLVED_RATIO apart) is never printed, the two values are."""
+    estimate = _harmonic(values[0], values[1], weight) if weight is not None and len(values) == 2 else None
+    s = UnitStats.of(values, positive=True, estimate=estimate)
+    shown = ci(s.mean, s.ci95_low, s.ci95_high, n=s.n, std=s.std)
+    mean = _number(shown.split(" ", 1)[0])
+    unresolved = re.fullmatch(rf"({NUMBER}) not resolved \(n=2: ({NUMBER}), ({NUMBER})\)", shown)
+    if s.n == 2 and too_wide(s.ci95_low, s.ci95_high):
+        assert unresolved, shown
+        listed = sorted(_number(unresolved[i]) for i in (2, 3))
+        for printed, value in zip(listed, sorted(values), strict=True):
+            assert abs(printed - value) <= 0.05 + 1e-9 * value, (shown, values)
+        assert listed[0] - 0.05 <= mean <= listed[1] + 0.05, shown
+        return
+    assert not unresolved and "not resolved" not in shown, shown
+    ends = re.fullmatch(rf"{NUMBER} \(({NUMBER})–({NUMBER})\)", shown)
+    low, high = (_number(ends[1]), _number(ends[2])) if ends else (mean, mean)
+    if not ends:  # a symmetric interval, or one narrower than rounding: "mean ± half"
+        half = re.fullmatch(rf"{NUMBER} ± ({NUMBER})", shown)
+        assert half, shown
+        low, high = mean - _number(half[1]), mean + _number(half[1])
+    assert low <= mean <= high, shown
+
+
+def test_the_unresolved_words_are_the_languages():
+    shown = ci(2427.9, 0.6, 9111279.2, n=2, std=1719.0, unresolved="无法确定（n={n}：{values}）")
+    assert shown.startswith("2,427.9 无法确定（n=2：") and "9,111,279" not in shown, shown
+
+
+def test_an_interval_of_three_units_or_without_their_spread_is_still_printed():
+    """Only two units can be listed; from three on t(0.975, 2) = 4.3 and the interval stays."""
+    assert ci(2427.9, 0.6, 9111279.2, n=3, std=1719.0) == "2,427.9 (0.6–9.1e6)"
+    assert ci(2427.9, 0.6, 9111279.2, n=2, std=float("nan")) == "2,427.9 (0.6–9.1e6)"

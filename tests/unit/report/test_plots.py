@@ -13,6 +13,7 @@ from llmbench.analyze.tables import resources_table, roofline_table
 from llmbench.report.plots.model import plot_latency, plot_memory, plot_resources
 from llmbench.report.plots.scenario import plot_scenario
 from llmbench.report.strings import load_strings
+from llmbench.scenario_types import TYPES
 from records import record, scenario
 
 MODELS = {"tiny": {"parameter_bytes": 3_549_696, "decode_bytes": 2_501_632}}
@@ -334,3 +335,81 @@ def test_every_memory_bar_can_be_seen_and_the_legend_hides_none(tmp_path, gpu, m
     assert bars and all(p.get_window_extent(renderer).width >= 5 for p in bars)
     legend = memory.get_legend().get_window_extent(renderer)
     assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("disagree", [False, True])
+def test_a_sweeps_red_rings_and_bars_are_in_a_legend_when_drawn(monkeypatch, language, disagree):
+    """sweep.png ringed a level whose passes disagree and drew their range as a red bar, and no
+    legend said what ring and bar meant."""
+    from llmbench.report.plots.scenario import spread_handles
+
+    drawn = _drawn(monkeypatch)
+    t = load_strings(language)
+    sweep = scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 4])
+    summary = summary_table([record(b, "sweep", sweep, speed=v) for b, v in (("hf", 1.0), ("fastllm", 2.0))])
+    if disagree:
+        level = (
+            (summary.metric == "output_tokens_per_s") & (summary.backend == "hf") & (summary.concurrency == 4)
+        )
+        summary.loc[level, "max"] = 3 * summary.loc[level, "min"]
+    plot_scenario(summary, "sweep", "sweep.png", t)
+    _, right = drawn["sweep.png"].axes
+    red = [line for line in right.lines if line.get_markeredgecolor() == "firebrick"]
+    assert len(red) == disagree  # the ring is there exactly when the passes disagree
+    texts = [text.get_text() for text in right.get_legend().get_texts()] if right.get_legend() else []
+    assert texts == ([h.get_label() for h in spread_handles(t)] if disagree else [])
+    assert all("{" not in text for text in texts) and (not disagree or "1.5" in texts[0])
+    if disagree:  # beside the marks, not over them
+        fig = drawn["sweep.png"]
+        fig.tight_layout()  # as save() lays it out
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legend = right.get_legend().get_window_extent(renderer)
+        assert not legend.overlaps(right.get_window_extent(renderer))
+        assert not legend.overlaps(right.xaxis.label.get_window_extent(renderer))
+
+
+def test_every_scenario_type_has_its_line_dashes():
+    from llmbench.report.plots.model import TYPE_DASHES
+
+    assert set(TYPE_DASHES) == set(TYPES)
+
+
+@given(st.lists(st.sampled_from([*TYPES, None]), max_size=12))
+def test_no_two_scenarios_share_a_line_style_in_the_memory_figure(kinds):
+    """memory.png gave loop and sweep-batch one line style (four styles by turns over five scenarios)."""
+    from llmbench.report.plots.model import scenario_styles
+
+    styles = scenario_styles({f"scenario {i}": kind for i, kind in enumerate(kinds)})
+    assert len(set(map(str, styles.values()))) == len(kinds)
+    dashes = [s[1] for s in styles.values() if s != "-"]
+    assert all(len(d) % 2 == 0 and all(x > 0 for x in d) for d in dashes)
+
+
+def test_the_default_configs_scenarios_each_have_their_own_line_style():
+    from llmbench.report.plots.model import scenario_styles
+
+    kinds = {"loop": "loop", "threads": "threads", "fixed": "fixed", "sweep": "sweep", "sweep-batch": "sweep"}
+    styles = scenario_styles(kinds)
+    assert len(set(map(str, styles.values()))) == 5 and styles["loop"] != styles["sweep-batch"]
+
+
+def test_each_scenarios_dashes_show_in_its_memory_legend_entry(monkeypatch):
+    """sweep and sweep-batch read as solid lines in legend entries shorter than one period of their dashes."""
+    from llmbench.report.plots.model import MEMORY_LINE_WIDTH, scenario_styles
+
+    drawn = _drawn(monkeypatch)
+    scenarios = {
+        "loop": scenario("loop", output_tokens=4),
+        "threads": scenario("threads", output_tokens=4),
+        "fixed": scenario("fixed", output_tokens=4, input_tokens=8),
+        "sweep": scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 2]),
+        "sweep-batch": scenario("sweep", output_tokens=4, input_tokens=8, concurrency=[1, 2], batching=True),
+    }
+    plot_memory([record("hf", name, s) for name, s in scenarios.items()], "memory.png", load_strings("en"))
+    legend = drawn["memory.png"].axes[0].get_legend()
+    entry_pts = legend.handlelength * legend.prop.get_size_in_points()
+    styles = scenario_styles({name: s.type for name, s in scenarios.items()})
+    periods = [sum(style[1]) * MEMORY_LINE_WIDTH for style in styles.values() if style != "-"]
+    assert len(periods) == 4 and max(periods) <= entry_pts, (periods, entry_pts)

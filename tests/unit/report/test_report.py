@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from llmbench.report.format import UNRESOLVED_RATIO
 from llmbench.report.strings import load_strings
 from records import record, render_all, scenario
 
@@ -60,7 +61,8 @@ def test_the_report_has_the_articles_sections_and_the_answer_first(tmp_path, lan
     assert "|" not in answer and len([line for line in answer.splitlines() if line.startswith("- ")]) == 3
     assert "fastllm" in answer and "MiB" in answer
     results = sections(md)[t.headings.results]
-    assert results.strip().startswith(t.results_intro) and " ± " in results  # "±" is defined where it is used
+    intro = t.f("results_intro", ratio=f"{UNRESOLVED_RATIO:g}")
+    assert results.strip().startswith(intro) and " ± " in results  # "±" is defined where it is used
 
 
 @pytest.mark.slow
@@ -636,3 +638,37 @@ def test_a_run_stamped_by_device_clock_is_marked_in_every_table_and_the_note_say
     assert not any("| hf †" in line for line in md.splitlines())
     host_only = render_all(runs({"hf": 1.0, "fastllm": 2.0}, gpu=True), tmp_path / "h", SCENARIOS, language)
     assert t.clock_note not in host_only["md"] and "†" not in host_only["md"]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_two_processes_far_apart_print_their_values_instead_of_an_interval(tmp_path, language):
+    """Issue 29: "fastllm 2,427.9 (0.6–9,111,279.2) token/s". Two processes 4x apart: the answer, the
+    results tables and the roofline table list both values, each pair around its mean, and no interval
+    of theirs is printed; summary.csv keeps its intervals."""
+    t = load_strings(language)
+    records = [
+        record(b, name, s, replica=r, speed=v * (1 + 3 * r), seed=r)
+        for r in range(2)
+        for name, s in SCENARIOS.items()
+        for b, v in (("hf", 1.0), ("fastllm", 3.0))
+    ]
+    out = render_all(records, tmp_path, SCENARIOS, language, plots=False)
+    md, summary = out["md"], out["summary"]
+    assert summary.loc[summary.n == 2, "ci95_high"].notna().all()
+    words = (
+        re.escape(t.unresolved)
+        .replace(r"\{n\}", "2")
+        .replace(r"\{values\}", r"([\d,.]+)(?: %)?, ([\d,.]+)(?: %)?")
+    )
+    answer = sections(md)[t.headings.answer].split("\n- ")[2]  # the concurrency line names the best
+    assert len(re.findall(words, answer)) == 2, answer
+    results = re.findall(r"^\| (?:hf|fastllm) \|.*$", md, flags=re.M)  # a row of a results table
+    roofline = re.findall(r"^\| (?:hf|fastllm) / \w+(?: \(.*?\))? \| \d+\.\d+ \|.*$", md, flags=re.M)
+    assert len(results) == 8 and len(roofline) == 4, (results, roofline)
+    assert all(len(re.findall(words, row)) == 5 for row in results), results
+    assert all(len(re.findall(words, row)) == 2 for row in roofline), roofline  # decode and its fraction
+    assert not re.search(r"[\d%] \([\d,.]+(?: %)?–[\d,.]+(?: %)?\)", md), "an interval of two is printed"
+    for found in re.finditer(rf"([\d,.]+)(?: %)? {words}", md):
+        mean, a, b = (float(found[i].replace(",", "")) for i in (1, 2, 3))
+        assert a < mean < b, found[0]
+    assert not re.search(r"\d\.\de\d", md), "an interval's far end is printed"

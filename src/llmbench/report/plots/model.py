@@ -121,7 +121,8 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
     backends = list(dict.fromkeys(r.key.runner for r in records))
     scenarios = list(dict.fromkeys(r.key.scenario for r in records))
     colors = dict(zip(backends, sns.color_palette(n_colors=max(1, len(backends))), strict=True))
-    styles = {name: STYLES[i % len(STYLES)] for i, name in enumerate(scenarios)}
+    kinds = {r.key.scenario: r.scenario.type if r.scenario else None for r in records}
+    styles = scenario_styles({name: kinds[name] for name in scenarios})
     drawn: dict[str, set] = {"backend": set(), "scenario": set()}
     for record in records:
         resources = record.resources
@@ -136,7 +137,9 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
         if not points:
             continue
         color, style = colors[record.key.runner], styles[record.key.scenario]
-        ax.plot(*zip(*points, strict=True), color=color, linestyle=style, linewidth=1.2, alpha=0.85)
+        ax.plot(
+            *zip(*points, strict=True), color=color, linestyle=style, linewidth=MEMORY_LINE_WIDTH, alpha=0.85
+        )
         drawn["backend"].add(record.key.runner)
         drawn["scenario"].add(record.key.scenario)
         for event in ("load_end", "measure_start"):
@@ -146,15 +149,53 @@ def plot_memory(records: list[RunRecord], path: str, t: Strings) -> None:
     if ax.lines:
         handles = [Line2D([], [], color=colors[b], label=b) for b in backends if b in drawn["backend"]]
         handles += [
-            Line2D([], [], color="dimgray", linestyle=styles[s], label=s)
+            Line2D([], [], color="dimgray", linestyle=styles[s], linewidth=MEMORY_LINE_WIDTH, label=s)
             for s in scenarios
             if s in drawn["scenario"]
         ]
-        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(
+            handles=handles,
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            handlelength=LEGEND_LINE_LENGTH,
+        )
     save(fig, path)
 
 
-STYLES = ["-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))]
+# memory.png's line dashes per scenario type (the keys of scenario_types.TYPES, a test holds them to
+# it): on/off lengths in line widths, () solid; one period fits a legend entry (LEGEND_LINE_LENGTH). Here, not a field of ScenarioType: that table is code of every
+# benchmark run, which a change there reruns. No entry ends in MORE_OF_A_TYPE, so that the dots a further
+# scenario of one type adds (sweep-batch beside sweep) never make another type's pattern.
+TYPE_DASHES: dict[str, tuple[float, ...]] = {
+    "loop": (),
+    "threads": (4.0, 1.5),
+    "fixed": (2.0, 1.5),
+    "sweep": (6.0, 1.5, 2.0, 1.5),
+    "open-loop": (8.0, 3.0),
+}
+UNTYPED_DASHES = (1.5, 3.0)  # a record without its spec (it failed before one was made)
+MORE_OF_A_TYPE = (1.0, 1.5)  # a dot per further scenario of one type, after the type's dashes
+SOLID_AS_DASH = (12.0, 1.5)  # a solid type's dashes where dots follow (dots after a solid line are lost)
+LEGEND_LINE_LENGTH = 4.0  # legend handle length, in font sizes: long enough to show a scenario's dashes
+MEMORY_LINE_WIDTH = 1.2
+
+
+def scenario_styles(kinds: dict[str, str | None]) -> dict[str, str | tuple]:
+    """Per scenario (name -> its type, None when unknown), in order, its matplotlib line style: its
+    type's TYPE_DASHES, and for the k-th further scenario of the same type k dots after them, so that no
+    two scenarios share a style however many there are (four styles by turns gave loop's to sweep-batch).
+    Raises KeyError for a type TYPE_DASHES lacks."""
+    styles: dict[str, str | tuple] = {}
+    seen: dict[str | None, int] = {}
+    for name, kind in kinds.items():
+        base = UNTYPED_DASHES if kind is None else TYPE_DASHES[kind]
+        k = seen[kind] = seen.get(kind, -1) + 1
+        dashes = base if k == 0 else (base or SOLID_AS_DASH) + MORE_OF_A_TYPE * k
+        styles[name] = (0, dashes) if dashes else "-"
+    return styles
+
+
 MEMORY_LOG_SPREAD = 10.0
 
 

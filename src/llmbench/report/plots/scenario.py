@@ -8,9 +8,10 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
 
 from ...scenario_types import types_where
-from ...stats import passes_disagree
+from ...stats import PASS_SPREAD_LIMIT, passes_disagree
 from ..strings import Strings
 from . import save, setup
 from .rates import plot_rates
@@ -93,14 +94,32 @@ def _label_cut_whiskers(ax, highs: pd.Series, end: float) -> None:
             ax.text(end, y, f"→ {shown}", ha="right", va="bottom", fontsize=8)
 
 
-def _mark_spread(ax, measured: pd.DataFrame) -> None:
-    """Levels whose passes disagree (fastest > 1.5 x slowest): their passes' range drawn as a red bar
-    and the point ringed in red, so no curve passes a bimodal level off as one figure."""
+SPREAD_COLOR = "firebrick"  # _mark_spread's ring and bar, and their legend entries
+
+
+def spread_handles(t: Strings) -> list[Line2D]:
+    """The legend entries of _mark_spread's marks: the red ring (passes disagree, with the limit
+    stats.PASS_SPREAD_LIMIT) and the red bar (the range of the level's passes)."""
+    ring = t.f("plot.legend_passes_disagree", limit=f"{PASS_SPREAD_LIMIT:g}")
+    return [
+        Line2D([], [], linestyle="none", marker="o", mfc="none", mec=SPREAD_COLOR, ms=9, label=ring),
+        Line2D([], [], color=SPREAD_COLOR, linewidth=1, label=t.plot.legend_pass_range),
+    ]
+
+
+def _mark_spread(ax, measured: pd.DataFrame, t: Strings) -> None:
+    """Levels whose passes disagree (fastest > PASS_SPREAD_LIMIT x slowest): their passes' range drawn as
+    a red bar and the point ringed in red, so no curve passes a bimodal level off as one figure; a
+    legend under the panel says what ring and bar mean where any is drawn."""
     rows = measured[measured["metric"] == "output_tokens_per_s"]
+    marked = False
     for row in rows.itertuples():
         if passes_disagree(row.min, row.max):
-            ax.vlines(row.concurrency, row.min, row.max, colors="firebrick", linewidth=1)
-            ax.plot(row.concurrency, row.mean, "o", mfc="none", mec="firebrick", ms=12)
+            ax.vlines(row.concurrency, row.min, row.max, colors=SPREAD_COLOR, linewidth=1)
+            ax.plot(row.concurrency, row.mean, "o", mfc="none", mec=SPREAD_COLOR, ms=12)
+            marked = True
+    if marked:  # under the axis label: inside the panel it hid the tops of the bars
+        ax.legend(handles=spread_handles(t), fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.25))
 
 
 def plot_sweep(runs: pd.DataFrame, scenario: str, path: str, t: Strings) -> None:
@@ -128,7 +147,7 @@ def plot_sweep(runs: pd.DataFrame, scenario: str, path: str, t: Strings) -> None
         sns.lineplot(
             data=curve, x="concurrency", y="throughput", hue="run", marker="o", ax=right, legend=False
         )
-        _mark_spread(right, measured)
+        _mark_spread(right, measured, t)
         right.set_xscale("log", base=2)
         right.set_xticks(sorted(curve["concurrency"].unique()))
         right.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
