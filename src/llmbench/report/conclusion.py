@@ -18,9 +18,9 @@ import pandas as pd
 from ..analyze.summary import run_level, unit_stats
 from ..backends import improvements_of
 from ..scenario_types import SECTIONS, TYPES, types_where
-from ..stats import passes_disagree, ratio_ci
+from ..stats import passes_disagree
 from .article import Article
-from .format import NONE, ci, num, ratio
+from .format import NONE, ci, num, ratio, ratio_of
 from .narrative import Comparison, saturation
 from .strings import Strings
 from .tables import Table
@@ -48,7 +48,12 @@ def _speedups(chosen: list[Comparison], t: Strings, wrong: frozenset = frozenset
     items = []
     for c in chosen:
         faster = c.speedup >= 1
-        shown = ratio(c.speedup, c.low, c.high) if faster else ratio(1 / c.speedup, 1 / c.high, 1 / c.low)
+        n, words = min(c.base_stats.n, c.other_stats.n), t.unresolved_ratio
+        shown = (
+            ratio(c.speedup, c.low, c.high, n=n, unresolved=words)
+            if faster
+            else ratio(1 / c.speedup, 1 / c.high, 1 / c.low, n=n, unresolved=words)
+        )
         item = t.f("answer.speedup" if faster else "answer.slowdown", other=c.other, base=c.base, ratio=shown)
         if c.within_process:
             item += t.answer.within_process
@@ -212,7 +217,7 @@ def article_table(article: Article, summary: pd.DataFrame, resources: pd.DataFra
             *(num(facts.get(b)) for b in pair),
             speedup(*(facts.get(b) for b in pair)),
             *(num(s.mean if s else None) for s in (base, other)),
-            ratio(*ratio_ci(base, other)) if base and other else NONE,
+            ratio_of(base, other, t.unresolved_ratio) if base and other else NONE,
         ]
 
     table.rows += [timed(measurement) for measurement in SECTIONS]
@@ -418,7 +423,7 @@ def best_of_point(
             other=other,
             best_value=num(best_stats.mean),
             other_value=num(other_stats.mean),
-            ratio=ratio(*ratio_ci(best_stats, other_stats)),
+            ratio=ratio_of(best_stats, other_stats, t.unresolved_ratio),
             scenario=scenario + ("" if level is None else f", {t.columns.concurrency} {level}"),
         )
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..stats import CONFIDENCE, t_quantile
+from ..stats import CONFIDENCE, UnitStats, ratio_ci, t_quantile
 
 NONE = "–"
 
@@ -27,6 +27,8 @@ def num(value, digits: int = 1) -> str:
 UNRESOLVED_RATIO = 4.0
 # The printed words of an interval too wide to say anything: the language's strings pass their own.
 UNRESOLVED = "not resolved (n={n}: {values})"
+# The same for a ratio of two means, whose units cannot be listed as a pair: n is the fewer side's.
+UNRESOLVED_RATIO_WORDS = "not resolved (n={n})"
 
 
 def too_wide(low: float, high: float) -> bool:
@@ -76,7 +78,10 @@ def ci(mean, low, high, digits: int = 1, *, n=None, std=None, unresolved: str = 
     if missing(low) or missing(high):
         return num(mean, digits)
     pair = unresolved_pair(mean, low, high, n, std)
-    if pair is not None:
+    if (
+        pair is not None
+    ):  # an estimate equal to a unit (weight on one pass) prints as that unit, rounded alike
+        pair = tuple(mean if math.isclose(value, mean, rel_tol=1e-9) else value for value in pair)
         values = ", ".join(num(value, digits) for value in pair)
         return f"{num(mean, digits)} {unresolved.format(n=int(n), values=values)}"
     if math.isclose(high - mean, mean - low, rel_tol=1e-6, abs_tol=1e-12):
@@ -106,10 +111,19 @@ def pct(fraction, digits: int = 1) -> str:
     return NONE if missing(fraction) else f"{fraction * 100:.{digits}f} %"
 
 
-def ratio(value, low=None, high=None) -> str:
-    """`4.14×` or `4.14× (3.90–4.40)`."""
+def ratio(value, low=None, high=None, *, n=None, unresolved: str = UNRESOLVED_RATIO_WORDS) -> str:
+    """`4.14×` or `4.14× (3.90–4.40)`; given `n`, the fewer units of the ratio's two sides, = 2 and an
+    interval too_wide, the ratio and `unresolved` (a template of `n`): "3.00× not resolved (n=2)" - with
+    one degree of freedom the interval said nothing ("3.00× (0.08–114.49)")."""
     if missing(value):
         return NONE
     if missing(low) or missing(high):
         return f"{value:.2f}×"
+    if n == 2 and too_wide(low, high):
+        return f"{value:.2f}× {unresolved.format(n=2)}"
     return f"{value:.2f}× ({low:.2f}–{high:.2f})"
+
+
+def ratio_of(numerator: UnitStats, denominator: UnitStats, unresolved: str = UNRESOLVED_RATIO_WORDS) -> str:
+    """ratio() of two sides' means with stats.ratio_ci's interval, unresolved as ratio() says."""
+    return ratio(*ratio_ci(numerator, denominator), n=min(numerator.n, denominator.n), unresolved=unresolved)

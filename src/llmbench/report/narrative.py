@@ -16,7 +16,7 @@ import pandas as pd
 from ..analyze.summary import unit_stats
 from ..scenario_types import TYPES, types_where
 from ..stats import UnitStats, format_p, ratio_ci, welch_p
-from .format import num, ratio
+from .format import num, ratio, ratio_of
 from .strings import Strings
 
 SIGNIFICANCE = 0.05
@@ -136,7 +136,7 @@ def comparison_sentence(c: Comparison, t: Strings) -> str:
         where=where,
         other=c.other,
         base=c.base,
-        ratio=ratio(shown, low, high),
+        ratio=ratio(shown, low, high, n=min(c.base_stats.n, c.other_stats.n), unresolved=t.unresolved_ratio),
         metric=t.metric_headers[c.metric],
         other_value=num(c.other_stats.mean),
         base_value=num(c.base_stats.mean),
@@ -315,7 +315,7 @@ def reference_rows(summary: pd.DataFrame, reference: pd.DataFrame, t: Strings) -
                     ci(s.mean, s.ci95_low, s.ci95_high, 2, n=s.n, std=s.std, unresolved=t.unresolved)
                     for s in (this, ref)
                 ),
-                ratio(*ratio_ci(this, ref)),
+                ratio_of(this, ref, t.unresolved_ratio),
                 fmt_p(welch_p(this, ref)),
             ]
         )

@@ -3,11 +3,11 @@
 import math
 import re
 
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from llmbench.report.format import FAR_BOUND_MIN, FAR_BOUND_RATIO, ci, too_wide, two_units
-from llmbench.stats import UnitStats, positive_interval
+from llmbench.report.format import FAR_BOUND_MIN, FAR_BOUND_RATIO, ci, ratio_of, too_wide, two_units
+from llmbench.stats import UnitStats, positive_interval, ratio_ci
 
 
 @given(st.lists(st.floats(1.0, 1e6), min_size=2, max_size=8, unique=True))
@@ -71,6 +71,9 @@ def test_two_units_are_read_back_from_their_statistics(a, factor, weight, positi
     st.lists(st.floats(0.01, 1e6), min_size=2, max_size=6),
     st.one_of(st.none(), st.floats(0, 1)),
 )
+@example(
+    [4.0, 1.25], 0.0
+)  # the estimate is the unit 1.25, recovered as 1.2500000001: "1.2 … (n=2: 1.3, 4.0)"
 def test_an_interval_is_printed_around_its_estimate_or_the_two_values_instead(values, weight):
     """Any sample of positive values: a printed CI holds the printed estimate; an interval too wide to
     say anything (two units, ends more than UNRESOLVED_RATIO apart) is never printed, the two values are."""
@@ -105,3 +108,20 @@ def test_an_interval_of_three_units_or_without_their_spread_is_still_printed():
     """Only two units can be listed; from three on t(0.975, 2) = 4.3 and the interval stays."""
     assert ci(2427.9, 0.6, 9111279.2, n=3, std=1719.0) == "2,427.9 (0.6–9.1e6)"
     assert ci(2427.9, 0.6, 9111279.2, n=2, std=float("nan")) == "2,427.9 (0.6–9.1e6)"
+
+
+@given(
+    st.lists(st.floats(0.01, 1e6), min_size=2, max_size=5),
+    st.lists(st.floats(0.01, 1e6), min_size=2, max_size=5),
+)
+def test_a_ratio_of_two_units_too_wide_is_said_unresolved_else_printed_with_its_interval(a, b):
+    """A ratio's interval with the fewer side at two units and ends more than UNRESOLVED_RATIO apart
+    is not printed ("3.00× (0.08–114.49)"): the ratio and "not resolved (n=2)" are; any other is."""
+    sa, sb = UnitStats.of(a, positive=True), UnitStats.of(b, positive=True)
+    value, low, high = ratio_ci(sa, sb)
+    shown = ratio_of(sa, sb)
+    assert shown.startswith(f"{value:.2f}×"), shown
+    if min(sa.n, sb.n) == 2 and too_wide(low, high):
+        assert shown == f"{value:.2f}× not resolved (n=2)", shown
+    elif not (math.isnan(low) or math.isnan(high)):
+        assert shown == f"{value:.2f}× ({low:.2f}–{high:.2f})", shown

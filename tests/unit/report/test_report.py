@@ -672,3 +672,6 @@ def test_two_processes_far_apart_print_their_values_instead_of_an_interval(tmp_p
         mean, a, b = (float(found[i].replace(",", "")) for i in (1, 2, 3))
         assert a < mean < b, found[0]
     assert not re.search(r"\d\.\de\d", md), "an interval's far end is printed"
+    # their ratios too: "3.00× (0.08–114.49)" said nothing; "3.00× not resolved (n=2)"
+    assert not re.search(r"× \([\d,.]+–[\d,.]+\)", md), "a ratio's interval of two is printed"
+    assert t.unresolved_ratio.format(n=2) in sections(md)[t.headings.answer]
