@@ -158,19 +158,27 @@ def roofline_table(
     return pd.DataFrame(rows, columns=ROOFLINE_COLUMNS)
 
 
+# A run without a GPU holds its weights in host memory: its parameter bytes, no assumption about a
+# device (a CPU run's memory table said "assumed all on the GPU"). Here, not in record.placement:
+# that module is code of every benchmark run (a change there reruns them).
+SOURCE_HOST_RUN = "host_run"
+
+
 def _parameter_weights(record: RunRecord, models: dict[str, dict]) -> dict:
     """The fallback: the model's parameter bytes in the precision the run's weights are stored in
-    (RunSpec.bits_per_weight; the run dtype's own without a spec), all assumed on the device; its
-    source says whether the backend reports none (`parameter_bytes`) or the code that wrote the
-    record predates its report (`not_recorded`: the backend's reports_placement, on cuda)."""
+    (RunSpec.bits_per_weight; the run dtype's own without a spec); its source says whether the run
+    had no GPU (`host_run`: all in host memory), the backend reports none (`parameter_bytes`: all
+    assumed on the device) or the code that wrote the record predates its report (`not_recorded`:
+    the backend's reports_placement, on cuda)."""
     dtype, bits = (record.spec.dtype, stored_bits(record)) if record.spec else ("float32", None)
     stored = stored_decode_bytes(models[record.key.model]["parameter_bytes"], dtype, bits)
-    reports = record.device == "cuda" and get_backend(record.key.backend).reports_placement
-    return {
-        "weights_mib": stored / MIB,
-        "weights_host_mib": math.nan,
-        "weights_source": placement.SOURCE_NOT_RECORDED if reports else placement.SOURCE_PARAMETERS,
-    }
+    if record.device != "cuda":
+        source = SOURCE_HOST_RUN
+    elif get_backend(record.key.backend).reports_placement:
+        source = placement.SOURCE_NOT_RECORDED
+    else:
+        source = placement.SOURCE_PARAMETERS
+    return {"weights_mib": stored / MIB, "weights_host_mib": math.nan, "weights_source": source}
 
 
 def weights_on_device(records: list[RunRecord], models: dict[str, dict]) -> dict[RunKey, dict]:

@@ -171,3 +171,22 @@ def test_cost_rows_of_a_table_without_runs_keeps_its_columns():
     empty = pd.DataFrame(columns=RESOURCE_COLUMNS)
     assert list(cost_rows(empty).columns) == RESOURCE_COLUMNS
     assert list(run_rows(empty).columns) == RESOURCE_COLUMNS
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("backend", ["hf", "hf-compile", "fastllm", "llamacpp"])
+def test_a_run_without_a_gpu_says_its_weights_are_in_host_memory_never_on_the_gpu(backend, language):
+    """A newcomer's CPU run: the memory table said 'weights on the GPU' and 'assumed all on the GPU' for
+    every backend, llama.cpp's too (whose host buffers it had logged)."""
+    from llmbench.report.strings import load_strings
+    from llmbench.report.tables import memory_table
+
+    t = load_strings(language)
+    run = record(backend, "loop", scenario("loop", output_tokens=4))
+    run.backend_info = {"buffers": ["load_tensors: CPU_Mapped model buffer size = 3.39 MiB"]}
+    _, resources = tables([run], bandwidth={"device": "cpu", "available": False})
+    row = resources.iloc[0]
+    assert row.weights_source == "host_run" and row.weights_mib == 10_000
+    table = memory_table(resources, t, single_model=True)
+    text = str(table.headers) + str(table.rows)
+    assert "on the GPU" not in text and "GPU 上" not in text and t.weights_sources.host_run in text, text
