@@ -5,7 +5,7 @@ import math
 import pytest
 
 from llmbench.analyze.summary import summary_table
-from llmbench.analyze.tables import resources_table, roofline_table
+from llmbench.analyze.tables import coarse_clock_runs, resources_table, roofline_table
 from records import MIB, record, scenario
 
 MODELS = {"tiny": {"parameter_bytes": 10_000 * MIB, "decode_bytes": 1e9}}
@@ -77,6 +77,21 @@ def test_a_decode_rate_from_a_token_clock_too_coarse_for_it_is_marked_in_the_roo
     roofline = roofline_table(summary, records, MODELS, {**BANDWIDTH, "device": "cpu", "uuid": None})
     coarse = {(r.backend, r.scenario): r.clock_coarse for r in roofline.itertuples()}
     assert coarse == {("hf", "loop"): False, ("fastllm", "loop"): True, ("fastllm", "slow"): False}
+
+
+def test_a_decode_rate_lifted_by_one_replica_stamped_too_fast_is_marked_though_the_mean_tpot_is_not():
+    """A newcomer's fastllm batch-1 row: 1,885 tok/s (0.53 ms a token) against a 0.635 ms clock, drawn as
+    a valid bar, because the check read the mean TPOT (5.5 ms: the other replica was slow)."""
+    loop = scenario("loop", output_tokens=4)
+    records = [record("fastllm", "loop", loop, speed=v, replica=r, seed=r) for r, v in enumerate((40.0, 0.5))]
+    summary = summary_table(records)
+    means = summary.set_index("metric")["mean"]
+    assert means["tpot_ms"] > 2 * 0.58 and 1000 / means["decode_tokens_per_s"] < 2 * 0.58  # the case
+    roofline = roofline_table(summary, records, MODELS, {**BANDWIDTH, "device": "cpu", "uuid": None})
+    assert roofline.clock_coarse.tolist() == [True]
+    assert coarse_clock_runs(summary) == {
+        ("tiny", "fastllm", "loop"): pytest.approx(1000 / means["decode_tokens_per_s"])
+    }
 
 
 def test_memory_is_split_into_weights_and_what_lies_beyond_them():
