@@ -21,7 +21,7 @@ from ..scenario_types import SECTIONS, TYPES, types_where
 from ..stats import passes_disagree
 from .article import Article
 from .format import NONE, ci, num, ratio, ratio_of
-from .narrative import Comparison, saturation
+from .narrative import Comparison, not_significant_why, saturation
 from .strings import Strings
 from .tables import Table
 
@@ -58,7 +58,7 @@ def _speedups(chosen: list[Comparison], t: Strings, wrong: frozenset = frozenset
         if c.within_process:
             item += t.answer.within_process
         elif not math.isnan(c.p) and not c.significant:
-            item += t.answer.not_significant
+            item += t.f("answer.not_significant", why=not_significant_why(c, t))
         if (c.other, c.scenario) in wrong or (c.base, c.scenario) in wrong:
             item += t.f("answer.wrong", backend=c.other if (c.other, c.scenario) in wrong else c.base)
         items.append(item)

@@ -111,6 +111,17 @@ def p_phrase(p: float) -> str:
     return f"p {shown}" if shown.startswith("<") or shown == "n/a" else f"p = {shown}"
 
 
+def not_significant_why(c: Comparison, t: Strings) -> str:
+    """Which criterion a comparison failed: its ratio's CI includes 1, its p >= SIGNIFICANCE, or both
+    (a CI that excludes 1 beside "not significant" reads as a contradiction without it)."""
+    failed = [
+        t.verdicts[key]
+        for key, fails in (("ci_includes_one", c.low <= 1 <= c.high), ("p_large", c.p >= SIGNIFICANCE))
+        if fails
+    ]
+    return t.sentences.list_sep.join(failed)
+
+
 def comparison_sentence(c: Comparison, t: Strings) -> str:
     """`c` in one sentence: faster or slower by what ratio (shown >= 1) with its 95 % CI, both
     means, p and the verdict (untestable when p is NaN)."""
@@ -123,13 +134,8 @@ def comparison_sentence(c: Comparison, t: Strings) -> str:
         verdict = t.verdicts.untestable
     elif c.significant:
         verdict = t.verdicts.significant
-    else:  # say which criterion failed: the CI, the test, or both
-        failed = [
-            t.verdicts[key]
-            for key, fails in (("ci_includes_one", c.low <= 1 <= c.high), ("p_large", c.p >= SIGNIFICANCE))
-            if fails
-        ]
-        verdict = t.f("verdicts.not_significant", why=t.sentences.list_sep.join(failed))
+    else:
+        verdict = t.f("verdicts.not_significant", why=not_significant_why(c, t))
     where = c.scenario + ("" if c.concurrency is None else f" ({t.columns.concurrency} {c.concurrency})")
     return t.f(
         "sentences.faster" if faster else "sentences.slower",

@@ -227,9 +227,31 @@ def test_the_answer_marks_a_backend_that_computes_wrongly_and_names_each_best_sc
 def test_the_answer_says_slower_and_not_significant_where_the_numbers_do(tmp_path):
     loop, *_ = _answer(tmp_path / "slow", {"hf": 3.0, "fastllm": 1.0})
     assert re.search(r"fastllm is \d\.\d\d× \([\d.]+–[\d.]+\) slower than hf", loop), loop
-    assert "(not significant)" not in loop
+    assert "(not significant" not in loop
     noisy, *_ = _answer(tmp_path / "tie", {"hf": 1.0, "fastllm": 1.01}, replicas=2)
-    assert "(not significant)" in noisy, noisy
+    assert re.search(r"\(not significant: (the ratio's 95 % CI includes 1|p ≥ 0\.05)", noisy), noisy
+
+
+@pytest.mark.parametrize(
+    "low, high, p, why",
+    [
+        (3.65, 21.48, 0.055, ["p_large"]),
+        (0.8, 1.3, 0.01, ["ci_includes_one"]),
+        (0.5, 2.0, 0.4, ["ci_includes_one", "p_large"]),
+    ],
+)
+def test_a_comparison_called_not_significant_says_which_criterion_failed(low, high, p, why):
+    """A newcomer's headline: "fastllm is 8.85× (3.65–21.48) faster than hf (not significant)": the CI
+    excludes 1, Welch's p = 0.055 - the answer now says which."""
+    from llmbench.report.narrative import Comparison, not_significant_why
+    from llmbench.stats import UnitStats
+
+    t = load_strings("en")
+    side = UnitStats.of([1.0, 2.0, 3.0])
+    c = Comparison(
+        "tiny", "loop", "loop", None, "total_ms", "hf", "fastllm", side, side, 8.85, low, high, p, "replica"
+    )
+    assert not_significant_why(c, t) == t.sentences.list_sep.join(t.verdicts[k] for k in why)
 
 
 def test_memory_in_the_answer_is_compared_within_one_scenario_which_it_names(tmp_path):
