@@ -16,7 +16,7 @@ import pandas as pd
 from ..analyze.summary import unit_stats
 from ..scenario_types import TYPES, types_where
 from ..stats import UnitStats, format_p, ratio_ci, welch_p
-from .format import num, ratio, ratio_of
+from .format import missing, num, ratio, ratio_of, too_wide
 from .strings import Strings
 
 SIGNIFICANCE = 0.05
@@ -137,12 +137,14 @@ def comparison_sentence(c: Comparison, t: Strings) -> str:
     else:
         verdict = t.f("verdicts.not_significant", why=not_significant_why(c, t))
     where = c.scenario + ("" if c.concurrency is None else f" ({t.columns.concurrency} {c.concurrency})")
+    fewer = min(c.base_stats.n, c.other_stats.n)  # "95 % CI" only beside an interval it printed
     return t.f(
         "sentences.faster" if faster else "sentences.slower",
         where=where,
         other=c.other,
         base=c.base,
-        ratio=ratio(shown, low, high, n=min(c.base_stats.n, c.other_stats.n), unresolved=t.unresolved_ratio),
+        ratio=ratio(shown, low, high, n=fewer, unresolved=t.unresolved_ratio),
+        ci="" if missing(low) or missing(high) or (fewer == 2 and too_wide(low, high)) else t.sentences.ci,
         metric=t.metric_headers[c.metric],
         other_value=num(c.other_stats.mean),
         base_value=num(c.base_stats.mean),

@@ -162,7 +162,7 @@ def _stat(group: pd.DataFrame, metric: str, t: Strings, digits: int = 1) -> str:
         unresolved=t.unresolved,
     )
     if metric == "output_tokens_per_s" and passes_disagree(row["min"], row["max"]):
-        shown += f" ⚠ ({num(row['min'], digits)}–{num(row['max'], digits)})"  # noqa: RUF001
+        shown += " " + t.f("passes_range", low=num(row["min"], digits), high=num(row["max"], digits))
     return shown
 
 

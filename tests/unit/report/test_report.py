@@ -697,3 +697,50 @@ def test_two_processes_far_apart_print_their_values_instead_of_an_interval(tmp_p
     # their ratios too: "3.00× (0.08–114.49)" said nothing; "3.00× not resolved (n=2)"
     assert not re.search(r"× \([\d,.]+–[\d,.]+\)", md), "a ratio's interval of two is printed"
     assert t.unresolved_ratio.format(n=2) in sections(md)[t.headings.answer]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize(
+    "values, printed",
+    [([1.0], False), ([1.0, 9.0], False), ([1.0, 1.1], True), ([1.0, 1.1, 1.2], True)],
+)
+def test_a_comparison_sentence_says_95_ci_only_beside_an_interval_it_prints(values, printed, language):
+    """A breaker's single run: "llamacpp is 23.81× slower than hf (95 % CI; …; 1 passes of 1 process)"
+    named an interval it did not have; two units too far apart print none either."""
+    from llmbench.report.narrative import Comparison, comparison_sentence
+    from llmbench.stats import UnitStats, ratio_ci
+
+    t = load_strings(language)
+    base, other = UnitStats.of(values, positive=True), UnitStats.of([v * 3 for v in values], positive=True)
+    speedup, low, high = ratio_ci(other, base)
+    c = Comparison(
+        "tiny",
+        "loop",
+        "loop",
+        None,
+        "output_tokens_per_s",
+        "hf",
+        "fastllm",
+        base,
+        other,
+        speedup,
+        low,
+        high,
+        0.01,
+        "replica",
+    )
+    sentence = comparison_sentence(c, t)
+    assert (t.sentences.ci in sentence) == printed, sentence
+
+
+def test_passes_that_disagree_print_their_range_as_passes_not_as_a_second_interval():
+    """A breaker read "38.1 not resolved (n=2: 33.6, 42.6) ⚠ (24.6–52.8)" as two intervals."""
+    import pandas as pd
+
+    from llmbench.report.tables import _stat
+
+    t = load_strings("en")
+    row = {"metric": "output_tokens_per_s", "mean": 38.1, "ci95_low": 30.0, "ci95_high": 47.0, "n": 3}
+    group = pd.DataFrame([{**row, "std": 4.0, "min": 24.6, "max": 52.8}])
+    shown = _stat(group, "output_tokens_per_s", t)
+    assert shown.endswith("⚠ passes 24.6–52.8"), shown
