@@ -62,11 +62,14 @@ def _named(runs: list[tuple[str, str]]) -> str:
 
 def closing_lines(outcome: Outcome, report: str) -> list[str]:
     """The console lines that close a workflow run: one per kind of trouble (failed runs,
-    invalid runs, prompt warnings), each pointing at `report`; empty when there is none."""
+    invalid runs, prompt warnings), each pointing at `report`; when no run failed or measured
+    invalid output, one line saying so (silence read as "not checked" to a newcomer)."""
     lines = []
     for runs, word in ((outcome.failed, "failed"), (outcome.invalid, "measured invalid output")):
         if runs:
             lines.append(f"{len(runs)} of {outcome.runs} benchmark runs {word}: {_named(runs)}; see {report}")
+    if outcome.ok and outcome.runs:
+        lines.append(f"{outcome.runs} benchmark runs on record, every one measured; see {report}")
     lines += [f"warning: {w}" for w in outcome.warnings]
     return lines
 
