@@ -17,13 +17,13 @@ from llmbench.config import (
     OWNER_FILE,
     ConfigError,
     owner_problem,
+    read_stamp,
     reproduce_command,
     results_identity,
     targets_problem,
     targets_read_as_config,
     validate_config,
 )
-from llmbench.io import read_json
 from llmbench.models.precision import bits_per_weight, formats_of
 from llmbench.record import RunId, RunKey, runner_name, split_runner
 from llmbench.scenario_types import Scenario
@@ -70,9 +70,7 @@ SCENARIOS = {name: Scenario.from_dict(s) for name, s in config["scenarios"].item
 IDENTITY = results_identity(
     config, CONFIG_FILES, named=bool(workflow.config_settings.configfiles)
 )
-_owner = owner_problem(
-    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None, IDENTITY
-)
+_owner = owner_problem(read_stamp(OWNER_FILE), IDENTITY)
 if _owner:
     refuse(_owner)
 

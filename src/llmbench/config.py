@@ -20,6 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from . import backends
+from .io import read_json
 from .measure.device import resolve_device
 from .models.acquire import ModelSourceError, check_local_model
 from .models.presets import PRESETS
@@ -528,16 +529,68 @@ def free_folder(base: str, workdir: str | Path = ".") -> str:
     return name
 
 
-def owner_problem(stamp: dict | None, identity: dict, workdir: str | Path = ".") -> str | None:
+class UnreadableStamp(str):
+    """What read_stamp gives for a stamp file it cannot read as JSON: the reason, as text."""
+
+
+def read_stamp(path: str | Path = OWNER_FILE) -> object:
+    """The JSON value of the stamp file at `path` (any value: owner_problem checks its shape), None
+    when there is none, an UnreadableStamp saying why when it is not UTF-8 JSON (empty, cut) or
+    cannot be read; never raises."""
+    try:
+        value = read_json(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return UnreadableStamp(f"not JSON: {error}" if isinstance(error, ValueError) else str(error))
+    # None means no stamp: a file holding `null` is not that
+    return UnreadableStamp("a JSON null, not an object") if value is None else value
+
+
+def _stamp_flaw(stamp: object) -> str | None:
+    """Why `stamp` is not a value results_identity() gives (None when it is one): `models` a
+    non-empty object of model name -> {identity key: string or number}, `configfiles` (absent in
+    older stamps) a list of file names, `named` (absent in older stamps) true or false."""
+    if isinstance(stamp, UnreadableStamp):
+        return str(stamp)
+    if not isinstance(stamp, dict):
+        return f"a JSON {type(stamp).__name__}, not an object"
+    models = stamp.get("models")
+    if not isinstance(models, dict) or not models:
+        return "`models` is not an object of model names"
+    for name, keys in models.items():
+        if not isinstance(keys, dict) or not all(
+            k in IDENTITY_KEYS and isinstance(v, (str, int, float)) for k, v in keys.items()
+        ):
+            return f"model `{name}` is not an object of {', '.join(IDENTITY_KEYS)}"
+    files = stamp.get("configfiles", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return "`configfiles` is not a list of file names"
+    if not isinstance(stamp.get("named", True), bool):
+        return "`named` is not true or false"
+    return None
+
+
+def owner_problem(stamp: object, identity: dict, workdir: str | Path = ".") -> str | None:
     """Why this config must not use results/ (None when it may): the stamp's models differ from
     this config's, so a summary, plots and report would mix two configs' runs; or this command
     named no config file (`identity["named"]` False: Snakemake fell back on config/config.yaml)
     while the results are another file's, so a plain `snakemake -n` or `--report` would plan the
     default config's summary over them. A config named on purpose with the same models shares
     the results (a rerun reruns what is stale). Says what to type: the folder to move results/
-    to is one that does not exist in `workdir` (`mv` would move results/ into it)."""
+    to is one that does not exist in `workdir` (`mv` would move results/ into it). `stamp` is
+    the stamp file's value (read_stamp), None when there is none; any other value than one
+    results_identity gives (empty, `[]`, `"configfiles": "x.yaml"`) is named as not a stamp
+    this workflow wrote, with what to do."""
     if stamp is None:
         return None
+    flaw = _stamp_flaw(stamp)
+    if flaw is not None:
+        return (
+            f"{OWNER_FILE} is not a stamp this workflow wrote ({flaw}): delete it if results/ holds "
+            f"this config's runs (the next run writes it again); else move them away first: "
+            f"mv results {free_folder('results-other', workdir)}"
+        )
     theirs, ours = _files(stamp), _files(identity)
     if stamp.get("models") == identity["models"]:
         same_files = stamp.get("configfiles", identity["configfiles"]) == identity["configfiles"]

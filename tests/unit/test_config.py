@@ -8,7 +8,14 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from llmbench.config import ConfigError, owner_problem, results_identity, validate_config
+from llmbench.config import (
+    IDENTITY_KEYS,
+    ConfigError,
+    owner_problem,
+    read_stamp,
+    results_identity,
+    validate_config,
+)
 from llmbench.models.prompts import read_queries
 
 REPO = Path(__file__).resolve().parents[2]
@@ -553,6 +560,66 @@ def test_a_command_naming_no_config_never_plans_over_another_files_results(ours)
     assert owner_problem(stamp, default | {"named": True}) is None
     assert owner_problem(default, default) is None  # the default's own results
     assert owner_problem({"models": stamp["models"]}, default) is None  # an older stamp
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+GOOD_STAMP = {
+    "models": {"tiny": {"source": "synthetic", "seed": 0}},
+    "configfiles": ["c.yaml"],
+    "named": True,
+}
+
+
+def _is_stamp(value) -> bool:
+    """A value results_identity gives, restated: the shape owner_problem may read."""
+    models = value.get("models") if isinstance(value, dict) else None
+    return (
+        isinstance(models, dict)
+        and bool(models)
+        and all(
+            isinstance(keys, dict)
+            and all(k in IDENTITY_KEYS and type(v) in (str, int, float) for k, v in keys.items())
+            for keys in models.values()
+        )
+        and isinstance(value.get("configfiles", []), list)
+        and all(isinstance(f, str) for f in value.get("configfiles", []))
+        and type(value.get("named", True)) is bool
+    )
+
+
+@pytest.mark.bad_input
+@given(
+    stamp=JSON_VALUES.filter(lambda v: v is not None)  # None: no stamp file (read_stamp)
+    | st.fixed_dictionaries({}, optional={k: JSON_VALUES | st.just(v) for k, v in GOOD_STAMP.items()}).map(
+        lambda d: d | {"models": d.get("models", GOOD_STAMP["models"])}
+    )
+)
+def test_a_stamp_this_workflow_did_not_write_is_named_never_a_traceback(stamp):
+    """`[]`, `{"models": []}`, `"configfiles": "config/config.yaml"` (printed letter by letter):
+    named as not a stamp this workflow wrote, with what to do; a stamp of the right shape is
+    compared as before."""
+    ours = results_identity({"models": {"tiny": {"source": "synthetic", "seed": 0}}}, ["c.yaml"])
+    message = owner_problem(stamp, ours)
+    named = message is not None and message.startswith(
+        "results/config-identity.json is not a stamp this workflow wrote ("
+    )
+    assert named == (not _is_stamp(stamp))
+    if named:
+        assert "delete it if results/ holds this config's runs" in message
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b"[]", b"null"])
+def test_a_stamp_file_that_is_not_a_json_object_is_named(tmp_path, content):
+    (tmp_path / "stamp.json").write_bytes(content)
+    stamp = read_stamp(tmp_path / "stamp.json")
+    message = owner_problem(stamp, results_identity({"models": {"m": {}}}, ["c.yaml"]))
+    assert message.startswith("results/config-identity.json is not a stamp this workflow wrote (")
+    assert read_stamp(tmp_path / "absent.json") is None
 
 
 @given(
