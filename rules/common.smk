@@ -41,11 +41,11 @@ def refuse(message):
 
 
 # Snakemake reads every word after --configfile as a config file, targets included: one that is
-# not there or not YAML stops Snakemake before this file runs (README says so); an existing
-# JSON record of results/ gets here.
+# not there or not a YAML mapping stops Snakemake before this file runs (README says so); an
+# existing JSON output (a run record) gets here, known by its keys.
 _targets = targets_read_as_config(CONFIG_FILES)
 if _targets:
-    refuse(targets_problem(_targets))
+    refuse(targets_problem(_targets, CONFIG_FILES))
 
 try:
     # with the token lengths of the queries an earlier run tokenized: one round of problems

@@ -439,32 +439,55 @@ def _keys_shaping_no_output() -> set[str]:
     return {key for key, schema in properties.items() if schema.get("x-shapes-no-output")}
 
 
-# Folders the workflow writes into: a "config file" there is a target (a run record is JSON).
-OUTPUT_FOLDERS = ("results", "resources", "logs")
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+# What Snakemake reads as a config file when a target follows --configfile: a workflow output
+# JSON, known by its keys (a config file may have any name, in any folder, so neither decides).
+OUTPUT_KEYS = {
+    "run record": {"run", "status", "schema_version"},  # RunRecord.to_dict()
+    "tokenized prompts": {"queries", "prompt_ids"},  # scripts/tokenize_prompts.py
+    "model manifest": {"manifest_version", "files"},  # models.manifest
+}
+
+
+def _workflow_output(path: Path) -> bool:
+    """Whether the file at `path` holds a mapping with the keys of a workflow output (OUTPUT_KEYS);
+    False when it cannot be read (Snakemake read it, so it can) or holds anything else."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and any(keys <= data.keys() for keys in OUTPUT_KEYS.values())
 
 
 def targets_read_as_config(configfiles: list[str], workdir: str | Path = ".") -> list[str]:
     """The `configfiles` that are targets Snakemake read as config files (it takes every word after
-    --configfile for one): a name not ending in .yaml, .yml or .json, or a file inside a folder the
-    workflow writes (OUTPUT_FOLDERS, relative to `workdir`). Each as the user typed it, relative
-    to `workdir` where it lies inside it."""
-    shown = [_shown(str(f), str(workdir)) for f in configfiles]
+    --configfile for one): files whose content is a workflow output (a run record, tokenized
+    prompts, a manifest: OUTPUT_KEYS), whatever their name or folder (`CFG.YAML`, `cfg.conf`,
+    `logs/my.yaml` are config files). Each as the user typed it, relative to `workdir` where it
+    lies inside it; a relative one is read relative to `workdir`."""
     return [
-        f
-        for f in shown
-        if Path(f).suffix not in CONFIG_SUFFIXES or Path(f).parts[:1] in [(o,) for o in OUTPUT_FOLDERS]
+        _shown(str(f), str(workdir))
+        for f in configfiles
+        if _workflow_output(Path(workdir) / f)  # an absolute f stays itself
     ]
 
 
-def targets_problem(targets: list[str]) -> str:
-    """What to say for targets read as config files, and what to type instead."""
-    first = shlex.quote(targets[0])
+def targets_problem(targets: list[str], configfiles: list[str] = (), workdir: str | Path = ".") -> str:
+    """What to say for `targets` read as config files, and what to type instead: the targets
+    before the other `configfiles` (as given to Snakemake, shown relative to `workdir`)."""
+    configs = [c for c in (_shown(str(f), str(workdir)) for f in configfiles) if c not in targets]
+    words = " ".join(shlex.quote(t) for t in targets)
+    if not configs:
+        return "\n".join(
+            [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
+            + [f"  (snakemake {words}: no config file is left to name)"]
+        )
+    options = " ".join(f"--configfile {shlex.quote(c)}" for c in configs)
+    files = " ".join(shlex.quote(c) for c in configs)
     return "\n".join(
         [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
         + [
-            f"  (snakemake {first} --configfile FILE, or end the config files with --: "
-            f"snakemake --configfile FILE -- {first})"
+            f"  (snakemake {words} {options}, or end the config files with --: "
+            f"snakemake --configfile {files} -- {words})"
         ]
     )
 

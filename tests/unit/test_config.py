@@ -643,26 +643,56 @@ def test_one_folder_spelled_two_ways_is_one_config_and_a_real_difference_is_name
         assert "has models m (source local, path /data/m, dtype float16)" in message, message
 
 
+def _record_json() -> dict:
+    """A failed run's record as the workflow writes it."""
+    from llmbench.record import RunId, RunRecord
+
+    return RunRecord.failure(RunId.parse(RUN_ID), None, "stand-in").to_dict()
+
+
+RUN_ID = "tiny/hf/loop/0"
+FOLDERS = st.sampled_from(["", "results/", "resources/", "logs/", "config/", "results/runs/tiny/hf/loop/"])
+NAMES = st.sampled_from(["my.yaml", "CFG.YAML", "cfg.conf", "c.yml", "c.json", "cfgnosuffix", "0.json"])
+
+
 @pytest.mark.bad_input
 @given(
-    target=st.sampled_from(
-        ["results/x.csv", "results/runs/tiny/hf/loop/0.json", "resources/models/tiny/manifest.json", "all"]
-    ),
-    configs=st.lists(st.sampled_from(["my.yaml", "config/gpu.yaml", "c.yml", "c.json"]), min_size=1),
+    config_places=st.lists(st.tuples(FOLDERS, NAMES), min_size=1, max_size=3, unique=True),
+    target_place=st.tuples(FOLDERS, NAMES),
+    target_kind=st.sampled_from(["record", "prompts", "manifest"]),
     absolute=st.booleans(),
 )
-def test_a_target_after_configfile_is_named_as_read_for_a_config_file(target, configs, absolute):
-    """`snakemake --configfile my.yaml results/x.csv`: Snakemake hands the workflow every word after
-    --configfile as a config file (absolute paths); the target is named, the config files are not."""
+@settings(deadline=None, max_examples=40)
+def test_a_workflow_output_after_configfile_is_named_and_a_config_of_any_name_is_not(
+    tmp_path_factory, config_places, target_place, target_kind, absolute
+):
+    """`snakemake --configfile my.yaml results/runs/.../0.json`: Snakemake hands the workflow every
+    word after --configfile as a config file (absolute paths). A run record (tokenized prompts, a
+    manifest) is named by its content; a config file is not, whatever its name or folder
+    (`CFG.YAML`, `cfg.conf`, `logs/my.yaml`), and the way to type it names the config files."""
     from llmbench.config import targets_problem, targets_read_as_config
 
-    workdir = "/work/flow"
-    given_files = [f"{workdir}/{f}" if absolute else f for f in [*configs, target]]
+    assume(target_place not in config_places)
+    workdir = tmp_path_factory.mktemp("flow")
+    outputs = {
+        "record": _record_json(),
+        "prompts": {"queries": ["a"], "prompt_ids": [[1]], "form": "raw text", "context": 64},
+        "manifest": {"manifest_version": 1, "source": "synthetic", "files": [], "total_bytes": 0},
+    }
+    configs = ["".join(place) for place in config_places]
+    target = "".join(target_place)
+    for config in configs:
+        (workdir / config).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / config).write_text(yaml.safe_dump({"models": {"tiny": {"source": "synthetic"}}}))
+    (workdir / target).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / target).write_text(json.dumps(outputs[target_kind]))
+    given_files = [str(workdir / f) if absolute else f for f in [*configs, target]]
     assert targets_read_as_config(given_files, workdir) == [target]
-    assert f"`{target}` was read as a config file: put targets before --configfile" in targets_problem(
-        [target]
-    )
     assert targets_read_as_config(given_files[:-1], workdir) == []
+    message = targets_problem([target], given_files, workdir)
+    assert f"`{target}` was read as a config file: put targets before --configfile" in message
+    assert "FILE" not in message
+    assert f"--configfile {' '.join(configs)} -- {target}" in message
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):
