@@ -64,6 +64,8 @@ def _key(error, key: str) -> str:
 def _messages(error) -> list[str]:
     """One line per problem of a schema error, naming its key."""
     path = list(error.absolute_path)
+    if error.validator == "enum" and _fails_type(error.instance, error.schema.get("type")):
+        return []  # a list where a name is expected: the type error is its one line
     if error.validator != "additionalProperties":
         return [_message(error)]
     known = list(error.schema.get("properties", {}))
@@ -72,9 +74,19 @@ def _messages(error) -> list[str]:
     if path[:1] == ["models"] and path[2:] == ["weights"]:
         return [
             f"{_key(error, key)}: {key} has no quantized weight formats (backends with some: {', '.join(known)})"
+            if key in backends.available()
+            else _unknown_value(_key(error, key), "backend", key, known)
             for key in sorted(set(error.instance) - set(known))
         ]
     return [_unknown_key(_key(error, key), key, known) for key in sorted(set(error.instance) - set(known))]
+
+
+def _fails_type(instance, types) -> bool:
+    """Whether `instance` is none of the JSON schema `types` (a name or a list; None: no type)."""
+    if types is None:
+        return False
+    checker = Draft202012Validator.TYPE_CHECKER
+    return not any(checker.is_type(instance, t) for t in ([types] if isinstance(types, str) else types))
 
 
 def _message(error) -> str:
@@ -101,12 +113,45 @@ def _unknown_key(where: str, key: str, known) -> str:
 VALUE_CUTOFF = 0.5
 
 
+# Other tools' words for a table's name, lower case: spelling cannot reach them (`gpu` is one
+# letter from `cpu` but means `cuda`; `cn` is no typo of `zh`), so they are looked up first.
+VALUE_ALIASES = {
+    "gpu": "cuda",
+    "nvidia": "cuda",
+    "cn": "zh",
+    "chinese": "zh",
+    "english": "en",
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+    "llama_cpp": "llamacpp",
+    "transformers": "hf",
+    "huggingface": "hf",
+    "fp32": "float32",
+    "fp16": "float16",
+    "bf16": "bfloat16",
+}
+
+
+def _closest(value: str, known: list[str]) -> str | None:
+    """The name of `known` that `value` most likely means: the same name in other case (`LOOP`,
+    `FastLLM`), the name VALUE_ALIASES gives (`gpu` -> `cuda`), else difflib's closest spelling,
+    case ignored; None when none is close."""
+    by_fold = {k.casefold(): k for k in known}
+    folded = value.casefold()
+    if folded in by_fold:
+        return by_fold[folded]
+    if VALUE_ALIASES.get(folded) in known:
+        return VALUE_ALIASES[folded]
+    close = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=VALUE_CUTOFF)
+    return by_fold[close[0]] if close else None
+
+
 def _unknown_value(where: str, noun: str, value: str, known) -> str:
-    """`where: unknown <noun> `value`; did you mean `x`?` (difflib's closest of `known`, the
-    table's names: scenario types, backends, presets, ...), or the known ones listed."""
+    """`where: unknown <noun> `value`; did you mean `x`?` (_closest of `known`, the table's names:
+    scenario types, backends, presets, ...), or the known ones listed."""
     known = [str(k) for k in known]
-    close = difflib.get_close_matches(value, known, n=1, cutoff=VALUE_CUTOFF)
-    hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(known)}"
+    close = _closest(value, known)
+    hint = f"did you mean `{close}`?" if close else f"known: {', '.join(known)}"
     return f"{where}: unknown {noun} `{value}`; {hint}"
 
 
@@ -306,15 +351,20 @@ def _check_models(models: dict, base_dir: Path) -> list[str]:
     return problems
 
 
+def _names(value) -> list[str]:
+    """The names of a list of names; none of a value of another type, which the schema's line
+    names (a string `hf` is not split into backends `h` and `f`)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _check_backends(config: dict) -> list[str]:
     known = backends.available()
-    problems = [
-        _unknown_value("backends", "backend", name, known) for name in config["backends"] if name not in known
-    ]
+    chosen = _names(config["backends"])
+    problems = [_unknown_value("backends", "backend", name, known) for name in chosen if name not in known]
     reference = config["correctness"]["reference"]
-    if reference not in known:
+    if isinstance(reference, str) and reference not in known:  # another type: the schema's line
         problems.append(_unknown_value("correctness.reference", "backend", reference, known))
-    for name in config["backends"]:
+    for name in chosen:
         if name in known:
             options = config["backend_options"].get(name, {})
             problems += [
@@ -328,13 +378,16 @@ def _check_backends(config: dict) -> list[str]:
     problems += [
         f"scenarios.{scenario}.backends: {name!r} is not among backends: {config['backends']}"
         for scenario, settings in config["scenarios"].items()
-        for name in settings.get("backends", [])
-        if name not in config["backends"]
+        if isinstance(settings, dict)
+        for name in _names(settings.get("backends", []))
+        if name not in chosen
     ]
     problems += [
         f"backend_options.{name}: no such backend among backends: {config['backends']}"
+        if name in known
+        else _unknown_value(f"backend_options.{name}", "backend", name, known)
         for name in config["backend_options"]
-        if name not in config["backends"]
+        if name not in chosen
     ]
     return problems
 
@@ -346,14 +399,16 @@ def _check_weights(config: dict) -> list[str]:
     for model, settings in config["models"].items():
         for name, formats in settings["weights"].items():
             where = f"models.{model}.weights.{name}"
+            if name not in backends.available() or not backends.weight_formats(name):
+                continue  # not a backend with weight formats: the schema's line names it
             if name not in config["backends"]:
                 problems.append(f"{where}: {name!r} is not among backends: {config['backends']}")
                 continue
             table = backends.weight_formats(name)
             problems += [
                 f"{where}: {f} runs only on {', '.join(table[f].devices)}, and this run's device is {device}"
-                for f in formats
-                if device not in table[f].devices
+                for f in _names(formats)
+                if f in table and device not in table[f].devices
             ]
     return problems
 

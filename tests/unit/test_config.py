@@ -8,6 +8,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from llmbench import backends
 from llmbench.config import (
     IDENTITY_KEYS,
     ConfigError,
@@ -179,6 +180,114 @@ def test_a_misspelled_backend_is_suggested_the_backend_meant(case):
     message = problems(config)
     for where in ("backends", "correctness.reference"):
         assert f"{where}: unknown backend `{typo}`; did you mean `{meant}`?" in message, message
+
+
+# Where a name from a table goes in the config, and the table's noun in the message.
+NAME_PLACES = {
+    "device": (["device"], "device", ["auto", "cuda", "cpu"]),
+    "language": (["report", "language"], "report language", ["zh", "en"]),
+    "dtype": (["models", "tiny", "dtype"], "dtype", ["float32", "float16", "bfloat16"]),
+    "preset": (["models", "tiny", "preset"], "preset", ["tiny", "chatglm2-tiny"]),
+    "type": (["scenarios", "loop", "type"], "scenario type", ["loop", "threads", "fixed", "sweep"]),
+    "reference": (["correctness", "reference"], "backend", ["hf", "fastllm", "llamacpp", "hf-compile"]),
+}
+
+
+def _set(config, path, value):
+    for key in path[:-1]:
+        config = config.setdefault(key, {})
+    config[path[-1]] = value
+
+
+@pytest.mark.bad_input
+@given(
+    place=st.sampled_from(sorted(NAME_PLACES)),
+    data=st.data(),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_name_in_other_case_is_suggested_the_name(place, data):
+    """`LOOP`, `HF`, `CPU`, `ZH`, `TINY`, `Float32`: the name meant, not another one close in spelling."""
+    path, noun, names = NAME_PLACES[place]
+    meant = data.draw(st.sampled_from(names))
+    flips = data.draw(st.lists(st.booleans(), min_size=len(meant), max_size=len(meant)))
+    typed = "".join(c.upper() if flip else c for c, flip in zip(meant, flips, strict=True))
+    assume(typed != meant)
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    _set(config, path, typed)
+    message = problems(config)
+    assert f"{'.'.join(path)}: unknown {noun} `{typed}`; did you mean `{meant}`?" in message, message
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    "place, typed, meant",
+    [
+        ("device", "gpu", "cuda"),
+        ("device", "GPU", "cuda"),
+        ("language", "cn", "zh"),
+        ("reference", "llama.cpp", "llamacpp"),
+        ("reference", "FastLLM", "fastllm"),
+        ("dtype", "fp16", "float16"),
+    ],
+)
+def test_another_tools_word_is_suggested_the_name_it_means(config, place, typed, meant):
+    """`device: gpu` is one letter from `cpu` but means `cuda`: the alias table decides."""
+    path, noun, _ = NAME_PLACES[place]
+    _set(config, path, typed)
+    assert f"{'.'.join(path)}: unknown {noun} `{typed}`; did you mean `{meant}`?" in problems(config)
+
+
+@pytest.mark.bad_input
+@given(
+    place=st.sampled_from(sorted(NAME_PLACES)),
+    value=st.lists(st.sampled_from(["hf", "loop", "cpu", "zh"]), min_size=1, max_size=2)
+    | st.integers()
+    | st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_a_value_of_another_type_where_a_name_is_expected_gets_one_line(place, value):
+    """`correctness.reference: [hf]`: the type error alone, not also "is not one of" or "unknown"."""
+    path, _, _ = NAME_PLACES[place]
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    _set(config, path, value)
+    lines = [line for line in problems(config).splitlines() if line.startswith(".".join(path) + ":")]
+    assert lines == [f"{'.'.join(path)}: {value!r} is not of type string"], lines
+
+
+@pytest.mark.bad_input
+@given(name=st.sampled_from(["hf", "llamacpp", "fastllm", "hx"]), where=st.sampled_from(["top", "scenario"]))
+@settings(max_examples=20, deadline=None)
+def test_a_string_where_a_list_of_backends_is_expected_is_not_split_into_letters(name, where):
+    """`--config backends=hf`: one line saying it is not a list, not "unknown backend `h`"."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    _set(config, ["backends"] if where == "top" else ["scenarios", "loop", "backends"], name)
+    message = problems(config)
+    assert "is not of type array" in message
+    assert not any(f"`{letter}`" in message or f"'{letter}' is not among" in message for letter in name), (
+        message
+    )
+
+
+@pytest.mark.bad_input
+@given(case=one_edit(_backends()), under=st.sampled_from(["backend_options", "weights"]))
+@settings(max_examples=40, deadline=None)
+def test_a_misspelled_backend_key_is_suggested_the_backend(case, under):
+    """`weights: {llamacp: [...]}` and `backend_options: {llamacp: {...}}` say "unknown backend
+    `llamacp`; did you mean `llamacpp`?", not only that no such backend is chosen."""
+    meant, typo = case
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    if under == "weights":
+        assume(meant in {"llamacpp", "hf", "fastllm"} and typo not in backends.available())
+        where = f"models.tiny.weights.{typo}"
+        config["models"]["tiny"]["weights"] = {typo: []}
+        # the suggestion is among the backends with weight formats (the keys that may go there)
+        assume(backends.weight_formats(meant))
+    else:
+        assume(typo not in backends.available())
+        where = f"backend_options.{typo}"
+        config["backend_options"] = {typo: {}}
+    message = problems(config)
+    assert f"{where}: unknown backend `{typo}`; did you mean `{meant}`?" in message, message
 
 
 @pytest.mark.bad_input
