@@ -17,13 +17,13 @@ from llmbench.config import (
     OWNER_FILE,
     ConfigError,
     owner_problem,
+    read_stamp,
     reproduce_command,
     results_identity,
     targets_problem,
     targets_read_as_config,
     validate_config,
 )
-from llmbench.io import read_json
 from llmbench.models.precision import bits_per_weight, formats_of
 from llmbench.record import RunId, RunKey, runner_name, split_runner
 from llmbench.scenario_types import Scenario
@@ -41,11 +41,11 @@ def refuse(message):
 
 
 # Snakemake reads every word after --configfile as a config file, targets included: one that is
-# not there or not YAML stops Snakemake before this file runs (README says so); an existing
-# JSON record of results/ gets here.
+# not there or not a YAML mapping stops Snakemake before this file runs (README says so); an
+# existing JSON output (a run record) gets here, known by its keys.
 _targets = targets_read_as_config(CONFIG_FILES)
 if _targets:
-    refuse(targets_problem(_targets))
+    refuse(targets_problem(_targets, CONFIG_FILES))
 
 try:
     # with the token lengths of the queries an earlier run tokenized: one round of problems
@@ -70,9 +70,7 @@ SCENARIOS = {name: Scenario.from_dict(s) for name, s in config["scenarios"].item
 IDENTITY = results_identity(
     config, CONFIG_FILES, named=bool(workflow.config_settings.configfiles)
 )
-_owner = owner_problem(
-    read_json(OWNER_FILE) if os.path.isfile(OWNER_FILE) else None, IDENTITY
-)
+_owner = owner_problem(read_stamp(OWNER_FILE), IDENTITY)
 if _owner:
     refuse(_owner)
 

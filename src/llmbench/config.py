@@ -20,6 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from . import backends
+from .io import read_json
 from .measure.device import resolve_device
 from .models.acquire import ModelSourceError, check_local_model
 from .models.presets import PRESETS
@@ -63,6 +64,8 @@ def _key(error, key: str) -> str:
 def _messages(error) -> list[str]:
     """One line per problem of a schema error, naming its key."""
     path = list(error.absolute_path)
+    if error.validator == "enum" and _fails_type(error.instance, error.schema.get("type")):
+        return []  # a list where a name is expected: the type error is its one line
     if error.validator != "additionalProperties":
         return [_message(error)]
     known = list(error.schema.get("properties", {}))
@@ -71,9 +74,19 @@ def _messages(error) -> list[str]:
     if path[:1] == ["models"] and path[2:] == ["weights"]:
         return [
             f"{_key(error, key)}: {key} has no quantized weight formats (backends with some: {', '.join(known)})"
+            if key in backends.available()
+            else _unknown_value(_key(error, key), "backend", key, known)
             for key in sorted(set(error.instance) - set(known))
         ]
     return [_unknown_key(_key(error, key), key, known) for key in sorted(set(error.instance) - set(known))]
+
+
+def _fails_type(instance, types) -> bool:
+    """Whether `instance` is none of the JSON schema `types` (a name or a list; None: no type)."""
+    if types is None:
+        return False
+    checker = Draft202012Validator.TYPE_CHECKER
+    return not any(checker.is_type(instance, t) for t in ([types] if isinstance(types, str) else types))
 
 
 def _message(error) -> str:
@@ -100,12 +113,45 @@ def _unknown_key(where: str, key: str, known) -> str:
 VALUE_CUTOFF = 0.5
 
 
+# Other tools' words for a table's name, lower case: spelling cannot reach them (`gpu` is one
+# letter from `cpu` but means `cuda`; `cn` is no typo of `zh`), so they are looked up first.
+VALUE_ALIASES = {
+    "gpu": "cuda",
+    "nvidia": "cuda",
+    "cn": "zh",
+    "chinese": "zh",
+    "english": "en",
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+    "llama_cpp": "llamacpp",
+    "transformers": "hf",
+    "huggingface": "hf",
+    "fp32": "float32",
+    "fp16": "float16",
+    "bf16": "bfloat16",
+}
+
+
+def _closest(value: str, known: list[str]) -> str | None:
+    """The name of `known` that `value` most likely means: the same name in other case (`LOOP`,
+    `FastLLM`), the name VALUE_ALIASES gives (`gpu` -> `cuda`), else difflib's closest spelling,
+    case ignored; None when none is close."""
+    by_fold = {k.casefold(): k for k in known}
+    folded = value.casefold()
+    if folded in by_fold:
+        return by_fold[folded]
+    if VALUE_ALIASES.get(folded) in known:
+        return VALUE_ALIASES[folded]
+    close = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=VALUE_CUTOFF)
+    return by_fold[close[0]] if close else None
+
+
 def _unknown_value(where: str, noun: str, value: str, known) -> str:
-    """`where: unknown <noun> `value`; did you mean `x`?` (difflib's closest of `known`, the
-    table's names: scenario types, backends, presets, ...), or the known ones listed."""
+    """`where: unknown <noun> `value`; did you mean `x`?` (_closest of `known`, the table's names:
+    scenario types, backends, presets, ...), or the known ones listed."""
     known = [str(k) for k in known]
-    close = difflib.get_close_matches(value, known, n=1, cutoff=VALUE_CUTOFF)
-    hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(known)}"
+    close = _closest(value, known)
+    hint = f"did you mean `{close}`?" if close else f"known: {', '.join(known)}"
     return f"{where}: unknown {noun} `{value}`; {hint}"
 
 
@@ -305,15 +351,20 @@ def _check_models(models: dict, base_dir: Path) -> list[str]:
     return problems
 
 
+def _names(value) -> list[str]:
+    """The names of a list of names; none of a value of another type, which the schema's line
+    names (a string `hf` is not split into backends `h` and `f`)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _check_backends(config: dict) -> list[str]:
     known = backends.available()
-    problems = [
-        _unknown_value("backends", "backend", name, known) for name in config["backends"] if name not in known
-    ]
+    chosen = _names(config["backends"])
+    problems = [_unknown_value("backends", "backend", name, known) for name in chosen if name not in known]
     reference = config["correctness"]["reference"]
-    if reference not in known:
+    if isinstance(reference, str) and reference not in known:  # another type: the schema's line
         problems.append(_unknown_value("correctness.reference", "backend", reference, known))
-    for name in config["backends"]:
+    for name in chosen:
         if name in known:
             options = config["backend_options"].get(name, {})
             problems += [
@@ -327,13 +378,16 @@ def _check_backends(config: dict) -> list[str]:
     problems += [
         f"scenarios.{scenario}.backends: {name!r} is not among backends: {config['backends']}"
         for scenario, settings in config["scenarios"].items()
-        for name in settings.get("backends", [])
-        if name not in config["backends"]
+        if isinstance(settings, dict)
+        for name in _names(settings.get("backends", []))
+        if name not in chosen
     ]
     problems += [
         f"backend_options.{name}: no such backend among backends: {config['backends']}"
+        if name in known
+        else _unknown_value(f"backend_options.{name}", "backend", name, known)
         for name in config["backend_options"]
-        if name not in config["backends"]
+        if name not in chosen
     ]
     return problems
 
@@ -345,14 +399,16 @@ def _check_weights(config: dict) -> list[str]:
     for model, settings in config["models"].items():
         for name, formats in settings["weights"].items():
             where = f"models.{model}.weights.{name}"
+            if name not in backends.available() or not backends.weight_formats(name):
+                continue  # not a backend with weight formats: the schema's line names it
             if name not in config["backends"]:
                 problems.append(f"{where}: {name!r} is not among backends: {config['backends']}")
                 continue
             table = backends.weight_formats(name)
             problems += [
                 f"{where}: {f} runs only on {', '.join(table[f].devices)}, and this run's device is {device}"
-                for f in formats
-                if device not in table[f].devices
+                for f in _names(formats)
+                if f in table and device not in table[f].devices
             ]
     return problems
 
@@ -438,32 +494,55 @@ def _keys_shaping_no_output() -> set[str]:
     return {key for key, schema in properties.items() if schema.get("x-shapes-no-output")}
 
 
-# Folders the workflow writes into: a "config file" there is a target (a run record is JSON).
-OUTPUT_FOLDERS = ("results", "resources", "logs")
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+# What Snakemake reads as a config file when a target follows --configfile: a workflow output
+# JSON, known by its keys (a config file may have any name, in any folder, so neither decides).
+OUTPUT_KEYS = {
+    "run record": {"run", "status", "schema_version"},  # RunRecord.to_dict()
+    "tokenized prompts": {"queries", "prompt_ids"},  # scripts/tokenize_prompts.py
+    "model manifest": {"manifest_version", "files"},  # models.manifest
+}
+
+
+def _workflow_output(path: Path) -> bool:
+    """Whether the file at `path` holds a mapping with the keys of a workflow output (OUTPUT_KEYS);
+    False when it cannot be read (Snakemake read it, so it can) or holds anything else."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and any(keys <= data.keys() for keys in OUTPUT_KEYS.values())
 
 
 def targets_read_as_config(configfiles: list[str], workdir: str | Path = ".") -> list[str]:
     """The `configfiles` that are targets Snakemake read as config files (it takes every word after
-    --configfile for one): a name not ending in .yaml, .yml or .json, or a file inside a folder the
-    workflow writes (OUTPUT_FOLDERS, relative to `workdir`). Each as the user typed it, relative
-    to `workdir` where it lies inside it."""
-    shown = [_shown(str(f), str(workdir)) for f in configfiles]
+    --configfile for one): files whose content is a workflow output (a run record, tokenized
+    prompts, a manifest: OUTPUT_KEYS), whatever their name or folder (`CFG.YAML`, `cfg.conf`,
+    `logs/my.yaml` are config files). Each as the user typed it, relative to `workdir` where it
+    lies inside it; a relative one is read relative to `workdir`."""
     return [
-        f
-        for f in shown
-        if Path(f).suffix not in CONFIG_SUFFIXES or Path(f).parts[:1] in [(o,) for o in OUTPUT_FOLDERS]
+        _shown(str(f), str(workdir))
+        for f in configfiles
+        if _workflow_output(Path(workdir) / f)  # an absolute f stays itself
     ]
 
 
-def targets_problem(targets: list[str]) -> str:
-    """What to say for targets read as config files, and what to type instead."""
-    first = shlex.quote(targets[0])
+def targets_problem(targets: list[str], configfiles: list[str] = (), workdir: str | Path = ".") -> str:
+    """What to say for `targets` read as config files, and what to type instead: the targets
+    before the other `configfiles` (as given to Snakemake, shown relative to `workdir`)."""
+    configs = [c for c in (_shown(str(f), str(workdir)) for f in configfiles) if c not in targets]
+    words = " ".join(shlex.quote(t) for t in targets)
+    if not configs:
+        return "\n".join(
+            [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
+            + [f"  (snakemake {words}: no config file is left to name)"]
+        )
+    options = " ".join(f"--configfile {shlex.quote(c)}" for c in configs)
+    files = " ".join(shlex.quote(c) for c in configs)
     return "\n".join(
         [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
         + [
-            f"  (snakemake {first} --configfile FILE, or end the config files with --: "
-            f"snakemake --configfile FILE -- {first})"
+            f"  (snakemake {words} {options}, or end the config files with --: "
+            f"snakemake --configfile {files} -- {words})"
         ]
     )
 
@@ -528,16 +607,68 @@ def free_folder(base: str, workdir: str | Path = ".") -> str:
     return name
 
 
-def owner_problem(stamp: dict | None, identity: dict, workdir: str | Path = ".") -> str | None:
+class UnreadableStamp(str):
+    """What read_stamp gives for a stamp file it cannot read as JSON: the reason, as text."""
+
+
+def read_stamp(path: str | Path = OWNER_FILE) -> object:
+    """The JSON value of the stamp file at `path` (any value: owner_problem checks its shape), None
+    when there is none, an UnreadableStamp saying why when it is not UTF-8 JSON (empty, cut) or
+    cannot be read; never raises."""
+    try:
+        value = read_json(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return UnreadableStamp(f"not JSON: {error}" if isinstance(error, ValueError) else str(error))
+    # None means no stamp: a file holding `null` is not that
+    return UnreadableStamp("a JSON null, not an object") if value is None else value
+
+
+def _stamp_flaw(stamp: object) -> str | None:
+    """Why `stamp` is not a value results_identity() gives (None when it is one): `models` a
+    non-empty object of model name -> {identity key: string or number}, `configfiles` (absent in
+    older stamps) a list of file names, `named` (absent in older stamps) true or false."""
+    if isinstance(stamp, UnreadableStamp):
+        return str(stamp)
+    if not isinstance(stamp, dict):
+        return f"a JSON {type(stamp).__name__}, not an object"
+    models = stamp.get("models")
+    if not isinstance(models, dict) or not models:
+        return "`models` is not an object of model names"
+    for name, keys in models.items():
+        if not isinstance(keys, dict) or not all(
+            k in IDENTITY_KEYS and isinstance(v, (str, int, float)) for k, v in keys.items()
+        ):
+            return f"model `{name}` is not an object of {', '.join(IDENTITY_KEYS)}"
+    files = stamp.get("configfiles", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return "`configfiles` is not a list of file names"
+    if not isinstance(stamp.get("named", True), bool):
+        return "`named` is not true or false"
+    return None
+
+
+def owner_problem(stamp: object, identity: dict, workdir: str | Path = ".") -> str | None:
     """Why this config must not use results/ (None when it may): the stamp's models differ from
     this config's, so a summary, plots and report would mix two configs' runs; or this command
     named no config file (`identity["named"]` False: Snakemake fell back on config/config.yaml)
     while the results are another file's, so a plain `snakemake -n` or `--report` would plan the
     default config's summary over them. A config named on purpose with the same models shares
     the results (a rerun reruns what is stale). Says what to type: the folder to move results/
-    to is one that does not exist in `workdir` (`mv` would move results/ into it)."""
+    to is one that does not exist in `workdir` (`mv` would move results/ into it). `stamp` is
+    the stamp file's value (read_stamp), None when there is none; any other value than one
+    results_identity gives (empty, `[]`, `"configfiles": "x.yaml"`) is named as not a stamp
+    this workflow wrote, with what to do."""
     if stamp is None:
         return None
+    flaw = _stamp_flaw(stamp)
+    if flaw is not None:
+        return (
+            f"{OWNER_FILE} is not a stamp this workflow wrote ({flaw}): delete it if results/ holds "
+            f"this config's runs (the next run writes it again); else move them away first: "
+            f"mv results {free_folder('results-other', workdir)}"
+        )
     theirs, ours = _files(stamp), _files(identity)
     if stamp.get("models") == identity["models"]:
         same_files = stamp.get("configfiles", identity["configfiles"]) == identity["configfiles"]

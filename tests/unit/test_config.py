@@ -8,7 +8,15 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from llmbench.config import ConfigError, owner_problem, results_identity, validate_config
+from llmbench import backends
+from llmbench.config import (
+    IDENTITY_KEYS,
+    ConfigError,
+    owner_problem,
+    read_stamp,
+    results_identity,
+    validate_config,
+)
 from llmbench.models.prompts import read_queries
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,6 +180,114 @@ def test_a_misspelled_backend_is_suggested_the_backend_meant(case):
     message = problems(config)
     for where in ("backends", "correctness.reference"):
         assert f"{where}: unknown backend `{typo}`; did you mean `{meant}`?" in message, message
+
+
+# Where a name from a table goes in the config, and the table's noun in the message.
+NAME_PLACES = {
+    "device": (["device"], "device", ["auto", "cuda", "cpu"]),
+    "language": (["report", "language"], "report language", ["zh", "en"]),
+    "dtype": (["models", "tiny", "dtype"], "dtype", ["float32", "float16", "bfloat16"]),
+    "preset": (["models", "tiny", "preset"], "preset", ["tiny", "chatglm2-tiny"]),
+    "type": (["scenarios", "loop", "type"], "scenario type", ["loop", "threads", "fixed", "sweep"]),
+    "reference": (["correctness", "reference"], "backend", ["hf", "fastllm", "llamacpp", "hf-compile"]),
+}
+
+
+def _set(config, path, value):
+    for key in path[:-1]:
+        config = config.setdefault(key, {})
+    config[path[-1]] = value
+
+
+@pytest.mark.bad_input
+@given(
+    place=st.sampled_from(sorted(NAME_PLACES)),
+    data=st.data(),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_name_in_other_case_is_suggested_the_name(place, data):
+    """`LOOP`, `HF`, `CPU`, `ZH`, `TINY`, `Float32`: the name meant, not another one close in spelling."""
+    path, noun, names = NAME_PLACES[place]
+    meant = data.draw(st.sampled_from(names))
+    flips = data.draw(st.lists(st.booleans(), min_size=len(meant), max_size=len(meant)))
+    typed = "".join(c.upper() if flip else c for c, flip in zip(meant, flips, strict=True))
+    assume(typed != meant)
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    _set(config, path, typed)
+    message = problems(config)
+    assert f"{'.'.join(path)}: unknown {noun} `{typed}`; did you mean `{meant}`?" in message, message
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    "place, typed, meant",
+    [
+        ("device", "gpu", "cuda"),
+        ("device", "GPU", "cuda"),
+        ("language", "cn", "zh"),
+        ("reference", "llama.cpp", "llamacpp"),
+        ("reference", "FastLLM", "fastllm"),
+        ("dtype", "fp16", "float16"),
+    ],
+)
+def test_another_tools_word_is_suggested_the_name_it_means(config, place, typed, meant):
+    """`device: gpu` is one letter from `cpu` but means `cuda`: the alias table decides."""
+    path, noun, _ = NAME_PLACES[place]
+    _set(config, path, typed)
+    assert f"{'.'.join(path)}: unknown {noun} `{typed}`; did you mean `{meant}`?" in problems(config)
+
+
+@pytest.mark.bad_input
+@given(
+    place=st.sampled_from(sorted(NAME_PLACES)),
+    value=st.lists(st.sampled_from(["hf", "loop", "cpu", "zh"]), min_size=1, max_size=2)
+    | st.integers()
+    | st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_a_value_of_another_type_where_a_name_is_expected_gets_one_line(place, value):
+    """`correctness.reference: [hf]`: the type error alone, not also "is not one of" or "unknown"."""
+    path, _, _ = NAME_PLACES[place]
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    _set(config, path, value)
+    lines = [line for line in problems(config).splitlines() if line.startswith(".".join(path) + ":")]
+    assert lines == [f"{'.'.join(path)}: {value!r} is not of type string"], lines
+
+
+@pytest.mark.bad_input
+@given(name=st.sampled_from(["hf", "llamacpp", "fastllm", "hx"]), where=st.sampled_from(["top", "scenario"]))
+@settings(max_examples=20, deadline=None)
+def test_a_string_where_a_list_of_backends_is_expected_is_not_split_into_letters(name, where):
+    """`--config backends=hf`: one line saying it is not a list, not "unknown backend `h`"."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    _set(config, ["backends"] if where == "top" else ["scenarios", "loop", "backends"], name)
+    message = problems(config)
+    assert "is not of type array" in message
+    assert not any(f"`{letter}`" in message or f"'{letter}' is not among" in message for letter in name), (
+        message
+    )
+
+
+@pytest.mark.bad_input
+@given(case=one_edit(_backends()), under=st.sampled_from(["backend_options", "weights"]))
+@settings(max_examples=40, deadline=None)
+def test_a_misspelled_backend_key_is_suggested_the_backend(case, under):
+    """`weights: {llamacp: [...]}` and `backend_options: {llamacp: {...}}` say "unknown backend
+    `llamacp`; did you mean `llamacpp`?", not only that no such backend is chosen."""
+    meant, typo = case
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    if under == "weights":
+        assume(meant in {"llamacpp", "hf", "fastllm"} and typo not in backends.available())
+        where = f"models.tiny.weights.{typo}"
+        config["models"]["tiny"]["weights"] = {typo: []}
+        # the suggestion is among the backends with weight formats (the keys that may go there)
+        assume(backends.weight_formats(meant))
+    else:
+        assume(typo not in backends.available())
+        where = f"backend_options.{typo}"
+        config["backend_options"] = {typo: {}}
+    message = problems(config)
+    assert f"{where}: unknown backend `{typo}`; did you mean `{meant}`?" in message, message
 
 
 @pytest.mark.bad_input
@@ -555,6 +671,66 @@ def test_a_command_naming_no_config_never_plans_over_another_files_results(ours)
     assert owner_problem({"models": stamp["models"]}, default) is None  # an older stamp
 
 
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+GOOD_STAMP = {
+    "models": {"tiny": {"source": "synthetic", "seed": 0}},
+    "configfiles": ["c.yaml"],
+    "named": True,
+}
+
+
+def _is_stamp(value) -> bool:
+    """A value results_identity gives, restated: the shape owner_problem may read."""
+    models = value.get("models") if isinstance(value, dict) else None
+    return (
+        isinstance(models, dict)
+        and bool(models)
+        and all(
+            isinstance(keys, dict)
+            and all(k in IDENTITY_KEYS and type(v) in (str, int, float) for k, v in keys.items())
+            for keys in models.values()
+        )
+        and isinstance(value.get("configfiles", []), list)
+        and all(isinstance(f, str) for f in value.get("configfiles", []))
+        and type(value.get("named", True)) is bool
+    )
+
+
+@pytest.mark.bad_input
+@given(
+    stamp=JSON_VALUES.filter(lambda v: v is not None)  # None: no stamp file (read_stamp)
+    | st.fixed_dictionaries({}, optional={k: JSON_VALUES | st.just(v) for k, v in GOOD_STAMP.items()}).map(
+        lambda d: d | {"models": d.get("models", GOOD_STAMP["models"])}
+    )
+)
+def test_a_stamp_this_workflow_did_not_write_is_named_never_a_traceback(stamp):
+    """`[]`, `{"models": []}`, `"configfiles": "config/config.yaml"` (printed letter by letter):
+    named as not a stamp this workflow wrote, with what to do; a stamp of the right shape is
+    compared as before."""
+    ours = results_identity({"models": {"tiny": {"source": "synthetic", "seed": 0}}}, ["c.yaml"])
+    message = owner_problem(stamp, ours)
+    named = message is not None and message.startswith(
+        "results/config-identity.json is not a stamp this workflow wrote ("
+    )
+    assert named == (not _is_stamp(stamp))
+    if named:
+        assert "delete it if results/ holds this config's runs" in message
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b"[]", b"null"])
+def test_a_stamp_file_that_is_not_a_json_object_is_named(tmp_path, content):
+    (tmp_path / "stamp.json").write_bytes(content)
+    stamp = read_stamp(tmp_path / "stamp.json")
+    message = owner_problem(stamp, results_identity({"models": {"m": {}}}, ["c.yaml"]))
+    assert message.startswith("results/config-identity.json is not a stamp this workflow wrote (")
+    assert read_stamp(tmp_path / "absent.json") is None
+
+
 @given(
     spelling=st.sampled_from(["/data/m", "/data/./m", "/data/m/", "/other/../data/m", "/data//m"]),
     dtype=st.sampled_from(["float32", "float16"]),
@@ -576,26 +752,56 @@ def test_one_folder_spelled_two_ways_is_one_config_and_a_real_difference_is_name
         assert "has models m (source local, path /data/m, dtype float16)" in message, message
 
 
+def _record_json() -> dict:
+    """A failed run's record as the workflow writes it."""
+    from llmbench.record import RunId, RunRecord
+
+    return RunRecord.failure(RunId.parse(RUN_ID), None, "stand-in").to_dict()
+
+
+RUN_ID = "tiny/hf/loop/0"
+FOLDERS = st.sampled_from(["", "results/", "resources/", "logs/", "config/", "results/runs/tiny/hf/loop/"])
+NAMES = st.sampled_from(["my.yaml", "CFG.YAML", "cfg.conf", "c.yml", "c.json", "cfgnosuffix", "0.json"])
+
+
 @pytest.mark.bad_input
 @given(
-    target=st.sampled_from(
-        ["results/x.csv", "results/runs/tiny/hf/loop/0.json", "resources/models/tiny/manifest.json", "all"]
-    ),
-    configs=st.lists(st.sampled_from(["my.yaml", "config/gpu.yaml", "c.yml", "c.json"]), min_size=1),
+    config_places=st.lists(st.tuples(FOLDERS, NAMES), min_size=1, max_size=3, unique=True),
+    target_place=st.tuples(FOLDERS, NAMES),
+    target_kind=st.sampled_from(["record", "prompts", "manifest"]),
     absolute=st.booleans(),
 )
-def test_a_target_after_configfile_is_named_as_read_for_a_config_file(target, configs, absolute):
-    """`snakemake --configfile my.yaml results/x.csv`: Snakemake hands the workflow every word after
-    --configfile as a config file (absolute paths); the target is named, the config files are not."""
+@settings(deadline=None, max_examples=40)
+def test_a_workflow_output_after_configfile_is_named_and_a_config_of_any_name_is_not(
+    tmp_path_factory, config_places, target_place, target_kind, absolute
+):
+    """`snakemake --configfile my.yaml results/runs/.../0.json`: Snakemake hands the workflow every
+    word after --configfile as a config file (absolute paths). A run record (tokenized prompts, a
+    manifest) is named by its content; a config file is not, whatever its name or folder
+    (`CFG.YAML`, `cfg.conf`, `logs/my.yaml`), and the way to type it names the config files."""
     from llmbench.config import targets_problem, targets_read_as_config
 
-    workdir = "/work/flow"
-    given_files = [f"{workdir}/{f}" if absolute else f for f in [*configs, target]]
+    assume(target_place not in config_places)
+    workdir = tmp_path_factory.mktemp("flow")
+    outputs = {
+        "record": _record_json(),
+        "prompts": {"queries": ["a"], "prompt_ids": [[1]], "form": "raw text", "context": 64},
+        "manifest": {"manifest_version": 1, "source": "synthetic", "files": [], "total_bytes": 0},
+    }
+    configs = ["".join(place) for place in config_places]
+    target = "".join(target_place)
+    for config in configs:
+        (workdir / config).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / config).write_text(yaml.safe_dump({"models": {"tiny": {"source": "synthetic"}}}))
+    (workdir / target).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / target).write_text(json.dumps(outputs[target_kind]))
+    given_files = [str(workdir / f) if absolute else f for f in [*configs, target]]
     assert targets_read_as_config(given_files, workdir) == [target]
-    assert f"`{target}` was read as a config file: put targets before --configfile" in targets_problem(
-        [target]
-    )
     assert targets_read_as_config(given_files[:-1], workdir) == []
+    message = targets_problem([target], given_files, workdir)
+    assert f"`{target}` was read as a config file: put targets before --configfile" in message
+    assert "FILE" not in message
+    assert f"--configfile {' '.join(configs)} -- {target}" in message
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_query(tmp_path):

@@ -168,7 +168,8 @@ def tokenized_overflow(
 ) -> list[str]:
     """overflow_problems() from a tokenize_prompts output at `path` when it holds exactly
     `queries` and its model's context (an earlier run tokenized them: a check before anything
-    runs); nothing when it is absent or without context.
+    runs); nothing when it is absent or without context; one problem naming it, to delete, when it
+    is not what tokenize_prompts writes (not JSON, `[]`, `prompt_ids: null`, a string `context`).
 
     When it holds other queries (the prompts changed) and `model_dir`, the folder that run
     tokenized with, is there, the new queries are tokenized now (transformers' import, a few
@@ -179,9 +180,13 @@ def tokenized_overflow(
     tokenize_prompts reruns (each job's, under a cluster executor), loads no tokenizer."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except OSError:
         return []
-    if data.get("queries") == queries:
+    except ValueError:  # not JSON, or not UTF-8
+        data = None
+    if not _is_tokenized(data):
+        return [f"{path} is not what tokenize_prompts writes: delete it and rerun"]
+    if data["queries"] == queries:
         lengths, context = [len(i) for i in data["prompt_ids"]], data.get("context")
     elif model_dir is not None and (Path(model_dir) / "config.json").is_file():
         lengths = cached_token_lengths(cache, model_dir, queries, use_chat_template)
@@ -189,6 +194,37 @@ def tokenized_overflow(
     else:
         return []  # tokenize_prompts checks them
     return overflow_problems(model, lengths, context, output_tokens, caps)
+
+
+def _is_count(value) -> bool:
+    """A whole non-negative number as JSON gives one (a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_tokenized(data) -> bool:
+    """Whether `data` has the shape scripts/tokenize_prompts.py writes: `queries` a list of
+    strings, `prompt_ids` one list of token ids per query, `context` tokens or null."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("queries"), list)
+        and all(isinstance(q, str) for q in data["queries"])
+        and isinstance(data.get("prompt_ids"), list)
+        and len(data["prompt_ids"]) == len(data["queries"])
+        and all(isinstance(ids, list) and all(map(_is_count, ids)) for ids in data["prompt_ids"])
+        and (data.get("context") is None or (_is_count(data["context"]) and data["context"] > 0))
+    )
+
+
+def _kept_lengths(kept, key: str, count: int) -> list[int] | None:
+    """The token lengths a cache file's JSON `kept` holds under `key`, one count per query
+    (`count` queries); None when it holds another key or anything else (a cache of another
+    shape is only a cache: it is encoded again and rewritten)."""
+    if not isinstance(kept, dict) or kept.get("key") != key:
+        return None
+    lengths = kept.get("lengths")
+    if isinstance(lengths, list) and len(lengths) == count and all(map(_is_count, lengths)):
+        return lengths
+    return None
 
 
 # Files of a model folder that hold weights, not the tokenizer: left out of token_lengths_key.
@@ -212,15 +248,16 @@ def cached_token_lengths(
 ) -> list[int]:
     """Token lengths of `queries` as encode_queries gives them for `model_dir`: read from the JSON
     file `cache` when it holds them under the same token_lengths_key, else encoded and written
-    there (an unreadable or unwritable cache only costs the encoding)."""
+    there (an unreadable, unwritable or misshapen cache, e.g. `lengths` of strings, only costs the
+    encoding, and is rewritten)."""
     key = token_lengths_key(model_dir, queries, use_chat_template) if cache is not None else None
     if cache is not None:
         try:
-            kept = json.loads(Path(cache).read_text(encoding="utf-8"))
-            if kept.get("key") == key:
-                return list(kept["lengths"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
+            kept = _kept_lengths(json.loads(Path(cache).read_text(encoding="utf-8")), key, len(queries))
+        except (OSError, ValueError):  # absent, unreadable, not UTF-8 or not JSON
+            kept = None
+        if kept is not None:
+            return kept
     lengths = [len(i) for i in encode_queries(model_dir, queries, use_chat_template)]
     if cache is not None:
         try:

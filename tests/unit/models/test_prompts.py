@@ -125,3 +125,101 @@ def test_the_context_comes_from_either_config_key(tmp_path, key):
     (tmp_path / "config.json").write_text(json.dumps({key: 256}))
     assert p.model_context(tmp_path) == 256
     assert p.model_context(tmp_path / "absent") is None
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _stand_in_encoder(monkeypatch) -> list:
+    """encode_queries replaced by one giving each query its length + 1 ids; returns its calls."""
+    calls = []
+
+    def encode(model_dir, queries, use_chat_template=True):
+        calls.append(queries)
+        return [[1] * (len(q) + 1) for q in queries]
+
+    monkeypatch.setattr(p, "encode_queries", encode)
+    return calls
+
+
+@given(lengths=JSON | st.lists(st.integers(-3, 3).map(str) | st.none() | st.integers(-3, 3), max_size=3))
+def test_a_misshapen_token_length_cache_is_encoded_again_and_rewritten(tmp_path_factory, lengths):
+    """`lengths` of strings, "12345", [null, 3], {"a": 1}: not a crash of every Snakefile parse,
+    only the cost of encoding; the cache then holds the lengths the encoder gives."""
+    folder = tmp_path_factory.mktemp("cache")
+    (folder / "config.json").write_text(json.dumps({"max_position_embeddings": 64}))
+    queries = ["ab", "c"]
+    key = p.token_lengths_key(folder, queries, True)
+    cache = folder / "cache" / "m.json"
+    write_json_atomic(cache, {"key": key, "lengths": lengths})
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _stand_in_encoder(patch)
+        got = p.cached_token_lengths(cache, folder, queries, True)
+    well_formed = (
+        isinstance(lengths, list)
+        and len(lengths) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lengths)
+    )
+    assert got == (lengths if well_formed else [3, 2])
+    assert len(calls) == (0 if well_formed else 1)
+    assert json.loads(cache.read_text()) == {"key": key, "lengths": got}
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "[1,2]", "null", '{"key": 1}'])
+def test_a_cache_that_is_not_json_or_not_an_object_is_encoded_again(tmp_path, monkeypatch, text):
+    (tmp_path / "config.json").write_text("{}")
+    cache = tmp_path / "cache.json"
+    cache.write_text(text)
+    calls = _stand_in_encoder(monkeypatch)
+    assert p.cached_token_lengths(cache, tmp_path, ["abc"], True) == [4] and len(calls) == 1
+
+
+def _tokenized_shape(data) -> bool:
+    """What tokenize_prompts writes, restated: queries strings, prompt_ids of counts, one list a
+    query, context a positive count or null."""
+
+    def count(n):
+        return type(n) is int and n >= 0
+
+    return (
+        type(data) is dict
+        and type(data.get("queries")) is list
+        and all(type(q) is str for q in data["queries"])
+        and type(data.get("prompt_ids")) is list
+        and len(data["prompt_ids"]) == len(data["queries"])
+        and all(type(ids) is list and all(map(count, ids)) for ids in data["prompt_ids"])
+        and (data.get("context") is None or (count(data["context"]) and data["context"] > 0))
+    )
+
+
+TOKENIZED = st.fixed_dictionaries(
+    {},
+    optional={
+        "queries": JSON | st.just(["a"]),
+        "prompt_ids": JSON | st.just([[1, 2]]),
+        "context": JSON | st.just(64),
+    },
+)
+
+
+@given(data=JSON | TOKENIZED)
+def test_a_tokenized_prompts_file_of_another_shape_is_named_to_delete(tmp_path_factory, data):
+    """`[]`, `null`, `prompt_ids: null`, a string `context`: one problem naming the file (the
+    config check reports it), never an AttributeError or TypeError from rules/common.smk."""
+    path = tmp_path_factory.mktemp("tok") / "tiny.json"
+    path.write_text(json.dumps(data))
+    named = f"{path} is not what tokenize_prompts writes: delete it and rerun"
+    got = p.tokenized_overflow(path, ["a"], "tiny", {"loop": 4})
+    assert (named in got) == (not _tokenized_shape(data))
+
+
+def test_a_tokenized_prompts_file_that_is_not_json_is_named(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_bytes(b"\xff\xfe garbage")
+    assert p.tokenized_overflow(path, ["a"], "tiny", {"loop": 4}) == [
+        f"{path} is not what tokenize_prompts writes: delete it and rerun"
+    ]
