@@ -531,20 +531,13 @@ def targets_problem(targets: list[str], configfiles: list[str] = (), workdir: st
     before the other `configfiles` (as given to Snakemake, shown relative to `workdir`)."""
     configs = [c for c in (_shown(str(f), str(workdir)) for f in configfiles) if c not in targets]
     words = " ".join(shlex.quote(t) for t in targets)
+    lines = [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
     if not configs:
-        return "\n".join(
-            [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
-            + [f"  (snakemake {words}: no config file is left to name)"]
-        )
+        return "\n".join([*lines, f"  (snakemake {words}: no config file is left to name)"])
     options = " ".join(f"--configfile {shlex.quote(c)}" for c in configs)
     files = " ".join(shlex.quote(c) for c in configs)
-    return "\n".join(
-        [f"`{t}` was read as a config file: put targets before --configfile" for t in targets]
-        + [
-            f"  (snakemake {words} {options}, or end the config files with --: "
-            f"snakemake --configfile {files} -- {words})"
-        ]
-    )
+    way = f"  (snakemake {words} {options}, or end the config files with --: snakemake --configfile {files} -- {words})"
+    return "\n".join([*lines, way])
 
 
 # results/ is shared by every config; this stamp says whose runs it holds.

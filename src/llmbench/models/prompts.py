@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..io import write_json_atomic
+from ..io import read_json, write_json_atomic
 
 
 class PromptsError(ValueError):
@@ -250,18 +250,18 @@ def cached_token_lengths(
     file `cache` when it holds them under the same token_lengths_key, else encoded and written
     there (an unreadable, unwritable or misshapen cache, e.g. `lengths` of strings, only costs the
     encoding, and is rewritten)."""
-    key = token_lengths_key(model_dir, queries, use_chat_template) if cache is not None else None
-    if cache is not None:
-        try:
-            kept = _kept_lengths(json.loads(Path(cache).read_text(encoding="utf-8")), key, len(queries))
-        except (OSError, ValueError):  # absent, unreadable, not UTF-8 or not JSON
-            kept = None
-        if kept is not None:
-            return kept
+    if cache is None:
+        return [len(i) for i in encode_queries(model_dir, queries, use_chat_template)]
+    key = token_lengths_key(model_dir, queries, use_chat_template)
+    try:
+        kept = _kept_lengths(read_json(cache), key, len(queries))
+    except (OSError, ValueError):  # absent, unreadable, not UTF-8 or not JSON
+        kept = None
+    if kept is not None:
+        return kept
     lengths = [len(i) for i in encode_queries(model_dir, queries, use_chat_template)]
-    if cache is not None:
-        try:
-            write_json_atomic(cache, {"key": key, "lengths": lengths})
-        except OSError:
-            pass
+    try:
+        write_json_atomic(cache, {"key": key, "lengths": lengths})
+    except OSError:
+        pass
     return lengths

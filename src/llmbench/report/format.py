@@ -60,11 +60,14 @@ def two_units(mean: float, std: float, low: float, high: float) -> tuple[float, 
 
 
 def unresolved_pair(mean, low, high, n, std) -> tuple[float, float] | None:
-    """The two unit values a report prints instead of an interval (stats.two_units, in the unit of
-    `mean`): when there are `n` = 2 units, their `std` is known and the interval is too_wide; else None."""
+    """The two unit values a report prints instead of an interval (two_units, in the unit of `mean`):
+    when there are `n` = 2 units, their `std` is known and the interval is too_wide; else None. A
+    value within rounding error of `mean` is `mean` itself (an estimate equal to one unit, all weight
+    on one pass, printed "1.2 … (n=2: 1.3, 4.0)" from 1.25 and 1.2500000001)."""
     if n != 2 or any(missing(v) for v in (mean, low, high, std)) or not too_wide(low, high):
         return None
-    return two_units(mean, std, low, high)
+    pair = two_units(mean, std, low, high)
+    return None if pair is None else tuple(mean if math.isclose(v, mean, rel_tol=1e-9) else v for v in pair)
 
 
 def ci(mean, low, high, digits: int = 1, *, n=None, std=None, unresolved: str = UNRESOLVED) -> str:
@@ -72,16 +75,13 @@ def ci(mean, low, high, digits: int = 1, *, n=None, std=None, unresolved: str = 
     rate's log-scale interval: its half-width would reach below 0 again), the mean alone without one.
     Given `n` = 2 units and their `std` (ddof 1), an interval too_wide prints as `unresolved` (a template
     of `n` and `values`) after the mean: "2,427.9 not resolved (n=2: 1,201.5, 3,655.0)", the two units
-    recovered by stats.two_units; the CI's numbers stay in the CSVs."""
+    recovered by unresolved_pair; the CI's numbers stay in the CSVs."""
     if missing(mean):
         return NONE
     if missing(low) or missing(high):
         return num(mean, digits)
     pair = unresolved_pair(mean, low, high, n, std)
-    if (
-        pair is not None
-    ):  # an estimate equal to a unit (weight on one pass) prints as that unit, rounded alike
-        pair = tuple(mean if math.isclose(value, mean, rel_tol=1e-9) else value for value in pair)
+    if pair is not None:
         values = ", ".join(num(value, digits) for value in pair)
         return f"{num(mean, digits)} {unresolved.format(n=int(n), values=values)}"
     if math.isclose(high - mean, mean - low, rel_tol=1e-6, abs_tol=1e-12):
