@@ -10,10 +10,15 @@
 #      FastLLM's .flm and llama.cpp's .gguf (config/gpu.yaml: chatglm2-6b-shape, float16);
 #   2. builds llama-bench from the same sdist's vendored llama.cpp (skipped when $LLAMA_BENCH exists);
 #   3. runs llama-bench: tg32 at depth 128 (-p 0 -n 32 -d 128), flash attention on and off, 10 repetitions;
-#   4. runs benchmarks/harness_overhead.py per backend with a prompt of 128 and 33 output tokens (32 decode
+#   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python, the engine
+#      stepped from Python and in its C loop, and the backend's measured generate(), one process, 20 rounds;
+#      (when SPECS names hf) benchmarks/hf_peer_ab.py: generate() bare, with the streamer, with the sampler
+#      thread, and as measured, batch 2, 20 rounds;
+#   5. runs benchmarks/harness_overhead.py per backend with a prompt of 128 and 33 output tokens (32 decode
 #      steps after the first token, as tg32 at depth 128): its lines give the bare path's tok/s, the harness
 #      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
-# Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, overhead-<backend>.txt, env.txt.
+# Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt,
+# env.txt.
 # Each step has a timeout; a failed step is logged and the rest still run.
 set -uo pipefail
 out=${1:?usage: gpu_peers.sh OUT [MODEL]}
@@ -52,7 +57,22 @@ step "3. llama-bench tg32 at depth 128"
 timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 1,0 -r 10 -o md \
   | tee "$out/llama-bench.md" || echo "llama-bench failed"
 
-step "4. llmbench against each bare path"
+step "4. llama.cpp's decode loop, variant by variant, in one process (benchmarks/llamacpp_peer_ab.py)"
+case "${SPECS:-llamacpp}" in *llamacpp*)
+  timeout 300 python3 benchmarks/llamacpp_peer_ab.py --model "$res/hf" --gguf "$res/llamacpp-$dtype.gguf" \
+    --device cuda --dtype "$dtype" --input-tokens 128 --output-tokens 33 --reps 20 < /dev/null \
+    > "$out/llamacpp-peer-ab.txt" 2>&1 || echo "llamacpp_peer_ab failed ($?)"
+  grep -E "^  |^llamacpp" "$out/llamacpp-peer-ab.txt" || tail -5 "$out/llamacpp-peer-ab.txt" ;;
+esac
+
+case ";${SPECS:-hf};" in *";hf "*|*";hf;"*)
+  step "4b. transformers' generate() against its parts (benchmarks/hf_peer_ab.py), batch 2"
+  timeout 300 python3 benchmarks/hf_peer_ab.py --model "$res/hf" --device cuda --dtype "$dtype" --input-tokens 128 \
+    --output-tokens 33 --requests 2 --batch --reps 20 < /dev/null > "$out/hf-peer-ab.txt" 2>&1 || echo "hf_peer_ab failed ($?)"
+  grep -E "^  |^hf" "$out/hf-peer-ab.txt" || tail -5 "$out/hf-peer-ab.txt" ;;
+esac
+
+step "5. llmbench against each bare path"
 common=(--model "$res/hf" --artifact "$res/fastllm-$dtype.flm" --gguf "$res/llamacpp-$dtype.gguf" --device cuda
   --dtype "$dtype" --input-tokens 128 --output-tokens 33)
 # transformers' generate() decodes ~30 tok/s here (a pass of 2 x 33 tokens ~2.5 s): fewer requests, more time.

@@ -9,7 +9,10 @@ these variants at batch 1, each timing only the 32 decode steps after its prefil
   tg-slots       the same loop on a context shaped like the engine's (`slots` streams)
   host-sample    tg + the sampler chain run on the host (`llama_sampler_sample`, not attached)
   graph-sample   tg + the chain attached to the context (`llama_set_sampler`): in the decode graph
-  engine         llmbench's `Engine`, stepped in this thread (no scheduler thread, no stamps)
+  engine         llmbench's `Engine`, each step from Python in this thread (decode_loop: python)
+  engine-c       the same Engine, its 32 decode steps in the compiled loop (Engine.decode_run)
+  measured       the backend's generate() as a benchmark job calls it (scheduler thread, C loop,
+                 stamps): the 32 steps timed from its own first to last token stamp
 Prints each variant's median decode tok/s with the spread of its rounds, and its ratio to tg.
 
     python benchmarks/llamacpp_peer_ab.py                        # the tiny model, CPU
@@ -114,6 +117,25 @@ def engine_round(engine: Engine, prompt: list[int]) -> float:
     return elapsed
 
 
+def engine_c_round(engine: Engine, prompt: list[int]) -> float:
+    """engine_round with the decode steps in the C loop (one decode_run: none arrives meanwhile)."""
+    request = Request(list(prompt), STEPS + 1, time.perf_counter())
+    engine.step([request])
+    started = time.perf_counter()
+    engine.decode_run()
+    elapsed = time.perf_counter() - started
+    assert not engine.active, "the C loop stopped early (its stop flag was set)"
+    engine.c_ids = request.output
+    return elapsed
+
+
+def measured_round(backend, prompt: list[int]) -> float:
+    """Seconds between the first and the last token stamp of one generate() of STEPS + 1 tokens."""
+    generation = backend.generate(list(prompt), STEPS + 1)
+    backend.measured_ids = generation.output_ids
+    return generation.token_times[-1] - generation.token_times[0]
+
+
 def main() -> None:
     parser = ho.build_parser()
     parser.add_argument("--reps", type=int, default=20)
@@ -133,13 +155,16 @@ def main() -> None:
     engine = Engine(setup, slots, cells)
     variants = {name: (lambda loop=loop: loop.round(prompt)) for name, loop in loops.items()}
     variants["engine"] = lambda: engine_round(engine, prompt)
+    variants["engine-c"] = lambda: engine_c_round(engine, prompt)
+    variants["measured"] = lambda: measured_round(backend, prompt)
     for run in variants.values():  # warm-up
         run()
     times = {name: [] for name in variants}
     for _ in range(args.reps):
         for name, run in variants.items():
             times[name].append(run())
-    selecting = [loops["host-sample"].ids, loops["graph-sample"].ids, engine.ids]
+    selecting = [loops["host-sample"].ids, loops["graph-sample"].ids, engine.ids, engine.c_ids]
+    selecting.append(backend.measured_ids)
     rates = {name: [STEPS / t for t in values] for name, values in times.items()}
     base = statistics.median(rates["tg"])
     print(

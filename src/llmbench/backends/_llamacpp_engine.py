@@ -188,6 +188,7 @@ class EngineSetup:
     cpu_threads: int  # ggml threads for decode and prefill
     kv_type: str  # KV cache type: f32, f16 or bf16
     flash_attn: str  # auto, on or off
+    loop: Any = None  # a _llamacpp_loop.DecodeLoop: decode-only steps in C (None: one step() each)
 
 
 class Engine:
@@ -273,13 +274,50 @@ class Engine:
             if request.stamp:
                 request.times.append(stamped)
             if len(request.output) == request.n:
-                request.end = stamped
-                lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
-                heapq.heappush(self.free, request.slot)
-                request.done.set()
+                self._finish(request, stamped)
             else:
                 self.active.append(request)
         # Still in slot order: the running held 0..k-1 and `admit` took k, k+1, ... from the heap.
+
+    def decode_run(self) -> None:
+        """Decode-only steps of every running sequence in the C loop (setup.loop), until the first of
+        them has its n tokens or the loop's stop flag is set (a request arrived): what step([]) does
+        that many times, with no Python per step. Raises RuntimeError when llama_decode fails (the
+        steps before it are kept)."""
+        np, batch = self.setup.np, self.batch
+        self._compact()
+        running = self.active
+        n = len(running)
+        batch.token[:n] = [r.output[-1] for r in running]
+        batch.pos[:n] = [len(r.prompt) + len(r.output) - 1 for r in running]
+        batch.seq[:n] = [r.slot for r in running]
+        batch.logits[:n] = 1
+        most = min(r.n - len(r.output) for r in running)
+        tokens, times = np.empty(most * n, np.int32), np.empty(most, np.float64)
+        chains = [self.samplers.chains[r.slot] for r in running]
+        steps, code = self.setup.loop.run(self.ctx, batch.struct, chains, most, tokens, times)
+        self.counts.decode_calls += steps
+        self.counts.decode_steps += steps
+        self.counts.decode_sequences += steps * n
+        stamps = times[:steps].tolist()
+        self.active = []
+        for k, request in enumerate(running):
+            request.output.extend(tokens[k : steps * n : n].tolist())
+            if request.stamp:
+                request.times.extend(stamps)
+            if len(request.output) == request.n:
+                self._finish(request, stamps[-1])
+            else:
+                self.active.append(request)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} ({n} tokens, {n} sequences)")
+
+    def _finish(self, request: Request, end: float) -> None:
+        """`request` has its n tokens: its KV and slot are let go, its caller woken."""
+        request.end = end
+        self.setup.lib.llama_memory_seq_rm(self.memory, request.slot, -1, -1)
+        heapq.heappush(self.free, request.slot)
+        request.done.set()
 
     def _compact(self) -> None:
         """Moves running sequences from slots >= k (k running) into the lowest free slots, which

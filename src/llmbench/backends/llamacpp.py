@@ -7,8 +7,10 @@ ours: `llama_decode` on a `llama_batch`, greedy with the EOS ids set to -inf, fo
 exactly `output_tokens` tokens - what transformers' `generate(do_sample=False,
 min_new_tokens=n)` does. The selection is llama.cpp's own sampler chain (logit bias,
 greedy) run inside the decode graph, so a step hands back one id per sequence, not
-its logits. Each token is stamped when its id is in Python (reading it waits for the
-device).
+its logits. Steps that only decode run in a compiled loop (backends/_llamacpp_loop.py:
+no Python per token, as llama-bench's loop), until a sequence finishes or a request
+arrives; a step that admits prompts runs from Python. Each token is stamped once its
+id is on the host (reading it waits for the device).
 
 Concurrency, the way llama-server does it: one llama_context holds several
 sequences (n_seq_max, a KV cache each), and one scheduler thread owns it. Every
@@ -51,6 +53,7 @@ from ._llamacpp_engine import (
     log_all,
     log_find,
 )
+from ._llamacpp_loop import DecodeLoop, LoopUnavailable
 from .base import Backend, BackendUnavailable, Generation, option
 
 
@@ -85,6 +88,12 @@ class Options:
         -1,
         "layers offloaded on cuda (-1: all, and a run that offloads fewer is refused)",
         {"type": "integer", "minimum": -1},
+    )
+    decode_loop: str = option(
+        "c",
+        "c: decode-only steps in a compiled loop, no Python per token (needs a C compiler, as "
+        "building llama-cpp-python does); python: every step from Python",
+        {"enum": ["c", "python"]},
     )
 
 
@@ -150,8 +159,17 @@ class LlamaCppBackend(Backend):
         vocab = lib.llama_model_get_vocab(self.model)
         self.n_vocab = lib.llama_vocab_n_tokens(vocab)
         self.masked = eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)]
+        self._loop = self._decode_loop(lib) if options.decode_loop == "c" else None
         self._setup = EngineSetup(
-            lib, self._np, self.model, self.n_vocab, self.masked, s.cpu_threads, self.kv_type, self.flash_attn
+            lib,
+            self._np,
+            self.model,
+            self.n_vocab,
+            self.masked,
+            s.cpu_threads,
+            self.kv_type,
+            self.flash_attn,
+            self._loop,
         )
         self._lock = threading.Lock()
         self._engines: list[Engine] = []
@@ -161,6 +179,22 @@ class LlamaCppBackend(Backend):
         self._engine = self._new_engine(options.slots, options.context_tokens)
         self._scheduler = threading.Thread(target=self._serve, name="llamacpp-scheduler", daemon=True)
         self._scheduler.start()
+
+    @staticmethod
+    def _decode_loop(lib) -> DecodeLoop:
+        try:
+            return DecodeLoop(lib)
+        except LoopUnavailable as error:
+            raise BackendUnavailable(
+                f"llama.cpp's C decode loop is unavailable: {error}. Install a C compiler, or set "
+                "backend_options.llamacpp.decode_loop: python (every step from Python, slower)"
+            ) from error
+
+    def _submit(self, item) -> None:
+        """Queues `item` for the scheduler and ends a C decode run after its current step."""
+        self._queue.put(item)
+        if self._loop is not None:
+            self._loop.stop.value = 1
 
     def _new_engine(self, slots: int, context_tokens: int) -> Engine:
         engine = Engine(self._setup, slots, context_tokens)
@@ -185,6 +219,8 @@ class LlamaCppBackend(Backend):
         pending: collections.deque[Request] = collections.deque()
         while True:
             engine = self._engine
+            if self._loop is not None:
+                self._loop.stop.value = 0  # set again by whatever arrives from here on
             if not pending and not engine.active:
                 item = self._queue.get()  # idle: wait for work
                 if item is None:
@@ -207,8 +243,11 @@ class LlamaCppBackend(Backend):
                 if not engine.active and pending:
                     engine = self._sized_for(engine, list(pending))
                 admit = engine.admissible(pending) if pending else []
-                if admit or engine.active:
-                    engine.step(admit)
+                if admit or self._loop is None:
+                    if admit or engine.active:
+                        engine.step(admit)
+                elif engine.active:
+                    engine.decode_run()
             except BaseException as error:  # every caller in flight gets the error; the scheduler goes on
                 engine.abort([*engine.active, *admit, *pending], error)
                 pending.clear()
@@ -227,7 +266,7 @@ class LlamaCppBackend(Backend):
         what llama.cpp raised creating the context."""
         placeholder = Request([0] * max(1, sequence_tokens - 1), 1, now())
         reserve = _Reserve([placeholder] * concurrency)
-        self._queue.put(reserve)
+        self._submit(reserve)
         reserve.done.wait()
         if reserve.error is not None:
             raise reserve.error
@@ -243,7 +282,7 @@ class LlamaCppBackend(Backend):
         }
 
     def _run(self, requests: list[Request]) -> list[Generation]:
-        self._queue.put(requests)
+        self._submit(requests)
         for request in requests:
             request.done.wait()
         return [r.generation() for r in requests]
@@ -298,13 +337,14 @@ class LlamaCppBackend(Backend):
             "masked_ids": self.masked,
             "decoding": "greedy, EOS ids logit-biased to -inf: llama.cpp's sampler chain",
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
+            "decode_loop": self.options.decode_loop,  # c: decode-only steps without Python per token
             # what the file stores, fallbacks included ("file size = 0.79 MiB (7.46 BPW)")
             "stored_bits_per_weight": _bpw(log_find("BPW")),
         }
 
     def close(self) -> None:
         """Stops the scheduler (waiting up to 30 s), then frees every context and the model."""
-        self._queue.put(None)
+        self._submit(None)
         self._scheduler.join(timeout=30)
         for engine in list(self._engines):
             engine.close()

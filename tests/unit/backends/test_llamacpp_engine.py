@@ -8,6 +8,8 @@ context is made, each ubatch logs "added ubatch to split" (llama-batch.cpp)."""
 import collections
 import ctypes
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +18,7 @@ from test_backends import load
 
 from llmbench.backends import _llamacpp_engine as engine_module
 from llmbench.backends._llamacpp_engine import Engine, Request
+from llmbench.backends.base import BackendUnavailable
 
 SLOTS = 4
 
@@ -95,3 +98,86 @@ def test_a_gap_left_by_a_finished_sequence_is_closed_by_a_move(engines):
     while engine.active:
         assert ubatches_of_step(engine, []) == 1
     assert [r.slot for r in requests] == [0, 1, 1] and engine.counts.kv_moves == moves + 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedule=schedules)
+def test_the_c_loop_decodes_what_single_steps_decode_one_ubatch_a_step(engines, schedule):
+    """Decode-only steps run in the C loop (Engine.decode_run): the same ids as each sequence alone,
+    every step one ubatch, one stamp per token in order; the stop flag ends a run after its step."""
+    _, engine = engines
+    loop = engine.setup.loop
+    prompts = [[5 + i, 6 + i % 3, 7, 8, 9][: 3 + i % 3] for i in range(len(schedule))]
+    expected = [solo(engine, p, n) for p, (n, _) in zip(prompts, schedule, strict=True)]
+    requests = [Request(list(p), n, 0.0) for p, (n, _) in zip(prompts, schedule, strict=True)]
+    arrivals = sorted(range(len(requests)), key=lambda i: schedule[i][1])
+    pending: collections.deque[Request] = collections.deque()
+    step = 0
+    while arrivals or pending or engine.active:
+        while arrivals and schedule[arrivals[0]][1] <= step:
+            pending.append(requests[arrivals.pop(0)])
+        admit = engine.admissible(pending)
+        if admit:
+            engine.step(admit)
+            step += 1
+        elif engine.active:
+            loop.stop.value = 1 if arrivals else 0  # one step when someone arrives at the next
+            calls = engine.counts.decode_calls
+            engine.setup.lib.llama_log_set(engine_module._log_callback, ctypes.c_void_p(0))
+            engine_module._log_lines.clear()
+            engine.decode_run()
+            steps = engine.counts.decode_calls - calls
+            assert steps >= 1 and (steps == 1 or not arrivals)
+            assert len(engine_module.log_all("added ubatch")) == steps
+            step += steps
+        else:
+            step += 1
+    loop.stop.value = 0
+    assert [r.output for r in requests] == expected
+    for request in requests:
+        assert len(request.times) == request.n and request.times == sorted(request.times)
+        assert request.end == request.times[-1]
+    assert sorted(engine.free) == list(range(SLOTS))
+
+
+def test_a_request_arriving_during_a_c_run_is_admitted_before_it_ends(tiny_model, tiny_gguf):
+    """The scheduler's stop flag: a short request sent while a long one decodes in the C loop starts
+    and ends while the long one is still running (without the flag it would wait for all 1,000)."""
+    backend = load("llamacpp", tiny_model, artifact=tiny_gguf)
+    try:
+        backend.prepare(2, 1024)
+        with ThreadPoolExecutor(2) as pool:
+            long = pool.submit(backend.generate, [5, 6, 7], 1000)
+            time.sleep(0.05)
+            short = backend.generate([8, 9, 10], 4)
+            first = long.result()
+        assert len(first.token_times) == 1000 and len(short.token_times) == 4
+        assert short.start < first.end and short.end < first.end
+        assert first.token_times == sorted(first.token_times)
+        assert first.token_times[0] <= short.start  # it was running when the short one came
+        assert short.output_ids == backend.generate([8, 9, 10], 4).output_ids
+    finally:
+        backend.close()
+
+
+def test_the_c_loop_and_the_python_steps_pick_the_same_ids(tiny_model, tiny_gguf):
+    prompts = [[5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]]
+    outputs = {}
+    for loop in ("c", "python"):
+        backend = load("llamacpp", tiny_model, {"decode_loop": loop}, artifact=tiny_gguf)
+        try:
+            outputs[loop] = [g.output_ids for g in backend.generate_batch(prompts, 12)]
+            assert backend.describe()["decode_loop"] == loop
+            assert backend.counters()["decode_steps"] == 11
+        finally:
+            backend.close()
+    assert outputs["c"] == outputs["python"]
+
+
+def test_without_a_compiler_the_load_says_what_to_set(tiny_model, tiny_gguf, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing compiled yet
+    monkeypatch.setenv("CC", "no-such-compiler")
+    with pytest.raises(BackendUnavailable, match="decode_loop: python") as raised:
+        load("llamacpp", tiny_model, artifact=tiny_gguf)
+    assert "no-such-compiler" in str(raised.value)
+    load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf).close()
