@@ -9,9 +9,11 @@
 #   1. prepares the model's files with the workflow's own rules (skipped when they exist): the HF folder,
 #      FastLLM's .flm and llama.cpp's .gguf (config/gpu.yaml: chatglm2-6b-shape, float16);
 #   2. builds llama-bench from the same sdist's vendored llama.cpp (skipped when $LLAMA_BENCH exists);
-#   3. runs llama-bench: tg32 at depth 128 (-p 0 -n 32 -d 128), flash attention on and off, 10 repetitions;
+#   3. runs llama-bench: tg32 at depth 128 (-p 0 -n 32 -d 128), flash attention on and off, 10 repetitions, and
+#      with flash attention at half and all of the cores' threads (-t);
 #   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python, the engine
-#      stepped from Python and in its C loop, and the backend's measured generate(), one process, 20 rounds;
+#      stepped from Python and in its C loop, and the backend's measured generate(), one process, 20 rounds,
+#      then again pinned to half the cores (taskset: llmbench's threads follow the affinity);
 #      (when SPECS names hf) benchmarks/hf_peer_ab.py: generate() bare, with the streamer, with the sampler
 #      thread, and as measured, batch 2, 20 rounds;
 #   5. runs benchmarks/harness_overhead.py per backend with a prompt of 128 and 33 output tokens (32 decode
@@ -54,15 +56,26 @@ if [ ! -x "$bench" ]; then
 fi
 
 step "3. llama-bench tg32 at depth 128"
-timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 1,0 -r 10 -o md \
+# -t: llama-bench's own default (its physical-core count), half the cores and all of them (llmbench's default:
+# the process's affinity), flash attention on; then its default threads with flash attention off.
+timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 1 -r 10 -o md \
   | tee "$out/llama-bench.md" || echo "llama-bench failed"
+timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 1 -t "$(($(nproc) / 2)),$(nproc)" \
+  -r 10 -o md | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
+timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 0 -r 10 -o md \
+  | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
 
 step "4. llama.cpp's decode loop, variant by variant, in one process (benchmarks/llamacpp_peer_ab.py)"
 case "${SPECS:-llamacpp}" in *llamacpp*)
   timeout 300 python3 benchmarks/llamacpp_peer_ab.py --model "$res/hf" --gguf "$res/llamacpp-$dtype.gguf" \
     --device cuda --dtype "$dtype" --input-tokens 128 --output-tokens 33 --reps 20 < /dev/null \
     > "$out/llamacpp-peer-ab.txt" 2>&1 || echo "llamacpp_peer_ab failed ($?)"
-  grep -E "^  |^llamacpp" "$out/llamacpp-peer-ab.txt" || tail -5 "$out/llamacpp-peer-ab.txt" ;;
+  grep -E "^  |^llamacpp" "$out/llamacpp-peer-ab.txt" || tail -5 "$out/llamacpp-peer-ab.txt"
+  # the same on half the cores (llmbench's threads follow the process's affinity)
+  timeout 300 taskset -c 0-$(($(nproc) / 2 - 1)) python3 benchmarks/llamacpp_peer_ab.py --model "$res/hf" \
+    --gguf "$res/llamacpp-$dtype.gguf" --device cuda --dtype "$dtype" --input-tokens 128 --output-tokens 33 --reps 20 \
+    < /dev/null > "$out/llamacpp-peer-ab-half-cores.txt" 2>&1 || echo "llamacpp_peer_ab (half the cores) failed ($?)"
+  grep -E "^  |^llamacpp" "$out/llamacpp-peer-ab-half-cores.txt" || tail -5 "$out/llamacpp-peer-ab-half-cores.txt" ;;
 esac
 
 case ";${SPECS:-hf};" in *";hf "*|*";hf;"*)

@@ -169,7 +169,7 @@ def main() -> None:
     base = statistics.median(rates["tg"])
     print(
         f"llamacpp {device} {dtype} batch 1, depth {DEPTH}, {STEPS} steps, {args.reps} rounds; flash attention "
-        f"{setup.flash_attn}; engine {slots} slots x {cells} cells; sampler attached in graph: "
+        f"{setup.flash_attn}; {setup.cpu_threads} threads; engine {slots} slots x {cells} cells; sampler attached in graph: "
         f"{loops['graph-sample'].attached} (engine: {engine.samplers.in_graph}); the selecting variants' ids "
         f"the same: {all(ids == selecting[0] for ids in selecting)}"
     )
