@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--requests", type=int, default=4)
     parser.add_argument("--min-blocks", type=int, default=6)
     parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument(
+        "--sample-period-s",
+        type=float,
+        default=None,
+        help="the resource sampler's period on the harness path (default: a job's, 0.05 s); a longer one "
+        "shows what the sampler's thread costs",
+    )
     return parser
 
 
@@ -84,7 +91,7 @@ from llmbench.io import read_json  # noqa: E402
 from llmbench.measure.device import default_cpu_threads, resolve_device  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
 from llmbench.measure.passes import run_sequential, run_wave  # noqa: E402
-from llmbench.measure.sampler import ResourceSampler  # noqa: E402
+from llmbench.measure.sampler import PERIOD_S, ResourceSampler  # noqa: E402
 from llmbench.scenario_types import Scenario  # noqa: E402
 from llmbench.stats import ci_half_width_pct, t_interval  # noqa: E402
 
@@ -217,7 +224,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     def harness_pair() -> tuple[float, float]:
         """Two measured passes as a benchmark job runs them: the sampler's thread sampling,
         its window open, the stopping rule's CI after each pass (set-up and tear-down untimed)."""
-        sampler = ResourceSampler()
+        sampler = ResourceSampler(args.sample_period_s or PERIOD_S)
         sampler.start()
         sampler.open()
         times = []
@@ -275,7 +282,8 @@ def measure_one(args) -> None:
             f"{r['overhead_pct']:+.2f} % (95 % CI {r['low_pct']:+.2f} … {r['high_pct']:+.2f} %, "
             f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
             f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request; "
-            f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}",
+            f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}"
+            + (f"; sampler period {args.sample_period_s} s" if args.sample_period_s else ""),
             flush=True,
         )
     bare.close()
