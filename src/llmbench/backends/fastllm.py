@@ -111,9 +111,10 @@ class FastLLMBackend(Backend):
                 if not lib.can_fetch_response_llm_model(model, handles[i]):
                     continue
                 count = lib.fetch_response_tokens_batch_llm_model(model, handles[i], buffer, FETCH_CAPACITY)
-                if count < 0:
+                if count < 0:  # ended: a round that saw an end polls again at once, as one with tokens
                     ends[i] = now()
                     live.remove(i)
+                    progressed = True
                     continue
                 if stamp and count:
                     times[i].extend([now()] * count)
