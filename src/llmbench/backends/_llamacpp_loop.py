@@ -93,19 +93,24 @@ def compiled_library() -> Path:
         return library
     if shutil.which(compiler) is None:
         raise LoopUnavailable(f"no C compiler {compiler!r} on PATH (set CC to one)")
-    library.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=library.parent) as work:
-        source, built = Path(work) / "loop.c", Path(work) / "loop.so"
-        source.write_text(SOURCE)
-        done = subprocess.run(
-            [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise LoopUnavailable(f"{compiler} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
-        os.replace(built, library)  # atomic: a concurrent job sees the old state or the whole library
+    try:
+        library.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=library.parent) as work:
+            source, built = Path(work) / "loop.c", Path(work) / "loop.so"
+            source.write_text(SOURCE)
+            done = subprocess.run(
+                [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise LoopUnavailable(f"{compiler} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+            os.replace(built, library)  # atomic: a concurrent job sees the old state or the whole library
+    except OSError as error:
+        raise LoopUnavailable(
+            f"cannot build it in {library.parent}: {error} (set XDG_CACHE_HOME to a writable folder)"
+        ) from error
     return library
 
 
@@ -114,10 +119,13 @@ class DecodeLoop:
     llama_sampler_sample); raises LoopUnavailable when it cannot be built or loaded."""
 
     def __init__(self, lib):
+        library = compiled_library()
         try:
-            native = ctypes.CDLL(str(compiled_library()))
+            native = ctypes.CDLL(str(library))
         except OSError as error:
-            raise LoopUnavailable(f"the compiled loop does not load: {error}") from error
+            raise LoopUnavailable(
+                f"{library} does not load ({error}); delete it to build it again"
+            ) from error
         self._steps = native.llmbench_decode_steps
         self._steps.restype = ctypes.c_int32
         self._steps.argtypes = (

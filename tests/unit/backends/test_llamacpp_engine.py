@@ -181,3 +181,22 @@ def test_without_a_compiler_the_load_says_what_to_set(tiny_model, tiny_gguf, tmp
         load("llamacpp", tiny_model, artifact=tiny_gguf)
     assert "no-such-compiler" in str(raised.value)
     load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf).close()
+
+
+@pytest.mark.parametrize("fault", ["cache is a file", "corrupt library"])
+def test_a_cache_it_cannot_use_is_named_in_the_error(tiny_model, tiny_gguf, tmp_path, monkeypatch, fault):
+    """The kin of a missing compiler: a cache folder that cannot be made, or a library of the right name
+    that does not load, end the load with BackendUnavailable naming the path and what to do."""
+    from llmbench.backends import _llamacpp_loop
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    if fault == "cache is a file":
+        (tmp_path / "llmbench").write_text("not a folder")
+        expected = "XDG_CACHE_HOME"
+    else:
+        library = _llamacpp_loop.compiled_library()
+        library.write_bytes(b"not an ELF file")
+        expected = "delete it"
+    with pytest.raises(BackendUnavailable, match=expected) as raised:
+        load("llamacpp", tiny_model, artifact=tiny_gguf)
+    assert str(tmp_path / "llmbench") in str(raised.value) and "decode_loop: python" in str(raised.value)
