@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -87,11 +88,12 @@ def compiled_library() -> Path:
     """The shared library of SOURCE, compiled now if this source was never compiled here; raises
     LoopUnavailable with the compiler's complaint when there is no compiler or it fails."""
     compiler = os.environ.get("CC") or "cc"
+    command = shlex.split(compiler)  # CC may carry a wrapper or flags: "ccache cc", "gcc -m64"
     digest = hashlib.sha256(f"{compiler}\n{sys.platform}\n{SOURCE}".encode()).hexdigest()[:16]
     library = cache_folder() / f"llamacpp-decode-loop-{digest}.so"
     if library.is_file():
         return library
-    if shutil.which(compiler) is None:
+    if not command or shutil.which(command[0]) is None:
         raise LoopUnavailable(f"no C compiler {compiler!r} on PATH (set CC to one)")
     try:
         library.parent.mkdir(parents=True, exist_ok=True)
@@ -99,13 +101,15 @@ def compiled_library() -> Path:
             source, built = Path(work) / "loop.c", Path(work) / "loop.so"
             source.write_text(SOURCE)
             done = subprocess.run(
-                [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
+                [*command, "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
                 capture_output=True,
                 text=True,
                 check=False,
             )
             if done.returncode != 0:
                 raise LoopUnavailable(f"{compiler} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+            if not built.is_file() or built.stat().st_size == 0:  # never cache what cannot load
+                raise LoopUnavailable(f"{compiler} exited 0 but wrote no library")
             os.replace(built, library)  # atomic: a concurrent job sees the old state or the whole library
     except OSError as error:
         raise LoopUnavailable(
@@ -121,12 +125,11 @@ class DecodeLoop:
     def __init__(self, lib):
         library = compiled_library()
         try:
-            native = ctypes.CDLL(str(library))
-        except OSError as error:
+            self._steps = ctypes.CDLL(str(library)).llmbench_decode_steps
+        except (OSError, AttributeError) as error:  # not a library, or not this loop's
             raise LoopUnavailable(
                 f"{library} does not load ({error}); delete it to build it again"
             ) from error
-        self._steps = native.llmbench_decode_steps
         self._steps.restype = ctypes.c_int32
         self._steps.argtypes = (
             [ctypes.c_void_p] * 5 + [ctypes.c_int32, ctypes.c_int32] + [ctypes.c_void_p] * 4

@@ -186,7 +186,7 @@ class LlamaCppBackend(Backend):
             return DecodeLoop(lib)
         except LoopUnavailable as error:
             raise BackendUnavailable(
-                f"llama.cpp's C decode loop is unavailable: {error}. Install a C compiler, or set "
+                f"llama.cpp's C decode loop is unavailable: {error}. Fix that, or set "
                 "backend_options.llamacpp.decode_loop: python (every step from Python, slower)"
             ) from error
 
@@ -238,6 +238,8 @@ class LlamaCppBackend(Backend):
                     self._queue.put(item)  # sized when idle
                     break
                 pending.extend(item)
+            if self._loop is not None and self._queue.queue:
+                self._loop.stop.value = 1  # a put-back item holds others behind it: one step, then read again
             admit: list[Request] = []
             try:
                 if not engine.active and pending:

@@ -8,6 +8,7 @@ context is made, each ubatch logs "added ubatch to split" (llama-batch.cpp)."""
 import collections
 import ctypes
 import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -140,17 +141,25 @@ def test_the_c_loop_decodes_what_single_steps_decode_one_ubatch_a_step(engines, 
     assert sorted(engine.free) == list(range(SLOTS))
 
 
-def test_a_request_arriving_during_a_c_run_is_admitted_before_it_ends(tiny_model, tiny_gguf):
+@pytest.mark.parametrize("behind", [None, "prepare"])
+def test_a_request_arriving_during_a_c_run_is_admitted_before_it_ends(tiny_model, tiny_gguf, behind):
     """The scheduler's stop flag: a short request sent while a long one decodes in the C loop starts
-    and ends while the long one is still running (without the flag it would wait for all 1,000)."""
+    and ends while the long one is still running (without the flag it would wait for all 1,000) - also
+    when it is queued behind a prepare() that waits for the engine to be idle (the scheduler puts that
+    back in the queue: what is behind it must still end the C run)."""
     backend = load("llamacpp", tiny_model, artifact=tiny_gguf)
     try:
         backend.prepare(2, 1024)
-        with ThreadPoolExecutor(2) as pool:
+        with ThreadPoolExecutor(3) as pool:
             long = pool.submit(backend.generate, [5, 6, 7], 1000)
             time.sleep(0.05)
+            if behind == "prepare":
+                waiting = pool.submit(backend.prepare, 2, 1024)
+                time.sleep(0.02)
             short = backend.generate([8, 9, 10], 4)
             first = long.result()
+            if behind == "prepare":
+                waiting.result()
         assert len(first.token_times) == 1000 and len(short.token_times) == 4
         assert short.start < first.end and short.end < first.end
         assert first.token_times == sorted(first.token_times)
@@ -183,7 +192,7 @@ def test_without_a_compiler_the_load_says_what_to_set(tiny_model, tiny_gguf, tmp
     load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf).close()
 
 
-@pytest.mark.parametrize("fault", ["cache is a file", "corrupt library"])
+@pytest.mark.parametrize("fault", ["cache is a file", "corrupt library", "compiler writes nothing"])
 def test_a_cache_it_cannot_use_is_named_in_the_error(tiny_model, tiny_gguf, tmp_path, monkeypatch, fault):
     """The kin of a missing compiler: a cache folder that cannot be made, or a library of the right name
     that does not load, end the load with BackendUnavailable naming the path and what to do."""
@@ -193,10 +202,19 @@ def test_a_cache_it_cannot_use_is_named_in_the_error(tiny_model, tiny_gguf, tmp_
     if fault == "cache is a file":
         (tmp_path / "llmbench").write_text("not a folder")
         expected = "XDG_CACHE_HOME"
-    else:
+    elif fault == "corrupt library":
         library = _llamacpp_loop.compiled_library()
         library.write_bytes(b"not an ELF file")
         expected = "delete it"
+    else:  # exits 0, writes no library: nothing may be cached, the next load compiles again
+        monkeypatch.setenv("CC", "true")
+        expected = "wrote no library"
     with pytest.raises(BackendUnavailable, match=expected) as raised:
         load("llamacpp", tiny_model, artifact=tiny_gguf)
-    assert str(tmp_path / "llmbench") in str(raised.value) and "decode_loop: python" in str(raised.value)
+    assert "decode_loop: python" in str(raised.value)
+    if fault == "compiler writes nothing":
+        assert list((tmp_path / "llmbench").glob("*.so")) == []
+        monkeypatch.setenv("CC", "ccache cc" if shutil.which("ccache") else "cc -O1")  # a wrapper or flags
+        load("llamacpp", tiny_model, artifact=tiny_gguf).close()
+    else:
+        assert str(tmp_path / "llmbench") in str(raised.value)
