@@ -200,13 +200,12 @@ def bare_pass(bare, prompts, n: int, batched: bool) -> tuple[float, list[list[in
     return time.perf_counter() - started, ids
 
 
-def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
-    """ABBA blocks of bare and harness passes until the CI of the overhead is within +-0.5 % or
-    --max-seconds pass; returns the figures of one line."""
-    n = args.output_tokens
-    scenario = Scenario(
+def fixed_scenario(args, batched: bool) -> Scenario:
+    """The `fixed` scenario of a harness pass: --requests prompts of --input-tokens, --output-tokens each,
+    one after another or as one batch."""
+    return Scenario(
         type="fixed",
-        output_tokens=n,
+        output_tokens=args.output_tokens,
         warmup_passes=0,
         repetitions=1,
         min_duration_s=0,
@@ -218,6 +217,13 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         seed=0,
         batching=batched,
     )
+
+
+def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
+    """ABBA blocks of bare and harness passes until the CI of the overhead is within +-0.5 % or
+    --max-seconds pass; returns the figures of one line."""
+    n = args.output_tokens
+    scenario = fixed_scenario(args, batched)
     rates: list[float] = []
     decode: list[float] = []
 

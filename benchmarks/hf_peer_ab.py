@@ -30,7 +30,6 @@ import harness_overhead as ho  # noqa: E402
 from llmbench.backends.hf import _TokenClock  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
 from llmbench.measure.sampler import ResourceSampler  # noqa: E402
-from llmbench.scenario_types import Scenario  # noqa: E402
 
 
 def with_sampler(run):
@@ -59,20 +58,7 @@ def main() -> None:
     backend, bare, config, device, dtype = ho.load(args)
     prompts = fixed_prompts(args.requests, args.input_tokens, config["vocab_size"], seed=0)
     n, groups = args.output_tokens, [prompts] if args.batch else [[p] for p in prompts]
-    scenario = Scenario(
-        type="fixed",
-        output_tokens=n,
-        warmup_passes=0,
-        repetitions=1,
-        min_duration_s=0,
-        target_ci_pct=None,
-        max_duration_s=1,
-        replicas=1,
-        input_tokens=args.input_tokens,
-        requests=args.requests,
-        seed=0,
-        batching=args.batch,
-    )
+    scenario = ho.fixed_scenario(args, args.batch)
 
     def bare_pass():
         started = time.perf_counter()
