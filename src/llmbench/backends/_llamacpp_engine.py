@@ -244,11 +244,7 @@ class Engine:
         running = self.active
         n = len(running)
         outputs = list(range(n))  # the batch index of each sequence's output, in batch order
-        if running:  # decode: one token per running sequence (a slice each, not n scalar writes)
-            batch.token[:n] = [r.output[-1] for r in running]
-            batch.pos[:n] = [len(r.prompt) + len(r.output) - 1 for r in running]
-            batch.seq[:n] = [r.slot for r in running]
-            batch.logits[:n] = 1
+        self._load_running(running)
         for request in admit:  # prefill: logits of the last prompt position only
             request.start = started
             request.slot = heapq.heappop(self.free)
@@ -268,15 +264,7 @@ class Engine:
         tokens = self.samplers.tokens(order, outputs)
         stamped = now()  # the ids are in Python: every sequence of this step has its token
         self._count(len(self.active), not admit)
-        self.active = []
-        for request, token in zip(order, tokens, strict=True):
-            request.output.append(token)
-            if request.stamp:
-                request.times.append(stamped)
-            if len(request.output) == request.n:
-                self._finish(request, stamped)
-            else:
-                self.active.append(request)
+        self._settle(order, [[token] for token in tokens], [stamped])
         # Still in slot order: the running held 0..k-1 and `admit` took k, k+1, ... from the heap.
 
     def decode_run(self) -> None:
@@ -284,33 +272,42 @@ class Engine:
         them has its n tokens or the loop's stop flag is set (a request arrived): what step([]) does
         that many times, with no Python per step. Raises RuntimeError when llama_decode fails (the
         steps before it are kept)."""
-        np, batch = self.setup.np, self.batch
+        np = self.setup.np
         self._compact()
         running = self.active
         n = len(running)
-        batch.token[:n] = [r.output[-1] for r in running]
-        batch.pos[:n] = [len(r.prompt) + len(r.output) - 1 for r in running]
-        batch.seq[:n] = [r.slot for r in running]
-        batch.logits[:n] = 1
+        self._load_running(running)
         most = min(r.n - len(r.output) for r in running)
         tokens, times = np.empty(most * n, np.int32), np.empty(most, np.float64)
         chains = [self.samplers.chains[r.slot] for r in running]
-        steps, code = self.setup.loop.run(self.ctx, batch.struct, chains, most, tokens, times)
-        self.counts.decode_calls += steps
-        self.counts.decode_steps += steps
-        self.counts.decode_sequences += steps * n
-        stamps = times[:steps].tolist()
+        steps, code = self.setup.loop.run(self.ctx, self.batch.struct, chains, most, tokens, times)
+        self._count(n, True, steps)
+        self._settle(running, [tokens[k : steps * n : n].tolist() for k in range(n)], times[:steps].tolist())
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} ({n} tokens, {n} sequences)")
+
+    def _load_running(self, running: list[Request]) -> None:
+        """Batch indices 0..k-1: each running sequence's last token, its position, slot and output
+        flag (a slice each, not k scalar writes)."""
+        batch, k = self.batch, len(running)
+        if k:
+            batch.token[:k] = [r.output[-1] for r in running]
+            batch.pos[:k] = [len(r.prompt) + len(r.output) - 1 for r in running]
+            batch.seq[:k] = [r.slot for r in running]
+            batch.logits[:k] = 1
+
+    def _settle(self, order: list[Request], new_ids: list[list[int]], stamps: list[float]) -> None:
+        """Each request of `order` takes its new ids (and, where stamped, `stamps`: one per step); those
+        with their n tokens are finished, the rest stay running, in order."""
         self.active = []
-        for k, request in enumerate(running):
-            request.output.extend(tokens[k : steps * n : n].tolist())
+        for request, ids in zip(order, new_ids, strict=True):
+            request.output.extend(ids)
             if request.stamp:
                 request.times.extend(stamps)
             if len(request.output) == request.n:
                 self._finish(request, stamps[-1])
             else:
                 self.active.append(request)
-        if code != 0:
-            raise RuntimeError(f"llama_decode returned {code} ({n} tokens, {n} sequences)")
 
     def _finish(self, request: Request, end: float) -> None:
         """`request` has its n tokens: its KV and slot are let go, its caller woken."""
@@ -337,12 +334,12 @@ class Engine:
         if moved:
             self.active.sort(key=lambda r: r.slot)
 
-    def _count(self, sequences: int, decode_only: bool) -> None:
+    def _count(self, sequences: int, decode_only: bool, calls: int = 1) -> None:
         counts = self.counts
-        counts.decode_calls += 1
+        counts.decode_calls += calls
         if decode_only:
-            counts.decode_steps += 1
-            counts.decode_sequences += sequences
+            counts.decode_steps += calls
+            counts.decode_sequences += sequences * calls
 
     def forward(self, ids: list[int]):
         """Logits after every prefix of `ids` (a copy, len(ids) x vocab) in sequence 0 of this

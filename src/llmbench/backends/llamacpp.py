@@ -245,9 +245,8 @@ class LlamaCppBackend(Backend):
                 if not engine.active and pending:
                     engine = self._sized_for(engine, list(pending))
                 admit = engine.admissible(pending) if pending else []
-                if admit or self._loop is None:
-                    if admit or engine.active:
-                        engine.step(admit)
+                if admit or (engine.active and self._loop is None):
+                    engine.step(admit)
                 elif engine.active:
                     engine.decode_run()
             except BaseException as error:  # every caller in flight gets the error; the scheduler goes on

@@ -65,14 +65,20 @@ schedules = st.lists(
 )
 
 
+def scheduled(engine, schedule):
+    """The requests of `schedule` ((output tokens, arrival step) each, short prompts of their own), what
+    each decodes alone on `engine`, and their indices in arrival order."""
+    prompts = [[5 + i, 6 + i % 3, 7, 8, 9][: 3 + i % 3] for i in range(len(schedule))]
+    expected = [solo(engine, p, n) for p, (n, _) in zip(prompts, schedule, strict=True)]
+    requests = [Request(list(p), n, 0.0) for p, (n, _) in zip(prompts, schedule, strict=True)]
+    return requests, expected, sorted(range(len(requests)), key=lambda i: schedule[i][1])
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schedule=schedules)
 def test_every_decode_step_is_one_ubatch_however_requests_arrive_and_finish(engines, schedule):
     _, engine = engines
-    prompts = [[5 + i, 6 + i % 3, 7, 8, 9][: 3 + i % 3] for i in range(len(schedule))]
-    expected = [solo(engine, p, n) for p, (n, _) in zip(prompts, schedule, strict=True)]
-    requests = [Request(list(p), n, 0.0) for p, (n, _) in zip(prompts, schedule, strict=True)]
-    arrivals = sorted(range(len(requests)), key=lambda i: schedule[i][1])
+    requests, expected, arrivals = scheduled(engine, schedule)
     pending: collections.deque[Request] = collections.deque()
     step = 0
     while arrivals or pending or engine.active:
@@ -108,10 +114,7 @@ def test_the_c_loop_decodes_what_single_steps_decode_one_ubatch_a_step(engines, 
     every step one ubatch, one stamp per token in order; the stop flag ends a run after its step."""
     _, engine = engines
     loop = engine.setup.loop
-    prompts = [[5 + i, 6 + i % 3, 7, 8, 9][: 3 + i % 3] for i in range(len(schedule))]
-    expected = [solo(engine, p, n) for p, (n, _) in zip(prompts, schedule, strict=True)]
-    requests = [Request(list(p), n, 0.0) for p, (n, _) in zip(prompts, schedule, strict=True)]
-    arrivals = sorted(range(len(requests)), key=lambda i: schedule[i][1])
+    requests, expected, arrivals = scheduled(engine, schedule)
     pending: collections.deque[Request] = collections.deque()
     step = 0
     while arrivals or pending or engine.active:
