@@ -11,15 +11,17 @@
 #   2. builds llama-bench from the same sdist's vendored llama.cpp (skipped when $LLAMA_BENCH exists);
 #   3. runs llama-bench: tg32 at depth 128 (-p 0 -n 32 -d 128), flash attention on and off, 10 repetitions, and
 #      with flash attention at half and all of the cores' threads (-t);
+#   3b. (when SPECS names llamacpp) benchmarks/tg_params.c, compiled against that build's libllama: llama-bench's
+#      tg loop in C with llama-bench's settings, then each of llmbench's engine's settings alone, then all of them;
 #   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python, the engine
 #      stepped from Python and in its C loop, and the backend's measured generate(), one process, 20 rounds,
 #      then again pinned to half the cores (taskset: llmbench's threads follow the affinity);
-#      (when SPECS names hf) benchmarks/hf_peer_ab.py: generate() bare, with the streamer, with the sampler
-#      thread, and as measured, batch 2, 20 rounds;
+#      (when SPECS names hf) benchmarks/hf_peer_ab.py: generate() bare, with the streamer, with the resource
+#      sampler (its own process, and a thread as before), and as measured, batch 2, 20 rounds;
 #   5. runs benchmarks/harness_overhead.py per backend with a prompt of 128 and 33 output tokens (32 decode
 #      steps after the first token, as tg32 at depth 128): its lines give the bare path's tok/s, the harness
 #      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
-# Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt,
+# Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, tg-params.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt,
 # env.txt.
 # Each step has a timeout; a failed step is logged and the rest still run.
 set -uo pipefail
@@ -64,6 +66,26 @@ timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -f
   -r 10 -o md | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
 timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 0 -r 10 -o md \
   | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
+
+step "3b. llama-bench's tg loop in C over the same libllama, one context setting at a time (benchmarks/tg_params.c)"
+# bench: llama-bench's settings (threads: its default, the physical cores); each next line changes one setting to
+# llmbench's engine's (threads: the process's affinity; llama_decode; weights read, not mapped; 4 sequences of
+# 2,048 cells, n_batch = n_ctx; the next id from a greedy sampler chain); engine: all of them; bench-again: drift.
+case "${SPECS:-llamacpp}" in *llamacpp*)
+  llama=$(dirname "$(dirname "$(find /tmp/llama-sdist -path '*vendor/llama.cpp/include/llama.h' | head -1)")")
+  lib=$(dirname "$(find "$build" -name 'libllama.so*' | head -1)")
+  cores=$(lscpu -p=core | grep -v '^#' | sort -u | wc -l)
+  if cc -O2 -o /tmp/tg_params benchmarks/tg_params.c -I"$llama/include" -I"$llama/ggml/include" -L"$lib" -lllama \
+      -Wl,-rpath,"$lib" -lm; then
+    timeout 300 /tmp/tg_params "$res/llamacpp-$dtype.gguf" 10 "bench:threads=$cores" "threads:threads=$(nproc)" \
+      "decode:threads=$cores,api=decode" "read:threads=$cores,mmap=0" \
+      "slots:threads=$cores,seq=4,ctx=8192,batch=8192" "sample:threads=$cores,sample=1" \
+      "engine:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=1" "bench-again:threads=$cores" \
+      < /dev/null 2>&1 | tee "$out/tg-params.txt" || echo "tg_params failed"
+  else
+    echo "tg_params did not compile (llama.h under $llama, libllama in $lib)"
+  fi ;;
+esac
 
 step "4. llama.cpp's decode loop, variant by variant, in one process (benchmarks/llamacpp_peer_ab.py)"
 case "${SPECS:-llamacpp}" in *llamacpp*)

@@ -8,8 +8,10 @@ ABBA order (bare, harness, harness, bare, ...) so that drift cancels:
            timed once around the pass;
   harness: llmbench's path - a measured pass (submission stamps, per-token
            stamps, request records, the stopping rule's CI) with the resource
-           sampler's thread running and its window open, as in a benchmark job
-           (starting and stopping the sampler is not timed: a job does it once).
+           sampler running in its own process and its window open, as in a benchmark
+           job (starting and stopping the sampler is not timed: a job does it once;
+           --sampler thread runs it as a thread of this process instead, as jobs did
+           before 2026-12-06, to show what the move saved).
 Two shapes, each measured on its own: `batch 1` (the requests one after another: the
 `loop` scenario's pass) and `batched` (all requests as one batch: a `sweep-batch` level).
 Before timing, both paths must produce the same ids (else the line says they differ).
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -72,7 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="the resource sampler's period on the harness path (default: a job's, 0.05 s); a longer one "
-        "shows what the sampler's thread costs",
+        "shows what sampling costs",
+    )
+    parser.add_argument(
+        "--sampler",
+        choices=["process", "thread"],
+        default="process",
+        help="where the harness path's resource sampler runs: its own process (as in a job) or a thread of "
+        "this one",
     )
     return parser
 
@@ -91,11 +101,26 @@ from llmbench.io import read_json  # noqa: E402
 from llmbench.measure.device import default_cpu_threads, resolve_device  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
 from llmbench.measure.passes import run_sequential, run_wave  # noqa: E402
-from llmbench.measure.sampler import PERIOD_S, ResourceSampler  # noqa: E402
+from llmbench.measure.sampler import PERIOD_S, ResourceSampler, SamplerProcess  # noqa: E402
 from llmbench.scenario_types import Scenario  # noqa: E402
 from llmbench.stats import ci_half_width_pct, t_interval  # noqa: E402
 
 BACKENDS = ["hf", "hf-compile", "fastllm", "llamacpp"]
+SAMPLERS = {"process": SamplerProcess, "thread": ResourceSampler}
+
+
+@contextmanager
+def sampling(where: str = "process", period_s: float | None = None):
+    """A resource sampler of this process running, its window open, as around a job's measured passes;
+    `where`: a key of SAMPLERS; `period_s`: default a job's. Starting and stopping are outside the block."""
+    sampler = SAMPLERS[where](period_s or PERIOD_S)
+    sampler.start()
+    sampler.open()
+    try:
+        yield
+    finally:
+        sampler.close()
+        sampler.stop()
 
 
 class MachineLoad:
@@ -228,21 +253,17 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     decode: list[float] = []
 
     def harness_pair() -> tuple[float, float]:
-        """Two measured passes as a benchmark job runs them: the sampler's thread sampling,
+        """Two measured passes as a benchmark job runs them: the resource sampler sampling,
         its window open, the stopping rule's CI after each pass (set-up and tear-down untimed)."""
-        sampler = ResourceSampler(args.sample_period_s or PERIOD_S)
-        sampler.start()
-        sampler.open()
         times = []
-        for _ in range(2):
-            started = time.perf_counter()
-            seconds, result = harness_pass(backend, prompts, scenario, batched)
-            rates.append(len(prompts) * n / seconds)
-            decode.extend(decode_tok_s(result))
-            ci_half_width_pct(rates[-20:])
-            times.append(time.perf_counter() - started)
-        sampler.close()
-        sampler.stop()
+        with sampling(args.sampler, args.sample_period_s):
+            for _ in range(2):
+                started = time.perf_counter()
+                seconds, result = harness_pass(backend, prompts, scenario, batched)
+                rates.append(len(prompts) * n / seconds)
+                decode.extend(decode_tok_s(result))
+                ci_half_width_pct(rates[-20:])
+                times.append(time.perf_counter() - started)
         return times[0], times[1]
 
     harness_ids = [r.output_ids for r in harness_pass(backend, prompts, scenario, batched)[1].requests]
@@ -289,7 +310,8 @@ def measure_one(args) -> None:
             f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
             f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request; "
             f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}"
-            + (f"; sampler period {args.sample_period_s} s" if args.sample_period_s else ""),
+            + f"; sampler in a {args.sampler}"
+            + (f", period {args.sample_period_s} s" if args.sample_period_s else ""),
             flush=True,
         )
     bare.close()

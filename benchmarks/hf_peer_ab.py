@@ -5,7 +5,9 @@ One process, one loaded model, the same prompts; each round runs every variant o
 falls on all of them alike:
   bare        transformers' generate() as its documentation calls it (benchmarks/bare_paths.py)
   streamer    the backend's own generate() call: the same, plus its token-stamping streamer (_TokenClock)
-  sampler     bare, with llmbench's resource sampler thread running and its window open (NVML on a GPU)
+  sampler     bare, with llmbench's resource sampler running in its own process, its window open (NVML on
+              a GPU), as in a benchmark job
+  sampler-thread  the same with the sampler as a thread of this process (as jobs ran it before 2026-12-06)
   measured    a pass as a benchmark job measures it: the backend through measure.passes, sampler running
 Each variant generates `--output-tokens` tokens for `--requests` prompts of `--input-tokens` ids, one after
 another (--batch: all in one generate()). Prints each variant's median ms per pass with its quartiles and
@@ -29,21 +31,14 @@ import harness_overhead as ho  # noqa: E402
 
 from llmbench.backends.hf import _TokenClock  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
-from llmbench.measure.sampler import ResourceSampler  # noqa: E402
 
 
-def with_sampler(run):
-    """`run` wrapped in a started sampler with its window open (start and stop untimed, as in a job)."""
+def with_sampler(run, where: str = "process"):
+    """`run` wrapped in a running sampler (harness_overhead.sampling; start and stop untimed, as in a job)."""
 
     def timed() -> tuple[float, list[list[int]]]:
-        sampler = ResourceSampler()
-        sampler.start()
-        sampler.open()
-        try:
+        with ho.sampling(where):
             return run()
-        finally:
-            sampler.close()
-            sampler.stop()
 
     return timed
 
@@ -78,6 +73,7 @@ def main() -> None:
         "bare": bare_pass,
         "streamer": streamer_pass,
         "sampler": with_sampler(bare_pass),
+        "sampler-thread": with_sampler(bare_pass, "thread"),
         "measured": with_sampler(measured_pass),
     }
     ids = {name: run()[1] for name, run in variants.items()}  # also the warm-up
@@ -95,7 +91,7 @@ def main() -> None:
         q = statistics.quantiles(values, n=4, method="inclusive")  # never outside the rounds
         median = statistics.median(values)
         print(
-            f"  {name:9s} {median:9.1f} ms (quartiles {q[0]:.1f} … {q[2]:.1f}); {median / base - 1:+7.2%} vs bare"
+            f"  {name:14s} {median:9.1f} ms (quartiles {q[0]:.1f} … {q[2]:.1f}); {median / base - 1:+7.2%} vs bare"
         )
     sys.stdout.flush()
     os._exit(0)

@@ -12,10 +12,16 @@ over the segments, so dividing them by the measured tokens is dividing like by l
 
 from __future__ import annotations
 
+import json
 import os
+import select
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import asdict
 
+from ..child import child_env, module_command
 from ..record import Resources
 from . import host, nvml
 
@@ -35,12 +41,6 @@ def process_memory() -> dict[str, int]:
     except OSError:
         pass
     return memory
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process, user + system, all threads."""
-    times = os.times()
-    return times.user + times.system
 
 
 def pid_rss_bytes(pid: int) -> int | None:
@@ -117,7 +117,7 @@ class ResourceSampler:
     def _sample(self) -> dict:
         sample = dict.fromkeys(self.SERIES)
         sample["t_s"] = time.perf_counter() - self._t0
-        own = process_memory().get("process_rss_bytes")
+        own = pid_rss_bytes(self.pid)
         sample["rss_bytes"] = None if own is None else own + sum(pid_rss_bytes(p) or 0 for p in self.followed)
         processes = self._nvml(nvml.compute_processes)
         if processes is not None:
@@ -148,7 +148,7 @@ class ResourceSampler:
         self.followed.append(pid)
 
     def _cpu_s(self) -> float:
-        return cpu_seconds() + sum(pid_cpu_seconds(p) for p in self.followed)
+        return sum(pid_cpu_seconds(p) for p in (self.pid, *self.followed))
 
     # -- phases -------------------------------------------------------------------------
     def start(self) -> None:
@@ -158,19 +158,21 @@ class ResourceSampler:
         self.snapshots["baseline"] = self._sample()
         self._thread.start()
 
-    def mark(self, event: str) -> None:
-        """Record the time of a phase boundary and the memory at that moment."""
-        self.events[event] = time.perf_counter() - self._t0
+    def mark(self, event: str, at: float | None = None) -> None:
+        """Record the time of a phase boundary (`at`, a time.perf_counter() reading of any process
+        on this host: CLOCK_MONOTONIC; default now) and the memory at that moment."""
+        self.events[event] = (time.perf_counter() if at is None else at) - self._t0
         self.snapshots[event] = self._sample()
 
-    def open(self) -> None:
-        """A measured segment begins (the first one is the event `measure_start`)."""
+    def open(self, at: float | None = None) -> None:
+        """A measured segment begins at `at` (as in mark; the first one is the event `measure_start`)."""
+        at = time.perf_counter() if at is None else at
         if "measure_start" not in self.events:
-            self.mark("measure_start")
+            self.mark("measure_start", at)
         with self._lock:
             first_sample = len(self.samples["gpu_util_pct"])
         self._segment = {
-            "t": time.perf_counter(),
+            "t": at,
             "cpu": self._cpu_s(),
             "energy": self._nvml(nvml.energy_mj),
             "first_sample": first_sample,
@@ -178,13 +180,14 @@ class ResourceSampler:
         }
         self.in_window = True
 
-    def close(self) -> None:
-        """The measured segment ends (the last one is the event `measure_end`); its window_s, cpu_s,
-        energy_j (None where NVML could not say) and gpu_busy_fraction (None without a sample) are
-        appended to `segments`."""
+    def close(self, at: float | None = None) -> None:
+        """The measured segment ends at `at` (as in mark; the last one is the event `measure_end`); its
+        window_s, cpu_s, energy_j (None where NVML could not say) and gpu_busy_fraction (None without a
+        sample) are appended to `segments`."""
+        at = time.perf_counter() if at is None else at
         self.in_window = False
         energy = self._nvml(nvml.energy_mj)
-        window_s = time.perf_counter() - self._segment["t"]
+        window_s = at - self._segment["t"]
         cpu_s = self._cpu_s() - self._segment["cpu"]
         start = self._segment["energy"]
         energy_j = None if start is None or energy is None else (energy - start) / 1000.0
@@ -204,7 +207,7 @@ class ResourceSampler:
         self.window_cpu_s += cpu_s
         if self.energy_j is not None:
             self.energy_j = None if energy_j is None else self.energy_j + energy_j
-        self.mark("measure_end")
+        self.mark("measure_end", at)
 
     def stop(self) -> Resources:
         """Stop the sampling thread, take a last sample and return report()."""
@@ -263,3 +266,127 @@ class ResourceSampler:
             nvml_errors=dict(self.errors),
             segments=[dict(segment) for segment in self.segments],
         )
+
+
+class SamplerError(RuntimeError):
+    """The sampler's process did not answer: it exited, hung, or said why it could not go on."""
+
+
+class SamplerProcess:
+    """A ResourceSampler of this process that runs in a child process (``python -m
+    llmbench.measure.sampler PID PERIOD_S``), so that sampling costs the measured process no GIL
+    and no thread: in-process, each NVML call and /proc read of the sampler's thread handed the GIL
+    back and forth with the thread running the model (eager transformers on the H100: +2-3 %).
+
+    Same calls as ResourceSampler (start, mark, open, close, follow, stop); each waits for the
+    child's answer, so a mark's memory and a window's energy are read before the call returns.
+    Times are this process's time.perf_counter() readings (CLOCK_MONOTONIC, the same clock in both
+    processes). `gpu` holds nvml.device_facts of the sampled GPU after start(), or None.
+
+    Raises SamplerError (naming the child's PID and exit status) when the child does not answer
+    within `timeout_s` or has exited; the child exits by itself when this process's end closes
+    its stdin."""
+
+    def __init__(self, period_s: float = PERIOD_S, timeout_s: float = 60.0):
+        self.period_s, self.timeout_s = period_s, timeout_s
+        self.gpu: dict | None = None
+        self._child: subprocess.Popen | None = None
+
+    def _call(self, op: str, *args) -> dict:
+        child = self._child
+        if child is None:
+            raise SamplerError("the sampler's process was not started (call start() first)")
+        try:
+            child.stdin.write(json.dumps([op, *args]) + "\n")
+            child.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise SamplerError(self._gone()) from None
+        ready, _, _ = select.select([child.stdout], [], [], self.timeout_s)
+        line = child.stdout.readline() if ready else None
+        if line is None:
+            raise SamplerError(
+                f"the sampler's process (PID {child.pid}) did not answer {op} in {self.timeout_s:g} s"
+            )
+        if not line:
+            raise SamplerError(self._gone())
+        answer = json.loads(line)
+        if "error" in answer:
+            raise SamplerError(f"the sampler's process could not {op}: {answer['error']}")
+        return answer
+
+    def _gone(self) -> str:
+        child = self._child
+        try:
+            rc = child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            rc = None
+        return f"the sampler's process (PID {child.pid}) exited (status {rc}); its error, if any, is in this log above"
+
+    def start(self) -> None:
+        """Start the child and wait for its baseline sample (before any library or weight is loaded)."""
+        self._child = subprocess.Popen(
+            [*module_command(__name__), str(os.getpid()), repr(self.period_s)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=child_env(),
+            text=True,
+        )
+        self.gpu = self._call("start")["gpu"]
+
+    def follow(self, pid: int) -> None:
+        """As ResourceSampler.follow."""
+        self._call("follow", pid)
+
+    def mark(self, event: str) -> None:
+        """As ResourceSampler.mark, at the time of this call."""
+        self._call("mark", event, time.perf_counter())
+
+    def open(self) -> None:
+        """As ResourceSampler.open, at the time of this call."""
+        self._call("open", time.perf_counter())
+
+    def close(self) -> None:
+        """As ResourceSampler.close, at the time of this call."""
+        self._call("close", time.perf_counter())
+
+    def stop(self) -> Resources:
+        """The child's last sample and its Resources; the child exits (is killed if it cannot answer)."""
+        try:
+            resources = Resources(**self._call("stop")["resources"])
+        finally:
+            if self._child is not None and self._child.poll() is None:
+                self._child.stdin.close()
+                try:
+                    self._child.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._child.kill()
+        return resources
+
+
+def serve(pid: int, period_s: float, commands=sys.stdin, answers=sys.stdout) -> None:
+    """The child's side of SamplerProcess: a ResourceSampler of process `pid`, driven by JSON lines
+    ``[op, *args]`` on `commands`, one JSON line answered on `answers` per command; returns at
+    "stop" (after answering the Resources) or when `commands` ends (the parent is gone)."""
+    sampler = ResourceSampler(period_s, pid=pid)
+    calls = {"follow": sampler.follow, "mark": sampler.mark, "open": sampler.open, "close": sampler.close}
+    for line in commands:
+        op, *args = json.loads(line)
+        try:
+            if op == "start":
+                sampler.start()
+                answer = {"gpu": nvml.device_facts(sampler.device) if sampler.device else None}
+            elif op == "stop":
+                answer = {"resources": asdict(sampler.stop())}
+            else:
+                calls[op](*args)
+                answer = {}
+        except Exception as error:  # answered, not raised: the parent names it in its record
+            answer = {"error": f"{type(error).__name__}: {error}"}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+        if op == "stop":
+            return
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), float(sys.argv[2]))

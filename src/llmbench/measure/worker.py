@@ -35,10 +35,10 @@ from ..backends.base import BackendUnavailable, LoadSettings  # noqa: E402
 from ..clock import now  # noqa: E402
 from ..io import read_json  # noqa: E402
 from ..record import RunRecord, RunSpec, write_record  # noqa: E402
-from . import host, nvml, provenance  # noqa: E402
+from . import host, provenance  # noqa: E402
 from .device import default_cpu_threads, resolve_device  # noqa: E402
 from .levels import first_pass_outliers, measure, pass_spread, scenario_prompts, unbatched_steps  # noqa: E402
-from .sampler import PERIOD_S, ResourceSampler, process_memory  # noqa: E402
+from .sampler import PERIOD_S, SamplerError, SamplerProcess, process_memory  # noqa: E402
 
 STEAL_PCT = 5  # the hypervisor took this share of the host's CPU time or more: CPU figures are not the host's
 SLOWDOWN_SHARE = 0.05  # a reason seen in one 50 ms sample of a 10 s window is no slowdown of the run
@@ -107,7 +107,7 @@ def vocab_and_context(model_dir: str) -> tuple[int, int | None]:
 class _Window:
     """The measured window: the sampler's segment, and the backend's peak counters reset once."""
 
-    def __init__(self, sampler: ResourceSampler, backend):
+    def __init__(self, sampler: SamplerProcess, backend):
         self.sampler, self.backend, self.opened = sampler, backend, False
 
     def open(self) -> None:
@@ -134,6 +134,17 @@ def _prompts(spec: RunSpec) -> list[list[int]]:
     return prompts
 
 
+def _stop(sampler: SamplerProcess, record: RunRecord):
+    """The sampler's Resources; None, and the record failed with the reason, where its process is gone
+    (the figures of a run whose resources are unknown are not published as ok)."""
+    try:
+        return sampler.stop()
+    except SamplerError as error:
+        if record.status != "failed":
+            record.status, record.reason = "failed", f"resource sampler: {error}"
+        return None
+
+
 def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
     """Measure `spec` in this process; every outcome is a record (failures included), never an exception."""
     record = RunRecord(run=spec.run, spec=spec, status="failed")
@@ -157,11 +168,11 @@ def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
         record.cpu_threads = settings.cpu_threads
         prompts = _prompts(spec)  # before loading: a run that cannot fit fails at once
         backend = backend_cls(settings)
-        sampler = ResourceSampler(spec.sample_period_s or PERIOD_S)
-        if record.device == "cuda" and sampler.device is not None:
-            record.gpu = nvml.device_facts(sampler.device)
         record.host = {"canary_ms": host.canary_ms()}  # the same fixed work in every process
+        sampler = SamplerProcess(spec.sample_period_s or PERIOD_S)
         sampler.start()  # baseline: before any library or weight is loaded
+        if record.device == "cuda":
+            record.gpu = sampler.gpu
         started = now()
         backend.import_libraries()
         record.import_s = now() - started
@@ -183,7 +194,7 @@ def run(spec: RunSpec, cache_dir: str | None = None) -> RunRecord:
         record.traceback = traceback.format_exc()
     finally:
         if sampler is not None:
-            record.resources = sampler.stop()
+            record.resources = _stop(sampler, record)
     record.validity_flags = validity_flags(record)
     return record
 

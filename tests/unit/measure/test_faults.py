@@ -5,6 +5,7 @@ says what happened, and lose nothing computed before. Counted by `make faults`
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -80,6 +81,35 @@ def test_cuda_out_of_memory_is_recorded_with_its_reason(tiny_model, tiny_prompt_
     assert result.status == "failed"
     assert result.reason == "OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB (simulated)"
     assert result.resources.peak_rss_bytes > 0  # what was sampled up to the error is kept
+
+
+@pytest.mark.parametrize("killed_at", ["load_end", "stop"])
+def test_a_sampler_process_killed_mid_run_fails_the_record_with_its_reason(
+    tiny_model, tiny_prompt_ids, tmp_path, killed_at
+):
+    """A run whose memory and energy are unknown is not published as ok, and its record is still written."""
+    patch = (
+        "from llmbench.measure.sampler import SamplerProcess\n"
+        f"call = getattr(SamplerProcess, {'mark' if killed_at == 'load_end' else 'stop'!r})\n"
+        "def killing(self, *args):\n"
+        "    self._child.kill(); self._child.wait()\n"
+        "    return call(self, *args)\n"
+        f"setattr(SamplerProcess, {'mark' if killed_at == 'load_end' else 'stop'!r}, killing)"
+    )
+    result = run_isolated(
+        make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120),
+        tmp_path / "r.json",
+        tmp_path / "r.log",
+        worker=_worker_with(patch),
+    )
+    assert result.status == "failed" and result.resources is None
+    prefix = "SamplerError: " if killed_at == "load_end" else "resource sampler: "
+    assert re.fullmatch(
+        prefix
+        + r"the sampler's process \(PID \d+\) exited \(status -9\); its error, if any, is in this log above",
+        result.reason,
+    )
+    assert read_record(tmp_path / "r.json") == result
 
 
 def test_ftllm_missing_is_named(tiny_model, tiny_prompt_ids, tmp_path):

@@ -1,17 +1,22 @@
 """What the machine did: the resource sampler with and without NVML, NVML calls failing one by one."""
 
+import io
+import json
 import mmap
 import os
+import signal
+import subprocess
 import sys
 import time
 
 import pytest
 
 from fake_nvml import MIB, FakeGPU
+from llmbench.child import child_env
 from llmbench.measure import nvml
-from llmbench.measure.sampler import ResourceSampler
+from llmbench.measure.sampler import ResourceSampler, SamplerError, SamplerProcess, serve
 from llmbench.measure.worker import validity_flags
-from llmbench.record import RunId, RunKey, RunRecord
+from llmbench.record import Resources, RunId, RunKey, RunRecord
 
 
 @pytest.fixture
@@ -171,3 +176,105 @@ def test_a_slowdown_flag_needs_a_share_of_the_window_not_one_sample(fake_gpu):
     assert slowdowns(report) == ""
     report.slowdown_share["sw_power_cap"] = 0.4
     assert slowdowns(report) == "sw_power_cap 40 %"
+
+
+# -- the sampler in its own process (as a benchmark job runs it) --------------------------------------
+
+
+def _busy(seconds: float) -> None:
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        pass
+
+
+def test_the_sampler_process_measures_this_process_not_itself():
+    """Memory, CPU time and the window are this (parent) process's: the child reads /proc/<parent>."""
+    sampler = SamplerProcess(period_s=0.01)
+    sampler.start()
+    assert sampler.gpu is None  # no GPU here, or NVML says so
+    ballast = mmap.mmap(-1, 64 * MIB)
+    for offset in range(0, 64 * MIB, mmap.PAGESIZE):
+        ballast[offset] = 1
+    sampler.mark("load_end")
+    cpu_before, started = os.times(), time.perf_counter()
+    sampler.open()
+    _busy(0.3)
+    sampler.close()
+    cpu_after, window_s = os.times(), time.perf_counter() - started
+    report = sampler.stop()
+    own_cpu_s = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    assert report.snapshots["load_end"]["rss_bytes"] - report.snapshots["baseline"]["rss_bytes"] >= 60 * MIB
+    assert report.cpu_s == pytest.approx(own_cpu_s, abs=0.03)  # clock ticks of 10 ms at each end
+    assert 0.3 <= report.window_s <= window_s  # the calls' own times, not when the child read them
+    assert report.segments[0]["window_s"] == report.window_s
+    assert set(report.events_s) == {"load_end", "measure_start", "measure_end"}
+    assert len(report.samples["rss_bytes"]) >= 10  # the child's thread sampled meanwhile
+    ballast.close()
+
+
+@pytest.mark.fault
+def test_a_dead_sampler_process_is_named_and_the_next_call_says_so():
+    sampler = SamplerProcess(period_s=0.01)
+    sampler.start()
+    pid = sampler._child.pid
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(SamplerError, match=rf"sampler's process \(PID {pid}\) exited \(status -9\)"):
+        sampler.mark("load_end")
+    with pytest.raises(SamplerError, match="exited"):
+        sampler.stop()
+
+
+@pytest.mark.fault
+def test_a_sampler_process_that_does_not_answer_is_named_and_killed_at_stop():
+    sampler = SamplerProcess(period_s=0.01, timeout_s=0.5)
+    sampler.start()
+    os.kill(sampler._child.pid, signal.SIGSTOP)
+    with pytest.raises(SamplerError, match=r"did not answer open in 0.5 s"):
+        sampler.open()
+    with pytest.raises(SamplerError):
+        sampler.stop()
+    assert sampler._child.wait(timeout=10) == -signal.SIGKILL
+
+
+@pytest.mark.fault
+def test_the_sampler_process_ends_with_its_parent(tmp_path):
+    """A worker killed mid-run leaves no sampler behind: the child sees its stdin close."""
+    parent = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os\nfrom llmbench.measure.sampler import SamplerProcess\n"
+            "s = SamplerProcess(0.01)\ns.start()\nprint(s._child.pid, flush=True)\nos._exit(0)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=child_env(),
+    )
+    child = int(parent.stdout)
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """pid runs and is no zombie (an orphan is reaped by init, but not at once)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_serve_answers_an_unknown_command_with_an_error_and_goes_on_until_stop():
+    commands = io.StringIO(
+        '["start"]\n["pause"]\n["mark", "load_end", 0.0]\n["stop"]\n["mark", "late", 0.0]\n'
+    )
+    answers = io.StringIO()
+    serve(os.getpid(), 60, commands, answers)
+    start, unknown, mark, stop = (
+        json.loads(line) for line in answers.getvalue().splitlines()
+    )  # none after stop
+    assert "gpu" in start and unknown == {"error": "KeyError: 'pause'"} and mark == {}
+    assert set(Resources(**stop["resources"]).events_s) == {"load_end"}
