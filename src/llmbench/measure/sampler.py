@@ -4,7 +4,8 @@ A thread samples every `period_s` from before the model loads to the end, in a p
 of its own (SamplerProcess: a job's measured process runs no sampling code): the
 measured process's resident memory (always) and, through NVML, its GPU memory (per
 process: FastLLM's allocations included), the device's used memory and, inside
-the window, the GPU's utilization and clock slowdowns. The window is opened and
+the window, the GPU's utilization and clock slowdowns (without a GPU or a followed process,
+once a second inside the window: HOST_ONLY_WINDOW_PERIOD_S). The window is opened and
 closed around exactly the measured passes (several segments in a sweep: one per
 level); energy, CPU time and GPU busy are kept per segment (a sweep's levels cost
 differently: batch 1 and batch 32 differ thirtyfold in energy per token) and summed
@@ -27,6 +28,11 @@ from ..record import Resources
 from . import host, nvml
 
 PERIOD_S = 0.05
+# Inside the measured window of a run where sampling sees only host memory (no NVML device, no other process
+# followed), one sample a second: each wake-up takes a core from a model that uses all of them; on the 2-core CI
+# machine 20 a second cost FastLLM +0.86 % / +1.71 % (batch 1 / 4) as a thread and +0.96 % / +1.28 % as a process,
+# against +0.12 % / +0.35 % with no sampler (docs/results/cpu-overhead). The peak RSS is the kernel's (VmHWM) anyway.
+HOST_ONLY_WINDOW_PERIOD_S = 1.0
 
 
 def process_memory() -> dict[str, int]:
@@ -72,7 +78,7 @@ def _peak(values: list) -> int | None:
 
 
 class ResourceSampler:
-    """Samples this process (or `pid`) every `period_s` seconds: ``start()``,
+    """Samples this process (or `pid`) every `period_s` seconds (see interval_s): ``start()``,
     ``mark(event)`` at phase boundaries, ``open()``/``close()`` around measured
     passes, ``stop()`` returns the :class:`record.Resources`."""
 
@@ -139,8 +145,15 @@ class ResourceSampler:
                 self.samples[key].append(value)
         return sample
 
+    def interval_s(self) -> float:
+        """Seconds to the next sample: period_s, or HOST_ONLY_WINDOW_PERIOD_S inside the window of a run
+        that only this host's memory is sampled for."""
+        if self.in_window and self.device is None and not self.followed:
+            return max(self.period_s, HOST_ONLY_WINDOW_PERIOD_S)
+        return self.period_s
+
     def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
+        while not self._stop.wait(self.interval_s()):
             self._sample()
 
     def follow(self, pid: int) -> None:

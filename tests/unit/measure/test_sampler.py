@@ -195,6 +195,7 @@ def test_the_sampler_process_measures_this_process_not_itself():
     ballast = mmap.mmap(-1, 64 * MIB)
     for offset in range(0, 64 * MIB, mmap.PAGESIZE):
         ballast[offset] = 1
+    time.sleep(0.1)  # outside the window the child samples every period
     sampler.mark("load_end")
     cpu_before, started = os.times(), time.perf_counter()
     sampler.open()
@@ -278,3 +279,43 @@ def test_serve_answers_an_unknown_command_with_an_error_and_goes_on_until_stop()
     )  # none after stop
     assert "gpu" in start and unknown == {"error": "KeyError: 'pause'"} and mark == {}
     assert set(Resources(**stop["resources"]).events_s) == {"load_end"}
+
+
+def _window_samples(report) -> int:
+    """Samples stamped inside the window (open()'s own sample is stamped just after its edge)."""
+    start, end = report.events_s["measure_start"], report.events_s["measure_end"]
+    return sum(start < t < end for t in report.samples["t_s"])
+
+
+def test_without_a_gpu_the_window_is_sampled_once_a_second(monkeypatch):
+    """Only host memory to see: 20 wake-ups a second inside the window cost a 2-core machine's model ~1 %."""
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    sampler = ResourceSampler(period_s=0.01)
+    sampler.start()
+    time.sleep(0.2)  # outside the window: every period
+    sampler.open()
+    time.sleep(0.5)
+    sampler.close()
+    report = sampler.stop()
+    assert _window_samples(report) <= 2  # open()'s own sample, and one wait begun before the window
+    assert len(report.samples["t_s"]) >= 10  # baseline, marks, and the samples before the window
+
+
+def _sampled_window(sampler) -> int:
+    sampler.start()
+    sampler.open()
+    time.sleep(0.3)
+    sampler.close()
+    return _window_samples(sampler.stop())
+
+
+def test_a_gpu_keeps_the_window_sampled_every_period(fake_gpu):
+    assert _sampled_window(ResourceSampler(period_s=0.01)) >= 10
+
+
+def test_a_followed_process_keeps_the_window_sampled_every_period(monkeypatch):
+    """A served backend's server: its memory is seen only by sampling it."""
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    sampler = ResourceSampler(period_s=0.01)
+    sampler.follow(os.getpid())
+    assert _sampled_window(sampler) >= 10
