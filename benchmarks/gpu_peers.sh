@@ -23,7 +23,7 @@
 #      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
 # Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, tg-params.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt,
 # env.txt.
-# Each step has a timeout; a failed step is logged and the rest still run.
+# Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3b.
 set -uo pipefail
 out=${1:?usage: gpu_peers.sh OUT [MODEL]}
 model=${2:-chatglm2-6b-shape}
@@ -68,24 +68,30 @@ timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -f
   | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
 
 step "3b. llama-bench's tg loop in C over the same libllama, one context setting at a time (benchmarks/tg_params.c)"
-# bench: llama-bench's settings (threads: its default, the physical cores); each next line changes one setting to
-# llmbench's engine's (threads: the process's affinity; llama_decode; weights read, not mapped; 4 sequences of
-# 2,048 cells, n_batch = n_ctx; the next id from a greedy sampler chain); engine: all of them; bench-again: drift.
+# bench: llama-bench's settings but its threadpool (threads: the physical cores); each next line changes one setting
+# to llmbench's engine's (threads: the process's affinity; llama_decode; weights read, not mapped; 4 sequences of
+# 2,048 cells, n_batch = n_ctx; the next id from a greedy sampler chain); engine: all of them; poll50: a threadpool
+# attached as llama-bench attaches it (its -poll 50); bench-again: drift.
 case "${SPECS:-llamacpp}" in *llamacpp*)
   llama=$(dirname "$(dirname "$(find /tmp/llama-sdist -path '*vendor/llama.cpp/include/llama.h' | head -1)")")
   lib=$(dirname "$(find "$build" -name 'libllama.so*' | head -1)")
   cores=$(lscpu -p=core | grep -v '^#' | sort -u | wc -l)
   if cc -O2 -o /tmp/tg_params benchmarks/tg_params.c -I"$llama/include" -I"$llama/ggml/include" -L"$lib" -lllama \
-      -Wl,-rpath,"$lib" -lm; then
+      -lggml -lggml-base -Wl,-rpath,"$lib" -lm; then
     timeout 300 /tmp/tg_params "$res/llamacpp-$dtype.gguf" 10 "bench:threads=$cores" "threads:threads=$(nproc)" \
       "decode:threads=$cores,api=decode" "read:threads=$cores,mmap=0" \
       "slots:threads=$cores,seq=4,ctx=8192,batch=8192" "sample:threads=$cores,sample=1" \
-      "engine:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=1" "bench-again:threads=$cores" \
+      "engine:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=1" \
+      "poll50:threads=$cores,poll=50" "poll0:threads=$cores,poll=0" \
+      "engine-poll50:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=1,poll=50" \
+      "bench-again:threads=$cores" \
       < /dev/null 2>&1 | tee "$out/tg-params.txt" || echo "tg_params failed"
   else
     echo "tg_params did not compile (llama.h under $llama, libllama in $lib)"
   fi ;;
 esac
+
+if [ -n "${UNTIL_3B:-}" ]; then step "done (UNTIL_3B)"; exit 0; fi
 
 step "4. llama.cpp's decode loop, variant by variant, in one process (benchmarks/llamacpp_peer_ab.py)"
 case "${SPECS:-llamacpp}" in *llamacpp*)

@@ -2,7 +2,7 @@
 // llama.cpp engine uses differently from llama-bench costs decode speed?
 //
 //   cc -O2 -o tg_params benchmarks/tg_params.c -I$LLAMA/include -I$LLAMA/ggml/include -L$BUILD/bin -lllama
-//      -Wl,-rpath,$BUILD/bin -lm
+//      -lggml -lggml-base -Wl,-rpath,$BUILD/bin -lm
 //   ./tg_params MODEL.gguf REPS NAME:key=value,... [NAME:key=value,...]
 //
 // Each configuration is a context (and, where `mmap` differs, a model) of its own. Every repetition visits the
@@ -15,20 +15,23 @@
 // seq n_seq_max [1], unified kv_unified [0], fa flash attention 0/1 [1], threads [physical cores: pass it],
 // mmap 1 = LLAMA_LOAD_MODE_MMAP, 0 = NONE (llmbench's `read`), -1 AUTO [-1], api process|decode
 // (llama_process(DECODE) as llama-bench, llama_decode as llmbench) [process], sample 0/1 (the next id from a
-// greedy sampler chain over the output's logits instead of a random id) [0], depth [128], gen [32].
+// greedy sampler chain over the output's logits instead of a random id) [0], depth [128], gen [32], poll (attach a
+// ggml threadpool with this poll level, as llama-bench does; -1: none, llama.cpp's own) [50; here -1].
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
 #include <time.h>
 #include "llama.h"
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
 
 #define MAX_CONFIGS 16
 #define MAX_DEPTH 4096
 
 typedef struct {
     char name[64];
-    int ctx, batch, ubatch, seq, unified, fa, threads, mmap, decode_api, sample, depth, gen;
+    int ctx, batch, ubatch, seq, unified, fa, threads, mmap, decode_api, sample, depth, gen, poll;
     struct llama_model * model;
     struct llama_context * lctx;
     struct llama_sampler * chain;
@@ -50,7 +53,7 @@ static void quiet(enum ggml_log_level level, const char * text, void * user_data
 
 static void parse(config_t * c, const char * arg) {
     memset(c, 0, sizeof *c);
-    c->batch = 2048, c->ubatch = 512, c->seq = 1, c->fa = 1, c->threads = 8, c->mmap = -1, c->depth = 128, c->gen = 32;
+    c->batch = 2048, c->ubatch = 512, c->seq = 1, c->fa = 1, c->threads = 8, c->mmap = -1, c->depth = 128, c->gen = 32, c->poll = -1;
     const char * colon = strchr(arg, ':');
     size_t len = colon ? (size_t) (colon - arg) : strlen(arg);
     snprintf(c->name, sizeof c->name, "%.*s", (int) len, arg);
@@ -74,6 +77,7 @@ static void parse(config_t * c, const char * arg) {
         else if (!strcmp(kv, "sample")) c->sample = n;
         else if (!strcmp(kv, "depth")) c->depth = n;
         else if (!strcmp(kv, "gen")) c->gen = n;
+        else if (!strcmp(kv, "poll")) c->poll = n;
         else { fprintf(stderr, "unknown key: %s\n", kv); exit(2); }
     }
     if (c->ctx == 0) c->ctx = c->depth + c->gen;
@@ -147,6 +151,14 @@ int main(int argc, char ** argv) {
         cp.flash_attn_type = c->fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
         c->lctx = llama_init_from_model(c->model, cp);
         if (!c->lctx) { fprintf(stderr, "%s: context failed\n", c->name); return 1; }
+        if (c->poll >= 0) {  // a threadpool of our own, attached as llama-bench does (its -poll, default 50)
+            ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU));
+            struct ggml_threadpool * (*pool_new)(struct ggml_threadpool_params *) =
+                ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new");
+            struct ggml_threadpool_params tpp = ggml_threadpool_params_default(c->threads);
+            tpp.poll = c->poll;
+            llama_attach_threadpool(c->lctx, pool_new(&tpp), NULL);
+        }
         c->plain = llama_batch_init(c->depth, 0, 1);
         c->ext = llama_batch_ext_init(c->lctx);
         c->chain = llama_sampler_chain_init(llama_sampler_chain_default_params());

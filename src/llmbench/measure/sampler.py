@@ -1,7 +1,8 @@
 """What the machine did during a run: memory over time, peaks, and the measured window.
 
-A thread samples every `period_s` from before the model loads to the end: this
-process's resident memory (always) and, through NVML, its GPU memory (per
+A thread samples every `period_s` from before the model loads to the end, in a process
+of its own (SamplerProcess: a job's measured process runs no sampling code): the
+measured process's resident memory (always) and, through NVML, its GPU memory (per
 process: FastLLM's allocations included), the device's used memory and, inside
 the window, the GPU's utilization and clock slowdowns. The window is opened and
 closed around exactly the measured passes (several segments in a sweep: one per
@@ -275,8 +276,10 @@ class SamplerError(RuntimeError):
 class SamplerProcess:
     """A ResourceSampler of this process that runs in a child process (``python -m
     llmbench.measure.sampler PID PERIOD_S``), so that sampling costs the measured process no GIL
-    and no thread: in-process, each NVML call and /proc read of the sampler's thread handed the GIL
-    back and forth with the thread running the model (eager transformers on the H100: +2-3 %).
+    and no thread: in-process, each NVML call and /proc read of the sampler's thread takes the GIL
+    from the thread running the model and gives it back (on the CPU, one process sampled once a second
+    instead of 20 times brought hf's and FastLLM's overhead from up to +1.5 % to <= +0.5 % but
+    FastLLM batched: docs/results/cpu-overhead).
 
     Same calls as ResourceSampler (start, mark, open, close, follow, stop); each waits for the
     child's answer, so a mark's memory and a window's energy are read before the call returns.
