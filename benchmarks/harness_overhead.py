@@ -11,13 +11,14 @@ ABBA order (bare, harness, harness, bare, ...) so that drift cancels:
            sampler running in its own process and its window open, as in a benchmark
            job (starting and stopping the sampler is not timed: a job does it once;
            --sampler thread runs it as a thread of this process instead, as jobs did
-           before 2026-12-06, to show what the move saved).
+           before 2026-12-06, to show what the move saved; --sampler none leaves it
+           out, to show what the measured pass costs by itself).
 Two shapes, each measured on its own: `batch 1` (the requests one after another: the
 `loop` scenario's pass) and `batched` (all requests as one batch: a `sweep-batch` level).
 Before timing, both paths must produce the same ids (else the line says they differ).
 Each ABBA block gives one ratio harness / bare (geometric mean of its two
 pairs); blocks repeat until the 95 % CI of the mean log ratio is within
-+-0.5 % or --max-seconds pass. Goal: overhead <= 1 %, with the CI to show it.
++-0.5 % (after --min-blocks and --min-seconds) or --max-seconds pass. Goal: overhead <= 1 %, with the CI to show it.
 
 One backend per process (FastLLM's idle threads spin a core: never time HF beside
 a loaded ftllm). `--backend all` runs each in its own process and prints a table.
@@ -69,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-tokens", type=int, default=32)
     parser.add_argument("--requests", type=int, default=4)
     parser.add_argument("--min-blocks", type=int, default=6)
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=20,
+        help="ABBA blocks run at least this long (6 blocks of a fast backend took 2 s: a CI from one "
+        "quiet moment)",
+    )
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument(
         "--sample-period-s",
@@ -79,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sampler",
-        choices=["process", "thread"],
+        choices=["process", "thread", "none"],
         default="process",
-        help="where the harness path's resource sampler runs: its own process (as in a job) or a thread of "
-        "this one",
+        help="where the harness path's resource sampler runs: its own process (as in a job), a thread of "
+        "this one, or none (the measured pass alone)",
     )
     return parser
 
@@ -106,7 +114,21 @@ from llmbench.scenario_types import Scenario  # noqa: E402
 from llmbench.stats import ci_half_width_pct, t_interval  # noqa: E402
 
 BACKENDS = ["hf", "hf-compile", "fastllm", "llamacpp"]
-SAMPLERS = {"process": SamplerProcess, "thread": ResourceSampler}
+
+
+class NoSampler:
+    """No resource sampling at all: what llmbench's measured pass costs by itself."""
+
+    def __init__(self, period_s: float):
+        self.period_s = period_s
+
+    def start(self) -> None:
+        """Nothing to start (as open, close and stop)."""
+
+    open = close = stop = start
+
+
+SAMPLERS = {"process": SamplerProcess, "thread": ResourceSampler, "none": NoSampler}
 
 
 @contextmanager
@@ -281,7 +303,8 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         low, high = t_interval(logs)
         half = (high - low) / 2 if not math.isnan(low) else math.inf
         elapsed = time.perf_counter() - started
-        if (len(logs) >= args.min_blocks and half <= math.log(1.005)) or elapsed > args.max_seconds:
+        enough = len(logs) >= args.min_blocks and elapsed >= min(args.min_seconds, args.max_seconds)
+        if (enough and half <= math.log(1.005)) or elapsed > args.max_seconds:
             break
     mean = sum(logs) / len(logs)
     return {

@@ -323,7 +323,7 @@ class SamplerProcess:
             raise SamplerError(
                 f"the sampler's process (PID {child.pid}) did not answer {op} in {self.timeout_s:g} s"
             )
-        if not line:
+        if not line.endswith("\n"):  # nothing, or half an answer: the child ended while writing it
             raise SamplerError(self._gone())
         answer = json.loads(line)
         if "error" in answer:
