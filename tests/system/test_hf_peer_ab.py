@@ -24,4 +24,7 @@ def test_every_variant_is_timed_against_bare_and_all_choose_the_same_tokens():
     rows = dict(
         re.findall(r"^  (\S+) +[\d.]+ ms \(quartiles .*\); +([+-][\d.]+)% vs bare$", run.stdout, re.M)
     )
-    assert list(rows) == ["bare", "streamer", "sampler", "sampler-thread", "measured"] and rows["bare"] == "+0.00"
+    assert (
+        list(rows) == ["bare", "streamer", "sampler", "sampler-thread", "measured"]
+        and rows["bare"] == "+0.00"
+    )
