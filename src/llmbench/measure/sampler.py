@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict
+from typing import NoReturn
 
 from ..child import child_env, module_command
 from ..record import Resources
@@ -282,52 +283,92 @@ class ResourceSampler:
         )
 
 
+ANSWER = b"llmbench-sampler "  # what starts each answer line of the sampler's process
+
+
 class SamplerError(RuntimeError):
     """The sampler's process did not answer: it exited, hung, or said why it could not go on."""
 
 
 class SamplerProcess:
     """A ResourceSampler of this process that runs in a child process (``python -m
-    llmbench.measure.sampler PID PERIOD_S``), so that sampling costs the measured process no GIL
-    and no thread: in-process, each NVML call and /proc read of the sampler's thread takes the GIL
-    from the thread running the model and gives it back (on the CPU, one process sampled once a second
-    instead of 20 times brought hf's and FastLLM's overhead from up to +1.5 % to <= +0.5 % but
-    FastLLM batched: docs/results/cpu-overhead).
+    llmbench.measure.sampler PID PERIOD_S``), so that the measured process runs no sampling code and
+    no sampler thread (in-process, each NVML call and /proc read took the GIL from the thread running
+    the model).
 
     Same calls as ResourceSampler (start, mark, open, close, follow, stop); each waits for the
     child's answer, so a mark's memory and a window's energy are read before the call returns.
     Times are this process's time.perf_counter() readings (CLOCK_MONOTONIC, the same clock in both
     processes). `gpu` holds nvml.device_facts of the sampled GPU after start(), or None.
 
-    Raises SamplerError (naming the child's PID and exit status) when the child does not answer
-    within `timeout_s` or has exited; the child exits by itself when this process's end closes
-    its stdin."""
+    Raises SamplerError, naming the child's PID, when the child has exited, does not answer a call
+    within `timeout_s` (it answers in milliseconds) or answers something else; the child is then
+    killed and every later call raises the same SamplerError at once (an answer that came late must
+    never be read as the next call's). Lines the child prints that are not answers (a library's, a
+    sitecustomize's) are copied to this process's stderr. The child exits by itself when its stdin
+    closes or this process is gone."""
 
-    def __init__(self, period_s: float = PERIOD_S, timeout_s: float = 60.0):
+    def __init__(self, period_s: float = PERIOD_S, timeout_s: float = 20.0):
         self.period_s, self.timeout_s = period_s, timeout_s
         self.gpu: dict | None = None
         self._child: subprocess.Popen | None = None
+        self._pending = b""
+        self._broken: str | None = None
+
+    def _fail(self, reason: str) -> NoReturn:
+        """Kill the child, remember why, raise."""
+        self._broken = reason
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
+        raise SamplerError(reason)
+
+    def _line(self, deadline: float) -> bytes | None:
+        """The next line the child wrote (with its newline); b"" at its end; None past `deadline`."""
+        fd = self._child.stdout.fileno()
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b""
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line + b"\n"
 
     def _call(self, op: str, *args) -> dict:
+        if self._broken:
+            raise SamplerError(self._broken)
         child = self._child
         if child is None:
             raise SamplerError("the sampler's process was not started (call start() first)")
         try:
-            child.stdin.write(json.dumps([op, *args]) + "\n")
+            child.stdin.write(json.dumps([op, *args]).encode() + b"\n")
             child.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
-            raise SamplerError(self._gone()) from None
-        ready, _, _ = select.select([child.stdout], [], [], self.timeout_s)
-        line = child.stdout.readline() if ready else None
-        if line is None:
-            raise SamplerError(
-                f"the sampler's process (PID {child.pid}) did not answer {op} in {self.timeout_s:g} s"
-            )
-        if not line.endswith("\n"):  # nothing, or half an answer: the child ended while writing it
-            raise SamplerError(self._gone())
-        answer = json.loads(line)
+            self._fail(self._gone())
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            line = self._line(deadline)
+            if line is None:
+                self._fail(
+                    f"the sampler's process (PID {child.pid}) did not answer {op} in {self.timeout_s:g} s"
+                )
+            if not line:
+                self._fail(self._gone())
+            if line.startswith(ANSWER):
+                break
+            sys.stderr.write(
+                f"[resource sampler] {line.decode(errors='replace')}"
+            )  # not ours: the log keeps it
+        try:
+            answer = json.loads(line[len(ANSWER) :])
+        except ValueError:
+            self._fail(f"the sampler's process (PID {child.pid}) answered {op} with {line[:200]!r}")
         if "error" in answer:
-            raise SamplerError(f"the sampler's process could not {op}: {answer['error']}")
+            self._fail(f"the sampler's process could not {op}: {answer['error']}")
         return answer
 
     def _gone(self) -> str:
@@ -345,9 +386,8 @@ class SamplerProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=child_env(),
-            text=True,
         )
-        self.gpu = self._call("start")["gpu"]
+        self.gpu = self._call("start").get("gpu")
 
     def follow(self, pid: int) -> None:
         """As ResourceSampler.follow."""
@@ -366,23 +406,42 @@ class SamplerProcess:
         self._call("close", time.perf_counter())
 
     def stop(self) -> Resources:
-        """The child's last sample and its Resources; the child exits (is killed if it cannot answer)."""
+        """The child's last sample and its Resources; the child exits (is killed if it does not)."""
         try:
-            resources = Resources(**self._call("stop")["resources"])
+            answer = self._call("stop")
+            try:
+                return Resources(**answer["resources"])
+            except (KeyError, TypeError) as error:
+                self._fail(f"the sampler's process answered stop without its resources ({error!r})")
         finally:
-            if self._child is not None and self._child.poll() is None:
-                self._child.stdin.close()
+            child = self._child
+            if child is not None and child.poll() is None:
+                child.stdin.close()
                 try:
-                    self._child.wait(timeout=5)
+                    child.wait(timeout=5)
                 except subprocess.TimeoutExpired:
-                    self._child.kill()
-        return resources
+                    child.kill()
+                    child.wait()
 
 
-def serve(pid: int, period_s: float, commands=sys.stdin, answers=sys.stdout) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this process once its parent is gone (reparented), even while a forked copy of the parent
+    still holds the command pipe open."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def serve(pid: int, period_s: float, commands=None, answers=None) -> None:
     """The child's side of SamplerProcess: a ResourceSampler of process `pid`, driven by JSON lines
-    ``[op, *args]`` on `commands`, one JSON line answered on `answers` per command; returns at
-    "stop" (after answering the Resources) or when `commands` ends (the parent is gone)."""
+    ``[op, *args]`` on `commands` (binary; default stdin), each answered by one line ANSWER + JSON on
+    `answers` (binary; default the stdout this process started with, while anything else printed on
+    file descriptor 1 goes to stderr); returns at "stop" (after answering the Resources) or when
+    `commands` ends (the parent is gone)."""
+    if answers is None:
+        answers = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)  # a library's print must not look like an answer
+    commands = sys.stdin.buffer if commands is None else commands
     sampler = ResourceSampler(period_s, pid=pid)
     calls = {"follow": sampler.follow, "mark": sampler.mark, "open": sampler.open, "close": sampler.close}
     for line in commands:
@@ -398,11 +457,12 @@ def serve(pid: int, period_s: float, commands=sys.stdin, answers=sys.stdout) -> 
                 answer = {}
         except Exception as error:  # answered, not raised: the parent names it in its record
             answer = {"error": f"{type(error).__name__}: {error}"}
-        answers.write(json.dumps(answer) + "\n")
+        answers.write(ANSWER + json.dumps(answer).encode() + b"\n")
         answers.flush()
         if op == "stop":
             return
 
 
 if __name__ == "__main__":
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     serve(int(sys.argv[1]), float(sys.argv[2]))

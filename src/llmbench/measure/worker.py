@@ -135,13 +135,15 @@ def _prompts(spec: RunSpec) -> list[list[int]]:
 
 
 def _stop(sampler: SamplerProcess, record: RunRecord):
-    """The sampler's Resources; None, and the record failed with the reason, where its process is gone
-    (the figures of a run whose resources are unknown are not published as ok)."""
+    """The sampler's Resources; None, and the record failed with the reason, where they could not be had
+    (the figures of a run whose resources are unknown are not published as ok). Never raises: the record
+    is written whatever the sampler did."""
     try:
         return sampler.stop()
-    except SamplerError as error:
+    except Exception as error:  # SamplerError, or a bug: either way the record names it
         if record.status != "failed":
-            record.status, record.reason = "failed", f"resource sampler: {error}"
+            what = "" if isinstance(error, SamplerError) else f"{type(error).__name__}: "
+            record.status, record.reason = "failed", f"resource sampler: {what}{error}"
         return None
 
 

@@ -112,6 +112,26 @@ def test_a_sampler_process_killed_mid_run_fails_the_record_with_its_reason(
     assert read_record(tmp_path / "r.json") == result
 
 
+def test_any_error_of_the_sampler_at_stop_still_writes_the_record(tiny_model, tiny_prompt_ids, tmp_path):
+    """Not only a SamplerError: whatever stop() raises, the worker writes its record and names it."""
+    patch = (
+        "from llmbench.measure.sampler import SamplerProcess\n"
+        "stop = SamplerProcess.stop\n"
+        "def broken(self):\n"
+        "    stop(self)\n"
+        "    raise KeyError('resources')\n"
+        "SamplerProcess.stop = broken"
+    )
+    result = run_isolated(
+        make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120),
+        tmp_path / "r.json",
+        tmp_path / "r.log",
+        worker=_worker_with(patch),
+    )
+    assert result.status == "failed" and result.reason == "resource sampler: KeyError: 'resources'"
+    assert read_record(tmp_path / "r.json") == result
+
+
 def test_ftllm_missing_is_named(tiny_model, tiny_prompt_ids, tmp_path):
     result = run_isolated(
         make_spec(tiny_model, tiny_prompt_ids, "fastllm", artifact=tiny_model, timeout_s=120),

@@ -14,7 +14,7 @@ import pytest
 from fake_nvml import MIB, FakeGPU
 from llmbench.child import child_env
 from llmbench.measure import nvml
-from llmbench.measure.sampler import ResourceSampler, SamplerError, SamplerProcess, serve
+from llmbench.measure.sampler import ANSWER, ResourceSampler, SamplerError, SamplerProcess, serve
 from llmbench.measure.worker import validity_flags
 from llmbench.record import Resources, RunId, RunKey, RunRecord
 
@@ -226,15 +226,69 @@ def test_a_dead_sampler_process_is_named_and_the_next_call_says_so():
 
 
 @pytest.mark.fault
-def test_a_sampler_process_that_does_not_answer_is_named_and_killed_at_stop():
+def test_a_sampler_that_answers_late_is_killed_and_never_read_again():
+    """A late answer left in the pipe must not be read as the next call's (it once made stop() raise a
+    KeyError that no one caught, and the worker wrote no record)."""
     sampler = SamplerProcess(period_s=0.01, timeout_s=0.5)
     sampler.start()
     os.kill(sampler._child.pid, signal.SIGSTOP)
-    with pytest.raises(SamplerError, match=r"did not answer open in 0.5 s"):
+    with pytest.raises(SamplerError, match=r"did not answer open in 0.5 s") as timed_out:
         sampler.open()
-    with pytest.raises(SamplerError):
-        sampler.stop()
-    assert sampler._child.wait(timeout=10) == -signal.SIGKILL
+    assert sampler._child.returncode == -signal.SIGKILL  # killed (and reaped): it cannot answer late
+    for call in (sampler.close, sampler.stop):
+        with pytest.raises(SamplerError) as again:
+            call()
+        assert str(again.value) == str(timed_out.value)
+
+
+@pytest.mark.fault
+def test_a_half_answer_times_out_instead_of_hanging(monkeypatch):
+    """A child that writes part of a line and stalls: the timeout covers the rest of the line too."""
+    stall = "import sys, time\nsys.stdin.readline()\nsys.stdout.write('llmbench-sampler {\"gpu\": nu')\n"
+    stall += "sys.stdout.flush()\ntime.sleep(30)"
+    monkeypatch.setattr("llmbench.measure.sampler.module_command", lambda _: (sys.executable, "-c", stall))
+    sampler = SamplerProcess(period_s=0.01, timeout_s=1)
+    started = time.monotonic()
+    with pytest.raises(SamplerError, match=r"did not answer start in 1 s"):
+        sampler.start()
+    assert time.monotonic() - started < 10 and sampler._child.poll() is not None
+
+
+def test_what_else_the_child_prints_goes_to_the_log_not_into_the_answers(tmp_path, monkeypatch, capfd):
+    """A sitecustomize (or a library) printing on the child's stdout."""
+    (tmp_path / "sitecustomize.py").write_text("print('hello from sitecustomize')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    sampler = SamplerProcess(period_s=0.01)
+    sampler.start()
+    sampler.open()
+    sampler.close()
+    assert sampler.stop().window_s > 0
+    assert "[resource sampler] hello from sitecustomize" in capfd.readouterr().err
+
+
+@pytest.mark.fault
+def test_the_sampler_process_ends_with_its_parent_while_a_fork_holds_its_pipe():
+    """A forked copy of the worker (multiprocessing's fork) keeps the command pipe open: the child
+    still ends once its parent is gone."""
+    parent = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, time\nfrom llmbench.measure.sampler import SamplerProcess\n"
+            "s = SamplerProcess(0.01)\ns.start()\n"
+            "if os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\n"
+            "print(s._child.pid, flush=True)\nos._exit(0)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=child_env(),
+    )
+    child = int(parent.stdout)
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
 
 
 @pytest.mark.fault
@@ -269,14 +323,14 @@ def _alive(pid: int) -> bool:
 
 
 def test_serve_answers_an_unknown_command_with_an_error_and_goes_on_until_stop():
-    commands = io.StringIO(
-        '["start"]\n["pause"]\n["mark", "load_end", 0.0]\n["stop"]\n["mark", "late", 0.0]\n'
+    commands = io.BytesIO(
+        b'["start"]\n["pause"]\n["mark", "load_end", 0.0]\n["stop"]\n["mark", "late", 0.0]\n'
     )
-    answers = io.StringIO()
+    answers = io.BytesIO()
     serve(os.getpid(), 60, commands, answers)
-    start, unknown, mark, stop = (
-        json.loads(line) for line in answers.getvalue().splitlines()
-    )  # none after stop
+    lines = answers.getvalue().splitlines()
+    assert all(line.startswith(ANSWER) for line in lines)
+    start, unknown, mark, stop = (json.loads(line[len(ANSWER) :]) for line in lines)  # none after stop
     assert "gpu" in start and unknown == {"error": "KeyError: 'pause'"} and mark == {}
     assert set(Resources(**stop["resources"]).events_s) == {"load_end"}
 
