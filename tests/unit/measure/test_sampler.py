@@ -270,14 +270,24 @@ def test_what_else_the_child_prints_goes_to_the_log_not_into_the_answers(tmp_pat
 def test_the_sampler_process_ends_with_its_parent_while_a_fork_holds_its_pipe():
     """A forked copy of the worker (multiprocessing's fork) keeps the command pipe open: the child
     still ends once its parent is gone."""
+    assert _gone_after_its_parent_exits("if os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\n")
+
+
+@pytest.mark.fault
+def test_the_sampler_process_ends_with_its_parent():
+    """A worker killed mid-run leaves no sampler behind: the child sees its stdin close."""
+    assert _gone_after_its_parent_exits("")
+
+
+def _gone_after_its_parent_exits(before_exit: str) -> bool:
+    """A parent process starts a SamplerProcess, runs `before_exit`, ends without stopping it: is the
+    sampler's process gone within 10 s?"""
     parent = subprocess.run(
         [
             sys.executable,
             "-c",
             "import os, time\nfrom llmbench.measure.sampler import SamplerProcess\n"
-            "s = SamplerProcess(0.01)\ns.start()\n"
-            "if os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\n"
-            "print(s._child.pid, flush=True)\nos._exit(0)",
+            f"s = SamplerProcess(0.01)\ns.start()\n{before_exit}print(s._child.pid, flush=True)\nos._exit(0)",
         ],
         capture_output=True,
         text=True,
@@ -288,29 +298,7 @@ def test_the_sampler_process_ends_with_its_parent_while_a_fork_holds_its_pipe():
     deadline = time.monotonic() + 10
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
-
-
-@pytest.mark.fault
-def test_the_sampler_process_ends_with_its_parent(tmp_path):
-    """A worker killed mid-run leaves no sampler behind: the child sees its stdin close."""
-    parent = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import os\nfrom llmbench.measure.sampler import SamplerProcess\n"
-            "s = SamplerProcess(0.01)\ns.start()\nprint(s._child.pid, flush=True)\nos._exit(0)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=child_env(),
-    )
-    child = int(parent.stdout)
-    deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(child)
+    return not _alive(child)
 
 
 def _alive(pid: int) -> bool:
