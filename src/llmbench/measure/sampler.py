@@ -36,31 +36,30 @@ PERIOD_S = 0.05
 HOST_ONLY_WINDOW_PERIOD_S = 1.0
 
 
+def status_bytes(pid: int | str, keys: tuple[str, ...]) -> dict[str, int]:
+    """The memory fields `keys` (VmRSS, VmHWM, ...) of /proc/<pid>/status (`pid` may be "self"), bytes;
+    those it does not show, or all once the process is gone, are left out."""
+    found = {}
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                key = line.split(":")[0]
+                if key in keys:
+                    found[key] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return found
+
+
 def process_memory() -> dict[str, int]:
     """Peak (VmHWM) and current (VmRSS) resident memory of this process, bytes."""
     fields = {"VmHWM": "process_peak_rss_bytes", "VmRSS": "process_rss_bytes"}
-    memory = {}
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                key = line.split(":")[0]
-                if key in fields:
-                    memory[fields[key]] = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return memory
+    return {fields[key]: value for key, value in status_bytes("self", tuple(fields)).items()}
 
 
 def pid_rss_bytes(pid: int) -> int | None:
     """Resident memory (VmRSS) of process `pid`, bytes; None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    return status_bytes(pid, ("VmRSS",)).get("VmRSS")
 
 
 def pid_cpu_seconds(pid: int) -> float:
@@ -360,9 +359,8 @@ class SamplerProcess:
                 self._fail(self._gone())
             if line.startswith(ANSWER):
                 break
-            sys.stderr.write(
-                f"[resource sampler] {line.decode(errors='replace')}"
-            )  # not ours: the log keeps it
+            # Not an answer (a library's print): the job's log keeps it.
+            sys.stderr.write(f"[resource sampler] {line.decode(errors='replace')}")
         try:
             answer = json.loads(line[len(ANSWER) :])
         except ValueError:
