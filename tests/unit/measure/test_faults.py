@@ -31,6 +31,16 @@ def _worker_with(patch: str) -> tuple[str, ...]:
     )
 
 
+def _run_patched(tiny_model, tiny_prompt_ids, tmp_path, patch: str):
+    """An hf run of the tiny model by the real worker with `patch` applied first; its result."""
+    return run_isolated(
+        make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120),
+        tmp_path / "r.json",
+        tmp_path / "r.log",
+        worker=_worker_with(patch),
+    )
+
+
 def test_a_worker_killed_with_sigkill_mid_run_leaves_a_failure(tiny_model, tiny_prompt_ids, tmp_path):
     pid_file = tmp_path / "pid"
     # The worker writes its pid once measuring starts, then keeps generating.
@@ -42,12 +52,7 @@ def test_a_worker_killed_with_sigkill_mid_run_leaves_a_failure(tiny_model, tiny_
     )
     killer = threading.Thread(target=_kill_when_written, args=(pid_file, signal.SIGKILL))
     killer.start()
-    result = run_isolated(
-        make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120),
-        tmp_path / "r.json",
-        tmp_path / "r.log",
-        worker=_worker_with(patch),
-    )
+    result = _run_patched(tiny_model, tiny_prompt_ids, tmp_path, patch)
     killer.join()
     assert (
         result.status == "failed"
@@ -72,12 +77,7 @@ def test_cuda_out_of_memory_is_recorded_with_its_reason(tiny_model, tiny_prompt_
         "    raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB (simulated)')\n"
         "hf.HFBackend.generate_batch = oom"
     )
-    result = run_isolated(
-        make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120),
-        tmp_path / "r.json",
-        tmp_path / "r.log",
-        worker=_worker_with(patch),
-    )
+    result = _run_patched(tiny_model, tiny_prompt_ids, tmp_path, patch)
     assert result.status == "failed"
     assert result.reason == "OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB (simulated)"
     assert result.resources.peak_rss_bytes > 0  # what was sampled up to the error is kept
@@ -96,12 +96,7 @@ def test_a_sampler_process_killed_mid_run_fails_the_record_with_its_reason(
         "    return call(self, *args)\n"
         f"setattr(SamplerProcess, {'mark' if killed_at == 'load_end' else 'stop'!r}, killing)"
     )
-    result = run_isolated(
-        make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120),
-        tmp_path / "r.json",
-        tmp_path / "r.log",
-        worker=_worker_with(patch),
-    )
+    result = _run_patched(tiny_model, tiny_prompt_ids, tmp_path, patch)
     assert result.status == "failed" and result.resources is None
     prefix = "SamplerError: " if killed_at == "load_end" else "resource sampler: "
     assert re.fullmatch(
@@ -122,12 +117,7 @@ def test_any_error_of_the_sampler_at_stop_still_writes_the_record(tiny_model, ti
         "    raise KeyError('resources')\n"
         "SamplerProcess.stop = broken"
     )
-    result = run_isolated(
-        make_spec(tiny_model, tiny_prompt_ids, "hf", timeout_s=120),
-        tmp_path / "r.json",
-        tmp_path / "r.log",
-        worker=_worker_with(patch),
-    )
+    result = _run_patched(tiny_model, tiny_prompt_ids, tmp_path, patch)
     assert result.status == "failed" and result.reason == "resource sampler: KeyError: 'resources'"
     assert read_record(tmp_path / "r.json") == result
 
