@@ -10,7 +10,9 @@
 #      FastLLM's .flm and llama.cpp's .gguf (config/gpu.yaml: chatglm2-6b-shape, float16);
 #   2. builds llama-bench from the same sdist's vendored llama.cpp (skipped when $LLAMA_BENCH exists);
 #   3. runs llama-bench: tg32 at depth 128 (-p 0 -n 32 -d 128), flash attention on and off, 10 repetitions, and
-#      with flash attention at half and all of the cores' threads (-t);
+#      with flash attention at half and all of the cores' threads (-t); then pg128,32 (-pg 128,32: a 128-token
+#      prompt and 32 decode steps, the shape of llmbench's requests of step 5, whose e2e pays the first decode
+#      step after a prompt that tg at a depth never decodes);
 #   3b. (when SPECS names llamacpp) benchmarks/tg_params.c, compiled against that build's libllama: llama-bench's
 #      tg loop in C with llama-bench's settings, then each of llmbench's engine's settings alone, then all of them;
 #   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python, the engine
@@ -23,7 +25,8 @@
 #      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
 # Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, tg-params.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt,
 # env.txt.
-# Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3b.
+# Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3b;
+# SKIP="3b 4" leaves out the steps it names (3b, 4: the step-by-step comparisons, for a shorter call).
 set -uo pipefail
 out=${1:?usage: gpu_peers.sh OUT [MODEL]}
 model=${2:-chatglm2-6b-shape}
@@ -36,6 +39,7 @@ res=resources/models/$model
 mkdir -p "$out"
 exec > >(tee -a "$out/gpu_peers.log") 2>&1
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
+skipped() { case " ${SKIP:-} " in *" $1 "*) echo "== step $1 skipped (SKIP)"; return 0 ;; esac; return 1; }
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 
 step "machine"
@@ -66,13 +70,15 @@ timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -f
   -r 10 -o md | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
 timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 0 -r 10 -o md \
   | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
+timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 0 -pg 128,32 -fa 1 -r 10 -o md \
+  | tee -a "$out/llama-bench.md" || echo "llama-bench failed"
 
 step "3b. llama-bench's tg loop in C over the same libllama, one context setting at a time (benchmarks/tg_params.c)"
 # bench: llama-bench's settings but its threadpool (threads: the physical cores); each next line changes one setting
 # to llmbench's engine's (threads: the process's affinity; llama_decode; weights read, not mapped; 4 sequences of
 # 2,048 cells, n_batch = n_ctx; the next id from a greedy sampler chain); engine: all of them; poll50: a threadpool
 # attached as llama-bench attaches it (its -poll 50); bench-again: drift.
-case "${SPECS:-llamacpp}" in *llamacpp*)
+skipped 3b || case "${SPECS:-llamacpp}" in *llamacpp*)
   llama=$(dirname "$(dirname "$(find /tmp/llama-sdist -path '*vendor/llama.cpp/include/llama.h' | head -1)")")
   lib=$(dirname "$(find "$build" -name 'libllama.so*' | head -1)")
   cores=$(lscpu -p=core | grep -v '^#' | sort -u | wc -l)
@@ -94,7 +100,7 @@ esac
 if [ -n "${UNTIL_3B:-}" ]; then step "done (UNTIL_3B)"; exit 0; fi
 
 step "4. llama.cpp's decode loop, variant by variant, in one process (benchmarks/llamacpp_peer_ab.py)"
-case "${SPECS:-llamacpp}" in *llamacpp*)
+skipped 4 || case "${SPECS:-llamacpp}" in *llamacpp*)
   timeout 300 python3 benchmarks/llamacpp_peer_ab.py --model "$res/hf" --gguf "$res/llamacpp-$dtype.gguf" \
     --device cuda --dtype "$dtype" --input-tokens 128 --output-tokens 33 --reps 20 < /dev/null \
     > "$out/llamacpp-peer-ab.txt" 2>&1 || echo "llamacpp_peer_ab failed ($?)"
@@ -106,7 +112,7 @@ case "${SPECS:-llamacpp}" in *llamacpp*)
   grep -E "^  |^llamacpp" "$out/llamacpp-peer-ab-half-cores.txt" || tail -5 "$out/llamacpp-peer-ab-half-cores.txt" ;;
 esac
 
-case ";${SPECS:-hf};" in *";hf "*|*";hf;"*)
+skipped 4 || case ";${SPECS:-hf};" in *";hf "*|*";hf;"*)
   step "4b. transformers' generate() against its parts (benchmarks/hf_peer_ab.py), batch 2"
   timeout 300 python3 benchmarks/hf_peer_ab.py --model "$res/hf" --device cuda --dtype "$dtype" --input-tokens 128 \
     --output-tokens 33 --requests 2 --batch --reps 20 < /dev/null > "$out/hf-peer-ab.txt" 2>&1 || echo "hf_peer_ab failed ($?)"

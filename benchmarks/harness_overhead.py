@@ -22,11 +22,18 @@ pairs); blocks repeat until the 95 % CI of the mean log ratio is within
 
 One backend per process (FastLLM's idle threads spin a core: never time HF beside
 a loaded ftllm). `--backend all` runs each in its own process and prints a table.
+A CI from one process does not hold the next one's (on 2 cores processes disagreed by up to
+5 points): `--processes N` runs every backend in N fresh processes, round by round, and ends
+with a pooled line per backend and shape whose CI is over the N processes' means.
+Each line also gives llmbench's decode rate three ways, to set beside a backend's own tool:
+per request after the first token (1000 / TPOT), after the second token (llama-bench's tg,
+which never decodes right after a prompt), and (prompt + decoded tokens) / e2e (llama-bench's pg).
 The first line says how busy the machine was (load average, other processes' CPU
 during the run, from /proc).
 
     python benchmarks/harness_overhead.py                                   # hf, tiny model, CPU
     python benchmarks/harness_overhead.py --backend all --input-tokens 128 --output-tokens 64
+    python benchmarks/harness_overhead.py --backend all --input-tokens 128 --output-tokens 64 --processes 5
     python benchmarks/harness_overhead.py --backend fastllm --model resources/models/M/hf \\
         --artifact resources/models/M/fastllm-float16.flm --dtype float16
 """
@@ -34,6 +41,7 @@ during the run, from /proc).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -85,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the resource sampler's period on the harness path (default: a job's, 0.05 s); a longer one "
         "shows what sampling costs",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="fresh processes per backend (>1: each line once per process, then a pooled line whose CI is "
+        "over the processes' means: the spread between processes, which one process's CI cannot see)",
+    )
+    parser.add_argument("--results", help=argparse.SUPPRESS)  # a child appends its lines' figures here (JSON)
     parser.add_argument(
         "--sampler",
         choices=["process", "thread", "none"],
@@ -237,6 +253,24 @@ def decode_tok_s(result) -> list[float]:
     ]
 
 
+def steady_tok_s(result) -> list[float]:
+    """Each request's decode rate after its second token: tokens 3..n / the time from token 2 to the last
+    (llama-bench's tg restores its depth and never decodes right after a prompt; the first decode step
+    after one costs llama.cpp ~2 ms on the H200, docs/results/h200/README.md)."""
+    return [
+        (len(r.itl_ms) - 1) / (sum(r.itl_ms[1:]) / 1000) for r in result.requests if len(r.itl_ms) > 1
+    ]
+
+
+def prompt_gen_tok_s(result, input_tokens: int) -> list[float]:
+    """Each request's (prompt + decoded tokens) / e2e: llama-bench's pg figure (-pg P,N: a P-token prompt,
+    then N decode steps, (P + N) / their time) for P = input_tokens and N = output tokens - 1 (the first
+    token comes out of the prompt's pass)."""
+    return [
+        (input_tokens + len(r.output_ids) - 1) / (r.e2e_ms / 1000) for r in result.requests if r.e2e_ms > 0
+    ]
+
+
 def bare_pass(bare, prompts, n: int, batched: bool) -> tuple[float, list[list[int]]]:
     """One pass of the bare path: its time (s) and the ids."""
     started = time.perf_counter()
@@ -273,6 +307,8 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     scenario = fixed_scenario(args, batched)
     rates: list[float] = []
     decode: list[float] = []
+    steady: list[float] = []
+    prompt_gen: list[float] = []
 
     def harness_pair() -> tuple[float, float]:
         """Two measured passes as a benchmark job runs them: the resource sampler sampling,
@@ -284,6 +320,8 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
                 seconds, result = harness_pass(backend, prompts, scenario, batched)
                 rates.append(len(prompts) * n / seconds)
                 decode.extend(decode_tok_s(result))
+                steady.extend(steady_tok_s(result))
+                prompt_gen.extend(prompt_gen_tok_s(result, args.input_tokens))
                 ci_half_width_pct(rates[-20:])
                 times.append(time.perf_counter() - started)
         return times[0], times[1]
@@ -292,7 +330,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     same = bare_pass(bare, prompts, n, batched)[1] == harness_ids
     for _ in range(2):  # warm both paths
         bare_pass(bare, prompts, n, batched), harness_pair()
-    decode.clear()
+    decode.clear(), steady.clear(), prompt_gen.clear()
     logs, bare_s, started = [], [], time.perf_counter()
     while True:
         a1 = bare_pass(bare, prompts, n, batched)[0]
@@ -309,13 +347,16 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     mean = sum(logs) / len(logs)
     return {
         "bare_tok_s": len(prompts) * n / statistics.median(bare_s),
-        "overhead_pct": 100 * (math.exp(mean) - 1),
-        "low_pct": 100 * (math.exp(low) - 1),
-        "high_pct": 100 * (math.exp(high) - 1),
+        "overhead_pct": pct(mean),
+        "low_pct": pct(low),
+        "high_pct": pct(high),
         "blocks": len(logs),
         "seconds": elapsed,
         "same_ids": same,
+        "mean_log": mean,
         "decode_tok_s": statistics.mean(decode) if decode else math.nan,
+        "steady_tok_s": statistics.mean(steady) if steady else math.nan,
+        "prompt_gen_tok_s": statistics.mean(prompt_gen) if prompt_gen else math.nan,
     }
 
 
@@ -331,14 +372,44 @@ def measure_one(args) -> None:
             f"{args.output_tokens}: {r['bare_tok_s']:,.1f} tok/s bare; harness overhead "
             f"{r['overhead_pct']:+.2f} % (95 % CI {r['low_pct']:+.2f} … {r['high_pct']:+.2f} %, "
             f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
-            f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request; "
+            f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request (after its second token "
+            f"{r['steady_tok_s']:,.1f}; prompt + decode / e2e {r['prompt_gen_tok_s']:,.1f}); "
             f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}"
-            + f"; sampler in a {args.sampler}"
+            + ("; no sampler" if args.sampler == "none" else f"; sampler in a {args.sampler}")
             + (f", period {args.sample_period_s} s" if args.sample_period_s else ""),
             flush=True,
         )
+        if args.results:
+            with open(args.results, "a") as results:
+                results.write(json.dumps({"backend": args.backend, "shape": shape, **r}) + "\n")
     bare.close()
     os._exit(0)  # a process that loaded ftllm may not exit by itself
+
+
+def pooled_lines(results: list[dict]) -> list[str]:
+    """One line per backend and shape over the processes' figures (`results`: measure_shape's dicts with
+    backend and shape): the mean of the processes' mean log ratios, its Student-t 95 % CI over the
+    processes (their spread, which no one process's CI holds), and each process's overhead (%)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["backend"], r["shape"]), []).append(r)
+    lines = []
+    for (backend, shape), runs in groups.items():
+        logs = [r["mean_log"] for r in runs]
+        low, high = t_interval(logs)
+        mean = sum(logs) / len(logs)
+        each = ", ".join(f"{r['overhead_pct']:+.2f}" for r in runs)
+        ci = "no CI" if math.isnan(low) else f"95 % CI {pct(low):+.2f} … {pct(high):+.2f} % over the processes"
+        lines.append(
+            f"{backend:10s} {shape:8s} pooled, {len(runs)} processes: harness overhead {pct(mean):+.2f} % ({ci}); "
+            f"goal <= 1 %; each process: {each} %; {sum(r['blocks'] for r in runs)} ABBA blocks"
+        )
+    return lines
+
+
+def pct(log_ratio: float) -> float:
+    """A mean log ratio as a percentage change."""
+    return 100 * (math.exp(log_ratio) - 1)
 
 
 def main() -> None:
@@ -346,21 +417,24 @@ def main() -> None:
     args = parser.parse_args()
     if args.model is None:
         args.model, args.artifact, args.gguf = tiny_model()
-    if args.backend != "all":
+    if args.backend != "all" and args.processes == 1:
         return measure_one(args)
-    for backend in BACKENDS:
-        argv = [
-            *sys.argv[1:],
-            "--model",
-            args.model,
-            "--artifact",
-            args.artifact or "",
-            "--gguf",
-            args.gguf or "",
-            "--backend",
-            backend,
-        ]
-        subprocess.run([sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL)
+    backends = BACKENDS if args.backend == "all" else [args.backend]
+    with tempfile.TemporaryDirectory() as folder:
+        results = Path(folder) / "results.jsonl"
+        for process in range(args.processes):  # each backend once per round: drift spreads over all of them
+            if args.processes > 1:
+                print(f"== process {process + 1} of {args.processes} {time.strftime('%H:%M:%S')}", flush=True)
+            for backend in backends:
+                argv = [
+                    *sys.argv[1:],
+                    *("--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or ""),
+                    *("--backend", backend, "--processes", "1", "--results", str(results)),
+                ]
+                subprocess.run([sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL)
+        if args.processes > 1:
+            lines = results.read_text().splitlines() if results.exists() else []
+            print("\n".join(pooled_lines([json.loads(line) for line in lines])), flush=True)
 
 
 if __name__ == "__main__":

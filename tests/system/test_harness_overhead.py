@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,3 +115,99 @@ def test_each_bare_path_generates_what_llmbench_generates_alone_and_batched(
     assert [bare.run([p], n)[0] for p in PROMPTS] == expected
     assert bare.run(PROMPTS, n) == [g.output_ids for g in harness.generate_batch(PROMPTS, n)]
     bare.close()
+
+
+def overhead_module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import harness_overhead
+
+    return harness_overhead
+
+
+def request(itl_ms, ttft_ms=10.0):
+    from llmbench.record.measurement import Request
+
+    return Request(
+        query_index=0,
+        prompt_tokens=8,
+        output_ids=list(range(len(itl_ms) + 1)),
+        submit_ms=0.0,
+        queue_ms=0.0,
+        ttft_ms=ttft_ms,
+        e2e_ms=ttft_ms + sum(itl_ms),
+        itl_ms=list(itl_ms),
+    )
+
+
+def test_the_rate_after_the_second_token_leaves_out_the_first_decode_step_and_pg_counts_the_prompt():
+    """llama-bench's tg never decodes right after a prompt; its pg counts the prompt's tokens over the whole time."""
+    from types import SimpleNamespace
+
+    module = overhead_module()
+    result = SimpleNamespace(requests=[request([6.0, 2.0, 2.0, 2.0]), request([4.0])])
+    assert module.decode_tok_s(result) == pytest.approx([4 / 0.012, 1 / 0.004])
+    assert module.steady_tok_s(result) == pytest.approx([3 / 0.006])  # one ITL: no second-token rate
+    # 8 prompt tokens + 4 decoded after the first, over e2e = 10 + 12 ms
+    assert module.prompt_gen_tok_s(result, 8)[0] == pytest.approx(12 / 0.022)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["hf", "llamacpp"]), st.floats(-0.1, 0.1), st.integers(1, 50)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_pooled_line_is_the_mean_of_its_processes_with_a_ci_over_them(runs):
+    """The pooled figure of a backend and shape is the mean of its processes' mean log ratios, its CI the
+    Student-t interval over those means (none from one process), and it lists every process."""
+    module = overhead_module()
+    results = [
+        {"backend": b, "shape": "batch 1", "mean_log": m, "overhead_pct": module.pct(m), "blocks": k}
+        for b, m, k in runs
+    ]
+    lines = module.pooled_lines(results)
+    assert len(lines) == len({b for b, _, _ in runs})
+    for line in lines:
+        backend = line.split()[0]
+        mine = [(m, k) for b, m, k in runs if b == backend]
+        logs = [m for m, _ in mine]
+        mean = sum(logs) / len(logs)
+        assert f"pooled, {len(mine)} processes: harness overhead {module.pct(mean):+.2f} %" in line
+        assert line.endswith(f"{sum(k for _, k in mine)} ABBA blocks")
+        assert "each process: " + ", ".join(f"{module.pct(m):+.2f}" for m in logs) + " %" in line
+        if len(mine) == 1:
+            assert "no CI" in line
+        else:
+            from llmbench.stats import t_interval
+
+            low, high = t_interval(logs)
+            assert f"95 % CI {module.pct(low):+.2f} … {module.pct(high):+.2f} % over the processes" in line
+
+
+def test_processes_run_each_backend_afresh_and_pool_their_lines(tmp_path, tiny_model, tiny_gguf):
+    """--processes 2: two fresh processes each print their lines, then one pooled line per shape."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/harness_overhead.py"),
+            *("--backend", "llamacpp", "--model", str(tiny_model), "--gguf", str(tiny_gguf), "--device", "cpu"),
+            *("--input-tokens", "8", "--output-tokens", "6", "--requests", "2", "--processes", "2"),
+            *("--min-blocks", "2", "--min-seconds", "0", "--max-seconds", "0.5", "--sampler", "none"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    rounds = [line.split()[2:5] for line in lines if line.startswith("== process")]
+    assert rounds == [["1", "of", "2"], ["2", "of", "2"]]
+    measured = [line for line in lines if line.startswith("llamacpp ") and "pooled" not in line]
+    pooled = [line for line in lines if "pooled, 2 processes" in line]
+    assert len(measured) == 4 and len(pooled) == 2
+    assert all("ids the same" in line and "after its second token" in line for line in measured)
+    for shape, line in zip(["batch 1", "batch 2"], pooled, strict=True):
+        each = [m.split("harness overhead ")[1].split(" %")[0] for m in measured if f" {shape} " in m]
+        assert line.startswith(f"llamacpp   {shape}") and f"each process: {', '.join(each)} %" in line
