@@ -257,9 +257,7 @@ def steady_tok_s(result) -> list[float]:
     """Each request's decode rate after its second token: tokens 3..n / the time from token 2 to the last
     (llama-bench's tg restores its depth and never decodes right after a prompt; the first decode step
     after one costs llama.cpp ~2 ms on the H200, docs/results/h200/README.md)."""
-    return [
-        (len(r.itl_ms) - 1) / (sum(r.itl_ms[1:]) / 1000) for r in result.requests if len(r.itl_ms) > 1
-    ]
+    return [(len(r.itl_ms) - 1) / (sum(r.itl_ms[1:]) / 1000) for r in result.requests if len(r.itl_ms) > 1]
 
 
 def prompt_gen_tok_s(result, input_tokens: int) -> list[float]:
@@ -399,7 +397,9 @@ def pooled_lines(results: list[dict]) -> list[str]:
         low, high = t_interval(logs)
         mean = sum(logs) / len(logs)
         each = ", ".join(f"{r['overhead_pct']:+.2f}" for r in runs)
-        ci = "no CI" if math.isnan(low) else f"95 % CI {pct(low):+.2f} … {pct(high):+.2f} % over the processes"
+        ci = (
+            "no CI" if math.isnan(low) else f"95 % CI {pct(low):+.2f} … {pct(high):+.2f} % over the processes"
+        )
         lines.append(
             f"{backend:10s} {shape:8s} pooled, {len(runs)} processes: harness overhead {pct(mean):+.2f} % ({ci}); "
             f"goal <= 1 %; each process: {each} %; {sum(r['blocks'] for r in runs)} ABBA blocks"

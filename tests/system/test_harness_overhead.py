@@ -191,7 +191,16 @@ def test_processes_run_each_backend_afresh_and_pool_their_lines(tmp_path, tiny_m
         [
             sys.executable,
             str(ROOT / "benchmarks/harness_overhead.py"),
-            *("--backend", "llamacpp", "--model", str(tiny_model), "--gguf", str(tiny_gguf), "--device", "cpu"),
+            *(
+                "--backend",
+                "llamacpp",
+                "--device",
+                "cpu",
+                "--model",
+                str(tiny_model),
+                "--gguf",
+                str(tiny_gguf),
+            ),
             *("--input-tokens", "8", "--output-tokens", "6", "--requests", "2", "--processes", "2"),
             *("--min-blocks", "2", "--min-seconds", "0", "--max-seconds", "0.5", "--sampler", "none"),
         ],
