@@ -260,6 +260,12 @@ def steady_tok_s(result) -> list[float]:
     return [(len(r.itl_ms) - 1) / (sum(r.itl_ms[1:]) / 1000) for r in result.requests if len(r.itl_ms) > 1]
 
 
+def median_itl_tok_s(result) -> list[float]:
+    """Each request's 1000 / median ITL (ms): its decode rate with no step that was slow once (the first
+    after the prompt, a graph captured) weighing in."""
+    return [1000 / statistics.median(r.itl_ms) for r in result.requests if r.itl_ms]
+
+
 def prompt_gen_tok_s(result, input_tokens: int) -> list[float]:
     """Each request's (prompt + decoded tokens) / e2e: llama-bench's pg figure (-pg P,N: a P-token prompt,
     then N decode steps, (P + N) / their time) for P = input_tokens and N = output tokens - 1 (the first
@@ -306,6 +312,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     rates: list[float] = []
     decode: list[float] = []
     steady: list[float] = []
+    median_itl: list[float] = []
     prompt_gen: list[float] = []
 
     def harness_pair() -> tuple[float, float]:
@@ -319,6 +326,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
                 rates.append(len(prompts) * n / seconds)
                 decode.extend(decode_tok_s(result))
                 steady.extend(steady_tok_s(result))
+                median_itl.extend(median_itl_tok_s(result))
                 prompt_gen.extend(prompt_gen_tok_s(result, args.input_tokens))
                 ci_half_width_pct(rates[-20:])
                 times.append(time.perf_counter() - started)
@@ -328,7 +336,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     same = bare_pass(bare, prompts, n, batched)[1] == harness_ids
     for _ in range(2):  # warm both paths
         bare_pass(bare, prompts, n, batched), harness_pair()
-    decode.clear(), steady.clear(), prompt_gen.clear()
+    decode.clear(), steady.clear(), median_itl.clear(), prompt_gen.clear()
     logs, bare_s, started = [], [], time.perf_counter()
     while True:
         a1 = bare_pass(bare, prompts, n, batched)[0]
@@ -354,6 +362,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         "mean_log": mean,
         "decode_tok_s": statistics.mean(decode) if decode else math.nan,
         "steady_tok_s": statistics.mean(steady) if steady else math.nan,
+        "median_itl_tok_s": statistics.mean(median_itl) if median_itl else math.nan,
         "prompt_gen_tok_s": statistics.mean(prompt_gen) if prompt_gen else math.nan,
     }
 
@@ -371,7 +380,8 @@ def measure_one(args) -> None:
             f"{r['overhead_pct']:+.2f} % (95 % CI {r['low_pct']:+.2f} … {r['high_pct']:+.2f} %, "
             f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
             f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request (after its second token "
-            f"{r['steady_tok_s']:,.1f}; prompt + decode / e2e {r['prompt_gen_tok_s']:,.1f}); "
+            f"{r['steady_tok_s']:,.1f}; 1000 / median ITL {r['median_itl_tok_s']:,.1f}; "
+            f"prompt + decode / e2e {r['prompt_gen_tok_s']:,.1f}); "
             f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}"
             + ("; no sampler" if args.sampler == "none" else f"; sampler in a {args.sampler}")
             + (f", period {args.sample_period_s} s" if args.sample_period_s else ""),
