@@ -19,6 +19,13 @@ ids agree before it times anything).
 Each class: ``__init__(model, settings)``, ``run(prompts, output_tokens) -> ids per prompt``
 (all prompts as one batch), ``close()``. `settings` is a plain dict: device, dtype, cpu_threads,
 eos_ids, and per backend kv_type / flash_attn (llama.cpp), compiled (hf-compile).
+
+A class whose ``own_process_on`` names the device runs there in a process of its own
+(:class:`OwnProcess`, which loads the model file itself through the class's ``from_file``): on the
+CPU, llama.cpp's threads are an OpenMP team per calling thread, and with the engine's team and the
+bare loop's in one process libgomp counts the cores oversubscribed and stops spinning between
+steps - on 2 cores both paths ran ~10x slower than either alone (2026-12-07, docs/results/cpu-overhead).
+A job has one team.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from __future__ import annotations
 import ctypes
 import json
 import math
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 
@@ -185,8 +195,34 @@ class FastLLMBare:
         """Nothing of its own to free."""
 
 
+def _drop_log(level, text, user_data) -> None:
+    """llama.cpp's log callback that keeps nothing."""
+
+
+_QUIET = None  # llama_log_callback(_drop_log), made once llama_cpp is imported (kept alive: C holds it)
+
+
 class LlamaCppBare:
     """llama.cpp's own loop: a context of its own, `llama_decode`, a backend greedy sampler per sequence."""
+
+    own_process_on = "cpu"  # see the module's docstring
+
+    @classmethod
+    def from_file(cls, path: str, settings: dict) -> LlamaCppBare:
+        """Loads the GGUF file at `path` with llama.cpp's default model parameters (weights read, not
+        mapped, as the engine loads them) on the CPU."""
+        from llama_cpp import llama_cpp as lib
+
+        global _QUIET
+        _QUIET = _QUIET or lib.llama_log_callback(_drop_log)
+        lib.llama_log_set(_QUIET, None)  # the parent's engine keeps llama.cpp's log; this one is the same
+        lib.llama_backend_init()
+        params = lib.llama_model_default_params()
+        params.n_gpu_layers, params.use_mmap = 0, False
+        model = lib.llama_model_load_from_file(path.encode(), params)
+        if not model:
+            raise RuntimeError(f"llama_model_load_from_file failed for {path}")
+        return cls(model, settings)
 
     def __init__(self, model, settings: dict, slots: int = 1, context_tokens: int = 512):
         from llama_cpp import llama_cpp as lib
@@ -280,9 +316,62 @@ class LlamaCppBare:
                 self.lib.llama_sampler_free(chain)
 
 
+class OwnProcess:
+    """A bare path (BARE[name]) in a process of its own: `python bare_paths.py NAME FILE SETTINGS_JSON`,
+    driven by JSON lines on its stdin. ``timed_run(prompts, n, batched) -> (seconds, ids)``: one
+    pass, timed in that process (no pipe in the time): the prompts one after another, or as one
+    batch; ``run(prompts, n)`` as the in-process classes' run. Raises RuntimeError when the process
+    ended."""
+
+    def __init__(self, name: str, path: str, settings: dict):
+        self.child = subprocess.Popen(
+            [sys.executable, __file__, name, path, json.dumps(settings)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def timed_run(self, prompts: list[list[int]], output_tokens: int, batched: bool) -> tuple[float, list]:
+        self.child.stdin.write(json.dumps([prompts, output_tokens, batched]) + "\n")
+        self.child.stdin.flush()
+        line = self.child.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the bare path's process ended (status {self.child.wait()}); see its stderr")
+        seconds, ids = json.loads(line)
+        return seconds, ids
+
+    def run(self, prompts: list[list[int]], output_tokens: int) -> list[list[int]]:
+        return self.timed_run(prompts, output_tokens, True)[1]
+
+    def close(self) -> None:
+        """Ends the process."""
+        self.child.stdin.close()
+        self.child.wait(timeout=60)
+
+
+def serve(name: str, path: str, settings: dict) -> None:
+    """OwnProcess's other end: loads BARE[name] from `path`, answers each [prompts, n, batched] line
+    with [seconds, ids]."""
+    bare = BARE[name].from_file(path, settings)
+    for line in sys.stdin:
+        prompts, n, batched = json.loads(line)
+        started = time.perf_counter()
+        ids = bare.run(prompts, n) if batched else [bare.run([p], n)[0] for p in prompts]
+        print(json.dumps([time.perf_counter() - started, ids]), flush=True)
+    bare.close()
+
+
 BARE = {
     "hf": TransformersBare,
     "hf-compile": StaticCacheBare,
     "fastllm": FastLLMBare,
     "llamacpp": LlamaCppBare,
 }
+
+
+if __name__ == "__main__":
+    if (
+        sys.argv[1] == "llamacpp"
+    ):  # its native library before numpy (llama.cpp's CUDA build crashes otherwise)
+        import llama_cpp.llama_cpp  # noqa: F401
+    serve(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))

@@ -125,7 +125,7 @@ from llmbench.io import read_json  # noqa: E402
 from llmbench.measure.device import default_cpu_threads, resolve_device  # noqa: E402
 from llmbench.measure.levels import fixed_prompts  # noqa: E402
 from llmbench.measure.passes import run_sequential, run_wave  # noqa: E402
-from llmbench.measure.sampler import PERIOD_S, ResourceSampler, SamplerProcess  # noqa: E402
+from llmbench.measure.sampler import PERIOD_S, ResourceSampler, SamplerProcess, pid_cpu_seconds  # noqa: E402
 from llmbench.scenario_types import Scenario  # noqa: E402
 from llmbench.stats import ci_half_width_pct, t_interval  # noqa: E402
 
@@ -163,9 +163,11 @@ def sampling(where: str = "process", period_s: float | None = None):
 
 class MachineLoad:
     """How busy the machine was from construction to describe(): the other processes' CPU (all CPU
-    time /proc/stat counts as busy, less this process's), in cores, and the load average."""
+    time /proc/stat counts as busy, less this process's and that of `own` - PIDs doing this
+    measurement's work, e.g. a bare path's process), in cores, and the load average."""
 
-    def __init__(self):
+    def __init__(self, own: tuple[int, ...] = ()):
+        self.pids = own
         self.started, self.busy_s, self.own_s = time.perf_counter(), self._busy_s(), self._own_s()
 
     @staticmethod
@@ -174,10 +176,9 @@ class MachineLoad:
             user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
         return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
-    @staticmethod
-    def _own_s() -> float:
+    def _own_s(self) -> float:
         times = os.times()
-        return times.user + times.system
+        return times.user + times.system + sum(pid_cpu_seconds(pid) for pid in self.pids)
 
     def describe(self) -> str:
         """'others used X of N cores (load average L)'."""
@@ -207,7 +208,7 @@ def tiny_model() -> tuple[str, str, str]:
 
 def load(args):
     """The backend as llmbench loads it, and its bare path over the same library model object."""
-    from bare_paths import BARE, eos_ids
+    from bare_paths import BARE, OwnProcess, eos_ids
 
     config = read_json(Path(args.model) / "config.json")
     dtype = args.dtype or config.get("dtype") or config.get("torch_dtype") or "float32"
@@ -230,7 +231,10 @@ def load(args):
         "flash_attn": getattr(backend, "flash_attn", None),
         "compiled": getattr(backend, "compiled", False),
     }
-    return backend, BARE[args.backend](backend.model, settings), config, device, dtype
+    path = BARE[args.backend]
+    if getattr(path, "own_process_on", None) == device:  # see bare_paths' docstring
+        return backend, OwnProcess(args.backend, artifact, settings), config, device, dtype
+    return backend, path(backend.model, settings), config, device, dtype
 
 
 def harness_pass(backend, prompts, scenario, batched: bool):
@@ -277,6 +281,8 @@ def prompt_gen_tok_s(result, input_tokens: int) -> list[float]:
 
 def bare_pass(bare, prompts, n: int, batched: bool) -> tuple[float, list[list[int]]]:
     """One pass of the bare path: its time (s) and the ids."""
+    if hasattr(bare, "timed_run"):  # a bare path in its own process times itself
+        return bare.timed_run(prompts, n, batched)
     started = time.perf_counter()
     if batched:
         ids = bare.run(prompts, n)
@@ -372,7 +378,7 @@ def measure_one(args) -> None:
     prompts = fixed_prompts(args.requests, args.input_tokens, config["vocab_size"], seed=0)
     for batched in (False, True):
         shape = f"batch {args.requests}" if batched else "batch 1"
-        busy = MachineLoad()
+        busy = MachineLoad(own=(bare.child.pid,) if hasattr(bare, "child") else ())
         r = measure_shape(args, backend, bare, prompts, batched)
         print(
             f"{args.backend:10s} {shape:8s} {device} {dtype} {args.requests} x {args.input_tokens}+"

@@ -220,3 +220,33 @@ def test_processes_run_each_backend_afresh_and_pool_their_lines(tmp_path, tiny_m
     for shape, line in zip(["batch 1", "batch 2"], pooled, strict=True):
         each = [m.split("harness overhead ")[1].split(" %")[0] for m in measured if f" {shape} " in m]
         assert line.startswith(f"llamacpp   {shape}") and f"each process: {', '.join(each)} %" in line
+
+
+def test_on_the_cpu_the_llamacpp_bare_loop_adds_no_thread_team_to_the_measuring_process(
+    tiny_model, tiny_gguf
+):
+    """llama.cpp's CPU threads are an OpenMP team per calling thread; a second team beside the engine's
+    made both paths ~10x slower on 2 cores. The bare loop runs in a process of its own, so the
+    measuring process keeps one team (the engine's), as a job does, and both paths give the same ids."""
+    import argparse
+
+    module = overhead_module()
+    n = 8
+    args = argparse.Namespace(
+        backend="llamacpp",
+        model=str(tiny_model),
+        artifact=None,
+        gguf=str(tiny_gguf),
+        device="cpu",
+        dtype="float32",
+        input_tokens=len(PROMPTS[0]),
+        output_tokens=n,
+    )
+    harness, bare, *_ = module.load(args)
+    expected = [harness.generate(p, n).output_ids for p in PROMPTS]  # the engine's team exists now
+    threads = len(os.listdir("/proc/self/task"))
+    seconds, ids = module.bare_pass(bare, PROMPTS, n, batched=False)
+    assert ids == expected and seconds > 0
+    assert len(os.listdir("/proc/self/task")) == threads
+    bare.close()
+    assert bare.child.returncode == 0
