@@ -5,7 +5,8 @@ ABBA order (bare, harness, harness, bare, ...) so that drift cancels:
   bare:    the backend's library driven by its own minimal loop (benchmarks/bare_paths.py:
            no llmbench code; transformers generate(), a static-cache loop, FastLLM's own
            benchmark loop over its C API, llama.cpp's decode loop with its sampler chain),
-           timed once around the pass;
+           timed once around the pass (llama.cpp's on the CPU in a process of its own, which times
+           it: bare_paths' docstring says why);
   harness: llmbench's path - a measured pass (submission stamps, per-token
            stamps, request records, the stopping rule's CI) with the resource
            sampler running in its own process and its window open, as in a benchmark
