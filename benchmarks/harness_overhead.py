@@ -57,6 +57,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bare_paths
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (argparse only: it is read before numpy may load)."""
     parser = argparse.ArgumentParser(
@@ -96,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=positive_int,
         default=1,
         help="fresh processes per backend (>1: each line once per process, then a pooled line whose CI is "
         "over the processes' means: the spread between processes, which one process's CI cannot see)",

@@ -250,3 +250,14 @@ def test_on_the_cpu_the_llamacpp_bare_loop_adds_no_thread_team_to_the_measuring_
     assert len(os.listdir("/proc/self/task")) == threads
     bare.close()
     assert bare.child.returncode == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x"])
+def test_processes_below_one_is_a_usage_error(value):
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/harness_overhead.py"), "--processes", value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2 and "--processes" in run.stderr and "Traceback" not in run.stderr
