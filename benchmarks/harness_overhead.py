@@ -392,7 +392,7 @@ def measure_one(args) -> None:
         print(
             f"{args.backend:10s} {shape:8s} {device} {dtype} {args.requests} x {args.input_tokens}+"
             f"{args.output_tokens}: {r['bare_tok_s']:,.1f} tok/s bare; harness overhead "
-            f"{r['overhead_pct']:+.2f} % (95 % CI {r['low_pct']:+.2f} … {r['high_pct']:+.2f} %, "
+            f"{r['overhead_pct']:+.2f} % ({ci_text(r['low_pct'], r['high_pct'])}, "
             f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
             f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request (after its second token "
             f"{r['steady_tok_s']:,.1f}; 1000 / median ITL {r['median_itl_tok_s']:,.1f}; "
@@ -430,6 +430,13 @@ def pooled_lines(results: list[dict]) -> list[str]:
             f"goal <= 1 %; each process: {each} %; {sum(r['blocks'] for r in runs)} ABBA blocks"
         )
     return lines
+
+
+def ci_text(low_pct: float, high_pct: float) -> str:
+    """'95 % CI low … high %', or 'no CI (one block)' when there was no spread to judge by (NaN bounds)."""
+    if math.isnan(low_pct):
+        return "no CI (one block)"
+    return f"95 % CI {low_pct:+.2f} … {high_pct:+.2f} %"
 
 
 def pct(log_ratio: float) -> float:

@@ -1,5 +1,6 @@
 """benchmarks/harness_overhead.py: what it must do before it measures anything."""
 
+import math
 import os
 import subprocess
 import sys
@@ -261,3 +262,9 @@ def test_processes_below_one_is_a_usage_error(value):
         timeout=60,
     )
     assert run.returncode == 2 and "--processes" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_line_of_one_block_says_it_has_no_ci_instead_of_nan():
+    module = overhead_module()
+    assert module.ci_text(math.nan, math.nan) == "no CI (one block)"
+    assert module.ci_text(-0.5, 1.25) == "95 % CI -0.50 … +1.25 %"
