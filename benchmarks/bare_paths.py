@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import json
 import math
+import select
 import subprocess
 import sys
 import time
@@ -321,9 +322,10 @@ class OwnProcess:
     driven by JSON lines on its stdin. ``timed_run(prompts, n, batched) -> (seconds, ids)``: one
     pass, timed in that process (no pipe in the time): the prompts one after another, or as one
     batch; ``run(prompts, n)`` as the in-process classes' run. Raises RuntimeError when the process
-    ended."""
+    ended, or did not answer within `timeout_s` (it is killed then)."""
 
-    def __init__(self, name: str, path: str, settings: dict):
+    def __init__(self, name: str, path: str, settings: dict, timeout_s: float = 600.0):
+        self.timeout_s = timeout_s  # one pass, loading included the first time
         self.child = subprocess.Popen(
             [sys.executable, __file__, name, path, json.dumps(settings)],
             stdin=subprocess.PIPE,
@@ -334,6 +336,9 @@ class OwnProcess:
     def timed_run(self, prompts: list[list[int]], output_tokens: int, batched: bool) -> tuple[float, list]:
         self.child.stdin.write(json.dumps([prompts, output_tokens, batched]) + "\n")
         self.child.stdin.flush()
+        if not select.select([self.child.stdout], [], [], self.timeout_s)[0]:
+            self.child.kill()
+            raise RuntimeError(f"the bare path's process did not answer in {self.timeout_s:g} s (killed)")
         line = self.child.stdout.readline()
         if not line:
             raise RuntimeError(f"the bare path's process ended (status {self.child.wait()}); see its stderr")
@@ -344,9 +349,13 @@ class OwnProcess:
         return self.timed_run(prompts, output_tokens, True)[1]
 
     def close(self) -> None:
-        """Ends the process."""
+        """Ends the process (killed if it has not ended 60 s after its stdin closed)."""
         self.child.stdin.close()
-        self.child.wait(timeout=60)
+        try:
+            self.child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            self.child.wait()
 
 
 def serve(name: str, path: str, settings: dict) -> None:

@@ -270,13 +270,19 @@ def steady_tok_s(result) -> list[float]:
     """Each request's decode rate after its second token: tokens 3..n / the time from token 2 to the last
     (llama-bench's tg restores its depth and never decodes right after a prompt; the first decode step
     after one costs llama.cpp ~2 ms on the H200, docs/results/h200/README.md)."""
-    return [(len(r.itl_ms) - 1) / (sum(r.itl_ms[1:]) / 1000) for r in result.requests if len(r.itl_ms) > 1]
+    return [
+        (len(r.itl_ms) - 1) / (sum(r.itl_ms[1:]) / 1000)
+        for r in result.requests
+        if len(r.itl_ms) > 1 and sum(r.itl_ms[1:]) > 0  # FastLLM stamps a poll's tokens alike: gaps of 0
+    ]
 
 
 def median_itl_tok_s(result) -> list[float]:
     """Each request's 1000 / median ITL (ms): its decode rate with no step that was slow once (the first
-    after the prompt, a graph captured) weighing in."""
-    return [1000 / statistics.median(r.itl_ms) for r in result.requests if r.itl_ms]
+    after the prompt, a graph captured) weighing in. Requests whose median gap is 0 are left out (FastLLM
+    stamps every token one poll finds with one moment)."""
+    medians = [statistics.median(r.itl_ms) for r in result.requests if r.itl_ms]
+    return [1000 / median for median in medians if median > 0]
 
 
 def prompt_gen_tok_s(result, input_tokens: int) -> list[float]:
@@ -452,6 +458,7 @@ def main() -> None:
     if args.backend != "all" and args.processes == 1:
         return measure_one(args)
     backends = BACKENDS if args.backend == "all" else [args.backend]
+    failed: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "results.jsonl"
         for process in range(args.processes):  # each backend once per round: drift spreads over all of them
@@ -463,10 +470,21 @@ def main() -> None:
                     *("--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or ""),
                     *("--backend", backend, "--processes", "1", "--results", str(results)),
                 ]
-                subprocess.run([sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL)
+                done = subprocess.run(
+                    [sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL
+                )
+                if done.returncode != 0:
+                    failed[backend] = failed.get(backend, 0) + 1
         if args.processes > 1:
             lines = results.read_text().splitlines() if results.exists() else []
             print("\n".join(pooled_lines([json.loads(line) for line in lines])), flush=True)
+    for backend, count in failed.items():
+        print(
+            f"{backend:10s} FAILED in {count} of {args.processes} processes (their errors are above)",
+            flush=True,
+        )
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,10 @@ def test_the_rate_after_the_second_token_leaves_out_the_first_decode_step_and_pg
     assert module.steady_tok_s(result) == pytest.approx([3 / 0.006])  # one ITL: no second-token rate
     # 8 prompt tokens + 4 decoded after the first, over e2e = 10 + 12 ms
     assert module.prompt_gen_tok_s(result, 8)[0] == pytest.approx(12 / 0.022)
+    # FastLLM stamps the tokens one poll finds with one moment: gaps of 0 give no rate, not a ZeroDivisionError
+    polled = SimpleNamespace(requests=[request([3.0, 0.0, 0.0]), request([0.0, 0.0, 2.0, 0.0])])
+    assert module.steady_tok_s(polled) == pytest.approx([3 / 0.002])
+    assert module.median_itl_tok_s(polled) == []
 
 
 @given(
@@ -268,3 +272,36 @@ def test_a_line_of_one_block_says_it_has_no_ci_instead_of_nan():
     module = overhead_module()
     assert module.ci_text(math.nan, math.nan) == "no CI (one block)"
     assert module.ci_text(-0.5, 1.25) == "95 % CI -0.50 … +1.25 %"
+
+
+def test_a_backend_that_fails_in_its_processes_is_named_and_the_run_fails():
+    """A child that cannot measure must not vanish from the table with exit status 0."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/harness_overhead.py"),
+            *("--backend", "hf", "--processes", "2", "--model", "/nonexistent/model"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1
+    assert "hf         FAILED in 2 of 2 processes" in run.stdout
+
+
+def test_a_bare_process_that_stops_answering_is_killed_and_named(tiny_model, tiny_gguf):
+    import signal
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bare_paths import OwnProcess
+
+    settings = {"cpu_threads": 1, "eos_ids": [], "kv_type": "f32", "flash_attn": "off"}
+    bare = OwnProcess("llamacpp", str(tiny_gguf), settings, timeout_s=3)
+    seconds, ids = bare.timed_run([PROMPTS[0]], 4, batched=True)
+    assert seconds > 0 and len(ids[0]) == 4
+    os.kill(bare.child.pid, signal.SIGSTOP)
+    with pytest.raises(RuntimeError, match="did not answer in 3 s"):
+        bare.timed_run([PROMPTS[0]], 4, batched=True)
+    assert bare.child.wait(timeout=10) == -signal.SIGKILL
