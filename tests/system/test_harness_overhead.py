@@ -82,6 +82,22 @@ def torch_tensor(rows):
 PROMPTS = [[5 + i, 6, 7, 8, 9, 10] for i in range(3)]
 
 
+def load_args(backend, model, output_tokens, artifact=None, gguf=None):
+    """harness_overhead.load's arguments for a CPU float32 run of PROMPTS."""
+    import argparse
+
+    return argparse.Namespace(
+        backend=backend,
+        model=str(model),
+        artifact=artifact and str(artifact),
+        gguf=gguf and str(gguf),
+        device="cpu",
+        dtype="float32",
+        input_tokens=len(PROMPTS[0]),
+        output_tokens=output_tokens,
+    )
+
+
 # FastLLM masks the EOS its .flm names (converted from the unchanged tiny model), not the folder's.
 @pytest.mark.parametrize(
     ("backend", "masks_folder_eos"),
@@ -93,24 +109,15 @@ def test_each_bare_path_generates_what_llmbench_generates_alone_and_batched(
     """The bare paths share no code with llmbench, so the overhead benchmark compares like with like
     only if they do the same work: the same ids, exact lengths, EOS masked, one at a time and as one
     batch."""
-    import argparse
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import harness_overhead
 
     folder, eos = eos_first_model
     n = 12
-    args = argparse.Namespace(
-        backend=backend,
-        model=str(folder),
-        artifact=str(tiny_flm),
-        gguf=str(tiny_gguf),
-        device="cpu",
-        dtype="float32",
-        input_tokens=len(PROMPTS[0]),
-        output_tokens=n,
+    harness, bare, *_ = harness_overhead.load(
+        load_args(backend, folder, n, artifact=tiny_flm, gguf=tiny_gguf)
     )
-    harness, bare, *_ = harness_overhead.load(args)
     expected = [harness.generate(p, n).output_ids for p in PROMPTS]
     assert all(len(ids) == n and (eos not in ids or not masks_folder_eos) for ids in expected)
     assert [bare.run([p], n)[0] for p in PROMPTS] == expected
@@ -233,21 +240,9 @@ def test_on_the_cpu_the_llamacpp_bare_loop_adds_no_thread_team_to_the_measuring_
     """llama.cpp's CPU threads are an OpenMP team per calling thread; a second team beside the engine's
     made both paths ~10x slower on 2 cores. The bare loop runs in a process of its own, so the
     measuring process keeps one team (the engine's), as a job does, and both paths give the same ids."""
-    import argparse
-
     module = overhead_module()
     n = 8
-    args = argparse.Namespace(
-        backend="llamacpp",
-        model=str(tiny_model),
-        artifact=None,
-        gguf=str(tiny_gguf),
-        device="cpu",
-        dtype="float32",
-        input_tokens=len(PROMPTS[0]),
-        output_tokens=n,
-    )
-    harness, bare, *_ = module.load(args)
+    harness, bare, *_ = module.load(load_args("llamacpp", tiny_model, n, gguf=tiny_gguf))
     expected = [harness.generate(p, n).output_ids for p in PROMPTS]  # the engine's team exists now
     threads = len(os.listdir("/proc/self/task"))
     seconds, ids = module.bare_pass(bare, PROMPTS, n, batched=False)
