@@ -379,8 +379,7 @@ BARE = {
 
 
 if __name__ == "__main__":
-    if (
-        sys.argv[1] == "llamacpp"
-    ):  # its native library before numpy (llama.cpp's CUDA build crashes otherwise)
+    # llama.cpp's native library before numpy (its CUDA build crashes otherwise)
+    if sys.argv[1] == "llamacpp":
         import llama_cpp.llama_cpp  # noqa: F401
     serve(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))

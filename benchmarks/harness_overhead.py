@@ -331,10 +331,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     n = args.output_tokens
     scenario = fixed_scenario(args, batched)
     rates: list[float] = []
-    decode: list[float] = []
-    steady: list[float] = []
-    median_itl: list[float] = []
-    prompt_gen: list[float] = []
+    measured: list = []  # the timed passes' records (record.Pass), for the decode rates after the blocks
 
     def harness_pair() -> tuple[float, float]:
         """Two measured passes as a benchmark job runs them: the resource sampler sampling,
@@ -345,19 +342,16 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
                 started = time.perf_counter()
                 seconds, result = harness_pass(backend, prompts, scenario, batched)
                 rates.append(len(prompts) * n / seconds)
-                decode.extend(decode_tok_s(result))
-                steady.extend(steady_tok_s(result))
-                median_itl.extend(median_itl_tok_s(result))
-                prompt_gen.extend(prompt_gen_tok_s(result, args.input_tokens))
                 ci_half_width_pct(rates[-20:])
                 times.append(time.perf_counter() - started)
+                measured.append(result)
         return times[0], times[1]
 
     harness_ids = [r.output_ids for r in harness_pass(backend, prompts, scenario, batched)[1].requests]
     same = bare_pass(bare, prompts, n, batched)[1] == harness_ids
     for _ in range(2):  # warm both paths
         bare_pass(bare, prompts, n, batched), harness_pair()
-    decode.clear(), steady.clear(), median_itl.clear(), prompt_gen.clear()
+    measured.clear()
     logs, bare_s, started = [], [], time.perf_counter()
     while True:
         a1 = bare_pass(bare, prompts, n, batched)[0]
@@ -372,6 +366,12 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         if (enough and half <= math.log(1.005)) or elapsed > args.max_seconds:
             break
     mean = sum(logs) / len(logs)
+
+    def mean_rate(rates_of) -> float:
+        """The mean over every timed pass's requests of `rates_of(pass)` (NaN when none has one)."""
+        values = [rate for result in measured for rate in rates_of(result)]
+        return statistics.mean(values) if values else math.nan
+
     return {
         "bare_tok_s": len(prompts) * n / statistics.median(bare_s),
         "overhead_pct": pct(mean),
@@ -381,10 +381,10 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         "seconds": elapsed,
         "same_ids": same,
         "mean_log": mean,
-        "decode_tok_s": statistics.mean(decode) if decode else math.nan,
-        "steady_tok_s": statistics.mean(steady) if steady else math.nan,
-        "median_itl_tok_s": statistics.mean(median_itl) if median_itl else math.nan,
-        "prompt_gen_tok_s": statistics.mean(prompt_gen) if prompt_gen else math.nan,
+        "decode_tok_s": mean_rate(decode_tok_s),
+        "steady_tok_s": mean_rate(steady_tok_s),
+        "median_itl_tok_s": mean_rate(median_itl_tok_s),
+        "prompt_gen_tok_s": mean_rate(lambda result: prompt_gen_tok_s(result, args.input_tokens)),
     }
 
 
@@ -428,9 +428,7 @@ def pooled_lines(results: list[dict]) -> list[str]:
         low, high = t_interval(logs)
         mean = sum(logs) / len(logs)
         each = ", ".join(f"{r['overhead_pct']:+.2f}" for r in runs)
-        ci = (
-            "no CI" if math.isnan(low) else f"95 % CI {pct(low):+.2f} … {pct(high):+.2f} % over the processes"
-        )
+        ci = ci_text(pct(low), pct(high), "process") + ("" if math.isnan(low) else " over the processes")
         lines.append(
             f"{backend:10s} {shape:8s} pooled, {len(runs)} processes: harness overhead {pct(mean):+.2f} % ({ci}); "
             f"goal <= 1 %; each process: {each} %; {sum(r['blocks'] for r in runs)} ABBA blocks"
@@ -438,10 +436,10 @@ def pooled_lines(results: list[dict]) -> list[str]:
     return lines
 
 
-def ci_text(low_pct: float, high_pct: float) -> str:
-    """'95 % CI low … high %', or 'no CI (one block)' when there was no spread to judge by (NaN bounds)."""
+def ci_text(low_pct: float, high_pct: float, unit: str = "block") -> str:
+    """'95 % CI low … high %', or 'no CI (one <unit>)' when there was no spread to judge by (NaN bounds)."""
     if math.isnan(low_pct):
-        return "no CI (one block)"
+        return f"no CI (one {unit})"
     return f"95 % CI {low_pct:+.2f} … {high_pct:+.2f} %"
 
 
