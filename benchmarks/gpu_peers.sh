@@ -15,6 +15,7 @@
 #      step after a prompt that tg at a depth never decodes);
 #   3b. (when SPECS names llamacpp) benchmarks/tg_params.c, compiled against that build's libllama: llama-bench's
 #      tg loop in C with llama-bench's settings, then each of llmbench's engine's settings alone, then all of them;
+#      then against llama-cpp-python's build too, alternating; 3c: llama-bench on llama-cpp-python's libraries;
 #   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python, the engine
 #      stepped from Python and in its C loop, and the backend's measured generate(), one process, 20 rounds,
 #      then again pinned to half the cores (taskset: llmbench's threads follow the affinity);
@@ -23,8 +24,8 @@
 #   5. runs benchmarks/harness_overhead.py per backend with a prompt of 128 and 33 output tokens (32 decode
 #      steps after the first token, as tg32 at depth 128): its lines give the bare path's tok/s, the harness
 #      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
-# Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, tg-params.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt,
-# env.txt.
+# Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, tg-params.txt, tg-params-builds.txt,
+# llama-bench-builds.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt, env.txt.
 # Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3b;
 # SKIP="3b 4" leaves out the steps it names (3b, 4: the step-by-step comparisons, for a shorter call).
 set -uo pipefail
@@ -76,24 +77,53 @@ timeout 300 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 0 -pg 128,32
 step "3b. llama-bench's tg loop in C over the same libllama, one context setting at a time (benchmarks/tg_params.c)"
 # bench: llama-bench's settings but its threadpool (threads: the physical cores); each next line changes one setting
 # to llmbench's engine's (threads: the process's affinity; llama_decode; weights read, not mapped; 4 sequences of
-# 2,048 cells, n_batch = n_ctx; the next id from a greedy sampler chain); engine: all of them; poll50: a threadpool
-# attached as llama-bench attaches it (its -poll 50); bench-again: drift.
+# 2,048 cells, n_batch = n_ctx; the next id from a greedy chain on the host, in the graph, with the EOS ids masked by
+# llama.cpp's logit bias or by llmbench's mask); engine: all of them; poll50: a threadpool attached as llama-bench
+# attaches it (its -poll 50); bench-again: drift. Then, where llama-cpp-python loads a build of its own (not
+# gpu/peers_one_build.sh's one library), the same program and llama-bench on that build beside llama-bench's.
 skipped 3b || case "${SPECS:-llamacpp}" in *llamacpp*)
   llama=$(dirname "$(dirname "$(find /tmp/llama-sdist -path '*vendor/llama.cpp/include/llama.h' | head -1)")")
   lib=$(dirname "$(find "$build" -name 'libllama.so*' | head -1)")
+  pylib=$(python3 -c "import llama_cpp, os; print(os.path.join(os.path.dirname(llama_cpp.__file__), 'lib'))")
   cores=$(lscpu -p=core | grep -v '^#' | sort -u | wc -l)
-  if cc -O2 -o /tmp/tg_params benchmarks/tg_params.c -I"$llama/include" -I"$llama/ggml/include" -L"$lib" -lllama \
-      -lggml -lggml-base -Wl,-rpath,"$lib" -lm; then
+  compiled=1
+  for pair in "/tmp/tg_params:$lib" "/tmp/tg_params_py:$pylib"; do
+    cc -O2 -o "${pair%%:*}" benchmarks/tg_params.c -I"$llama/include" -I"$llama/ggml/include" -L"${pair#*:}" -lllama \
+      -lggml -lggml-base -Wl,-rpath,"${pair#*:}" -lm || compiled=0
+  done
+  if [ "$compiled" = 1 ]; then
     timeout 300 /tmp/tg_params "$res/llamacpp-$dtype.gguf" 10 "bench:threads=$cores" "threads:threads=$(nproc)" \
       "decode:threads=$cores,api=decode" "read:threads=$cores,mmap=0" \
       "slots:threads=$cores,seq=4,ctx=8192,batch=8192" "sample:threads=$cores,sample=1" \
-      "engine:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=1" \
-      "poll50:threads=$cores,poll=50" "poll0:threads=$cores,poll=0" \
-      "engine-poll50:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=1,poll=50" \
-      "bench-again:threads=$cores" \
+      "graph:threads=$cores,sample=2" "graph-bias:threads=$cores,sample=3" "graph-mask:threads=$cores,sample=4" \
+      "slots-mask:threads=$cores,seq=4,ctx=8192,batch=8192,sample=4" \
+      "engine:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=4" \
+      "engine-bias:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=3" \
+      "poll50:threads=$cores,poll=50" "bench-again:threads=$cores" \
       < /dev/null 2>&1 | tee "$out/tg-params.txt" || echo "tg_params failed"
+    if [ "$(realpath "$pylib")" = "$(realpath "$lib")" ]; then
+      echo "llama-cpp-python loads llama-bench's build ($lib): one library, nothing to compare (3b', 3c)"
+    else
+      step "3b'. the same loop on llama-cpp-python's build ($pylib) and on llama-bench's, alternating"
+      for build_of in bench python bench python; do
+        binary=/tmp/tg_params; [ "$build_of" = python ] && binary=/tmp/tg_params_py
+        echo "-- $build_of's build"
+        timeout 120 "$binary" "$res/llamacpp-$dtype.gguf" 8 "bench:threads=$cores" "graph-mask:threads=$cores,sample=4" \
+          "engine:threads=$(nproc),api=decode,mmap=0,ctx=512,batch=512,sample=4" < /dev/null 2>&1
+      done | tee "$out/tg-params-builds.txt" || echo "tg_params (builds) failed"
+      step "3c. llama-bench itself on llama-cpp-python's libraries (LD_LIBRARY_PATH), alternating with its own"
+      LD_LIBRARY_PATH=$pylib ldd "$bench" | grep -E "libllama|libggml" | tee "$out/llama-bench-builds.txt"
+      for build_of in own python own python; do
+        echo "-- $build_of" | tee -a "$out/llama-bench-builds.txt"
+        if [ "$build_of" = python ]; then
+          LD_LIBRARY_PATH=$pylib timeout 120 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 1 -r 5 -o md
+        else
+          timeout 120 "$bench" -m "$res/llamacpp-$dtype.gguf" -ngl 99 -p 0 -n 32 -d 128 -fa 1 -r 5 -o md
+        fi 2>&1 | grep -E "^\| .*tg32" | tee -a "$out/llama-bench-builds.txt"
+      done
+    fi
   else
-    echo "tg_params did not compile (llama.h under $llama, libllama in $lib)"
+    echo "tg_params did not compile (llama.h under $llama, libllama in $lib or $pylib)"
   fi ;;
 esac
 

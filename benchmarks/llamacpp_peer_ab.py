@@ -3,14 +3,17 @@
 `llama-bench -p 0 -n 32 -d 128` times 32 one-token `llama_decode` calls after a 128-token context,
 each followed by `llama_synchronize`, on a context of n_ctx = 160 and one sequence, and never reads
 a logit. llmbench's engine decodes on a context of `slots` streams and selects each token with a
-sampler chain (EOS logit bias, greedy). In one process, on one loaded model, alternating rounds of
+sampler chain (the EOS ids masked, greedy). In one process, on one loaded model, alternating rounds of
 these variants at batch 1, each timing only the 32 decode steps after its prefill:
   tg             llama-bench's loop, written in Python over the same libllama: no token selection
   tg-slots       the same loop on a context shaped like the engine's (`slots` streams)
   host-sample    tg + the sampler chain run on the host (`llama_sampler_sample`, not attached)
-  graph-sample   tg + the chain attached to the context (`llama_set_sampler`): in the decode graph
+  graph-sample   tg + the engine's chain attached to the context (`llama_set_sampler`): in the decode
+                 graph, the EOS ids masked by llmbench's mask sampler (_llamacpp_loop.EosMask)
+  graph-bias     the same with llama.cpp's logit-bias sampler as the mask (the engine's until 2026-12-07)
   engine         llmbench's `Engine`, each step from Python in this thread (decode_loop: python)
   engine-c       the same Engine, its 32 decode steps in the compiled loop (Engine.decode_run)
+  engine-c-bias  engine-c with llama.cpp's logit bias as the mask
   measured       the backend's generate() as a benchmark job calls it (scheduler thread, C loop,
                  stamps): the 32 steps timed from its own first to last token stamp
 Prints each variant's median decode tok/s with the spread of its rounds, and its ratio to tg.
@@ -19,6 +22,7 @@ Prints each variant's median decode tok/s with the spread of its rounds, and its
     python benchmarks/llamacpp_peer_ab.py --model M/hf --gguf M/llamacpp-float16.gguf --device cuda
 """
 
+import dataclasses
 import math
 import os
 import statistics
@@ -42,7 +46,7 @@ DEPTH, STEPS = 128, 32  # llama-bench's -d 128 -n 32
 
 
 def host_chain(lib, n_vocab: int, masked: list[int]):
-    """GreedySamplers' chain (EOS ids biased to -inf, then greedy), for the host."""
+    """A chain of the EOS ids biased to -inf, then greedy, for the host."""
     chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
     masked = [i for i in masked if 0 <= i < n_vocab]
     if masked:
@@ -54,7 +58,8 @@ def host_chain(lib, n_vocab: int, masked: list[int]):
 
 class Loop:
     """A context of `slots` streams of `cells` cells and a one-token decode loop over it; `sample`:
-    None (read nothing, as llama-bench), "host" or "graph" (the engine's chain, not / attached)."""
+    None (read nothing, as llama-bench), "host" or "graph" (the engine's chain, not / attached; in
+    the graph the mask is `setup.eos_mask`'s, or llama.cpp's logit bias when it is None)."""
 
     def __init__(self, setup, slots: int, cells: int, sample: str | None):
         lib = self.lib = setup.lib
@@ -69,7 +74,7 @@ class Loop:
         self.chain, self.attached = None, False
         if sample:
             if sample == "graph":  # the engine's chains, attached to the context
-                self.samplers = GreedySamplers(lib, self.ctx, 1, setup.n_vocab, setup.masked)
+                self.samplers = GreedySamplers(lib, self.ctx, 1, setup.n_vocab, setup.masked, setup.eos_mask)
                 self.chain, self.attached = self.samplers.chains[0], self.samplers.in_graph
             else:  # the same chain never attached: llama_sampler_sample runs it on the host
                 self.chain = host_chain(lib, setup.n_vocab, setup.masked)
@@ -144,6 +149,7 @@ def main() -> None:
         args.model, args.artifact, args.gguf = ho.tiny_model()
     backend, _, config, device, dtype = ho.load(args)
     setup, options = backend._setup, backend.options
+    biased = dataclasses.replace(setup, eos_mask=None)  # llama.cpp's logit bias masks the EOS ids
     slots, cells = options.slots, options.context_tokens
     prompt = fixed_prompts(1, DEPTH, config["vocab_size"], seed=0)[0]
     loops = {
@@ -151,11 +157,13 @@ def main() -> None:
         "tg-slots": Loop(setup, slots, cells, None),
         "host-sample": Loop(setup, 1, DEPTH + STEPS, "host"),
         "graph-sample": Loop(setup, 1, DEPTH + STEPS, "graph"),
+        "graph-bias": Loop(biased, 1, DEPTH + STEPS, "graph"),
     }
-    engine = Engine(setup, slots, cells)
+    engine, engine_bias = Engine(setup, slots, cells), Engine(biased, slots, cells)
     variants = {name: (lambda loop=loop: loop.round(prompt)) for name, loop in loops.items()}
     variants["engine"] = lambda: engine_round(engine, prompt)
     variants["engine-c"] = lambda: engine_c_round(engine, prompt)
+    variants["engine-c-bias"] = lambda: engine_c_round(engine_bias, prompt)
     variants["measured"] = lambda: measured_round(backend, prompt)
     for run in variants.values():  # warm-up
         run()
@@ -163,21 +171,22 @@ def main() -> None:
     for _ in range(args.reps):
         for name, run in variants.items():
             times[name].append(run())
-    selecting = [loops["host-sample"].ids, loops["graph-sample"].ids, engine.ids, engine.c_ids]
+    selecting = [loops[name].ids for name in ("host-sample", "graph-sample", "graph-bias")]
+    selecting += [engine.ids, engine.c_ids, engine_bias.c_ids]
     selecting.append(backend.measured_ids)
     rates = {name: [STEPS / t for t in values] for name, values in times.items()}
     base = statistics.median(rates["tg"])
     print(
         f"llamacpp {device} {dtype} batch 1, depth {DEPTH}, {STEPS} steps, {args.reps} rounds; flash attention "
         f"{setup.flash_attn}; {setup.cpu_threads} threads; engine {slots} slots x {cells} cells; sampler attached in graph: "
-        f"{loops['graph-sample'].attached} (engine: {engine.samplers.in_graph}); the selecting variants' ids "
+        f"{loops['graph-sample'].attached and loops['graph-bias'].attached} (engine: {engine.samplers.in_graph}); the selecting variants' ids "
         f"the same: {all(ids == selecting[0] for ids in selecting)}"
     )
     for name, values in rates.items():
         q = statistics.quantiles(values, n=4, method="inclusive")  # never outside the rounds
         median = statistics.median(values)
         print(
-            f"  {name:12s} {median:9.1f} tok/s (quartiles {q[0]:.1f} … {q[2]:.1f}); {median / base:6.1%} of tg"
+            f"  {name:13s} {median:9.1f} tok/s (quartiles {q[0]:.1f} … {q[2]:.1f}); {median / base:6.1%} of tg"
         )
     sys.stdout.flush()
     os._exit(0)

@@ -9,14 +9,19 @@
 // configurations in turn (drift falls on all alike): clear the KV cache, decode a --depth prompt of random ids
 // (untimed), then time `gen` decode steps of one token each, llama_synchronize after each, as llama-bench's
 // test_gen does. Prints per configuration the mean and standard deviation of the repetitions' tok/s (llama-bench's
-// "t/s") and the ratio of means to the first configuration.
+// "t/s") and the ratio of means to the first configuration; for those that choose ids, a hash of the ids chosen
+// (the repetitions' prompts are the same in every configuration: the same hash, the same ids).
 //
 // Keys (llama-bench's value in brackets): ctx n_ctx [depth + gen], batch n_batch [2048], ubatch n_ubatch [512],
 // seq n_seq_max [1], unified kv_unified [0], fa flash attention 0/1 [1], threads [physical cores: pass it],
 // mmap 1 = LLAMA_LOAD_MODE_MMAP, 0 = NONE (llmbench's `read`), -1 AUTO [-1], api process|decode
-// (llama_process(DECODE) as llama-bench, llama_decode as llmbench) [process], sample 0/1 (the next id from a
-// greedy sampler chain over the output's logits instead of a random id) [0], depth [128], gen [32], poll (attach a
-// ggml threadpool with this poll level, as llama-bench does; -1: none, llama.cpp's own) [50; here -1].
+// (llama_process(DECODE) as llama-bench, llama_decode as llmbench) [process], sample: how the next id is chosen
+// [0: a random id, as llama-bench; llama-bench never picks one]: 1 a greedy chain run on the host over the output's
+// logits; 2 a greedy chain attached to the context (llama_set_sampler: the argmax in the decode graph); 3 logit
+// bias -inf on the EOS ids + greedy, attached (llmbench's engine until 2026-12-07); 4 the EOS ids set to -inf by
+// `mask` below + greedy, attached (2-4: a chain attached to each of the `seq` sequences, as llmbench's engine
+// attaches one per slot); depth [128], gen [32], poll (attach a ggml threadpool with this poll level, as
+// llama-bench does; -1: none, llama.cpp's own) [50; here -1].
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #include "llama.h"
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
+#include "ggml.h"
 
 #define MAX_CONFIGS 16
 #define MAX_DEPTH 4096
@@ -38,7 +44,41 @@ typedef struct {
     struct llama_batch plain;        // for llama_decode, allocated once (as llmbench's engine does)
     struct llama_batch_ext * ext;    // for llama_process
     double sum, sum2;
+    unsigned long ids_hash;          // of the ids chosen (sample > 0): configurations that choose alike agree
 } config_t;
+
+// `mask`: a sampler that sets the logits of a few ids to -inf. In the graph it is one FILL of a 1-element tensor and
+// one in-place SET per id, no input: llama.cpp's logit-bias sampler instead fills a zero vector of n_vocab, SET_ROWS
+// the biases, ADDs it, and uploads its bias and index tensors from the host with two blocking copies every step.
+typedef struct { int n; llama_token ids[8]; } mask_t;
+
+static const char * mask_name(const struct llama_sampler * smpl) { (void) smpl; return "mask"; }
+
+static void mask_apply(struct llama_sampler * smpl, llama_token_data_array * cur) {
+    const mask_t * m = smpl->ctx;
+    for (size_t i = 0; i < cur->size; i++)
+        for (int k = 0; k < m->n; k++)
+            if (cur->data[i].id == m->ids[k]) cur->data[i].logit = -INFINITY;
+}
+
+static bool mask_backend_init(struct llama_sampler * smpl, ggml_backend_buffer_type_t buft, uint32_t n_outputs) {
+    (void) smpl, (void) buft, (void) n_outputs;
+    return true;
+}
+
+static void mask_backend_apply(struct llama_sampler * smpl, struct ggml_context * ctx, struct ggml_cgraph * gf,
+                               struct llama_sampler_data * data) {
+    (void) gf;
+    const mask_t * m = smpl->ctx;
+    if (m->n == 0) return;
+    struct ggml_tensor * inf = ggml_fill(ctx, ggml_view_1d(ctx, data->logits, 1, 0), -INFINITY);
+    for (int k = 0; k < m->n; k++)
+        data->logits = ggml_set_1d_inplace(ctx, data->logits, inf, (size_t) m->ids[k] * sizeof(float));
+}
+
+static struct llama_sampler_i mask_iface = {
+    .name = mask_name, .apply = mask_apply, .backend_init = mask_backend_init, .backend_apply = mask_backend_apply,
+};
 
 static double now_s(void) {
     struct timespec t;
@@ -114,7 +154,8 @@ static void decode(config_t * c, const llama_token * tokens, int n, llama_pos po
     llama_synchronize(c->lctx);
 }
 
-static double one_rep(config_t * c, int n_vocab) {
+static double one_rep(config_t * c, int n_vocab, unsigned seed) {
+    srand(seed);  // each repetition's prompt and random ids are the same in every configuration
     llama_memory_clear(llama_get_memory(c->lctx), false);
     llama_token prompt[MAX_DEPTH];
     for (int i = 0; i < c->depth; i++) prompt[i] = rand() % n_vocab;
@@ -124,6 +165,7 @@ static double one_rep(config_t * c, int n_vocab) {
     for (int i = 0; i < c->gen; i++) {
         decode(c, &token, 1, c->depth + i);
         token = c->sample ? llama_sampler_sample(c->chain, c->lctx, -1) : rand() % n_vocab;
+        if (c->sample) c->ids_hash = c->ids_hash * 1000003u + (unsigned long) token;
     }
     return c->gen / (now_s() - started);
 }
@@ -161,15 +203,31 @@ int main(int argc, char ** argv) {
         }
         c->plain = llama_batch_init(c->depth, 0, 1);
         c->ext = llama_batch_ext_init(c->lctx);
-        c->chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
-        llama_sampler_chain_add(c->chain, llama_sampler_init_greedy());
+        static mask_t eos;  // the model's EOS (and end-of-turn) ids
+        const struct llama_vocab * vocab = llama_model_get_vocab(c->model);
+        eos.n = 0, eos.ids[eos.n++] = llama_vocab_eos(vocab);
+        if (llama_vocab_eot(vocab) >= 0 && llama_vocab_eot(vocab) != eos.ids[0]) eos.ids[eos.n++] = llama_vocab_eot(vocab);
+        // a chain per sequence, as llmbench's engine attaches one per slot (sequence 0's chooses the ids)
+        for (int seq = c->seq - 1; seq >= 0; seq--) {
+            c->chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+            if (c->sample == 3) {
+                llama_logit_bias bias[8];
+                for (int k = 0; k < eos.n; k++) bias[k] = (llama_logit_bias) {eos.ids[k], -INFINITY};
+                llama_sampler_chain_add(c->chain, llama_sampler_init_logit_bias(llama_vocab_n_tokens(vocab), eos.n, bias));
+            }
+            if (c->sample == 4) llama_sampler_chain_add(c->chain, llama_sampler_init(&mask_iface, &eos));
+            llama_sampler_chain_add(c->chain, llama_sampler_init_greedy());
+            if (c->sample >= 2 && !llama_set_sampler(c->lctx, seq, c->chain)) {
+                fprintf(stderr, "%s: the sampler chain could not be attached (runs on the host)\n", c->name);
+            }
+            if (c->sample < 2) break;  // on the host: one chain
+        }
     }
     int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(configs[0].model));
-    srand(1);
-    for (int i = 0; i < n; i++) one_rep(&configs[i], n_vocab);  // warm-up, as llama-bench's
+    for (int i = 0; i < n; i++) one_rep(&configs[i], n_vocab, 1);  // warm-up, as llama-bench's
     for (int r = 0; r < reps; r++) {
         for (int i = 0; i < n; i++) {
-            double ts = one_rep(&configs[i], n_vocab);
+            double ts = one_rep(&configs[i], n_vocab, 2 + r);
             configs[i].sum += ts, configs[i].sum2 += ts * ts;
         }
     }
@@ -178,8 +236,10 @@ int main(int argc, char ** argv) {
     for (int i = 0; i < n; i++) {
         config_t * c = &configs[i];
         double mean = c->sum / reps, var = reps > 1 ? (c->sum2 - reps * mean * mean) / (reps - 1) : 0;
-        printf("  %-14s %8.2f ± %5.2f tok/s  %6.1f %% of %s  (%s)\n", c->name, mean, sqrt(var > 0 ? var : 0),
+        printf("  %-14s %8.2f ± %5.2f tok/s  %6.1f %% of %s  (%s)", c->name, mean, sqrt(var > 0 ? var : 0),
                100 * mean / base, configs[0].name, argv[3 + i]);
+        if (c->sample) printf("  ids %016lx", c->ids_hash);
+        printf("\n");
     }
     return 0;
 }

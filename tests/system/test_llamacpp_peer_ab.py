@@ -6,12 +6,22 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-VARIANTS = ["tg", "tg-slots", "host-sample", "graph-sample", "engine", "engine-c", "measured"]
+VARIANTS = [
+    "tg",
+    "tg-slots",
+    "host-sample",
+    "graph-sample",
+    "graph-bias",
+    "engine",
+    "engine-c",
+    "engine-c-bias",
+    "measured",
+]
 
 
 def test_every_variant_is_timed_and_the_selecting_ones_choose_the_same_tokens():
-    """On the tiny model: the host chain, the attached chain, the engine stepped from Python and in
-    the C loop, and the backend's measured generate() pick the same 33 ids (a
+    """On the tiny model: the host chain, the attached chain (either mask), the engine stepped from Python
+    and in the C loop (either mask), and the backend's measured generate() pick the same 33 ids (a
     variant that selected differently would time different work), each variant prints a rate and its
     share of the plain loop, and the plain loop is its own 100 %."""
     run = subprocess.run(

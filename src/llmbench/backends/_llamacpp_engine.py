@@ -125,14 +125,15 @@ class Batch:
 
 
 class GreedySamplers:
-    """Token selection inside llama.cpp: per sequence a sampler chain (logit bias -inf on the
-    masked EOS ids, then greedy), attached to the context as a backend sampler, so the argmax
-    runs in the decode graph (on the GPU when the model is there) and only the chosen id comes
-    back - not n_vocab float32 logits per sequence per step for numpy to mask and scan. Where
-    llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same chain on
-    the host over the logits: the same tokens either way."""
+    """Token selection inside llama.cpp: per sequence a sampler chain (the masked EOS ids set to
+    -inf, then greedy), attached to the context as a backend sampler, so the argmax runs in the
+    decode graph (on the GPU when the model is there) and only the chosen id comes back - not
+    n_vocab float32 logits per sequence per step for numpy to mask and scan. The mask is `eos_mask`'s
+    sampler (_llamacpp_loop.EosMask: no upload per step) or, when it is None, llama.cpp's logit
+    bias. Where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
+    chain on the host over the logits: the same tokens either way."""
 
-    def __init__(self, lib, ctx, slots: int, n_vocab: int, masked: list[int]):
+    def __init__(self, lib, ctx, slots: int, n_vocab: int, masked: list[int], eos_mask=None):
         self.lib, self.ctx = lib, ctx
         masked = [i for i in masked if 0 <= i < n_vocab]  # an id outside the vocabulary is no token
         bias = (lib.llama_logit_bias * len(masked))(*[lib.llama_logit_bias(i, -math.inf) for i in masked])
@@ -141,7 +142,10 @@ class GreedySamplers:
             chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
             if masked:
                 lib.llama_sampler_chain_add(
-                    chain, lib.llama_sampler_init_logit_bias(n_vocab, len(masked), bias)
+                    chain,
+                    eos_mask.new(masked)
+                    if eos_mask is not None
+                    else lib.llama_sampler_init_logit_bias(n_vocab, len(masked), bias),
                 )
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
             self.chains.append(chain)
@@ -189,6 +193,7 @@ class EngineSetup:
     kv_type: str  # KV cache type: f32, f16 or bf16
     flash_attn: str  # auto, on or off
     loop: Any = None  # a _llamacpp_loop.DecodeLoop: decode-only steps in C (None: one step() each)
+    eos_mask: Any = None  # a _llamacpp_loop.EosMask for the masked ids (None: llama.cpp's logit bias)
 
 
 class Engine:
@@ -226,7 +231,9 @@ class Engine:
                 f"llama_init_from_model failed: {log_find('llama_init_from_model') or 'see log'}"
             )
         self.memory = lib.llama_get_memory(self.ctx)
-        self.samplers = GreedySamplers(lib, self.ctx, slots if sample else 0, setup.n_vocab, setup.masked)
+        self.samplers = GreedySamplers(
+            lib, self.ctx, slots if sample else 0, setup.n_vocab, setup.masked, setup.eos_mask
+        )
         self.batch = Batch(lib, setup.np, params.n_batch)
         self.free = list(range(slots))  # a heap: the lowest free slot first
         self.active: list[Request] = []  # in slot order

@@ -13,6 +13,14 @@ The source is compiled once per source text with the C compiler (`$CC`, else `cc
 user's cache folder; it links nothing: llama.cpp's two functions come in as pointers from the
 library llama-cpp-python loaded, so the loop runs against exactly that build. Its stamps come
 from CLOCK_MONOTONIC, the clock of Python's `time.perf_counter` (llmbench.clock.now) on Linux.
+
+The same library holds `mask`, a llama_sampler (llama.h's interface for user samplers) that sets
+the logits of the masked EOS ids to -inf, in the decode graph when the chain is attached: there it
+is one FILL of a one-element tensor and one in-place SET per id. llama.cpp's logit-bias sampler, the
+other way to mask, fills an n_vocab vector, SET_ROWS and ADDs it, and uploads its bias and index
+tensors with two blocking host-to-device copies before every step (llama-sampler.cpp,
+llama_sampler_logit_bias_backend_*). Its ggml functions too come in as pointers, found through
+libllama's handle (dlsym searches the library's dependencies, libggml-base among them).
 """
 
 from __future__ import annotations
@@ -71,6 +79,107 @@ int32_t llmbench_decode_steps(decode_fn decode, sample_fn sample, void *ctx, lla
     }
     return max_steps;
 }
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* llama.h's sampler types, as far as `mask` needs them (llama-cpp-python 0.3.36's llama.cpp). */
+typedef struct { int32_t id; float logit; float p; } token_data;
+typedef struct { token_data *data; size_t size; int64_t selected; _Bool sorted; } token_data_array;
+typedef struct { void *logits, *probs, *sampled, *candidates; } sampler_data;
+typedef struct { const void *iface; void *ctx; } sampler;
+typedef struct {
+    const char *(*name)(const sampler *);
+    void (*accept)(sampler *, int32_t);
+    void (*apply)(sampler *, token_data_array *);
+    void (*reset)(sampler *);
+    sampler *(*clone)(const sampler *);
+    void (*free)(sampler *);
+    _Bool (*backend_init)(sampler *, void *buft, uint32_t n_outputs_max_per_seq);
+    void (*backend_accept)(sampler *, void *ctx, void *gf, void *selected);
+    void (*backend_apply)(sampler *, void *ctx, void *gf, sampler_data *data);
+    void (*backend_set_input)(sampler *);
+    void (*backend_reset)(sampler *);
+    void (*copy_state)(const sampler *, sampler *);
+} sampler_iface;
+
+typedef sampler *(*sampler_init_fn)(const sampler_iface *iface, void *ctx);
+typedef void *(*fill_fn)(void *ctx, void *a, float c);                     /* ggml_fill */
+typedef void *(*view_1d_fn)(void *ctx, void *a, int64_t ne0, size_t offset); /* ggml_view_1d */
+typedef void *(*set_1d_fn)(void *ctx, void *a, void *b, size_t offset);      /* ggml_set_1d_inplace */
+
+typedef struct {
+    sampler_init_fn init;
+    fill_fn fill;
+    view_1d_fn view_1d;
+    set_1d_fn set_1d_inplace;
+    int32_t n;
+    int32_t ids[];
+} mask_ctx;
+
+static const char *mask_name(const sampler *smpl) { (void)smpl; return "llmbench-mask"; }
+
+static void mask_apply(sampler *smpl, token_data_array *cur) {
+    const mask_ctx *m = smpl->ctx;
+    for (size_t i = 0; i < cur->size; i++)
+        for (int32_t k = 0; k < m->n; k++)
+            if (cur->data[i].id == m->ids[k])
+                cur->data[i].logit = -INFINITY;
+}
+
+static mask_ctx *mask_copy(const mask_ctx *m) {
+    size_t size = sizeof *m + (size_t)m->n * sizeof m->ids[0];
+    mask_ctx *copy = malloc(size);
+    if (copy)
+        memcpy(copy, m, size);
+    return copy;
+}
+
+static sampler *mask_clone(const sampler *smpl);
+
+static void mask_free(sampler *smpl) { free(smpl->ctx); }
+
+static _Bool mask_backend_init(sampler *smpl, void *buft, uint32_t n_outputs_max_per_seq) {
+    (void)smpl, (void)buft, (void)n_outputs_max_per_seq;
+    return 1;
+}
+
+static void mask_backend_apply(sampler *smpl, void *ctx, void *gf, sampler_data *data) {
+    (void)gf;
+    const mask_ctx *m = smpl->ctx;
+    if (m->n == 0)
+        return;
+    void *inf = m->fill(ctx, m->view_1d(ctx, data->logits, 1, 0), -INFINITY); /* a new 1-element tensor */
+    for (int32_t k = 0; k < m->n; k++)
+        data->logits = m->set_1d_inplace(ctx, data->logits, inf, (size_t)m->ids[k] * sizeof(float));
+}
+
+static const sampler_iface mask_iface = {
+    .name = mask_name,
+    .apply = mask_apply,
+    .clone = mask_clone,
+    .free = mask_free,
+    .backend_init = mask_backend_init,
+    .backend_apply = mask_backend_apply,
+};
+
+static sampler *mask_clone(const sampler *smpl) {
+    const mask_ctx *m = smpl->ctx;
+    mask_ctx *copy = mask_copy(m);
+    return copy ? m->init(&mask_iface, copy) : 0;
+}
+
+void *llmbench_mask_new(sampler_init_fn init, fill_fn fill, view_1d_fn view_1d, set_1d_fn set_1d_inplace,
+                        const int32_t *ids, int32_t n)
+{
+    mask_ctx *m = malloc(sizeof *m + (size_t)n * sizeof m->ids[0]);
+    if (!m)
+        return 0;
+    m->init = init, m->fill = fill, m->view_1d = view_1d, m->set_1d_inplace = set_1d_inplace, m->n = n;
+    memcpy(m->ids, ids, (size_t)n * sizeof ids[0]);
+    return init(&mask_iface, m);
+}
 """
 
 
@@ -118,18 +227,46 @@ def compiled_library() -> Path:
     return library
 
 
+def loaded_function(name: str):
+    """SOURCE's function `name` from the compiled library (built now if need be); raises
+    LoopUnavailable when the library cannot be built or does not load."""
+    library = compiled_library()
+    try:
+        return getattr(ctypes.CDLL(str(library)), name)
+    except (OSError, AttributeError) as error:  # not a library, or not this source's
+        raise LoopUnavailable(f"{library} does not load ({error}); delete it to build it again") from error
+
+
+class EosMask:
+    """`new(ids)`: SOURCE's `mask` sampler over llama-cpp-python's `lib`, for a llama_sampler_chain;
+    raises LoopUnavailable when the library cannot be built or loaded."""
+
+    GGML = ("ggml_fill", "ggml_view_1d", "ggml_set_1d_inplace")
+
+    def __init__(self, lib):
+        self._new = loaded_function("llmbench_mask_new")
+        self._new.restype = lib.llama_sampler_p_ctypes  # what llama_sampler_chain_add takes
+        self._new.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int32]
+        handle = lib._lib  # libllama's CDLL: dlsym through it finds ggml's functions in its dependencies
+        self._functions = [ctypes.cast(lib.llama_sampler_init, ctypes.c_void_p)]
+        self._functions += [ctypes.cast(getattr(handle, name), ctypes.c_void_p) for name in self.GGML]
+
+    def new(self, ids: list[int]):
+        """A llama_sampler (a ctypes pointer; the chain it is added to frees it) that sets the logits
+        of `ids` to -inf; raises MemoryError when it cannot be allocated."""
+        array = (ctypes.c_int32 * len(ids))(*ids)
+        sampler = self._new(*self._functions, array, len(ids))
+        if not sampler:
+            raise MemoryError("llmbench_mask_new could not allocate its ids")
+        return sampler
+
+
 class DecodeLoop:
     """`run(...)`: the C loop bound to llama-cpp-python's `lib` (its llama_decode and
     llama_sampler_sample); raises LoopUnavailable when it cannot be built or loaded."""
 
     def __init__(self, lib):
-        library = compiled_library()
-        try:
-            self._steps = ctypes.CDLL(str(library)).llmbench_decode_steps
-        except (OSError, AttributeError) as error:  # not a library, or not this loop's
-            raise LoopUnavailable(
-                f"{library} does not load ({error}); delete it to build it again"
-            ) from error
+        self._steps = loaded_function("llmbench_decode_steps")
         self._steps.restype = ctypes.c_int32
         self._steps.argtypes = (
             [ctypes.c_void_p] * 5 + [ctypes.c_int32, ctypes.c_int32] + [ctypes.c_void_p] * 4

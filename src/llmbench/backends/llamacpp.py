@@ -53,7 +53,7 @@ from ._llamacpp_engine import (
     log_all,
     log_find,
 )
-from ._llamacpp_loop import DecodeLoop, LoopUnavailable
+from ._llamacpp_loop import DecodeLoop, EosMask, LoopUnavailable
 from .base import Backend, BackendUnavailable, Generation, option
 
 
@@ -160,6 +160,10 @@ class LlamaCppBackend(Backend):
         self.n_vocab = lib.llama_vocab_n_tokens(vocab)
         self.masked = eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)]
         self._loop = self._decode_loop(lib) if options.decode_loop == "c" else None
+        try:
+            self._eos_mask = EosMask(lib)
+        except LoopUnavailable:  # no compiler (decode_loop python): llama.cpp's logit bias masks them
+            self._eos_mask = None
         self._setup = EngineSetup(
             lib,
             self._np,
@@ -170,6 +174,7 @@ class LlamaCppBackend(Backend):
             self.kv_type,
             self.flash_attn,
             self._loop,
+            self._eos_mask,
         )
         self._lock = threading.Lock()
         self._engines: list[Engine] = []
@@ -336,7 +341,8 @@ class LlamaCppBackend(Backend):
             "flash_attn": self.flash_attn,
             "flash_attn_resolved": log_find("Flash Attention"),
             "masked_ids": self.masked,
-            "decoding": "greedy, EOS ids logit-biased to -inf: llama.cpp's sampler chain",
+            "decoding": "greedy, EOS ids set to -inf: llama.cpp's sampler chain"
+            + (" (llmbench's mask sampler)" if self._eos_mask else " (llama.cpp's logit bias)"),
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
             "decode_loop": self.options.decode_loop,  # c: decode-only steps without Python per token
             # what the file stores, fallbacks included ("file size = 0.79 MiB (7.46 BPW)")

@@ -7,6 +7,7 @@ context is made, each ubatch logs "added ubatch to split" (llama-batch.cpp)."""
 
 import collections
 import ctypes
+import dataclasses
 import os
 import shutil
 import time
@@ -221,3 +222,53 @@ def test_a_cache_it_cannot_use_is_named_in_the_error(tiny_model, tiny_gguf, tmp_
         load("llamacpp", tiny_model, artifact=tiny_gguf).close()
     else:
         assert str(tmp_path / "llmbench") in str(raised.value)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_eos_mask_picks_what_llama_cpps_logit_bias_picks(engines, data):
+    """llmbench's mask sampler (_llamacpp_loop.EosMask, in the decode graph) against llama.cpp's logit
+    bias: the same ids for any masked set - drawn from the ids greedy picks unmasked, so that masking
+    changes what is picked - and no masked id among them."""
+    backend, _ = engines
+    prompt, n = [5, 6, 7, 8], 10
+    unmasked = Engine(dataclasses.replace(backend._setup, masked=[]), 1, 64)
+    try:
+        free_run = solo(unmasked, prompt, n)
+    finally:
+        unmasked.close()
+    masked = data.draw(st.lists(st.sampled_from(free_run) | st.integers(0, backend.n_vocab - 1), max_size=6))
+    outputs = {}
+    for name, mask in (("mask", backend._setup.eos_mask), ("bias", None)):
+        engine = Engine(dataclasses.replace(backend._setup, masked=masked, eos_mask=mask), 1, 64)
+        try:
+            assert engine.samplers.in_graph
+            outputs[name] = solo(engine, prompt, n)
+        finally:
+            engine.close()
+    assert outputs["mask"] == outputs["bias"]
+    assert not set(outputs["mask"]) & set(masked)
+    if masked and free_run[0] in masked:
+        assert outputs["mask"][0] != free_run[0]
+
+
+def test_the_eos_mask_on_the_host_masks_what_numpy_masks(engines):
+    """The same sampler in a chain llama.cpp runs on the host (not attached): the argmax of the
+    logits with the masked ids at -inf, whichever ids they are."""
+    backend, _ = engines
+    lib, np = backend._setup.lib, backend._setup.np
+    engine = Engine(backend._setup, 1, 64, sample=False)
+    try:
+        logits = engine.forward([5, 6, 7, 8])[-1]
+        ranked = [int(i) for i in np.argsort(-logits)]
+        for masked in ([], ranked[:1], ranked[:3], [ranked[1], ranked[0], 0]):
+            chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+            lib.llama_sampler_chain_add(chain, backend._setup.eos_mask.new(masked))
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            engine.forward([5, 6, 7, 8])  # the logits llama_sampler_sample reads
+            expected = logits.copy()
+            expected[masked] = -np.inf
+            assert lib.llama_sampler_sample(chain, engine.ctx, -1) == int(np.argmax(expected))
+            lib.llama_sampler_free(chain)
+    finally:
+        engine.close()
