@@ -6,6 +6,8 @@ a logit. llmbench's engine decodes on a context of `slots` streams and selects e
 sampler chain (the EOS ids masked, greedy). In one process, on one loaded model, alternating rounds of
 these variants at batch 1, each timing only the 32 decode steps after its prefill:
   tg             llama-bench's loop, written in Python over the same libllama: no token selection
+  tg-c           the same loop in C (compiled here with cc), called once per round: llama-bench's loop
+                 inside this process, to part Python's cost per step from the process's
   tg-slots       the same loop on a context shaped like the engine's (`slots` streams)
   host-sample    tg + the sampler chain run on the host (`llama_sampler_sample`, not attached)
   graph-sample   tg + the engine's chain attached to the context (`llama_set_sampler`): in the decode
@@ -22,11 +24,14 @@ Prints each variant's median decode tok/s with the spread of its rounds, and its
     python benchmarks/llamacpp_peer_ab.py --model M/hf --gguf M/llamacpp-float16.gguf --device cuda
 """
 
+import ctypes
 import dataclasses
 import math
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -110,6 +115,56 @@ class Loop:
         return self.lib.llama_sampler_sample(self.chain, self.ctx, -1)
 
 
+TG_SOURCE = r"""
+#include <stdint.h>
+typedef struct {
+    int32_t n_tokens; int32_t *token; float *embd; int32_t *pos; int32_t *n_seq_id; int32_t **seq_id; int8_t *logits;
+} llama_batch;  /* llama.h's */
+typedef int32_t (*decode_fn)(void *ctx, llama_batch batch);
+typedef void (*sync_fn)(void *ctx);
+
+/* llama-bench's test_gen: `steps` one-token llama_decode calls from position `pos`, each synchronized. */
+int32_t tg_steps(decode_fn decode, sync_fn sync, void *ctx, llama_batch *batch, int32_t steps, int32_t pos) {
+    for (int32_t i = 0; i < steps; i++) {
+        batch->n_tokens = 1, batch->pos[0] = pos + i;
+        int32_t rc = decode(ctx, *batch);
+        if (rc != 0) return rc;
+        sync(ctx);
+    }
+    return 0;
+}
+"""
+
+
+def compiled_tg(lib):
+    """TG_SOURCE compiled with cc into a temporary folder: `run(ctx, batch, steps, pos)` -> llama_decode's code."""
+    folder = Path(tempfile.mkdtemp(prefix="tg-c-"))
+    (folder / "tg.c").write_text(TG_SOURCE)
+    subprocess.run(
+        ["cc", "-O2", "-shared", "-fPIC", "-o", str(folder / "tg.so"), str(folder / "tg.c")], check=True
+    )
+    function = ctypes.CDLL(str(folder / "tg.so")).tg_steps
+    function.restype = ctypes.c_int32
+    function.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int32] * 2
+    decode, sync = (ctypes.cast(f, ctypes.c_void_p) for f in (lib.llama_decode, lib.llama_synchronize))
+    return lambda ctx, batch, steps, pos: function(decode, sync, ctx, ctypes.byref(batch), steps, pos)
+
+
+def tg_c_round(loop: Loop, run, prompt: list[int]) -> float:
+    """Loop.round's plain loop (no selection) with its STEPS decode steps in TG_SOURCE's C loop."""
+    lib = loop.lib
+    lib.llama_memory_clear(lib.llama_get_memory(loop.ctx), True)
+    loop._decode(prompt, 0)
+    batch = loop.batch  # one token of sequence 0, its logits out, as Loop.round's steps
+    batch.token[0], batch.n_seq_id[0], batch.seq_id[0][0], batch.logits[0] = prompt[-1], 1, 0, 1
+    started = time.perf_counter()
+    code = run(loop.ctx, loop.batch, STEPS, len(prompt))
+    elapsed = time.perf_counter() - started
+    if code != 0:
+        raise RuntimeError(f"llama_decode returned {code}")
+    return elapsed
+
+
 def engine_round(engine: Engine, prompt: list[int]) -> float:
     """Seconds for STEPS engine steps after the admitting step (prefill + first token, untimed)."""
     request = Request(list(prompt), STEPS + 1, time.perf_counter())
@@ -154,6 +209,7 @@ def main() -> None:
     prompt = fixed_prompts(1, DEPTH, config["vocab_size"], seed=0)[0]
     loops = {
         "tg": Loop(setup, 1, DEPTH + STEPS, None),
+        "tg-c": Loop(setup, 1, DEPTH + STEPS, None),
         "tg-slots": Loop(setup, slots, cells, None),
         "host-sample": Loop(setup, 1, DEPTH + STEPS, "host"),
         "graph-sample": Loop(setup, 1, DEPTH + STEPS, "graph"),
@@ -161,6 +217,8 @@ def main() -> None:
     }
     engine, engine_bias = Engine(setup, slots, cells), Engine(biased, slots, cells)
     variants = {name: (lambda loop=loop: loop.round(prompt)) for name, loop in loops.items()}
+    tg_c = compiled_tg(setup.lib)
+    variants["tg-c"] = lambda: tg_c_round(loops["tg-c"], tg_c, prompt)
     variants["engine"] = lambda: engine_round(engine, prompt)
     variants["engine-c"] = lambda: engine_c_round(engine, prompt)
     variants["engine-c-bias"] = lambda: engine_c_round(engine_bias, prompt)

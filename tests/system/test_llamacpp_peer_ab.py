@@ -8,6 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = [
     "tg",
+    "tg-c",
     "tg-slots",
     "host-sample",
     "graph-sample",
