@@ -16,9 +16,10 @@
 #   3b. (when SPECS names llamacpp) benchmarks/tg_params.c, compiled against that build's libllama: llama-bench's
 #      tg loop in C with llama-bench's settings, then each of llmbench's engine's settings alone, then all of them;
 #      then against llama-cpp-python's build too, alternating; 3c: llama-bench on llama-cpp-python's libraries;
-#   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python, the engine
+#   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python and in C, the engine
 #      stepped from Python and in its C loop, and the backend's measured generate(), one process, 20 rounds,
-#      then again pinned to half the cores (taskset: llmbench's threads follow the affinity);
+#      then again pinned to half the cores (taskset: llmbench's threads follow the affinity); 3b's C program
+#      before and after it (tg-params-around-4.txt: llama-bench's loop in a process of its own);
 #      (when SPECS names hf) benchmarks/hf_peer_ab.py: generate() bare, with the streamer, with the resource
 #      sampler (its own process, and a thread as before), and as measured, batch 2, 20 rounds;
 #   5. runs benchmarks/harness_overhead.py per backend with a prompt of 128 and 33 output tokens (32 decode
@@ -131,6 +132,12 @@ if [ -n "${UNTIL_3B:-}" ]; then step "done (UNTIL_3B)"; exit 0; fi
 
 step "4. llama.cpp's decode loop, variant by variant, in one process (benchmarks/llamacpp_peer_ab.py)"
 skipped 4 || case "${SPECS:-llamacpp}" in *llamacpp*)
+  # llama-bench's loop in a C process of its own just before and after (3b's program): the reference for tg-c
+  tg_c_process() {
+    [ -x /tmp/tg_params ] && timeout 120 /tmp/tg_params "$res/llamacpp-$dtype.gguf" 8 "bench:threads=8" \
+      "graph-mask:threads=8,sample=4" < /dev/null 2>&1 | tee -a "$out/tg-params-around-4.txt"
+  }
+  tg_c_process
   timeout 300 python3 benchmarks/llamacpp_peer_ab.py --model "$res/hf" --gguf "$res/llamacpp-$dtype.gguf" \
     --device cuda --dtype "$dtype" --input-tokens 128 --output-tokens 33 --reps 20 < /dev/null \
     > "$out/llamacpp-peer-ab.txt" 2>&1 || echo "llamacpp_peer_ab failed ($?)"
@@ -139,7 +146,8 @@ skipped 4 || case "${SPECS:-llamacpp}" in *llamacpp*)
   timeout 300 taskset -c 0-$(($(nproc) / 2 - 1)) python3 benchmarks/llamacpp_peer_ab.py --model "$res/hf" \
     --gguf "$res/llamacpp-$dtype.gguf" --device cuda --dtype "$dtype" --input-tokens 128 --output-tokens 33 --reps 20 \
     < /dev/null > "$out/llamacpp-peer-ab-half-cores.txt" 2>&1 || echo "llamacpp_peer_ab (half the cores) failed ($?)"
-  grep -E "^  |^llamacpp" "$out/llamacpp-peer-ab-half-cores.txt" || tail -5 "$out/llamacpp-peer-ab-half-cores.txt" ;;
+  grep -E "^  |^llamacpp" "$out/llamacpp-peer-ab-half-cores.txt" || tail -5 "$out/llamacpp-peer-ab-half-cores.txt"
+  tg_c_process ;;
 esac
 
 skipped 4 || case ";${SPECS:-hf};" in *";hf "*|*";hf;"*)
