@@ -134,8 +134,9 @@ step "4. llama.cpp's decode loop, variant by variant, in one process (benchmarks
 skipped 4 || case "${SPECS:-llamacpp}" in *llamacpp*)
   # llama-bench's loop in a C process of its own just before and after (3b's program): the reference for tg-c
   tg_c_process() {
-    [ -x /tmp/tg_params ] && timeout 120 /tmp/tg_params "$res/llamacpp-$dtype.gguf" 8 "bench:threads=8" \
-      "graph-mask:threads=8,sample=4" < /dev/null 2>&1 | tee -a "$out/tg-params-around-4.txt"
+    local cores; cores=$(lscpu -p=core | grep -v '^#' | sort -u | wc -l)
+    [ -x /tmp/tg_params ] && timeout 120 /tmp/tg_params "$res/llamacpp-$dtype.gguf" 8 "bench:threads=$cores" \
+      "graph-mask:threads=$cores,sample=4" < /dev/null 2>&1 | tee -a "$out/tg-params-around-4.txt"
   }
   tg_c_process
   timeout 300 python3 benchmarks/llamacpp_peer_ab.py --model "$res/hf" --gguf "$res/llamacpp-$dtype.gguf" \
