@@ -16,6 +16,8 @@
 #   3b. (when SPECS names llamacpp) benchmarks/tg_params.c, compiled against that build's libllama: llama-bench's
 #      tg loop in C with llama-bench's settings, then each of llmbench's engine's settings alone, then all of them;
 #      then against llama-cpp-python's build too, alternating; 3c: llama-bench on llama-cpp-python's libraries;
+#   3d. (when SPECS names llamacpp) benchmarks/llamacpp_job_vs_bench.py: llama-bench and a process holding only
+#      llmbench's llama.cpp backend, alternating, $PAIRS (8) pairs: llmbench's rate as % of llama-bench, with its CI;
 #   4. (when SPECS names llamacpp) benchmarks/llamacpp_peer_ab.py: llama-bench's loop in Python and in C, the engine
 #      stepped from Python and in its C loop, and the backend's measured generate(), one process, 20 rounds,
 #      then again pinned to half the cores (taskset: llmbench's threads follow the affinity); 3b's C program
@@ -26,9 +28,9 @@
 #      steps after the first token, as tg32 at depth 128): its lines give the bare path's tok/s, the harness
 #      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
 # Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, tg-params.txt, tg-params-builds.txt,
-# llama-bench-builds.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt, env.txt.
-# Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3b;
-# SKIP="3b 4" leaves out the steps it names (3b, 4: the step-by-step comparisons, for a shorter call).
+# llama-bench-builds.txt, job-vs-bench.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt, env.txt.
+# Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3d;
+# SKIP="3b 3d 4" leaves out the steps it names (3b, 3d, 4: the step-by-step comparisons, for a shorter call).
 set -uo pipefail
 out=${1:?usage: gpu_peers.sh OUT [MODEL]}
 model=${2:-chatglm2-6b-shape}
@@ -126,6 +128,15 @@ skipped 3b || case "${SPECS:-llamacpp}" in *llamacpp*)
   else
     echo "tg_params did not compile (llama.h under $llama, libllama in $lib or $pylib)"
   fi ;;
+esac
+
+step "3d. llmbench's llama.cpp backend alone in a process (a job) against llama-bench, alternating"
+# benchmarks/llamacpp_job_vs_bench.py: llama-bench drifts by ~2 % over minutes, and a process holding other
+# contexts beside llmbench's runs ~2 % slower (docs/results/h100, 2026-12-07): this is the like-for-like figure.
+skipped 3d || case "${SPECS:-llamacpp}" in *llamacpp*)
+  timeout 600 python3 benchmarks/llamacpp_job_vs_bench.py --llama-bench "$bench" --model "$res/hf" \
+    --gguf "$res/llamacpp-$dtype.gguf" --device cuda --dtype "$dtype" --pairs "${PAIRS:-8}" < /dev/null \
+    2>&1 | tee "$out/job-vs-bench.txt" || echo "llamacpp_job_vs_bench failed" ;;
 esac
 
 if [ -n "${UNTIL_3B:-}" ]; then step "done (UNTIL_3B)"; exit 0; fi

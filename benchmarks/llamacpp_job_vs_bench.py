@@ -1,0 +1,185 @@
+"""llmbench's llama.cpp decode rate as a benchmark job sees it, against `llama-bench`, alternating (#28).
+
+A benchmark job is one process holding one backend. The processes of harness_overhead.py and
+llamacpp_peer_ab.py hold more (the bare path's context, the loops' contexts) and on the H100 ran
+~2 % below llama-bench, where a process holding only llmbench's backend ran at 98.7 % of it
+(docs/results/h100/README.md, 2026-12-07). And llama-bench on a GPU that had been idle ran ~2 %
+faster than minutes later. So this alternates processes: llama-bench (`-p 0 -n GEN -d DEPTH`, its tg
+at a depth), then a fresh process of this script holding only llmbench's backend (`--job`: a
+prompt of DEPTH ids, GEN + 1 tokens, REPS times after three warm-ups; the rate after the second
+token, whose steps never follow a prompt, as tg's), then llama-bench again, and so on. Each job's
+median rate is divided by the mean of the two llama-bench figures around it; the last line is the
+geometric mean of those ratios with its Student-t 95 % CI over the pairs.
+
+    python benchmarks/llamacpp_job_vs_bench.py --llama-bench BUILD/bin/llama-bench \\
+        --model M/hf --gguf M/llamacpp-float16.gguf --device cuda --dtype float16 --pairs 8
+    python benchmarks/llamacpp_job_vs_bench.py --job --model M/hf --gguf M/llamacpp-float16.gguf
+        # one job alone: a JSON line {"rates_tok_s": [...], "median_tok_s": ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# Nothing here imports numpy at module level: a --job process loads llama.cpp first (harness_overhead.py says why).
+
+
+def parse_tg(markdown: str, gen: int, depth: int) -> float:
+    """llama-bench's t/s (tok/s) of its `tg{gen} @ d{depth}` row in `-o md` output; raises ValueError
+    naming what it looked for when there is no such row."""
+    test = f"tg{gen} @ d{depth}" if depth else f"tg{gen}"
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[-2] == test:
+            return float(re.match(r"[\d.]+", cells[-1])[0])
+    raise ValueError(f"no '{test}' row in llama-bench's output:\n{markdown[-2000:]}")
+
+
+def pair_ratios(bench_tok_s: list[float], job_tok_s: list[float]) -> list[float]:
+    """Each job's rate over the mean of the llama-bench figures before and after it
+    (bench_tok_s has one more figure than job_tok_s: bench, job, bench, ..., bench)."""
+    if len(bench_tok_s) != len(job_tok_s) + 1:
+        raise ValueError(f"{len(job_tok_s)} jobs need {len(job_tok_s) + 1} llama-bench figures around them")
+    return [job / ((a + b) / 2) for job, a, b in zip(job_tok_s, bench_tok_s, bench_tok_s[1:], strict=False)]
+
+
+def geometric_summary(ratios: list[float]) -> tuple[float, float, float]:
+    """(geometric mean, low, high): the 95 % Student-t interval of the mean log ratio, back in ratios;
+    NaN bounds for fewer than two ratios."""
+    from llmbench.stats import t_interval
+
+    logs = [math.log(r) for r in ratios]
+    low, high = t_interval(logs)
+    return math.exp(statistics.mean(logs)), math.exp(low), math.exp(high)
+
+
+def job(args) -> None:
+    """`--job`: llmbench's llama.cpp backend alone in this process, as a benchmark job loads it."""
+    from llmbench.backends import preload
+
+    preload("llamacpp")  # before numpy (see harness_overhead.py)
+    from llmbench.backends import get_backend, make_options
+    from llmbench.backends.base import LoadSettings
+    from llmbench.io import read_json
+    from llmbench.measure.device import default_cpu_threads, resolve_device
+    from llmbench.measure.levels import fixed_prompts
+
+    config = read_json(Path(args.model) / "config.json")
+    dtype = args.dtype or config.get("dtype") or config.get("torch_dtype") or "float32"
+    settings = LoadSettings(
+        args.model,
+        args.gguf,
+        resolve_device(args.device),
+        dtype,
+        default_cpu_threads(),
+        make_options("llamacpp", {}),
+    )
+    backend = get_backend("llamacpp")(settings)
+    backend.import_libraries()
+    backend.load()
+    backend.prepare(1, args.depth + args.gen + 1)
+    prompt = fixed_prompts(1, args.depth, config["vocab_size"], seed=0)[0]
+    for _ in range(3):
+        backend.generate(prompt, args.gen + 1)
+    rates = []
+    for _ in range(args.reps):
+        times = backend.generate(prompt, args.gen + 1).token_times
+        rates.append((len(times) - 2) / (times[-1] - times[1]))
+    print(json.dumps({"rates_tok_s": rates, "median_tok_s": statistics.median(rates)}), flush=True)
+    os._exit(0)  # the backend's threads need not be joined
+
+
+def run_job(args) -> float:
+    """One `--job` process's median rate after the second token (tok/s)."""
+    command = [sys.executable, __file__, "--job", "--model", args.model, "--gguf", args.gguf]
+    command += [
+        "--device",
+        args.device,
+        "--depth",
+        str(args.depth),
+        "--gen",
+        str(args.gen),
+        "--reps",
+        str(args.reps),
+    ]
+    command += ["--dtype", args.dtype] if args.dtype else []
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"the job process failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["median_tok_s"]
+
+
+def run_llama_bench(args) -> float:
+    """One llama-bench process's tg{gen} @ d{depth} (tok/s), all layers on the GPU, flash attention on."""
+    command = [args.llama_bench, "-m", args.gguf, "-ngl", "99", "-p", "0", "-n", str(args.gen)]
+    command += ["-d", str(args.depth), "-fa", "1", "-r", "10", "-o", "md"]
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"llama-bench failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return parse_tg(done.stdout, args.gen, args.depth)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--llama-bench", help="llama-bench's path (built from the same sdist as llama-cpp-python)"
+    )
+    parser.add_argument("--model", required=True, help="the model's HF folder (config.json, EOS ids)")
+    parser.add_argument("--gguf", required=True, help="the GGUF both run")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default=None)
+    parser.add_argument("--depth", type=positive_int, default=128, help="prompt ids before the timed steps")
+    parser.add_argument("--gen", type=positive_int, default=32, help="decode steps (llama-bench's -n)")
+    parser.add_argument("--reps", type=positive_int, default=20, help="generate() calls timed per job")
+    parser.add_argument(
+        "--pairs", type=positive_int, default=8, help="jobs, each between two llama-bench runs"
+    )
+    parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.job:
+        return job(args)
+    if not args.llama_bench:
+        parser.error("--llama-bench is needed (or --job for a job alone)")
+    bench, jobs = [run_llama_bench(args)], []
+    print(f"llama-bench tg{args.gen} @ d{args.depth}: {bench[0]:.2f} tok/s", flush=True)
+    for pair in range(args.pairs):
+        jobs.append(run_job(args))
+        bench.append(run_llama_bench(args))
+        ratio = pair_ratios(bench[-2:], jobs[-1:])[0]
+        print(
+            f"  job {pair + 1}: {jobs[-1]:.2f} tok/s after its second token ({ratio:.2%} of llama-bench "
+            f"around it); llama-bench {bench[-1]:.2f} tok/s",
+            flush=True,
+        )
+    mean, low, high = geometric_summary(pair_ratios(bench, jobs))
+    interval = (
+        "no CI (one pair)" if math.isnan(low) else f"95 % CI {low:.2%} … {high:.2%} over {len(jobs)} pairs"
+    )
+    print(f"llamacpp job vs llama-bench: {mean:.2%} ({interval}); goal >= 99 %")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (
+        RuntimeError,
+        ValueError,
+        subprocess.TimeoutExpired,
+    ) as error:  # a tool that failed: say which, no traceback
+        sys.exit(f"llamacpp_job_vs_bench: {error}")

@@ -1,0 +1,140 @@
+"""benchmarks/llamacpp_job_vs_bench.py: llmbench's llama.cpp job against llama-bench, alternating (#28)."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from llamacpp_job_vs_bench import geometric_summary, pair_ratios, parse_tg  # noqa: E402
+
+SCRIPT = str(ROOT / "benchmarks/llamacpp_job_vs_bench.py")
+
+# llama-bench's own output (-o md) on the H100, 2026-12-07 (docs/results/h100/overhead/peers-2026-12-07)
+LLAMA_BENCH_MD = """| model                          |       size |     params | backend    | ngl | fa |            test |                  t/s |
+| ------------------------------ | ---------: | ---------: | ---------- | --: | -: | --------------: | -------------------: |
+| chatglm 6B F16                 |  11.63 GiB |     6.24 B | CUDA       |  99 |  1 |     tg32 @ d128 |        208.55 ± 1.59 |
+
+build: 0c1e570 (1)
+"""
+
+
+def test_the_tg_row_is_read_and_a_missing_one_is_named():
+    assert parse_tg(LLAMA_BENCH_MD, 32, 128) == 208.55
+    with pytest.raises(ValueError, match="no 'tg64 @ d128' row"):
+        parse_tg(LLAMA_BENCH_MD, 64, 128)
+    with pytest.raises(ValueError, match="no 'tg32' row"):
+        parse_tg(LLAMA_BENCH_MD, 32, 0)
+
+
+rates = st.floats(1.0, 1e4)
+
+
+@settings(deadline=None)  # the first example imports llmbench.stats (numpy, scipy)
+@given(bench=st.lists(rates, min_size=2, max_size=10), factor=st.floats(0.5, 1.5))
+def test_a_job_at_a_fixed_share_of_the_bench_around_it_gets_that_share(bench, factor):
+    jobs = [factor * (a + b) / 2 for a, b in zip(bench, bench[1:], strict=False)]
+    ratios = pair_ratios(bench, jobs)
+    assert ratios == pytest.approx([factor] * len(jobs))
+    mean, low, high = geometric_summary(ratios)
+    assert mean == pytest.approx(factor)
+    if len(jobs) == 1:
+        assert math.isnan(low) and math.isnan(high)
+    else:
+        assert low == pytest.approx(factor) and high == pytest.approx(factor)
+
+
+@settings(deadline=None)
+@given(ratios=st.lists(st.floats(0.5, 2.0), min_size=2, max_size=12))
+def test_the_interval_holds_the_geometric_mean(ratios):
+    mean, low, high = geometric_summary(ratios)
+    assert low <= mean * (1 + 1e-12) and mean <= high * (1 + 1e-12)
+    assert min(ratios) * (1 - 1e-12) <= mean <= max(ratios) * (1 + 1e-12)
+
+
+@given(bench=st.lists(rates, min_size=0, max_size=6), jobs=st.lists(rates, min_size=0, max_size=6))
+def test_figures_that_do_not_alternate_are_refused(bench, jobs):
+    if len(bench) == len(jobs) + 1:
+        assert len(pair_ratios(bench, jobs)) == len(jobs)
+    else:
+        with pytest.raises(ValueError, match="need"):
+            pair_ratios(bench, jobs)
+
+
+def test_a_job_alone_times_its_generates_after_llama_cpp_loaded_before_numpy(tiny_model, tiny_gguf):
+    run = subprocess.run(
+        [
+            sys.executable,
+            SCRIPT,
+            "--job",
+            "--model",
+            str(tiny_model),
+            "--gguf",
+            str(tiny_gguf),
+            "--reps",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(result["rates_tok_s"]) == 4 and all(r > 0 for r in result["rates_tok_s"])
+    assert min(result["rates_tok_s"]) <= result["median_tok_s"] <= max(result["rates_tok_s"])
+
+
+def test_the_job_loads_llama_cpp_before_numpy(tmp_path, llama_cpp_witness):
+    site, witness = llama_cpp_witness
+    run = subprocess.run(
+        [sys.executable, SCRIPT, "--job", "--model", str(tmp_path / "missing"), "--gguf", "x.gguf"],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "missing" in run.stderr  # no model there; what matters is the order
+    assert witness.read_text() == "False"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [([], "--llama-bench is needed"), (["--pairs", "0", "--llama-bench", "x"], "must be at least 1, not 0")],
+)
+def test_usage_errors_name_what_is_wrong(tiny_model, tiny_gguf, argv, message):
+    run = subprocess.run(
+        [sys.executable, SCRIPT, "--model", str(tiny_model), "--gguf", str(tiny_gguf), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_llama_bench_that_fails_is_named_with_its_output(tiny_model, tiny_gguf):
+    """Here `false` stands where llama-bench would: a tool that fails must stop the run, not give a figure."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            SCRIPT,
+            "--model",
+            str(tiny_model),
+            "--gguf",
+            str(tiny_gguf),
+            "--llama-bench",
+            shutil.which("false"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1 and "llama-bench failed (1)" in run.stderr and "Traceback" not in run.stderr
