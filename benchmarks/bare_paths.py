@@ -12,13 +12,16 @@ ids agree before it times anything).
                   (torch.compile, reduce-overhead: CUDA graphs), one wait for the device at the end
     FastLLM       FastLLM's own benchmark loop over its C API (launch all, poll round robin, 0.5 ms
                   sleep when idle) with its bulk fetch: Python per poll that finds tokens
-    llama.cpp     its own context, `llama_batch`, `llama_decode`, and greedy + EOS bias as a backend
+    llama.cpp     its own context, `llama_batch`, `llama_decode`, and greedy + an EOS mask as a backend
                   sampler chain set at context creation (llama.h's recommended way), one id read per
-                  sequence per step
+                  sequence per step. The mask is the engine's, so that both do the same work: the
+                  compiled file of llmbench's mask sampler (settings' eos_mask_library, loaded here with
+                  ctypes: no llmbench code imported), else llama.cpp's logit bias - which uploads two
+                  tensors every step and cost 1-2.6 % batched on the H100 (docs/results/h100, 2026-12-07)
 
 Each class: ``__init__(model, settings)``, ``run(prompts, output_tokens) -> ids per prompt``
 (all prompts as one batch), ``close()``. `settings` is a plain dict: device, dtype, cpu_threads,
-eos_ids, and per backend kv_type / flash_attn (llama.cpp), compiled (hf-compile).
+eos_ids, and per backend kv_type / flash_attn / eos_mask_library (llama.cpp), compiled (hf-compile).
 
 A class whose ``own_process_on`` names the device runs there in a process of its own
 (:class:`OwnProcess`, which loads the model file itself through the class's ``from_file``): on the
@@ -237,12 +240,23 @@ class LlamaCppBare:
         lib, masked = self.lib, [i for i in self.settings["eos_ids"] if 0 <= i < self.n_vocab]
         chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         if masked:
-            bias = (lib.llama_logit_bias * len(masked))(*[lib.llama_logit_bias(i, -math.inf) for i in masked])
-            lib.llama_sampler_chain_add(
-                chain, lib.llama_sampler_init_logit_bias(self.n_vocab, len(masked), bias)
-            )
+            lib.llama_sampler_chain_add(chain, self._mask(masked))
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
         return chain
+
+    def _mask(self, masked: list[int]):
+        """A sampler setting `masked` to -inf: llmbench's compiled mask when settings name its file
+        (`llmbench_mask_new(llama_sampler_init, ggml_fill, ggml_view_1d, ggml_set_1d_inplace, ids, n)`),
+        else llama.cpp's logit bias."""
+        lib, library = self.lib, self.settings.get("eos_mask_library")
+        if not library:
+            bias = (lib.llama_logit_bias * len(masked))(*[lib.llama_logit_bias(i, -math.inf) for i in masked])
+            return lib.llama_sampler_init_logit_bias(self.n_vocab, len(masked), bias)
+        new = ctypes.CDLL(library).llmbench_mask_new
+        new.restype, new.argtypes = lib.llama_sampler_p_ctypes, [ctypes.c_void_p] * 5 + [ctypes.c_int32]
+        ggml = [getattr(lib._lib, name) for name in ("ggml_fill", "ggml_view_1d", "ggml_set_1d_inplace")]
+        pointers = [ctypes.cast(f, ctypes.c_void_p) for f in (lib.llama_sampler_init, *ggml)]
+        return new(*pointers, (ctypes.c_int32 * len(masked))(*masked), len(masked))
 
     def _context(self, slots: int, context_tokens: int) -> None:
         lib, s = self.lib, self.settings
@@ -325,6 +339,7 @@ class OwnProcess:
     ended, or did not answer within `timeout_s` (it is killed then)."""
 
     def __init__(self, name: str, path: str, settings: dict, timeout_s: float = 600.0):
+        self.settings = settings  # what the child was given
         self.timeout_s = timeout_s  # one pass, loading included the first time
         self.child = subprocess.Popen(
             [sys.executable, __file__, name, path, json.dumps(settings)],

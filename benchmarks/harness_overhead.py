@@ -239,6 +239,8 @@ def load(args):
         "kv_type": getattr(backend, "kv_type", None),
         "flash_attn": getattr(backend, "flash_attn", None),
         "compiled": getattr(backend, "compiled", False),
+        # llama.cpp: the engine's EOS mask, as a file (bare_paths imports nothing from llmbench)
+        "eos_mask_library": str(backend.eos_mask.library) if getattr(backend, "eos_mask", None) else None,
     }
     path = BARE[args.backend]
     if getattr(path, "own_process_on", None) == device:  # see bare_paths' docstring

@@ -125,6 +125,30 @@ def test_each_bare_path_generates_what_llmbench_generates_alone_and_batched(
     bare.close()
 
 
+def test_the_llama_cpp_bare_loop_masks_eos_as_the_engine_does(eos_first_model, tiny_gguf):
+    """The same work on both sides: harness_overhead hands the engine's mask sampler (its compiled
+    file) to the bare loop, whose chains then start with it; without the file they mask with
+    llama.cpp's logit bias - and either way pick the same ids."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import harness_overhead
+    from bare_paths import LlamaCppBare
+
+    folder, eos = eos_first_model
+    harness, bare, *_ = harness_overhead.load(load_args("llamacpp", folder, 8, gguf=tiny_gguf))
+    library = bare.settings["eos_mask_library"]  # OwnProcess on the CPU: the settings it sent its child
+    bare.close()
+    assert library and Path(library) == harness.eos_mask.library and Path(library).is_file()
+    lib, ids = harness._lib, {}
+    for mask in (library, None):
+        path = LlamaCppBare(harness.model, {**bare.settings, "eos_mask_library": mask})
+        first = lib.llama_sampler_name(lib.llama_sampler_chain_get(path.chains[0], 0))
+        assert first == b"llmbench-mask" if mask else first.endswith(b"logit-bias")  # "+": in the graph
+        ids[mask] = path.run([PROMPTS[0]], 8)
+        path.close()
+    assert ids[library] == ids[None] and eos not in ids[None][0]
+    harness.close()
+
+
 def overhead_module():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import harness_overhead

@@ -239,11 +239,13 @@ def loaded_function(name: str):
 
 class EosMask:
     """`new(ids)`: SOURCE's `mask` sampler over llama-cpp-python's `lib`, for a llama_sampler_chain;
-    raises LoopUnavailable when the library cannot be built or loaded."""
+    `library`: the compiled file it comes from. Raises LoopUnavailable when the library cannot be
+    built or loaded."""
 
     GGML = ("ggml_fill", "ggml_view_1d", "ggml_set_1d_inplace")
 
     def __init__(self, lib):
+        self.library = compiled_library()  # the file, for a process that must not import llmbench
         self._new = loaded_function("llmbench_mask_new")
         self._new.restype = lib.llama_sampler_p_ctypes  # what llama_sampler_chain_add takes
         self._new.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int32]

@@ -160,10 +160,10 @@ class LlamaCppBackend(Backend):
         self.n_vocab = lib.llama_vocab_n_tokens(vocab)
         self.masked = eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)]
         self._loop = self._decode_loop(lib) if options.decode_loop == "c" else None
-        try:
-            self._eos_mask = EosMask(lib)
+        try:  # public: benchmarks/harness_overhead.py hands its library to the bare path
+            self.eos_mask = EosMask(lib)
         except LoopUnavailable:  # no compiler (decode_loop python): llama.cpp's logit bias masks them
-            self._eos_mask = None
+            self.eos_mask = None
         self._setup = EngineSetup(
             lib,
             self._np,
@@ -174,7 +174,7 @@ class LlamaCppBackend(Backend):
             self.kv_type,
             self.flash_attn,
             self._loop,
-            self._eos_mask,
+            self.eos_mask,
         )
         self._lock = threading.Lock()
         self._engines: list[Engine] = []
@@ -342,7 +342,7 @@ class LlamaCppBackend(Backend):
             "flash_attn_resolved": log_find("Flash Attention"),
             "masked_ids": self.masked,
             "decoding": "greedy, EOS ids set to -inf: llama.cpp's sampler chain"
-            + (" (llmbench's mask sampler)" if self._eos_mask else " (llama.cpp's logit bias)"),
+            + (" (llmbench's mask sampler)" if self.eos_mask else " (llama.cpp's logit bias)"),
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
             "decode_loop": self.options.decode_loop,  # c: decode-only steps without Python per token
             # what the file stores, fallbacks included ("file size = 0.79 MiB (7.46 BPW)")
