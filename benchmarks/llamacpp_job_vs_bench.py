@@ -9,12 +9,13 @@ at a depth), then a fresh process of this script holding only llmbench's backend
 prompt of DEPTH ids, GEN + 1 tokens, REPS times after three warm-ups; the rate after the second
 token, whose steps never follow a prompt, as tg's), then llama-bench again, and so on. Each job's
 median rate is divided by the mean of the two llama-bench figures around it; the last line is the
-geometric mean of those ratios with its Student-t 95 % CI over the pairs.
+geometric mean of those ratios with its Student-t 95 % CI over the pairs. Both sides get the same flash
+attention and KV cache type (--flash-attn, --kv-type: by default on and f16, llama-bench's on a GPU).
 
     python benchmarks/llamacpp_job_vs_bench.py --llama-bench BUILD/bin/llama-bench \\
         --model M/hf --gguf M/llamacpp-float16.gguf --device cuda --dtype float16 --pairs 8
     python benchmarks/llamacpp_job_vs_bench.py --job --model M/hf --gguf M/llamacpp-float16.gguf
-        # one job alone: a JSON line {"rates_tok_s": [...], "median_tok_s": ...}
+        # one job alone: a JSON line {"rates_tok_s": [...], "median_tok_s": ..., "kv_type": ..., "flash_attn": ...}
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def job(args) -> None:
         resolve_device(args.device),
         dtype,
         default_cpu_threads(),
-        make_options("llamacpp", {}),
+        make_options("llamacpp", {"flash_attn": args.flash_attn, "kv_type": args.kv_type}),
     )
     backend = get_backend("llamacpp")(settings)
     backend.import_libraries()
@@ -94,23 +95,17 @@ def job(args) -> None:
     for _ in range(args.reps):
         times = backend.generate(prompt, args.gen + 1).token_times
         rates.append((len(times) - 2) / (times[-1] - times[1]))
-    print(json.dumps({"rates_tok_s": rates, "median_tok_s": statistics.median(rates)}), flush=True)
+    result = {"rates_tok_s": rates, "median_tok_s": statistics.median(rates)}
+    result |= {"kv_type": backend.kv_type, "flash_attn": backend.flash_attn}  # as the backend resolved them
+    print(json.dumps(result), flush=True)
     os._exit(0)  # the backend's threads need not be joined
 
 
 def run_job(args) -> float:
     """One `--job` process's median rate after the second token (tok/s)."""
     command = [sys.executable, __file__, "--job", "--model", args.model, "--gguf", args.gguf]
-    command += [
-        "--device",
-        args.device,
-        "--depth",
-        str(args.depth),
-        "--gen",
-        str(args.gen),
-        "--reps",
-        str(args.reps),
-    ]
+    command += ["--device", args.device, "--depth", str(args.depth), "--gen", str(args.gen)]
+    command += ["--reps", str(args.reps), "--flash-attn", args.flash_attn, "--kv-type", args.kv_type]
     command += ["--dtype", args.dtype] if args.dtype else []
     done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     if done.returncode != 0:
@@ -119,9 +114,11 @@ def run_job(args) -> float:
 
 
 def run_llama_bench(args) -> float:
-    """One llama-bench process's tg{gen} @ d{depth} (tok/s), all layers on the GPU, flash attention on."""
+    """One llama-bench process's tg{gen} @ d{depth} (tok/s), all layers on the GPU (where there is one),
+    with the jobs' flash attention and KV cache type."""
     command = [args.llama_bench, "-m", args.gguf, "-ngl", "99", "-p", "0", "-n", str(args.gen)]
-    command += ["-d", str(args.depth), "-fa", "1", "-r", "10", "-o", "md"]
+    command += ["-d", str(args.depth), "-fa", args.flash_attn]
+    command += ["-ctk", args.kv_type, "-ctv", args.kv_type, "-r", "10", "-o", "md"]
     done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"llama-bench failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -149,6 +146,15 @@ def main() -> None:
     parser.add_argument("--reps", type=positive_int, default=20, help="generate() calls timed per job")
     parser.add_argument(
         "--pairs", type=positive_int, default=8, help="jobs, each between two llama-bench runs"
+    )
+    parser.add_argument(
+        "--flash-attn", choices=["on", "off"], default="on", help="both sides (llama-bench's -fa)"
+    )
+    parser.add_argument(
+        "--kv-type",
+        choices=["f16", "bf16"],
+        default="f16",
+        help="both sides (-ctk, -ctv; llama-bench has no f32)",
     )
     parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

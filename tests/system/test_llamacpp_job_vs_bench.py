@@ -91,6 +91,8 @@ def test_a_job_alone_times_its_generates_after_llama_cpp_loaded_before_numpy(tin
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert len(result["rates_tok_s"]) == 4 and all(r > 0 for r in result["rates_tok_s"])
     assert min(result["rates_tok_s"]) <= result["median_tok_s"] <= max(result["rates_tok_s"])
+    # llama-bench's settings on both sides, not the backend's float32 defaults (f32 KV, flash attention off)
+    assert (result["kv_type"], result["flash_attn"]) == ("f16", "on")
 
 
 def test_the_job_loads_llama_cpp_before_numpy(tmp_path, llama_cpp_witness):
