@@ -16,6 +16,11 @@ attention and KV cache type (--flash-attn, --kv-type: by default on and f16, lla
         --model M/hf --gguf M/llamacpp-float16.gguf --device cuda --dtype float16 --pairs 8
     python benchmarks/llamacpp_job_vs_bench.py --job --model M/hf --gguf M/llamacpp-float16.gguf
         # one job alone: a JSON line {"rates_tok_s": [...], "median_tok_s": ..., "kv_type": ..., "flash_attn": ...}
+
+M is a model's folder under resources/models/ as the workflow writes it (`make run`'s tiny model:
+resources/models/tiny/hf and resources/models/tiny/llamacpp-float32.gguf). BUILD is llama.cpp built from
+the same llama-cpp-python sdist (benchmarks/gpu_peers.sh, step 2: `cmake -S <sdist>/vendor/llama.cpp -B BUILD
+... && cmake --build BUILD --target llama-bench`). Run it with the project's venv (.venv/bin/python).
 """
 
 from __future__ import annotations
@@ -133,7 +138,9 @@ def positive_int(text: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--llama-bench", help="llama-bench's path (built from the same sdist as llama-cpp-python)"
     )

@@ -193,7 +193,12 @@ def test_without_a_compiler_the_load_says_what_to_set(tiny_model, tiny_gguf, tmp
     with pytest.raises(BackendUnavailable, match="decode_loop: python") as raised:
         load("llamacpp", tiny_model, artifact=tiny_gguf)
     assert "no-such-compiler" in str(raised.value)
-    load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf).close()
+    backend = load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf)
+    try:  # no compiler, no mask sampler: llama.cpp's logit bias masks EOS, and the record says so
+        assert backend.eos_mask is None and "llama.cpp's logit bias" in backend.describe()["decoding"]
+        assert backend.describe()["sampler_in_decode_graph"]
+    finally:
+        backend.close()
 
 
 @pytest.mark.parametrize("fault", ["cache is a file", "corrupt library", "compiler writes nothing"])
