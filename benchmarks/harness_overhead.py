@@ -215,6 +215,16 @@ def tiny_model() -> tuple[str, str, str]:
     return str(folder), str(flm), str(gguf)
 
 
+def eos_mask_library(backend) -> str | None:
+    """The compiled file of the llama.cpp engine's EOS mask sampler where its chains use it (GreedySamplers:
+    at most `max_ids` ids in the vocabulary), else None (llama.cpp's logit bias, or not llama.cpp)."""
+    mask = getattr(backend, "eos_mask", None)
+    if mask is None:
+        return None
+    masked = [i for i in backend.masked if 0 <= i < backend.n_vocab]
+    return str(mask.library) if len(masked) <= mask.max_ids else None
+
+
 def load(args):
     """The backend as llmbench loads it, and its bare path over the same library model object."""
     from bare_paths import BARE, OwnProcess, eos_ids
@@ -240,7 +250,7 @@ def load(args):
         "flash_attn": getattr(backend, "flash_attn", None),
         "compiled": getattr(backend, "compiled", False),
         # llama.cpp: the engine's EOS mask, as a file (bare_paths imports nothing from llmbench)
-        "eos_mask_library": str(backend.eos_mask.library) if getattr(backend, "eos_mask", None) else None,
+        "eos_mask_library": eos_mask_library(backend),
     }
     path = BARE[args.backend]
     if getattr(path, "own_process_on", None) == device:  # see bare_paths' docstring

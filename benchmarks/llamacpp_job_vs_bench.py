@@ -30,6 +30,7 @@ import json
 import math
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,12 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 def parse_tg(markdown: str, gen: int, depth: int) -> float:
     """llama-bench's t/s (tok/s) of its `tg{gen} @ d{depth}` row in `-o md` output; raises ValueError
-    naming what it looked for when there is no such row."""
+    naming what it looked for when there is no such row, or the row when its rate is not a number."""
     test = f"tg{gen} @ d{depth}" if depth else f"tg{gen}"
     for line in markdown.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 2 and cells[-2] == test:
-            return float(re.match(r"[\d.]+", cells[-1])[0])
+            number = re.match(r"\d+(\.\d*)?", cells[-1])
+            if not number:
+                raise ValueError(f"llama-bench's '{test}' row has no rate: {line.strip()}")
+            return float(number[0])
     raise ValueError(f"no '{test}' row in llama-bench's output:\n{markdown[-2000:]}")
 
 
@@ -81,6 +85,8 @@ def job(args) -> None:
 
     config = read_json(Path(args.model) / "config.json")
     dtype = args.dtype or config.get("dtype") or config.get("torch_dtype") or "float32"
+    if dtype not in DTYPES:
+        sys.exit(f"llamacpp_job_vs_bench: dtype {dtype!r}: one of {', '.join(DTYPES)}")
     settings = LoadSettings(
         args.model,
         args.gguf,
@@ -93,7 +99,7 @@ def job(args) -> None:
     backend.import_libraries()
     backend.load()
     backend.prepare(1, args.depth + args.gen + 1)
-    prompt = fixed_prompts(1, args.depth, config["vocab_size"], seed=0)[0]
+    prompt = fixed_prompts(1, args.depth, backend.n_vocab, seed=0)[0]  # the GGUF's vocabulary
     for _ in range(3):
         backend.generate(prompt, args.gen + 1)
     rates = []
@@ -130,11 +136,37 @@ def run_llama_bench(args) -> float:
     return parse_tg(done.stdout, args.gen, args.depth)
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def at_least(minimum: int):
+    """An argparse type: an integer >= minimum."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+positive_int = at_least(1)
+DTYPES = ("float32", "float16", "bfloat16")  # the dtypes llmbench's llama.cpp backend runs
+
+
+def check_files(parser, args) -> None:
+    """Names what is missing before any process starts."""
+    if not (Path(args.model) / "config.json").is_file():
+        parser.error(f"--model {args.model}: no config.json there (the model's HF folder)")
+    if not Path(args.gguf).is_file():
+        parser.error(f"--gguf {args.gguf}: no such file")
+    if args.job:
+        return
+    if not args.llama_bench:
+        parser.error("--llama-bench is needed (or --job for a job alone)")
+    if not (Path(args.llama_bench).is_file() and os.access(args.llama_bench, os.X_OK)):
+        parser.error(f"--llama-bench {args.llama_bench}: not an executable file")
 
 
 def main() -> None:
@@ -146,10 +178,12 @@ def main() -> None:
     )
     parser.add_argument("--model", required=True, help="the model's HF folder (config.json, EOS ids)")
     parser.add_argument("--gguf", required=True, help="the GGUF both run")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", default=None)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--dtype", choices=DTYPES, default=None, help="default: the folder's config.json")
     parser.add_argument("--depth", type=positive_int, default=128, help="prompt ids before the timed steps")
-    parser.add_argument("--gen", type=positive_int, default=32, help="decode steps (llama-bench's -n)")
+    parser.add_argument(
+        "--gen", type=at_least(2), default=32, help="decode steps (llama-bench's -n; the rate needs two)"
+    )
     parser.add_argument("--reps", type=positive_int, default=20, help="generate() calls timed per job")
     parser.add_argument(
         "--pairs", type=positive_int, default=8, help="jobs, each between two llama-bench runs"
@@ -165,10 +199,9 @@ def main() -> None:
     )
     parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    check_files(parser, args)
     if args.job:
         return job(args)
-    if not args.llama_bench:
-        parser.error("--llama-bench is needed (or --job for a job alone)")
     bench, jobs = [run_llama_bench(args)], []
     print(f"llama-bench tg{args.gen} @ d{args.depth}: {bench[0]:.2f} tok/s", flush=True)
     for pair in range(args.pairs):
@@ -188,8 +221,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # SIGTERM / SIGHUP end the run as Ctrl-C does: subprocess.run kills the child it waits for
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
     try:
         main()
+    except KeyboardInterrupt:
+        sys.exit(130)
     except (
         RuntimeError,
         ValueError,

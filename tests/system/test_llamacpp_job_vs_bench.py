@@ -4,8 +4,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,8 @@ def test_the_tg_row_is_read_and_a_missing_one_is_named():
         parse_tg(LLAMA_BENCH_MD, 64, 128)
     with pytest.raises(ValueError, match="no 'tg32' row"):
         parse_tg(LLAMA_BENCH_MD, 32, 0)
+    with pytest.raises(ValueError, match="row has no rate: .*nan ± nan"):
+        parse_tg(LLAMA_BENCH_MD.replace("208.55 ± 1.59", "nan ± nan"), 32, 128)
 
 
 rates = st.floats(1.0, 1e4)
@@ -95,24 +99,46 @@ def test_a_job_alone_times_its_generates_after_llama_cpp_loaded_before_numpy(tin
     assert (result["kv_type"], result["flash_attn"]) == ("f16", "on")
 
 
-def test_the_job_loads_llama_cpp_before_numpy(tmp_path, llama_cpp_witness):
+def test_the_job_loads_llama_cpp_before_numpy(tiny_model, llama_cpp_witness):
+    """With a stand-in llama_cpp (llama_cpp_witness) the job fails after importing it; what matters is
+    whether numpy was loaded before."""
     site, witness = llama_cpp_witness
     run = subprocess.run(
-        [sys.executable, SCRIPT, "--job", "--model", str(tmp_path / "missing"), "--gguf", "x.gguf"],
+        [
+            sys.executable,
+            SCRIPT,
+            "--job",
+            "--model",
+            str(tiny_model),
+            "--gguf",
+            str(tiny_model / "config.json"),
+        ],
         env={**os.environ, "PYTHONPATH": str(site)},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert run.returncode != 0 and "missing" in run.stderr  # no model there; what matters is the order
+    assert run.returncode != 0
     assert witness.read_text() == "False"
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [([], "--llama-bench is needed"), (["--pairs", "0", "--llama-bench", "x"], "must be at least 1, not 0")],
+    [
+        ([], "--llama-bench is needed"),
+        (["--pairs", "0", "--llama-bench", "x"], "must be at least 1, not 0"),
+        (["--gen", "1", "--job"], "must be at least 2, not 1"),  # no rate after the second token
+        (["--gen", "abc", "--job"], "not an integer: 'abc'"),
+        (["--device", "tpu", "--job"], "invalid choice: 'tpu'"),
+        (["--dtype", "int8", "--job"], "invalid choice: 'int8'"),
+        (["--llama-bench", "/nonexistent/llama-bench"], "/nonexistent/llama-bench: not an executable file"),
+        (["--llama-bench", __file__], "not an executable file"),
+        (["--model", "/nonexistent/model", "--job"], "/nonexistent/model: no config.json there"),
+        (["--gguf", "/nonexistent.gguf", "--job"], "/nonexistent.gguf: no such file"),
+    ],
 )
 def test_usage_errors_name_what_is_wrong(tiny_model, tiny_gguf, argv, message):
+    """Before any process starts; the last --model / --gguf counts."""
     run = subprocess.run(
         [sys.executable, SCRIPT, "--model", str(tiny_model), "--gguf", str(tiny_gguf), *argv],
         capture_output=True,
@@ -120,6 +146,42 @@ def test_usage_errors_name_what_is_wrong(tiny_model, tiny_gguf, argv, message):
         timeout=60,
     )
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_terminated_run_takes_the_process_it_waits_for_with_it(
+    tiny_model, tiny_gguf, tmp_path, name, status
+):
+    """The parent waits on llama-bench (here a stand-in that only sleeps, recording its pid): the
+    signal ends both, with no process left behind."""
+    stand_in = tmp_path / "llama-bench"
+    stand_in.write_text(f"#!/bin/sh\necho $$ > {tmp_path / 'pid'}\nexec sleep 120\n")
+    stand_in.chmod(0o755)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            SCRIPT,
+            "--model",
+            str(tiny_model),
+            "--gguf",
+            str(tiny_gguf),
+            "--llama-bench",
+            str(stand_in),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "pid").is_file() or not (tmp_path / "pid").read_text().strip():
+        assert time.monotonic() < deadline and parent.poll() is None, parent.stderr.read()
+        time.sleep(0.1)
+    child = int((tmp_path / "pid").read_text())
+    parent.send_signal(getattr(signal, name))
+    assert parent.wait(timeout=30) == status and "Traceback" not in parent.stderr.read()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and "zombie" not in Path(f"/proc/{child}/status").read_text():
+        assert time.monotonic() < deadline, f"llama-bench's stand-in {child} outlived the run"
+        time.sleep(0.1)
 
 
 def test_a_llama_bench_that_fails_is_named_with_its_output(tiny_model, tiny_gguf):

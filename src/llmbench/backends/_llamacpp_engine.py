@@ -129,8 +129,8 @@ class GreedySamplers:
     -inf, then greedy), attached to the context as a backend sampler, so the argmax runs in the
     decode graph (on the GPU when the model is there) and only the chosen id comes back - not
     n_vocab float32 logits per sequence per step for numpy to mask and scan. The mask is `eos_mask`'s
-    sampler (_llamacpp_loop.EosMask: no upload per step) or, when it is None, llama.cpp's logit
-    bias. Where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
+    sampler (_llamacpp_loop.EosMask: no upload per step) or, when it is None or there are more than
+    `eos_mask.max_ids` ids, llama.cpp's logit bias. Where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
     chain on the host over the logits: the same tokens either way."""
 
     def __init__(self, lib, ctx, slots: int, n_vocab: int, masked: list[int], eos_mask=None):
@@ -144,7 +144,7 @@ class GreedySamplers:
                 lib.llama_sampler_chain_add(
                     chain,
                     eos_mask.new(masked)
-                    if eos_mask is not None
+                    if eos_mask is not None and len(masked) <= eos_mask.max_ids
                     else lib.llama_sampler_init_logit_bias(n_vocab, len(masked), bias),
                 )
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())

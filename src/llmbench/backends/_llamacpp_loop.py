@@ -197,7 +197,10 @@ def compiled_library() -> Path:
     """The shared library of SOURCE, compiled now if this source was never compiled here; raises
     LoopUnavailable with the compiler's complaint when there is no compiler or it fails."""
     compiler = os.environ.get("CC") or "cc"
-    command = shlex.split(compiler)  # CC may carry a wrapper or flags: "ccache cc", "gcc -m64"
+    try:
+        command = shlex.split(compiler)  # CC may carry a wrapper or flags: "ccache cc", "gcc -m64"
+    except ValueError as error:  # an unclosed quote
+        raise LoopUnavailable(f"CC {compiler!r} does not parse as a command: {error}") from error
     digest = hashlib.sha256(f"{compiler}\n{sys.platform}\n{SOURCE}".encode()).hexdigest()[:16]
     library = cache_folder() / f"llamacpp-decode-loop-{digest}.so"
     if library.is_file():
@@ -243,6 +246,9 @@ class EosMask:
     built or loaded."""
 
     GGML = ("ggml_fill", "ggml_view_1d", "ggml_set_1d_inplace")
+    # The most ids to mask this way: one graph node per id, and llama.cpp's sampling graph has a node
+    # pool of its own size (2,047 ids aborted in ggml_new_object on the tiny model); more: logit bias.
+    max_ids = 64
 
     def __init__(self, lib):
         self.library = compiled_library()  # the file, for a process that must not import llmbench

@@ -193,12 +193,16 @@ def test_without_a_compiler_the_load_says_what_to_set(tiny_model, tiny_gguf, tmp
     with pytest.raises(BackendUnavailable, match="decode_loop: python") as raised:
         load("llamacpp", tiny_model, artifact=tiny_gguf)
     assert "no-such-compiler" in str(raised.value)
-    backend = load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf)
-    try:  # no compiler, no mask sampler: llama.cpp's logit bias masks EOS, and the record says so
-        assert backend.eos_mask is None and "llama.cpp's logit bias" in backend.describe()["decoding"]
-        assert backend.describe()["sampler_in_decode_graph"]
-    finally:
-        backend.close()
+    for compiler in ("no-such-compiler", 'gcc "'):  # missing, or not a command at all (an unclosed quote)
+        monkeypatch.setenv("CC", compiler)
+        backend = load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf)
+        try:  # no compiler, no mask sampler: llama.cpp's logit bias masks EOS, and the record says so
+            assert backend.eos_mask is None and "llama.cpp's logit bias" in backend.describe()["decoding"]
+            assert backend.describe()["sampler_in_decode_graph"]
+        finally:
+            backend.close()
+    with pytest.raises(BackendUnavailable, match="does not parse as a command"):
+        load("llamacpp", tiny_model, artifact=tiny_gguf)
 
 
 @pytest.mark.parametrize("fault", ["cache is a file", "corrupt library", "compiler writes nothing"])
@@ -255,6 +259,28 @@ def test_the_eos_mask_picks_what_llama_cpps_logit_bias_picks(engines, data):
     assert not set(outputs["mask"]) & set(masked)
     if masked and free_run[0] in masked:
         assert outputs["mask"][0] != free_run[0]
+
+
+def test_a_masked_list_longer_than_the_mask_takes_is_masked_by_llama_cpps_logit_bias(engines):
+    """EosMask adds a graph node per id (2,047 ids aborted llama.cpp on this model): beyond max_ids the
+    chain masks with llama.cpp's logit bias instead, and still never picks a masked id."""
+    backend, _ = engines
+    lib, mask, prompt = backend._setup.lib, backend._setup.eos_mask, [5, 6, 7, 8]
+    unmasked = Engine(dataclasses.replace(backend._setup, masked=[]), 1, 64)
+    try:
+        free_run = solo(unmasked, prompt, 6)
+    finally:
+        unmasked.close()
+    for count in (mask.max_ids, mask.max_ids + 1, 4 * mask.max_ids):
+        others = (i for i in range(backend.n_vocab) if i not in free_run)
+        masked = sorted(set(free_run)) + [next(others) for _ in range(count - len(set(free_run)))]
+        engine = Engine(dataclasses.replace(backend._setup, masked=masked), 1, 64)
+        try:
+            first = lib.llama_sampler_name(lib.llama_sampler_chain_get(engine.samplers.chains[0], 0))
+            assert (first == b"llmbench-mask") == (count <= mask.max_ids)
+            assert engine.samplers.in_graph and not set(solo(engine, prompt, 6)) & set(masked)
+        finally:
+            engine.close()
 
 
 def test_the_eos_mask_on_the_host_masks_what_numpy_masks(engines):
