@@ -17,11 +17,14 @@ ids agree before it times anything).
                   sequence per step. The mask is the engine's, so that both do the same work: the
                   compiled file of llmbench's mask sampler (settings' eos_mask_library, loaded here with
                   ctypes: no llmbench code imported), else llama.cpp's logit bias - which uploads two
-                  tensors every step and cost 1-2.6 % batched on the H100 (docs/results/h100, 2026-12-07)
+                  tensors every step and cost 1-2.6 % batched on the H100 (docs/results/h100, 2026-12-07).
+                  The chains are in the decode graph where the engine's are (sampler_in_graph: on a GPU),
+                  else run on the host by llama_sampler_sample
 
 Each class: ``__init__(model, settings)``, ``run(prompts, output_tokens) -> ids per prompt``
 (all prompts as one batch), ``close()``. `settings` is a plain dict: device, dtype, cpu_threads,
-eos_ids, and per backend kv_type / flash_attn / eos_mask_library (llama.cpp), compiled (hf-compile).
+eos_ids, and per backend kv_type / flash_attn / eos_mask_library / sampler_in_graph (llama.cpp),
+compiled (hf-compile).
 
 A class whose ``own_process_on`` names the device runs there in a process of its own
 (:class:`OwnProcess`, which loads the model file itself through the class's ``from_file``): on the
@@ -276,7 +279,8 @@ class LlamaCppBare:
         params.type_k = params.type_v = {"f32": 0, "f16": 1, "bf16": 30}[s["kv_type"]]
         params.flash_attn_type = {"auto": -1, "off": 0, "on": 1}[s["flash_attn"]]
         params.no_perf = True
-        params.samplers, params.n_samplers = self._configs, slots
+        if s.get("sampler_in_graph", True):  # as the engine: in the graph on a GPU, on the host on the CPU
+            params.samplers, params.n_samplers = self._configs, slots
         self.ctx = lib.llama_init_from_model(self.model, params)
         if not self.ctx:
             raise RuntimeError("llama_init_from_model failed")

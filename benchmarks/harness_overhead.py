@@ -251,6 +251,7 @@ def load(args):
         "compiled": getattr(backend, "compiled", False),
         # llama.cpp: the engine's EOS mask, as a file (bare_paths imports nothing from llmbench)
         "eos_mask_library": eos_mask_library(backend),
+        "sampler_in_graph": getattr(backend, "sample_in_graph", True),
     }
     path = BARE[args.backend]
     if getattr(path, "own_process_on", None) == device:  # see bare_paths' docstring

@@ -131,9 +131,14 @@ class GreedySamplers:
     n_vocab float32 logits per sequence per step for numpy to mask and scan. The mask is `eos_mask`'s
     sampler (_llamacpp_loop.EosMask: no upload per step) or, when it is None or there are more than
     `eos_mask.max_ids` ids, llama.cpp's logit bias. Where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
-    chain on the host over the logits: the same tokens either way."""
+    chain on the host over the logits: the same tokens either way. `attach` False keeps every chain on
+    the host: on the CPU the chain in the graph cost ~10 % of a tiny model's step against ~2-6 % on the
+    host (benchmarks/tg_params.c sample=1 vs 2/4, docs/results/cpu-overhead, 2026-12-07): each graph op
+    is a barrier for the CPU threads."""
 
-    def __init__(self, lib, ctx, slots: int, n_vocab: int, masked: list[int], eos_mask=None):
+    def __init__(
+        self, lib, ctx, slots: int, n_vocab: int, masked: list[int], eos_mask=None, attach: bool = True
+    ):
         self.lib, self.ctx = lib, ctx
         masked = [i for i in masked if 0 <= i < n_vocab]  # an id outside the vocabulary is no token
         bias = (lib.llama_logit_bias * len(masked))(*[lib.llama_logit_bias(i, -math.inf) for i in masked])
@@ -149,7 +154,7 @@ class GreedySamplers:
                 )
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
             self.chains.append(chain)
-            attached.append(bool(lib.llama_set_sampler(ctx, slot, chain)))  # False: sampled on the host
+            attached.append(attach and bool(lib.llama_set_sampler(ctx, slot, chain)))  # False: on the host
         self.in_graph = all(attached)
         self._sample = lib.llama_sampler_sample
 
@@ -194,6 +199,7 @@ class EngineSetup:
     flash_attn: str  # auto, on or off
     loop: Any = None  # a _llamacpp_loop.DecodeLoop: decode-only steps in C (None: one step() each)
     eos_mask: Any = None  # a _llamacpp_loop.EosMask for the masked ids (None: llama.cpp's logit bias)
+    sample_in_graph: bool = True  # attach the sampler chains to the decode graph (GreedySamplers' attach)
 
 
 class Engine:
@@ -232,7 +238,13 @@ class Engine:
             )
         self.memory = lib.llama_get_memory(self.ctx)
         self.samplers = GreedySamplers(
-            lib, self.ctx, slots if sample else 0, setup.n_vocab, setup.masked, setup.eos_mask
+            lib,
+            self.ctx,
+            slots if sample else 0,
+            setup.n_vocab,
+            setup.masked,
+            setup.eos_mask,
+            setup.sample_in_graph,
         )
         self.batch = Batch(lib, setup.np, params.n_batch)
         self.free = list(range(slots))  # a heap: the lowest free slot first

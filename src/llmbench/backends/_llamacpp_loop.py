@@ -122,10 +122,16 @@ static const char *mask_name(const sampler *smpl) { (void)smpl; return "llmbench
 
 static void mask_apply(sampler *smpl, token_data_array *cur) {
     const mask_ctx *m = smpl->ctx;
-    for (size_t i = 0; i < cur->size; i++)
-        for (int32_t k = 0; k < m->n; k++)
-            if (cur->data[i].id == m->ids[k])
+    for (int32_t k = 0; k < m->n; k++) {
+        int32_t id = m->ids[k];
+        if (id >= 0 && (size_t)id < cur->size && cur->data[id].id == id) { /* llama.cpp's array: id i at i */
+            cur->data[id].logit = -INFINITY;
+            continue;
+        }
+        for (size_t i = 0; i < cur->size; i++) /* any other order */
+            if (cur->data[i].id == id)
                 cur->data[i].logit = -INFINITY;
+    }
 }
 
 static mask_ctx *mask_copy(const mask_ctx *m) {

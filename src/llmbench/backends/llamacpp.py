@@ -160,6 +160,9 @@ class LlamaCppBackend(Backend):
         self.n_vocab = lib.llama_vocab_n_tokens(vocab)
         self.masked = eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)]
         self._loop = self._decode_loop(lib) if options.decode_loop == "c" else None
+        # On the GPU the ids are chosen in the decode graph; on the CPU on the host, where that is faster
+        # (GreedySamplers). Public, as eos_mask: harness_overhead gives the bare path the same.
+        self.sample_in_graph = s.device != "cpu"
         try:  # public: benchmarks/harness_overhead.py hands its library to the bare path
             self.eos_mask = EosMask(lib)
         except LoopUnavailable:  # no compiler (decode_loop python): llama.cpp's logit bias masks them
@@ -175,6 +178,7 @@ class LlamaCppBackend(Backend):
             self.flash_attn,
             self._loop,
             self.eos_mask,
+            self.sample_in_graph,
         )
         self._lock = threading.Lock()
         self._engines: list[Engine] = []

@@ -198,7 +198,6 @@ def test_without_a_compiler_the_load_says_what_to_set(tiny_model, tiny_gguf, tmp
         backend = load("llamacpp", tiny_model, {"decode_loop": "python"}, artifact=tiny_gguf)
         try:  # no compiler, no mask sampler: llama.cpp's logit bias masks EOS, and the record says so
             assert backend.eos_mask is None and "llama.cpp's logit bias" in backend.describe()["decoding"]
-            assert backend.describe()["sampler_in_decode_graph"]
         finally:
             backend.close()
     with pytest.raises(BackendUnavailable, match="does not parse as a command"):
@@ -249,7 +248,8 @@ def test_the_eos_mask_picks_what_llama_cpps_logit_bias_picks(engines, data):
     masked = data.draw(st.lists(st.sampled_from(free_run) | st.integers(0, backend.n_vocab - 1), max_size=6))
     outputs = {}
     for name, mask in (("mask", backend._setup.eos_mask), ("bias", None)):
-        engine = Engine(dataclasses.replace(backend._setup, masked=masked, eos_mask=mask), 1, 64)
+        setup = dataclasses.replace(backend._setup, masked=masked, eos_mask=mask, sample_in_graph=True)
+        engine = Engine(setup, 1, 64)
         try:
             assert engine.samplers.in_graph
             outputs[name] = solo(engine, prompt, n)
@@ -274,13 +274,33 @@ def test_a_masked_list_longer_than_the_mask_takes_is_masked_by_llama_cpps_logit_
     for count in (mask.max_ids, mask.max_ids + 1, 4 * mask.max_ids):
         others = (i for i in range(backend.n_vocab) if i not in free_run)
         masked = sorted(set(free_run)) + [next(others) for _ in range(count - len(set(free_run)))]
-        engine = Engine(dataclasses.replace(backend._setup, masked=masked), 1, 64)
+        engine = Engine(dataclasses.replace(backend._setup, masked=masked, sample_in_graph=True), 1, 64)
         try:
             first = lib.llama_sampler_name(lib.llama_sampler_chain_get(engine.samplers.chains[0], 0))
             assert (first == b"llmbench-mask") == (count <= mask.max_ids)
             assert engine.samplers.in_graph and not set(solo(engine, prompt, 6)) & set(masked)
         finally:
             engine.close()
+
+
+def test_the_chains_in_the_decode_graph_and_on_the_host_pick_the_same_ids(engines):
+    """The engine attaches its chains to the graph on a GPU and runs them on the host on the CPU
+    (sample_in_graph): the same ids, one sequence or four in one batch, EOS masked either way."""
+    backend, _ = engines
+    prompts = [[5 + i, 6, 7, 8] for i in range(4)]
+    ids = {}
+    for in_graph in (True, False):
+        engine = Engine(dataclasses.replace(backend._setup, sample_in_graph=in_graph), 4, 64)
+        try:
+            assert engine.samplers.in_graph == in_graph
+            requests = [Request(list(p), 9, 0.0) for p in prompts]
+            engine.step(requests)
+            while engine.active:
+                engine.step([])
+            ids[in_graph] = [r.output for r in requests] + [solo(engine, prompts[0], 9)]
+        finally:
+            engine.close()
+    assert ids[True] == ids[False]
 
 
 def test_the_eos_mask_on_the_host_masks_what_numpy_masks(engines):
