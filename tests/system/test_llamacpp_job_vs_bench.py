@@ -74,23 +74,14 @@ def test_figures_that_do_not_alternate_are_refused(bench, jobs):
             pair_ratios(bench, jobs)
 
 
-def test_a_job_alone_times_its_generates_after_llama_cpp_loaded_before_numpy(tiny_model, tiny_gguf):
-    run = subprocess.run(
-        [
-            sys.executable,
-            SCRIPT,
-            "--job",
-            "--model",
-            str(tiny_model),
-            "--gguf",
-            str(tiny_gguf),
-            "--reps",
-            "4",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def script(*argv, timeout: float = 120, **options) -> subprocess.CompletedProcess:
+    """The benchmark run with `argv` (str() of each), its output captured as text."""
+    command = [sys.executable, SCRIPT, *map(str, argv)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, **options)
+
+
+def test_a_job_alone_times_its_generates_with_llama_benchs_settings(tiny_model, tiny_gguf):
+    run = script("--job", "--model", tiny_model, "--gguf", tiny_gguf, "--reps", 4, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert len(result["rates_tok_s"]) == 4 and all(r > 0 for r in result["rates_tok_s"])
@@ -103,21 +94,8 @@ def test_the_job_loads_llama_cpp_before_numpy(tiny_model, llama_cpp_witness):
     """With a stand-in llama_cpp (llama_cpp_witness) the job fails after importing it; what matters is
     whether numpy was loaded before."""
     site, witness = llama_cpp_witness
-    run = subprocess.run(
-        [
-            sys.executable,
-            SCRIPT,
-            "--job",
-            "--model",
-            str(tiny_model),
-            "--gguf",
-            str(tiny_model / "config.json"),
-        ],
-        env={**os.environ, "PYTHONPATH": str(site)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    run = script("--job", "--model", tiny_model, "--gguf", tiny_model / "config.json", env=env)
     assert run.returncode != 0
     assert witness.read_text() == "False"
 
@@ -139,12 +117,7 @@ def test_the_job_loads_llama_cpp_before_numpy(tiny_model, llama_cpp_witness):
 )
 def test_usage_errors_name_what_is_wrong(tiny_model, tiny_gguf, argv, message):
     """Before any process starts; the last --model / --gguf counts."""
-    run = subprocess.run(
-        [sys.executable, SCRIPT, "--model", str(tiny_model), "--gguf", str(tiny_gguf), *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = script("--model", tiny_model, "--gguf", tiny_gguf, *argv)
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
 
 
@@ -179,26 +152,20 @@ def test_a_terminated_run_takes_the_process_it_waits_for_with_it(
     parent.send_signal(getattr(signal, name))
     assert parent.wait(timeout=30) == status and "Traceback" not in parent.stderr.read()
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{child}").exists() and "zombie" not in Path(f"/proc/{child}/status").read_text():
+    while alive(child):
         assert time.monotonic() < deadline, f"llama-bench's stand-in {child} outlived the run"
         time.sleep(0.1)
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie waiting for its reaper does not)."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
 def test_a_llama_bench_that_fails_is_named_with_its_output(tiny_model, tiny_gguf):
     """Here `false` stands where llama-bench would: a tool that fails must stop the run, not give a figure."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            SCRIPT,
-            "--model",
-            str(tiny_model),
-            "--gguf",
-            str(tiny_gguf),
-            "--llama-bench",
-            shutil.which("false"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = script("--model", tiny_model, "--gguf", tiny_gguf, "--llama-bench", shutil.which("false"))
     assert run.returncode == 1 and "llama-bench failed (1)" in run.stderr and "Traceback" not in run.stderr
