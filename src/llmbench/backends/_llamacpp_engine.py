@@ -126,15 +126,16 @@ class Batch:
 
 class GreedySamplers:
     """Token selection inside llama.cpp: per sequence a sampler chain (the masked EOS ids set to
-    -inf, then greedy), attached to the context as a backend sampler, so the argmax runs in the
+    -inf, then greedy). The mask is `eos_mask`'s sampler (_llamacpp_loop.EosMask: no upload per
+    step) or, without one or for more than `eos_mask.max_ids` ids, llama.cpp's logit bias. With
+    `attach` the chains are attached to the context as backend samplers: the argmax runs in the
     decode graph (on the GPU when the model is there) and only the chosen id comes back - not
-    n_vocab float32 logits per sequence per step for numpy to mask and scan. The mask is `eos_mask`'s
-    sampler (_llamacpp_loop.EosMask: no upload per step) or, when it is None or there are more than
-    `eos_mask.max_ids` ids, llama.cpp's logit bias. Where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
-    chain on the host over the logits: the same tokens either way. `attach` False keeps every chain on
-    the host: on the CPU the chain in the graph cost ~10 % of a tiny model's step against ~2-6 % on the
-    host (benchmarks/tg_params.c sample=1 vs 2/4, docs/results/cpu-overhead, 2026-12-07): each graph op
-    is a barrier for the CPU threads."""
+    n_vocab float32 logits per sequence per step. Without it (the engine's choice on the CPU),
+    or where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
+    chain on the host over the logits: the same tokens either way. On the CPU the chain in the
+    graph cost ~10 % of a tiny model's step against 2-6 % on the host (benchmarks/tg_params.c
+    sample=1 vs 2/4, docs/results/cpu-overhead, 2026-12-07): each graph op is a barrier for the
+    CPU threads."""
 
     def __init__(
         self, lib, ctx, slots: int, n_vocab: int, masked: list[int], eos_mask=None, attach: bool = True
