@@ -344,7 +344,7 @@ class LlamaCppBackend(Backend):
             "kv_type": self.kv_type,
             "flash_attn": self.flash_attn,
             "flash_attn_resolved": log_find("Flash Attention"),
-            "masked_ids": self.masked,
+            "masked_ids": [i for i in self.masked if 0 <= i < self.n_vocab],  # what the chains mask
             "decoding": "greedy, EOS ids set to -inf: llama.cpp's sampler chain"
             + (" (llmbench's mask sampler)" if self.eos_mask else " (llama.cpp's logit bias)"),
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host

@@ -215,6 +215,9 @@ def test_llamacpp_masks_eos_until_the_asked_length(tiny_model, tiny_gguf, tmp_pa
     (model / "generation_config.json").write_text(json.dumps({**config, "eos_token_id": first}))
     ids = load("llamacpp", model, artifact=tiny_gguf).generate([5, 6, 7, 8], 12).output_ids
     assert len(ids) == 12 and first not in ids
+    # an EOS id outside the vocabulary is no token: the record lists only the ids the chains mask
+    (model / "generation_config.json").write_text(json.dumps({**config, "eos_token_id": [first, 10**6]}))
+    assert load("llamacpp", model, artifact=tiny_gguf).describe()["masked_ids"] == [first]
 
 
 def test_llamacpp_steps_a_batch_of_four_as_one_batch(tiny_model, tiny_gguf):
