@@ -217,12 +217,9 @@ def tiny_model() -> tuple[str, str, str]:
 
 def eos_mask_library(backend) -> str | None:
     """The compiled file of the llama.cpp engine's EOS mask sampler where its chains use it (GreedySamplers:
-    at most `max_ids` ids in the vocabulary), else None (llama.cpp's logit bias, or not llama.cpp)."""
+    EosMask.fits its masked ids), else None (llama.cpp's logit bias, or not llama.cpp)."""
     mask = getattr(backend, "eos_mask", None)
-    if mask is None:
-        return None
-    masked = [i for i in backend.masked if 0 <= i < backend.n_vocab]
-    return str(mask.library) if len(masked) <= mask.max_ids else None
+    return str(mask.library) if mask is not None and mask.fits(backend.masked) else None
 
 
 def load(args):

@@ -150,7 +150,7 @@ class GreedySamplers:
                 lib.llama_sampler_chain_add(
                     chain,
                     eos_mask.new(masked)
-                    if eos_mask is not None and len(masked) <= eos_mask.max_ids
+                    if eos_mask is not None and eos_mask.fits(masked)
                     else lib.llama_sampler_init_logit_bias(n_vocab, len(masked), bias),
                 )
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())

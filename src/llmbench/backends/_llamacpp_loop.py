@@ -236,10 +236,10 @@ def compiled_library() -> Path:
     return library
 
 
-def loaded_function(name: str):
-    """SOURCE's function `name` from the compiled library (built now if need be); raises
-    LoopUnavailable when the library cannot be built or does not load."""
-    library = compiled_library()
+def loaded_function(name: str, library: Path | None = None):
+    """SOURCE's function `name` from the compiled `library` (default: compiled_library(), built now if
+    need be); raises LoopUnavailable when the library cannot be built or does not load."""
+    library = library or compiled_library()
     try:
         return getattr(ctypes.CDLL(str(library)), name)
     except (OSError, AttributeError) as error:  # not a library, or not this source's
@@ -258,12 +258,16 @@ class EosMask:
 
     def __init__(self, lib):
         self.library = compiled_library()  # the file, for a process that must not import llmbench
-        self._new = loaded_function("llmbench_mask_new")
+        self._new = loaded_function("llmbench_mask_new", self.library)
         self._new.restype = lib.llama_sampler_p_ctypes  # what llama_sampler_chain_add takes
         self._new.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int32]
         handle = lib._lib  # libllama's CDLL: dlsym through it finds ggml's functions in its dependencies
         self._functions = [ctypes.cast(lib.llama_sampler_init, ctypes.c_void_p)]
         self._functions += [ctypes.cast(getattr(handle, name), ctypes.c_void_p) for name in self.GGML]
+
+    def fits(self, ids: list[int]) -> bool:
+        """Whether this sampler masks `ids` (not more than max_ids of them); else llama.cpp's logit bias does."""
+        return len(ids) <= self.max_ids
 
     def new(self, ids: list[int]):
         """A llama_sampler (a ctypes pointer; the chain it is added to frees it) that sets the logits

@@ -158,7 +158,10 @@ class LlamaCppBackend(Backend):
             )
         vocab = lib.llama_model_get_vocab(self.model)
         self.n_vocab = lib.llama_vocab_n_tokens(vocab)
-        self.masked = eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)]
+        # the EOS ids the chains mask: an id outside the vocabulary (or llama.cpp's -1, none) is no token
+        self.masked = [
+            i for i in eos_ids(s.model_dir) or [lib.llama_vocab_eos(vocab)] if 0 <= i < self.n_vocab
+        ]
         self._loop = self._decode_loop(lib) if options.decode_loop == "c" else None
         # On the GPU the ids are chosen in the decode graph; on the CPU on the host, where that is faster
         # (GreedySamplers). Public, as eos_mask: harness_overhead gives the bare path the same.
@@ -344,7 +347,7 @@ class LlamaCppBackend(Backend):
             "kv_type": self.kv_type,
             "flash_attn": self.flash_attn,
             "flash_attn_resolved": log_find("Flash Attention"),
-            "masked_ids": [i for i in self.masked if 0 <= i < self.n_vocab],  # what the chains mask
+            "masked_ids": self.masked,
             "decoding": "greedy, EOS ids set to -inf: llama.cpp's sampler chain"
             + (" (llmbench's mask sampler)" if self.eos_mask else " (llama.cpp's logit bias)"),
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
