@@ -19,11 +19,13 @@ ids agree before it times anything).
                   ctypes: no llmbench code imported), else llama.cpp's logit bias - which uploads two
                   tensors every step and cost 1-2.6 % batched on the H100 (docs/results/h100, 2026-12-07).
                   The chains are in the decode graph where the engine's are (sampler_in_graph: on a GPU),
-                  else run on the host by llama_sampler_sample
+                  and end there, as the engine's, with its ids_only sampler (settings' ids_only_library:
+                  llama.cpp copies no logits to the host), else run on the host by llama_sampler_sample
 
 Each class: ``__init__(model, settings)``, ``run(prompts, output_tokens) -> ids per prompt``
 (all prompts as one batch), ``close()``. `settings` is a plain dict: device, dtype, cpu_threads,
-eos_ids, and per backend kv_type / flash_attn / eos_mask_library / sampler_in_graph (llama.cpp),
+eos_ids, and per backend kv_type / flash_attn / eos_mask_library / ids_only_library / sampler_in_graph
+(llama.cpp),
 compiled (hf-compile).
 
 A class whose ``own_process_on`` names the device runs there in a process of its own
@@ -245,6 +247,11 @@ class LlamaCppBare:
         if masked:
             lib.llama_sampler_chain_add(chain, self._mask(masked))
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+        library = self.settings.get("ids_only_library")  # as the engine's: only the id leaves the graph
+        if library and self.settings.get("sampler_in_graph", True):
+            new = ctypes.CDLL(library).llmbench_ids_only_new
+            new.restype, new.argtypes = lib.llama_sampler_p_ctypes, [ctypes.c_void_p]
+            lib.llama_sampler_chain_add(chain, new(ctypes.cast(lib.llama_sampler_init, ctypes.c_void_p)))
         return chain
 
     def _mask(self, masked: list[int]):

@@ -81,7 +81,8 @@ step "3b. llama-bench's tg loop in C over the same libllama, one context setting
 # bench: llama-bench's settings but its threadpool (threads: the physical cores); each next line changes one setting
 # to llmbench's engine's (threads: the process's affinity; llama_decode; weights read, not mapped; 4 sequences of
 # 2,048 cells, n_batch = n_ctx; the next id from a greedy chain on the host, in the graph, with the EOS ids masked by
-# llama.cpp's logit bias or by llmbench's mask); engine: all of them; poll50: a threadpool attached as llama-bench
+# llama.cpp's logit bias or by llmbench's mask; -ids: the chain ending in ids_only, only the id leaving the graph);
+# engine: all of them (engine-ids: as llmbench's engine since 2026-12-07); poll50: a threadpool attached as llama-bench
 # attaches it (its -poll 50); bench-again: drift. Then, where llama-cpp-python loads a build of its own (not
 # gpu/peers_one_build.sh's one library), the same program and llama-bench on that build beside llama-bench's.
 skipped 3b || case "${SPECS:-llamacpp}" in *llamacpp*)
@@ -99,8 +100,9 @@ skipped 3b || case "${SPECS:-llamacpp}" in *llamacpp*)
       "decode:threads=$cores,api=decode" "read:threads=$cores,mmap=0" \
       "slots:threads=$cores,seq=4,ctx=8192,batch=8192" "sample:threads=$cores,sample=1" \
       "graph:threads=$cores,sample=2" "graph-bias:threads=$cores,sample=3" "graph-mask:threads=$cores,sample=4" \
-      "slots-mask:threads=$cores,seq=4,ctx=8192,batch=8192,sample=4" \
+      "graph-mask-ids:threads=$cores,sample=4,ids=1" "slots-mask:threads=$cores,seq=4,ctx=8192,batch=8192,sample=4" \
       "engine:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=4" \
+      "engine-ids:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=4,ids=1" \
       "engine-bias:threads=$(nproc),api=decode,mmap=0,seq=4,ctx=8192,batch=8192,sample=3" \
       "poll50:threads=$cores,poll=50" "bench-again:threads=$cores" \
       < /dev/null 2>&1 | tee "$out/tg-params.txt" || echo "tg_params failed"

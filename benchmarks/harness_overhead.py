@@ -248,6 +248,8 @@ def load(args):
         "compiled": getattr(backend, "compiled", False),
         # llama.cpp: the engine's EOS mask, as a file (bare_paths imports nothing from llmbench)
         "eos_mask_library": eos_mask_library(backend),
+        # ... and, where it has one, the sampler that ends its chains in the graph (EosMask.ids_only)
+        "ids_only_library": str(backend.eos_mask.library) if getattr(backend, "eos_mask", None) else None,
         "sampler_in_graph": getattr(backend, "sample_in_graph", True),
     }
     path = BARE[args.backend]

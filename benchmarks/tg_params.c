@@ -20,7 +20,8 @@
 // logits; 2 a greedy chain attached to the context (llama_set_sampler: the argmax in the decode graph); 3 logit
 // bias -inf on the EOS ids + greedy, attached (llmbench's engine until 2026-12-07); 4 the EOS ids set to -inf by
 // `mask` below + greedy, attached (2-4: a chain attached to each of the `seq` sequences, as llmbench's engine
-// attaches one per slot); depth [128], gen [32], poll (attach a ggml threadpool with this poll level, as
+// attaches one per slot); ids 1: end an attached chain with `ids_only` below (only the id leaves the graph, as
+// llmbench's engine since 2026-12-07) [0]; depth [128], gen [32], poll (attach a ggml threadpool with this poll level, as
 // llama-bench does; -1: none, llama.cpp's own) [50; here -1].
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,12 +33,12 @@
 #include "ggml-cpu.h"
 #include "ggml.h"
 
-#define MAX_CONFIGS 16
+#define MAX_CONFIGS 24
 #define MAX_DEPTH 4096
 
 typedef struct {
     char name[64];
-    int ctx, batch, ubatch, seq, unified, fa, threads, mmap, decode_api, sample, depth, gen, poll;
+    int ctx, batch, ubatch, seq, unified, fa, threads, mmap, decode_api, sample, ids_only, depth, gen, poll;
     struct llama_model * model;
     struct llama_context * lctx;
     struct llama_sampler * chain;
@@ -80,6 +81,23 @@ static struct llama_sampler_i mask_iface = {
     .name = mask_name, .apply = mask_apply, .backend_init = mask_backend_init, .backend_apply = mask_backend_apply,
 };
 
+// `ids_only`: drops the chain's logits from the graph's outputs once greedy has chosen; without it llama.cpp copies
+// all n_vocab logits to the host beside the id after every step (build_sampling keeps data->logits as an output).
+static const char * ids_only_name(const struct llama_sampler * smpl) { (void) smpl; return "ids-only"; }
+
+static void ids_only_apply(struct llama_sampler * smpl, llama_token_data_array * cur) { (void) smpl, (void) cur; }
+
+static void ids_only_backend_apply(struct llama_sampler * smpl, struct ggml_context * ctx, struct ggml_cgraph * gf,
+                                   struct llama_sampler_data * data) {
+    (void) smpl, (void) ctx, (void) gf;
+    if (data->sampled) data->logits = data->probs = NULL, data->candidates = NULL;
+}
+
+static struct llama_sampler_i ids_only_iface = {
+    .name = ids_only_name, .apply = ids_only_apply, .backend_init = mask_backend_init,
+    .backend_apply = ids_only_backend_apply,
+};
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -115,6 +133,7 @@ static void parse(config_t * c, const char * arg) {
         else if (!strcmp(kv, "mmap")) c->mmap = n;
         else if (!strcmp(kv, "api")) c->decode_api = !strcmp(v, "decode");
         else if (!strcmp(kv, "sample")) c->sample = n;
+        else if (!strcmp(kv, "ids")) c->ids_only = n;
         else if (!strcmp(kv, "depth")) c->depth = n;
         else if (!strcmp(kv, "gen")) c->gen = n;
         else if (!strcmp(kv, "poll")) c->poll = n;
@@ -217,6 +236,7 @@ int main(int argc, char ** argv) {
             }
             if (c->sample == 4) llama_sampler_chain_add(c->chain, llama_sampler_init(&mask_iface, &eos));
             llama_sampler_chain_add(c->chain, llama_sampler_init_greedy());
+            if (c->ids_only) llama_sampler_chain_add(c->chain, llama_sampler_init(&ids_only_iface, NULL));
             if (c->sample >= 2 && !llama_set_sampler(c->lctx, seq, c->chain)) {
                 fprintf(stderr, "%s: the sampler chain could not be attached (runs on the host)\n", c->name);
             }

@@ -128,7 +128,8 @@ def test_each_bare_path_generates_what_llmbench_generates_alone_and_batched(
 def test_the_llama_cpp_bare_loop_masks_eos_as_the_engine_does(eos_first_model, tiny_gguf):
     """The same work on both sides: harness_overhead hands the engine's mask sampler (its compiled
     file) to the bare loop, whose chains then start with it; without the file they mask with
-    llama.cpp's logit bias - and either way pick the same ids."""
+    llama.cpp's logit bias - and either way pick the same ids. Attached to the graph, they end with
+    the engine's ids_only sampler."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import harness_overhead
     from bare_paths import LlamaCppBare
@@ -146,6 +147,17 @@ def test_the_llama_cpp_bare_loop_masks_eos_as_the_engine_does(eos_first_model, t
         ids[mask] = path.run([PROMPTS[0]], 8)
         path.close()
     assert ids[library] == ids[None] and eos not in ids[None][0]
+    # In the graph (a GPU's way) the chains end as the engine's do: only the chosen id leaves the graph
+    assert bare.settings["ids_only_library"] == library
+    for in_graph in (True, False):
+        path = LlamaCppBare(harness.model, {**bare.settings, "sampler_in_graph": in_graph})
+        chain = path.chains[0]
+        last = lib.llama_sampler_name(
+            lib.llama_sampler_chain_get(chain, lib.llama_sampler_chain_n(chain) - 1)
+        )
+        assert (last == b"llmbench-ids-only") == in_graph
+        assert path.run([PROMPTS[0]], 8) == ids[None]
+        path.close()
     harness.close()
 
 

@@ -129,8 +129,9 @@ class GreedySamplers:
     -inf, then greedy). The mask is `eos_mask`'s sampler (_llamacpp_loop.EosMask: no upload per
     step) or, without one or for more than `eos_mask.max_ids` ids, llama.cpp's logit bias. With
     `attach` the chains are attached to the context as backend samplers: the argmax runs in the
-    decode graph (on the GPU when the model is there) and only the chosen id comes back - not
-    n_vocab float32 logits per sequence per step. Without it (the engine's choice on the CPU),
+    decode graph (on the GPU when the model is there) and, with `eos_mask`'s `ids_only` ending the
+    chain, only the chosen id comes back - not n_vocab float32 logits per sequence per step (without
+    it llama.cpp copies the chain's logits to the host beside the id). Without it (the engine's choice on the CPU),
     or where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
     chain on the host over the logits: the same tokens either way. On the CPU the chain in the
     graph cost ~10 % of a tiny model's step against 2-6 % on the host (benchmarks/tg_params.c
@@ -154,6 +155,8 @@ class GreedySamplers:
                     else lib.llama_sampler_init_logit_bias(n_vocab, len(masked), bias),
                 )
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            if attach and eos_mask is not None:  # in the graph: only the id comes back, not the logits too
+                lib.llama_sampler_chain_add(chain, eos_mask.ids_only())
             self.chains.append(chain)
             attached.append(attach and bool(lib.llama_set_sampler(ctx, slot, chain)))  # False: on the host
         self.in_graph = all(attached)

@@ -21,6 +21,10 @@ other way to mask, fills an n_vocab vector, SET_ROWS and ADDs it, and uploads it
 tensors with two blocking host-to-device copies before every step (llama-sampler.cpp,
 llama_sampler_logit_bias_backend_*). Its ggml functions too come in as pointers, found through
 libllama's handle (dlsym searches the library's dependencies, libggml-base among them).
+
+And `ids_only`, the last sampler of a chain attached to the decode graph: it drops the chain's logits
+from the graph's outputs once greedy has chosen, so that llama.cpp copies one id per sequence to the
+host after a step instead of the id and n_vocab float32 logits (260 KB for ChatGLM2's 65,024).
 """
 
 from __future__ import annotations
@@ -144,9 +148,9 @@ static mask_ctx *mask_copy(const mask_ctx *m) {
 
 static sampler *mask_clone(const sampler *smpl);
 
-static void mask_free(sampler *smpl) { free(smpl->ctx); }
+static void free_ctx(sampler *smpl) { free(smpl->ctx); }
 
-static _Bool mask_backend_init(sampler *smpl, void *buft, uint32_t n_outputs_max_per_seq) {
+static _Bool backend_any(sampler *smpl, void *buft, uint32_t n_outputs_max_per_seq) {
     (void)smpl, (void)buft, (void)n_outputs_max_per_seq;
     return 1;
 }
@@ -165,8 +169,8 @@ static const sampler_iface mask_iface = {
     .name = mask_name,
     .apply = mask_apply,
     .clone = mask_clone,
-    .free = mask_free,
-    .backend_init = mask_backend_init,
+    .free = free_ctx,
+    .backend_init = backend_any,
     .backend_apply = mask_backend_apply,
 };
 
@@ -174,6 +178,45 @@ static sampler *mask_clone(const sampler *smpl) {
     const mask_ctx *m = smpl->ctx;
     mask_ctx *copy = mask_copy(m);
     return copy ? m->init(&mask_iface, copy) : 0;
+}
+
+/* `ids_only`: ends a chain attached to the decode graph at the chosen id. build_sampling keeps the chain's
+   logits as an output, and llama.cpp copies all n_vocab of them to the host after every step (the chain's
+   "sampled logits"); nothing reads them where greedy has chosen. On the host it does nothing. */
+typedef struct { sampler_init_fn init; } ids_only_ctx;
+
+static const char *ids_only_name(const sampler *smpl) { (void)smpl; return "llmbench-ids-only"; }
+
+static void ids_only_apply(sampler *smpl, token_data_array *cur) { (void)smpl, (void)cur; }
+
+static void ids_only_backend_apply(sampler *smpl, void *ctx, void *gf, sampler_data *data) {
+    (void)smpl, (void)ctx, (void)gf;
+    if (data->sampled) /* an id was chosen: nothing else leaves the graph */
+        data->logits = data->probs = data->candidates = 0;
+}
+
+static sampler *ids_only_clone(const sampler *smpl);
+
+static const sampler_iface ids_only_iface = {
+    .name = ids_only_name,
+    .apply = ids_only_apply,
+    .clone = ids_only_clone,
+    .free = free_ctx,
+    .backend_init = backend_any,
+    .backend_apply = ids_only_backend_apply,
+};
+
+void *llmbench_ids_only_new(sampler_init_fn init)
+{
+    ids_only_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return 0;
+    c->init = init;
+    return init(&ids_only_iface, c);
+}
+
+static sampler *ids_only_clone(const sampler *smpl) {
+    return llmbench_ids_only_new(((const ids_only_ctx *)smpl->ctx)->init);
 }
 
 void *llmbench_mask_new(sampler_init_fn init, fill_fn fill, view_1d_fn view_1d, set_1d_fn set_1d_inplace,
@@ -248,7 +291,7 @@ def loaded_function(name: str, library: Path | None = None):
 
 class EosMask:
     """`new(ids)`: SOURCE's `mask` sampler over llama-cpp-python's `lib`, for a llama_sampler_chain;
-    `library`: the compiled file it comes from. Raises LoopUnavailable when the library cannot be
+    `ids_only()`: SOURCE's `ids_only` sampler, from the same file; `library`: the compiled file. Raises LoopUnavailable when the library cannot be
     built or loaded."""
 
     GGML = ("ggml_fill", "ggml_view_1d", "ggml_set_1d_inplace")
@@ -261,6 +304,9 @@ class EosMask:
         self._new = loaded_function("llmbench_mask_new", self.library)
         self._new.restype = lib.llama_sampler_p_ctypes  # what llama_sampler_chain_add takes
         self._new.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int32]
+        self._ids_only = loaded_function("llmbench_ids_only_new", self.library)
+        self._ids_only.restype = lib.llama_sampler_p_ctypes
+        self._ids_only.argtypes = [ctypes.c_void_p]
         handle = lib._lib  # libllama's CDLL: dlsym through it finds ggml's functions in its dependencies
         self._functions = [ctypes.cast(lib.llama_sampler_init, ctypes.c_void_p)]
         self._functions += [ctypes.cast(getattr(handle, name), ctypes.c_void_p) for name in self.GGML]
@@ -268,6 +314,15 @@ class EosMask:
     def fits(self, ids: list[int]) -> bool:
         """Whether this sampler masks `ids` (not more than max_ids of them); else llama.cpp's logit bias does."""
         return len(ids) <= self.max_ids
+
+    def ids_only(self):
+        """A llama_sampler (a ctypes pointer; the chain it is added to frees it) that, last in a chain
+        attached to the decode graph, keeps only the chosen id as the chain's output (SOURCE's
+        `ids_only`); raises MemoryError when it cannot be allocated."""
+        sampler = self._ids_only(self._functions[0])
+        if not sampler:
+            raise MemoryError("llmbench_ids_only_new could not allocate")
+        return sampler
 
     def new(self, ids: list[int]):
         """A llama_sampler (a ctypes pointer; the chain it is added to frees it) that sets the logits

@@ -349,7 +349,12 @@ class LlamaCppBackend(Backend):
             "flash_attn_resolved": log_find("Flash Attention"),
             "masked_ids": self.masked,
             "decoding": "greedy, EOS ids set to -inf: llama.cpp's sampler chain"
-            + (" (llmbench's mask sampler)" if self.eos_mask else " (llama.cpp's logit bias)"),
+            + (
+                " (llmbench's mask sampler)"
+                if self.eos_mask and self.eos_mask.fits(self.masked)
+                else " (llama.cpp's logit bias)"
+            )
+            + ("; only the chosen id leaves the graph" if self.eos_mask and engine.samplers.in_graph else ""),
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
             "decode_loop": self.options.decode_loop,  # c: decode-only steps without Python per token
             # what the file stores, fallbacks included ("file size = 0.79 MiB (7.46 BPW)")

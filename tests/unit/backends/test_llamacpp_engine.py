@@ -323,3 +323,31 @@ def test_the_eos_mask_on_the_host_masks_what_numpy_masks(engines):
             lib.llama_sampler_free(chain)
     finally:
         engine.close()
+
+
+def test_chains_in_the_graph_bring_back_only_the_chosen_ids(engines):
+    """In the graph each chain ends with EosMask.ids_only: after a step llama.cpp has the chosen id of
+    each sequence and no logits of the chain (it copied none to the host); a chain without it brings
+    its n_vocab logits back beside the id. The ids are the same either way."""
+    backend, _ = engines
+    lib, prompts = backend._setup.lib, [[5 + i, 6, 7, 8] for i in range(2)]
+    ids = {}
+    for mask in (backend._setup.eos_mask, None):  # None: llama.cpp's logit bias, and no ids_only
+        engine = Engine(dataclasses.replace(backend._setup, eos_mask=mask, sample_in_graph=True), 2, 64)
+        try:
+            requests = [Request(list(p), 5, 0.0) for p in prompts]
+            engine.step(requests)
+            engine.step([])  # a decode step of both sequences
+            for i in range(2):
+                assert lib.llama_get_sampled_token_ith(engine.ctx, i) == requests[i].output[-1]
+                logits = lib.llama_get_sampled_logits_ith(engine.ctx, i)
+                assert (not logits) == (mask is not None)
+                assert lib.llama_get_sampled_logits_count_ith(engine.ctx, i) == (
+                    0 if mask else backend.n_vocab
+                )
+            while engine.active:
+                engine.step([])
+            ids[mask is None] = [r.output for r in requests]
+        finally:
+            engine.close()
+    assert ids[True] == ids[False]
