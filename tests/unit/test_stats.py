@@ -36,6 +36,19 @@ def test_one_unit_has_no_spread_and_no_interval():
 positives = st.lists(st.floats(1e-6, 1e9), min_size=2, max_size=30)
 
 
+@given(st.lists(st.floats(-1e9, 1e9) | st.just(math.nan), max_size=30))
+def test_the_stopping_rules_ci_is_t_intervals_half_width_over_the_mean(values):
+    """ci_half_width_pct (plain Python, called after every pass) against numpy's t_interval: the same
+    figure, and None where the interval or the mean cannot give one (n < 2, a NaN, a zero mean)."""
+    low, high = t_interval(values)
+    mean = math.fsum(values) / len(values) if values else math.nan
+    got = ci_half_width_pct(values)
+    if math.isnan(low) or math.isnan(mean) or mean == 0:
+        assert got is None
+    else:
+        assert got == pytest.approx(100 * (high - low) / 2 / abs(mean), rel=1e-6, abs=1e-9)
+
+
 @given(positives)
 def test_an_interval_on_the_log_scale_is_positive_and_brackets_the_geometric_mean(values):
     """A plain t interval over few noisy processes reached -957,740 tok/s for a rate; the interval of a
