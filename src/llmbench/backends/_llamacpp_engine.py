@@ -131,9 +131,10 @@ class GreedySamplers:
     `attach` the chains are attached to the context as backend samplers: the argmax runs in the
     decode graph (on the GPU when the model is there) and, with `eos_mask`'s `ids_only` ending the
     chain, only the chosen id comes back - not n_vocab float32 logits per sequence per step (without
-    it llama.cpp copies the chain's logits to the host beside the id). Without it (the engine's choice on the CPU),
-    or where llama.cpp cannot run a sampler in the graph, `llama_sampler_sample` runs the same
-    chain on the host over the logits: the same tokens either way. On the CPU the chain in the
+    it llama.cpp copies the chain's logits to the host beside the id). Without `attach` (the
+    engine's choice on the CPU), or where llama.cpp cannot run a sampler in the graph,
+    `llama_sampler_sample` runs the same chain on the host over the logits: the same tokens
+    either way. On the CPU the chain in the
     graph cost ~10 % of a tiny model's step against 2-6 % on the host (benchmarks/tg_params.c
     sample=1 vs 2/4, docs/results/cpu-overhead, 2026-12-07): each graph op is a barrier for the
     CPU threads."""

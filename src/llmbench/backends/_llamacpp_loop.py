@@ -291,8 +291,8 @@ def loaded_function(name: str, library: Path | None = None):
 
 class EosMask:
     """`new(ids)`: SOURCE's `mask` sampler over llama-cpp-python's `lib`, for a llama_sampler_chain;
-    `ids_only()`: SOURCE's `ids_only` sampler, from the same file; `library`: the compiled file. Raises LoopUnavailable when the library cannot be
-    built or loaded."""
+    `ids_only()`: SOURCE's `ids_only` sampler, from the same file; `library`: the compiled file.
+    Raises LoopUnavailable when the library cannot be built or loaded."""
 
     GGML = ("ggml_fill", "ggml_view_1d", "ggml_set_1d_inplace")
     # The most ids to mask this way: one graph node per id, and llama.cpp's sampling graph has a node
