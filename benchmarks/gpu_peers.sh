@@ -29,7 +29,8 @@
 #      overhead with its CI (batch 1 and batched) and llmbench's decode tok/s, to set beside llama-bench's tg.
 # Everything goes to OUT: gpu_peers.log (all output), llama-bench.md, tg-params.txt, tg-params-builds.txt,
 # llama-bench-builds.txt, job-vs-bench.txt, llamacpp-peer-ab.txt, hf-peer-ab.txt, overhead-<backend>.txt, env.txt.
-# Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3d;
+# Each step has a timeout; a failed step is logged and the rest still run. UNTIL_3B=1 stops after step 3d (the
+# name is older than 3c and 3d);
 # SKIP="3b 3d 4" leaves out the steps it names (3b, 3d, 4: the step-by-step comparisons, for a shorter call).
 set -uo pipefail
 out=${1:?usage: gpu_peers.sh OUT [MODEL]}

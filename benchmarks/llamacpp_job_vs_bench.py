@@ -2,8 +2,8 @@
 
 A benchmark job is one process holding one backend. The processes of harness_overhead.py and
 llamacpp_peer_ab.py hold more (the bare path's context, the loops' contexts) and on the H100 ran
-~2 % below llama-bench, where a process holding only llmbench's backend ran at 98.7 % of it
-(docs/results/h100/README.md, 2026-12-07). And llama-bench on a GPU that had been idle ran ~2 %
+~2 % below llama-bench, where a process holding only llmbench's backend ran at 99.3 % of it
+(95 % CI 99.1 ... 99.4 %, 26 pairs; docs/results/h100/README.md, morning of 2026-12-07). And llama-bench on a GPU that had been idle ran ~2 %
 faster than minutes later. So this alternates processes: llama-bench (`-p 0 -n GEN -d DEPTH`, its tg
 at a depth), then a fresh process of this script holding only llmbench's backend (`--job`: a
 prompt of DEPTH ids, GEN + 1 tokens, REPS times after three warm-ups; the rate after the second
