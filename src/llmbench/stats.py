@@ -73,19 +73,19 @@ def positive_interval(
 
 
 def ci_half_width_pct(values: Sequence[float]) -> float | None:
-    """95 % CI half-width of the mean (Student t, as t_interval) as a percentage of the mean; None below
-    two values, for a zero mean, or where a value is NaN. Plain Python, not numpy: the stopping rule calls
+    """95 % CI half-width of the mean (Student t, as t_interval) as a percentage of the mean (inf where the
+    spread overflows); None below two values, for a zero or non-finite mean, or where a value is NaN. Plain Python, not numpy: the stopping rule calls
     it after every measured pass, and numpy's ~0.2 ms there (caches cold after the pass) was ~0.3 % of a
     75 ms pass of the tiny model on two cores (benchmarks/harness_overhead.py times it with the pass)."""
     n = len(values)
     if n < 2:
         return None
-    mean = math.fsum(values) / n
-    spread = math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (n - 1))
-    half = t_quantile(CONFIDENCE, n - 1) * spread / math.sqrt(n)
-    if math.isnan(half) or math.isnan(mean) or not mean:
+    mean = sum(values) / n  # not math.fsum, nor ** 2: they raise where floats overflow to inf
+    if not math.isfinite(mean) or not mean:
         return None
-    return 100.0 * half / abs(mean)
+    spread = math.sqrt(sum((value - mean) * (value - mean) for value in values) / (n - 1))
+    half = t_quantile(CONFIDENCE, n - 1) * spread / math.sqrt(n)
+    return None if math.isnan(half) else 100.0 * half / abs(mean)
 
 
 def supported(percentile: float, n: int) -> bool:

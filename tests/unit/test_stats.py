@@ -41,12 +41,19 @@ def test_the_stopping_rules_ci_is_t_intervals_half_width_over_the_mean(values):
     """ci_half_width_pct (plain Python, called after every pass) against numpy's t_interval: the same
     figure, and None where the interval or the mean cannot give one (n < 2, a NaN, a zero mean)."""
     low, high = t_interval(values)
-    mean = math.fsum(values) / len(values) if values else math.nan
+    mean = sum(values) / len(values) if values else math.nan
     got = ci_half_width_pct(values)
     if math.isnan(low) or math.isnan(mean) or mean == 0:
         assert got is None
     else:
         assert got == pytest.approx(100 * (high - low) / 2 / abs(mean), rel=1e-6, abs=1e-9)
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=30))
+def test_the_stopping_rules_ci_never_raises(values):
+    """Any floats (inf, -inf, NaN, 1e308: fsum and ** 2 raised on them): None or a width >= 0."""
+    got = ci_half_width_pct(values)
+    assert got is None or got >= 0
 
 
 @given(positives)

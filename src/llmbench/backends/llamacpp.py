@@ -348,18 +348,22 @@ class LlamaCppBackend(Backend):
             "flash_attn": self.flash_attn,
             "flash_attn_resolved": log_find("Flash Attention"),
             "masked_ids": self.masked,
-            "decoding": "greedy, EOS ids set to -inf: llama.cpp's sampler chain"
-            + (
-                " (llmbench's mask sampler)"
-                if self.eos_mask and self.eos_mask.fits(self.masked)
-                else " (llama.cpp's logit bias)"
-            )
+            "decoding": "greedy, llama.cpp's sampler chain; "
+            + self._masking()
             + ("; only the chosen id leaves the graph" if self.eos_mask and engine.samplers.in_graph else ""),
             "sampler_in_decode_graph": engine.samplers.in_graph,  # False: the chain ran on the host
             "decode_loop": self.options.decode_loop,  # c: decode-only steps without Python per token
             # what the file stores, fallbacks included ("file size = 0.79 MiB (7.46 BPW)")
             "stored_bits_per_weight": _bpw(log_find("BPW")),
         }
+
+    def _masking(self) -> str:
+        """How the chains mask EOS, in words (GreedySamplers' choice)."""
+        if not self.masked:
+            return "no EOS id in the vocabulary: nothing masked"
+        if self.eos_mask and self.eos_mask.fits(self.masked):
+            return "EOS ids set to -inf by llmbench's mask sampler"
+        return "EOS ids set to -inf by llama.cpp's logit bias"
 
     def close(self) -> None:
         """Stops the scheduler (waiting up to 30 s), then frees every context and the model."""

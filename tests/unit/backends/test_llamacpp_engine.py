@@ -351,3 +351,21 @@ def test_chains_in_the_graph_bring_back_only_the_chosen_ids(engines):
         finally:
             engine.close()
     assert ids[True] == ids[False]
+
+
+def test_the_record_says_how_eos_is_masked(engines):
+    """describe()["decoding"] names what GreedySamplers chose: nothing to mask, llmbench's mask sampler,
+    or llama.cpp's logit bias past EosMask.max_ids (the breaker saw "mask sampler" where nothing was masked)."""
+    backend, _ = engines
+    kept = backend.masked
+    try:
+        for masked, words in (
+            ([], "nothing masked"),
+            (kept, "llmbench's mask sampler"),
+            (list(range(backend.eos_mask.max_ids + 1)), "llama.cpp's logit bias"),
+        ):
+            backend.masked = masked
+            decoding = backend.describe()["decoding"]
+            assert words in decoding and "only the chosen id" not in decoding  # the CPU: chains on the host
+    finally:
+        backend.masked = kept
