@@ -73,10 +73,11 @@ def positive_interval(
 
 
 def ci_half_width_pct(values: Sequence[float]) -> float | None:
-    """95 % CI half-width of the mean (Student t, as t_interval) as a percentage of the mean (inf where the
-    spread overflows); None below two values, for a zero or non-finite mean, or where a value is NaN. Plain Python, not numpy: the stopping rule calls
-    it after every measured pass, and numpy's ~0.2 ms there (caches cold after the pass) was ~0.3 % of a
-    75 ms pass of the tiny model on two cores (benchmarks/harness_overhead.py times it with the pass)."""
+    """95 % CI half-width of the mean (Student t, as t_interval) as a percentage of the mean (inf where
+    the spread overflows); None below two values, for a zero or non-finite mean, or where a value is
+    NaN. Plain Python, not numpy: the stopping rule calls it after every measured pass, and numpy's
+    ~0.2 ms there (caches cold after the pass) was ~0.3 % of a 75 ms pass of the tiny model on two
+    cores (benchmarks/harness_overhead.py times it with the pass)."""
     n = len(values)
     if n < 2:
         return None
