@@ -8,12 +8,15 @@ ABBA order (bare, harness, harness, bare, ...) so that drift cancels:
            timed once around the pass (llama.cpp's on the CPU in a process of its own, which times
            it: bare_paths' docstring says why);
   harness: llmbench's path - a measured pass (submission stamps, per-token
-           stamps, request records, the stopping rule's CI) with the resource
-           sampler running in its own process and its window open, as in a benchmark
-           job (starting and stopping the sampler is not timed: a job does it once;
-           --sampler thread runs it as a thread of this process instead, as jobs did
-           before 2026-12-06, to show what the move saved; --sampler none leaves it
-           out, to show what the measured pass costs by itself).
+           stamps, request records, the stopping rule's CI).
+The resource sampler runs in its own process with its window open, as in a benchmark job:
+one sampler per shape, started before the warm-up and open through both paths' passes (a job
+starts one and opens its window once per level; until 2026-12-07 this started one per ABBA
+block, ~80 ms of a fresh interpreter's CPU each, 0.2-0.45 of this 2-core machine beside the
+timed passes: docs/results/cpu-overhead/README.md). So both paths pass under its steady
+sampling and the line gives its CPU, in cores, beside the overhead: what it can take from the
+backend. --sampler thread runs it as a thread of this process instead (as jobs did before
+2026-12-06); --sampler none leaves it out.
 Two shapes, each measured on its own: `batch 1` (the requests one after another: the
 `loop` scenario's pass) and `batched` (all requests as one batch: a `sweep-batch` level).
 Before timing, both paths must produce the same ids (else the line says they differ).
@@ -99,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample-period-s",
         type=float,
         default=None,
-        help="the resource sampler's period on the harness path (default: a job's, 0.05 s); a longer one "
-        "shows what sampling costs",
+        help="the resource sampler's period (default: a job's, 0.05 s; once a second inside the window "
+        "where only host memory is sampled)",
     )
     parser.add_argument(
         "--processes",
@@ -114,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampler",
         choices=["process", "thread", "none"],
         default="process",
-        help="where the harness path's resource sampler runs: its own process (as in a job), a thread of "
-        "this one, or none (the measured pass alone)",
+        help="where the resource sampler runs, through both paths' passes: its own process (as in a job), "
+        "a thread of this one, or none",
     )
     return parser
 
@@ -159,15 +162,23 @@ SAMPLERS = {"process": SamplerProcess, "thread": ResourceSampler, "none": NoSamp
 @contextmanager
 def sampling(where: str = "process", period_s: float | None = None):
     """A resource sampler of this process running, its window open, as around a job's measured passes;
-    `where`: a key of SAMPLERS; `period_s`: default a job's. Starting and stopping are outside the block."""
+    `where`: a key of SAMPLERS; `period_s`: default a job's. Yields the sampler; starting and stopping
+    are outside the block."""
     sampler = SAMPLERS[where](period_s or PERIOD_S)
     sampler.start()
     sampler.open()
     try:
-        yield
+        yield sampler
     finally:
         sampler.close()
         sampler.stop()
+
+
+def sampler_process_cpu_s(sampler) -> float | None:
+    """CPU seconds the sampler's own process has used (clock ticks: 10 ms), or None when it has none
+    (a thread of this process, or no sampler)."""
+    child = getattr(sampler, "_child", None)  # SamplerProcess's child; read here, not added to measure/
+    return None if child is None else pid_cpu_seconds(child.pid)
 
 
 class MachineLoad:
@@ -346,37 +357,39 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
     measured: list = []  # the timed passes' records (record.Pass), for the decode rates after the blocks
 
     def harness_pair() -> tuple[float, float]:
-        """Two measured passes as a benchmark job runs them: the resource sampler sampling,
-        its window open, the stopping rule's CI after each pass (set-up and tear-down untimed)."""
+        """Two measured passes as a benchmark job runs them, the stopping rule's CI after each."""
         times = []
-        with sampling(args.sampler, args.sample_period_s):
-            for _ in range(2):
-                started = time.perf_counter()
-                seconds, result = harness_pass(backend, prompts, scenario, batched)
-                rates.append(len(prompts) * n / seconds)
-                ci_half_width_pct(rates[-20:])
-                times.append(time.perf_counter() - started)
-                measured.append(result)
+        for _ in range(2):
+            started = time.perf_counter()
+            seconds, result = harness_pass(backend, prompts, scenario, batched)
+            rates.append(len(prompts) * n / seconds)
+            ci_half_width_pct(rates[-20:])
+            times.append(time.perf_counter() - started)
+            measured.append(result)
         return times[0], times[1]
 
     harness_ids = [r.output_ids for r in harness_pass(backend, prompts, scenario, batched)[1].requests]
     same = bare_pass(bare, prompts, n, batched)[1] == harness_ids
-    for _ in range(2):  # warm both paths
-        bare_pass(bare, prompts, n, batched), harness_pair()
-    measured.clear()
-    logs, bare_s, started = [], [], time.perf_counter()
-    while True:
-        a1 = bare_pass(bare, prompts, n, batched)[0]
-        b1, b2 = harness_pair()
-        a2 = bare_pass(bare, prompts, n, batched)[0]  # ABBA
-        bare_s += [a1, a2]
-        logs.append(0.5 * (math.log(b1 / a1) + math.log(b2 / a2)))
-        low, high = t_interval(logs)
-        half = (high - low) / 2 if not math.isnan(low) else math.inf
-        elapsed = time.perf_counter() - started
-        enough = len(logs) >= args.min_blocks and elapsed >= min(args.min_seconds, args.max_seconds)
-        if (enough and half <= math.log(1.005)) or elapsed > args.max_seconds:
-            break
+    with sampling(args.sampler, args.sample_period_s) as sampler:
+        for _ in range(2):  # warm both paths
+            bare_pass(bare, prompts, n, batched), harness_pair()
+        measured.clear()
+        sampler_cpu_s = sampler_process_cpu_s(sampler)
+        logs, bare_s, started = [], [], time.perf_counter()
+        while True:
+            a1 = bare_pass(bare, prompts, n, batched)[0]
+            b1, b2 = harness_pair()
+            a2 = bare_pass(bare, prompts, n, batched)[0]  # ABBA
+            bare_s += [a1, a2]
+            logs.append(0.5 * (math.log(b1 / a1) + math.log(b2 / a2)))
+            low, high = t_interval(logs)
+            half = (high - low) / 2 if not math.isnan(low) else math.inf
+            elapsed = time.perf_counter() - started
+            enough = len(logs) >= args.min_blocks and elapsed >= min(args.min_seconds, args.max_seconds)
+            if (enough and half <= math.log(1.005)) or elapsed > args.max_seconds:
+                break
+        after = sampler_process_cpu_s(sampler)
+        sampler_cores = None if after is None else (after - sampler_cpu_s) / elapsed
     mean = sum(logs) / len(logs)
 
     def mean_rate(rates_of) -> float:
@@ -391,6 +404,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         "high_pct": pct(high),
         "blocks": len(logs),
         "seconds": elapsed,
+        "sampler_cores": sampler_cores,
         "same_ids": same,
         "mean_log": mean,
         "decode_tok_s": mean_rate(decode_tok_s),
@@ -417,6 +431,7 @@ def measure_one(args) -> None:
             f"prompt + decode / e2e {r['prompt_gen_tok_s']:,.1f}); "
             f"ids {'the same' if r['same_ids'] else 'DIFFER'}; {busy.describe()}"
             + ("; no sampler" if args.sampler == "none" else f"; sampler in a {args.sampler}")
+            + ("" if r["sampler_cores"] is None else f" ({r['sampler_cores']:.4f} of a core)")
             + (f", period {args.sample_period_s} s" if args.sample_period_s else ""),
             flush=True,
         )

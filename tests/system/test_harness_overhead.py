@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,6 +206,7 @@ def test_the_rate_after_the_second_token_leaves_out_the_first_decode_step_and_pg
         max_size=12,
     )
 )
+@settings(deadline=None)  # the first example imports the benchmark (a second, where no test did before)
 def test_a_pooled_line_is_the_mean_of_its_processes_with_a_ci_over_them(runs):
     """The pooled figure of a backend and shape is the mean of its processes' mean log ratios, its CI the
     Student-t interval over those means (none from one process), and it lists every process."""
@@ -336,3 +337,52 @@ def test_a_bare_process_that_stops_answering_is_killed_and_named(tiny_model, tin
     with pytest.raises(RuntimeError, match="did not answer in 3 s"):
         bare.timed_run([PROMPTS[0]], 4, batched=True)
     assert bare.child.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_one_sampler_process_runs_through_every_pass_of_a_shape_as_in_a_job(tiny_model, monkeypatch):
+    """A job starts one sampler and opens its window once per level: the benchmark must not start one per
+    ABBA block (a fresh interpreter's ~80 ms of CPU each, beside the timed passes) nor leave either path's
+    passes outside its window; the line reports the sampler process's CPU in cores."""
+    module = overhead_module()
+    events = []
+
+    class Recorded(module.SamplerProcess):
+        def start(self):
+            events.append("start")
+            super().start()
+
+        def open(self):
+            events.append("open")
+            super().open()
+
+        def close(self):
+            events.append("close")
+            super().close()
+
+    def recorded(name, run):
+        def wrapper(*args, **kwargs):
+            events.append(name)
+            return run(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setitem(module.SAMPLERS, "process", Recorded)
+    monkeypatch.setattr(module, "bare_pass", recorded("bare", module.bare_pass))
+    monkeypatch.setattr(module, "harness_pass", recorded("harness", module.harness_pass))
+    argv = ["--backend", "hf", "--device", "cpu", "--dtype", "float32", "--input-tokens", "6"]
+    argv += ["--output-tokens", "4", "--requests", "2", "--min-blocks", "3", "--min-seconds", "0"]
+    args = module.build_parser().parse_args([*argv, "--max-seconds", "0.2", "--model", str(tiny_model)])
+    backend, bare, config, *_ = module.load(args)
+    prompts = module.fixed_prompts(2, 6, config["vocab_size"], seed=0)
+    figures = module.measure_shape(args, backend, bare, prompts, batched=True)
+    bare.close()
+    assert events.count("start") == 1 and events.count("open") == 1 and events.count("close") == 1
+    opened, closed = events.index("open"), events.index("close")
+    inside = events[opened + 1 : closed]
+    # the ids check before the sampler; then 2 warm-up blocks and the timed ones, ABBA, all in the window
+    assert events[:2] == ["harness", "bare"] and events[2] == "start"
+    assert (
+        inside
+        == ["bare", "harness", "harness"] * 2 + ["bare", "harness", "harness", "bare"] * figures["blocks"]
+    )
+    assert figures["blocks"] >= 3 and figures["sampler_cores"] >= 0
