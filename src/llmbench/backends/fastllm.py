@@ -5,8 +5,9 @@ that takes a minimum length (exact output lengths, EOS masked) and hands out
 tokens one by one (TTFT and inter-token latency). Greedy, repeat penalty 1.0:
 the same neutral decoding as every backend.
 
-Tokens are stamped when a poll finds them (all that a poll finds with one stamp,
-taken by one bulk fetch), so per-token times are as coarse as the poll: the
+Tokens are stamped when a round of polls finds them (all that a round finds with one
+stamp; each handle's tokens taken by one bulk fetch), so per-token times are as coarse
+as the poll: the
 interval actually achieved is measured per run (a 0.5 ms sleep lasts 0.55-0.6 ms)
 and reported as the token clock's resolution.
 """
@@ -97,7 +98,8 @@ class FastLLMBackend(Backend):
         """Every token of each of `handles`, polled round robin by this one thread (as ftllm's own
         benchmark loop does): a poll that finds tokens takes all that are ready in one bulk fetch and
         stamps them with one moment, so no Python runs per token; a round in which none had a token
-        sleeps POLL_SLEEP_S. Returns (ids, stamps, end) per handle; stamps are empty unless `stamp`."""
+        sleeps POLL_SLEEP_S. A round stamps all it finds with the moment it first found a token. Returns
+        (ids, stamps, end) per handle; stamps are empty unless `stamp`."""
         lib, model = self._lib, self._handle
         outputs: list[list[int]] = [[] for _ in handles]
         times: list[list[float]] = [[] for _ in handles]
@@ -107,6 +109,7 @@ class FastLLMBackend(Backend):
         buffer = (ctypes.c_int * FETCH_CAPACITY)()
         while live:
             progressed = False
+            found = 0.0  # when this round first found tokens: every token it finds carries that stamp
             for i in list(live):
                 if not lib.can_fetch_response_llm_model(model, handles[i]):
                     continue
@@ -117,7 +120,10 @@ class FastLLMBackend(Backend):
                     progressed = True
                     continue
                 if stamp and count:
-                    times[i].extend([now()] * count)
+                    # one clock read a round, not one a handle: the poller's CPU is taken from the model's
+                    # threads on a loaded CPU (the rounds' polls are microseconds apart)
+                    found = found or now()
+                    times[i].extend([found] * count)
                 outputs[i].extend(buffer[:count])
                 progressed |= count > 0
             if live and not progressed:
