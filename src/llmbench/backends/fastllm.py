@@ -7,9 +7,8 @@ the same neutral decoding as every backend.
 
 Tokens are stamped when a round of polls finds them (all that a round finds with one
 stamp; each handle's tokens taken by one bulk fetch), so per-token times are as coarse
-as the poll: the
-interval actually achieved is measured per run (a 0.5 ms sleep lasts 0.55-0.6 ms)
-and reported as the token clock's resolution.
+as the poll: the interval actually achieved is measured per run (a 0.5 ms sleep lasts
+0.55-0.6 ms) and reported as the token clock's resolution.
 """
 
 from __future__ import annotations
@@ -96,10 +95,10 @@ class FastLLMBackend(Backend):
 
     def _collect(self, handles: list[int], stamp: bool) -> list[tuple[list[int], list[float], float]]:
         """Every token of each of `handles`, polled round robin by this one thread (as ftllm's own
-        benchmark loop does): a poll that finds tokens takes all that are ready in one bulk fetch and
-        stamps them with one moment, so no Python runs per token; a round in which none had a token
-        sleeps POLL_SLEEP_S. A round stamps all it finds with the moment it first found a token. Returns
-        (ids, stamps, end) per handle; stamps are empty unless `stamp`."""
+        benchmark loop does): a poll that finds tokens takes all that are ready in one bulk fetch, so no
+        Python runs per token, and a round stamps all it finds with the moment it first found one; a
+        round in which none had a token sleeps POLL_SLEEP_S. Returns (ids, stamps, end) per handle;
+        stamps are empty unless `stamp`."""
         lib, model = self._lib, self._handle
         outputs: list[list[int]] = [[] for _ in handles]
         times: list[list[float]] = [[] for _ in handles]
