@@ -386,3 +386,52 @@ def test_one_sampler_process_runs_through_every_pass_of_a_shape_as_in_a_job(tiny
         == ["bare", "harness", "harness"] * 2 + ["bare", "harness", "harness", "bare"] * figures["blocks"]
     )
     assert figures["blocks"] >= 3 and figures["sampler_cores"] >= 0
+
+
+def _in_session(session: int) -> list[int]:
+    """PIDs of the live processes (zombies left out) whose session is `session`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if os.getsid(int(entry.name)) == session and state != "Z":
+                pids.append(int(entry.name))
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+    return pids
+
+
+def test_a_stopped_processes_run_leaves_no_child_measuring(tiny_model):
+    """SIGTERM to the --processes parent ends it and its child (and the child's sampler): a benchmark
+    left running would load the cores under whatever is measured next."""
+    import signal
+    import time
+
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/harness_overhead.py"),
+            *("--backend", "hf", "--device", "cpu", "--model", str(tiny_model), "--processes", "2"),
+            *("--input-tokens", "8", "--output-tokens", "6", "--min-seconds", "60", "--max-seconds", "60"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its session holds it and everything it starts
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_in_session(parent.pid)) < 3 and time.monotonic() < deadline:  # parent, child, sampler
+            time.sleep(0.2)
+        assert len(_in_session(parent.pid)) >= 3, "the child and its sampler did not start"
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 15
+        while _in_session(parent.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _in_session(parent.pid) == []
+    finally:
+        for pid in _in_session(parent.pid):
+            os.kill(pid, signal.SIGKILL)
