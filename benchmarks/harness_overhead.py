@@ -476,25 +476,9 @@ def pct(log_ratio: float) -> float:
     return 100 * (math.exp(log_ratio) - 1)
 
 
-def run_child(argv: list[str]) -> int:
-    """Runs this benchmark with `argv` in a child process and returns its exit status. When this process
-    is stopped meanwhile (SIGTERM, SIGINT), the child is terminated, then killed after 10 s: no child
-    goes on loading cores after its parent (its sampler and bare processes end with their stdin)."""
-    child = subprocess.Popen([sys.executable, __file__, *argv], stdin=subprocess.DEVNULL)
-    try:
-        return child.wait()
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
 def stop(signum: int, _frame) -> None:
-    """A SIGTERM handler: unwinds (finally blocks run, run_child stops its child), exit status 128 + signum."""
+    """A SIGTERM handler: unwinds, as Ctrl-C does (subprocess.run kills the child it waits for, whose sampler
+    and bare processes end with their stdin), exit status 128 + signum."""
     raise SystemExit(128 + signum)
 
 
@@ -519,7 +503,10 @@ def main() -> None:
                     *("--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or ""),
                     *("--backend", backend, "--processes", "1", "--results", str(results)),
                 ]
-                if run_child(argv) != 0:
+                done = subprocess.run(
+                    [sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL
+                )
+                if done.returncode != 0:
                     failed[backend] = failed.get(backend, 0) + 1
         if args.processes > 1:
             lines = results.read_text().splitlines() if results.exists() else []
