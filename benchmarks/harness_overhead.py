@@ -1,7 +1,10 @@
 """How much does llmbench's measuring cost? Prints the harness overhead with its 95 % CI.
 
-Side by side in one process, on the same loaded model and the same prompts, in
-ABBA order (bare, harness, harness, bare, ...) so that drift cancels:
+Side by side in one process, on the same loaded model and the same prompts, in blocks of
+four passes, ABBA (bare, harness, harness, bare) and BAAB (harness, bare, bare, harness) in turn:
+linear drift cancels within a block, and each path takes the outer and the inner slots equally
+often, so what a slot does to any pass cancels too (an A/A run, the bare path in both, read
++0.22 % for FastLLM batched with ABBA alone: docs/results/cpu-overhead/README.md, 2026-12-07 night):
   bare:    the backend's library driven by its own minimal loop (benchmarks/bare_paths.py:
            no llmbench code; transformers generate(), a static-cache loop, FastLLM's own
            benchmark loop over its C API, llama.cpp's decode loop with its sampler chain),
@@ -20,9 +23,9 @@ backend. --sampler thread runs it as a thread of this process instead (as jobs d
 Two shapes, each measured on its own: `batch 1` (the requests one after another: the
 `loop` scenario's pass) and `batched` (all requests as one batch: a `sweep-batch` level).
 Before timing, both paths must produce the same ids (else the line says they differ).
-Each ABBA block gives one ratio harness / bare (geometric mean of its two
-pairs); blocks repeat until the 95 % CI of the mean log ratio is within
-+-0.5 % (after --min-blocks and --min-seconds) or --max-seconds pass. Goal: overhead <= 1 %, with the CI to show it.
+Each block gives one ratio harness / bare (geometric mean of its two adjacent
+pairs); blocks repeat two at a time (an ABBA and a BAAB) until the 95 % CI of the mean log ratio
+is within +-0.5 % (after --min-blocks and --min-seconds) or --max-seconds pass. Goal: overhead <= 1 %, with the CI to show it.
 
 One backend per process (FastLLM's idle threads spin a core: never time HF beside
 a loaded ftllm). `--backend all` runs each in its own process and prints a table.
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-seconds",
         type=float,
         default=20,
-        help="ABBA blocks run at least this long (6 blocks of a fast backend took 2 s: a CI from one "
+        help="blocks run at least this long (6 blocks of a fast backend took 2 s: a CI from one "
         "quiet moment)",
     )
     parser.add_argument("--max-seconds", type=float, default=120)
@@ -349,40 +352,56 @@ def fixed_scenario(args, batched: bool) -> Scenario:
     )
 
 
+# The two blocks, run in turn: each path takes the outer slots in one and the inner slots in the other.
+BLOCK_ORDERS = (("bare", "harness", "harness", "bare"), ("harness", "bare", "bare", "harness"))
+
+
+def block_log_ratio(order: tuple[str, ...], times: list[float]) -> float:
+    """ln(harness / bare) of one block: the mean over its two adjacent pairs, slots 1-2 and 3-4 (`times` in s,
+    in `order`'s slots). Drift that is linear in ln(time) cancels within the block; a slot's own effect
+    cancels over an ABBA and a BAAB."""
+    logs = []
+    for first, second in ((0, 1), (2, 3)):
+        by_path = {order[first]: times[first], order[second]: times[second]}
+        logs.append(math.log(by_path["harness"] / by_path["bare"]))
+    return sum(logs) / 2
+
+
 def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
-    """ABBA blocks of bare and harness passes until the CI of the overhead is within +-0.5 % or
+    """Blocks of bare and harness passes, ABBA then BAAB, until the CI of the overhead is within +-0.5 % or
     --max-seconds pass; returns the figures of one line."""
     n = args.output_tokens
     scenario = fixed_scenario(args, batched)
     rates: list[float] = []
     measured: list = []  # the timed passes' records (record.Pass), for the decode rates after the blocks
 
-    def harness_pair() -> tuple[float, float]:
-        """Two measured passes as a benchmark job runs them, the stopping rule's CI after each."""
-        times = []
-        for _ in range(2):
-            started = time.perf_counter()
-            seconds, result = harness_pass(backend, prompts, scenario, batched)
-            rates.append(len(prompts) * n / seconds)
-            ci_half_width_pct(rates[-20:])
-            times.append(time.perf_counter() - started)
-            measured.append(result)
-        return times[0], times[1]
+    def harness_once() -> float:
+        """One measured pass as a benchmark job runs it, the stopping rule's CI after it: its time (s)."""
+        started = time.perf_counter()
+        seconds, result = harness_pass(backend, prompts, scenario, batched)
+        rates.append(len(prompts) * n / seconds)
+        ci_half_width_pct(rates[-20:])
+        measured.append(result)
+        return time.perf_counter() - started
+
+    def bare_once() -> float:
+        return bare_pass(bare, prompts, n, batched)[0]
+
+    run = {"bare": bare_once, "harness": harness_once}
 
     harness_ids = [r.output_ids for r in harness_pass(backend, prompts, scenario, batched)[1].requests]
     same = bare_pass(bare, prompts, n, batched)[1] == harness_ids
     with sampling(args.sampler, args.sample_period_s) as sampler:
         for _ in range(2):  # warm both paths
-            bare_pass(bare, prompts, n, batched), harness_pair()
+            bare_once(), harness_once(), harness_once()
         measured.clear()
         sampler_cpu_s = sampler_process_cpu_s(sampler)
         logs, bare_s, started = [], [], time.perf_counter()
         while True:
-            a1 = bare_pass(bare, prompts, n, batched)[0]
-            b1, b2 = harness_pair()
-            a2 = bare_pass(bare, prompts, n, batched)[0]  # ABBA
-            bare_s += [a1, a2]
-            logs.append(0.5 * (math.log(b1 / a1) + math.log(b2 / a2)))
+            for order in BLOCK_ORDERS:
+                times = [run[path]() for path in order]
+                bare_s += [t for path, t in zip(order, times, strict=True) if path == "bare"]
+                logs.append(block_log_ratio(order, times))
             low, high = t_interval(logs)
             half = (high - low) / 2 if not math.isnan(low) else math.inf
             elapsed = time.perf_counter() - started
@@ -426,7 +445,7 @@ def measure_one(args) -> None:
             f"{args.backend:10s} {shape:8s} {device} {dtype} {args.requests} x {args.input_tokens}+"
             f"{args.output_tokens}: {r['bare_tok_s']:,.1f} tok/s bare; harness overhead "
             f"{r['overhead_pct']:+.2f} % ({ci_text(r['low_pct'], r['high_pct'])}, "
-            f"{r['blocks']} ABBA blocks, {r['seconds']:.0f} s); goal <= 1 %; "
+            f"{r['blocks']} ABBA/BAAB blocks, {r['seconds']:.0f} s); goal <= 1 %; "
             f"llmbench decode {r['decode_tok_s']:,.1f} tok/s per request (after its second token "
             f"{r['steady_tok_s']:,.1f}; 1000 / median ITL {r['median_itl_tok_s']:,.1f}; "
             f"prompt + decode / e2e {r['prompt_gen_tok_s']:,.1f}); "
@@ -459,7 +478,7 @@ def pooled_lines(results: list[dict]) -> list[str]:
         ci = ci_text(pct(low), pct(high), "process") + ("" if math.isnan(low) else " over the processes")
         lines.append(
             f"{backend:10s} {shape:8s} pooled, {len(runs)} processes: harness overhead {pct(mean):+.2f} % ({ci}); "
-            f"goal <= 1 %; each process: {each} %; {sum(r['blocks'] for r in runs)} ABBA blocks"
+            f"goal <= 1 %; each process: {each} %; {sum(r['blocks'] for r in runs)} ABBA/BAAB blocks"
         )
     return lines
 
