@@ -3,8 +3,10 @@
 Side by side in one process, on the same loaded model and the same prompts, in blocks of
 four passes, ABBA (bare, harness, harness, bare) and BAAB (harness, bare, bare, harness) in turn:
 linear drift cancels within a block, and each path takes the outer and the inner slots equally
-often, so what a slot does to any pass cancels too (an A/A run, the bare path in both, read
-+0.22 % for FastLLM batched with ABBA alone: docs/results/cpu-overhead/README.md, 2026-12-07 night):
+often, so what a slot does to any pass cancels too (until 2026-12-07 ABBA alone: an A/A run, the
+bare path in both, read FastLLM batched +0.22 % (95 % CI -0.00 ... +0.43) and batch 1 -0.22 %,
+not clearly a slot's effect, which BAAB cancels if there is one: docs/results/cpu-overhead/README.md,
+"2026-12-07, late night"):
   bare:    the backend's library driven by its own minimal loop (benchmarks/bare_paths.py:
            no llmbench code; transformers generate(), a static-cache loop, FastLLM's own
            benchmark loop over its C API, llama.cpp's decode loop with its sampler chain),
@@ -24,7 +26,8 @@ Two shapes, each measured on its own: `batch 1` (the requests one after another:
 `loop` scenario's pass) and `batched` (all requests as one batch: a `sweep-batch` level).
 Before timing, both paths must produce the same ids (else the line says they differ).
 Each block gives one ratio harness / bare (geometric mean of its two adjacent
-pairs); blocks repeat two at a time (an ABBA and a BAAB) until the 95 % CI of the mean log ratio
+pairs); blocks repeat two at a time (an ABBA and a BAAB: an odd --min-blocks is one more, and
+--max-seconds may be passed by up to 8 passes) until the 95 % CI of the mean log ratio
 is within +-0.5 % (after --min-blocks and --min-seconds) or --max-seconds pass. Goal: overhead <= 1 %, with the CI to show it.
 
 One backend per process (FastLLM's idle threads spin a core: never time HF beside
@@ -441,6 +444,9 @@ def measure_one(args) -> None:
         shape = f"batch {args.requests}" if batched else "batch 1"
         busy = MachineLoad(own=(bare.child.pid,) if hasattr(bare, "child") else ())
         r = measure_shape(args, backend, bare, prompts, batched)
+        if args.results:  # before the line: a line printed is a line pooled, even if a stop comes between
+            with open(args.results, "a") as results:
+                results.write(json.dumps({"backend": args.backend, "shape": shape, **r}) + "\n")
         print(
             f"{args.backend:10s} {shape:8s} {device} {dtype} {args.requests} x {args.input_tokens}+"
             f"{args.output_tokens}: {r['bare_tok_s']:,.1f} tok/s bare; harness overhead "
@@ -455,9 +461,6 @@ def measure_one(args) -> None:
             + (f", period {args.sample_period_s} s" if args.sample_period_s else ""),
             flush=True,
         )
-        if args.results:
-            with open(args.results, "a") as results:
-                results.write(json.dumps({"backend": args.backend, "shape": shape, **r}) + "\n")
     bare.close()
     os._exit(0)  # a process that loaded ftllm may not exit by itself
 
@@ -501,6 +504,31 @@ def stop(signum: int, _frame) -> None:
     raise SystemExit(128 + signum)
 
 
+def read_results(path: Path) -> list[dict]:
+    """The figures the processes appended to `path` (one JSON line each, written whole): a last line without
+    its newline, cut by a kill mid-write, is left out. Empty when no process got as far."""
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]
+
+
+def run_rounds(args, backends: list[str], results: Path, failed: dict[str, int]) -> None:
+    """--processes rounds, each running every backend once in a fresh process (so drift spreads over all of
+    them) that appends its figures to `results` (JSON lines); counts each backend's failed processes in
+    `failed`."""
+    for process in range(args.processes):
+        if args.processes > 1:
+            print(f"== process {process + 1} of {args.processes} {time.strftime('%H:%M:%S')}", flush=True)
+        for backend in backends:
+            argv = [
+                *sys.argv[1:],
+                *("--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or ""),
+                *("--backend", backend, "--processes", "1", "--results", str(results)),
+            ]
+            done = subprocess.run([sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL)
+            if done.returncode != 0:
+                failed[backend] = failed.get(backend, 0) + 1
+
+
 def main() -> None:
     parser = build_parser()
     args = parser.parse_args()
@@ -513,23 +541,15 @@ def main() -> None:
     failed: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "results.jsonl"
-        for process in range(args.processes):  # each backend once per round: drift spreads over all of them
+        try:
+            run_rounds(args, backends, results, failed)
+        except BaseException:  # Ctrl-C, SIGTERM: what the processes that ended measured is still pooled
             if args.processes > 1:
-                print(f"== process {process + 1} of {args.processes} {time.strftime('%H:%M:%S')}", flush=True)
-            for backend in backends:
-                argv = [
-                    *sys.argv[1:],
-                    *("--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or ""),
-                    *("--backend", backend, "--processes", "1", "--results", str(results)),
-                ]
-                done = subprocess.run(
-                    [sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL
-                )
-                if done.returncode != 0:
-                    failed[backend] = failed.get(backend, 0) + 1
-        if args.processes > 1:
-            lines = results.read_text().splitlines() if results.exists() else []
-            print("\n".join(pooled_lines([json.loads(line) for line in lines])), flush=True)
+                print("== stopped: pooled over the processes that ended", flush=True)
+            raise
+        finally:
+            if args.processes > 1:
+                print("\n".join(pooled_lines(read_results(results))), flush=True)
     for backend, count in failed.items():
         print(
             f"{backend:10s} FAILED in {count} of {args.processes} processes (their errors are above)",
