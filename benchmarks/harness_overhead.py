@@ -4,7 +4,7 @@ Side by side in one process, on the same loaded model and the same prompts, in b
 four passes, ABBA (bare, harness, harness, bare) and BAAB (harness, bare, bare, harness) in turn:
 linear drift cancels within a block, and each path takes the outer and the inner slots equally
 often, so what a slot does to any pass cancels too (until 2026-12-07 ABBA alone: an A/A run, the
-bare path in both, read FastLLM batched +0.22 % (95 % CI -0.00 ... +0.43) and batch 1 -0.22 %,
+bare path in both, read FastLLM batched +0.21 % (95 % CI -0.00 ... +0.43) and batch 1 -0.22 %,
 not clearly a slot's effect, which BAAB cancels if there is one: docs/results/cpu-overhead/README.md,
 "2026-12-07, late night"):
   bare:    the backend's library driven by its own minimal loop (benchmarks/bare_paths.py:
@@ -498,17 +498,49 @@ def pct(log_ratio: float) -> float:
     return 100 * (math.exp(log_ratio) - 1)
 
 
+# A stop (SIGTERM, SIGINT) while a child is being started is held until it has started, so that it is killed:
+# raised inside Popen's start, it left the child measuring alone in 11 of 30 stops (a reviewer's repro).
+_stop = {"holding": False, "signum": 0}
+
+
 def stop(signum: int, _frame) -> None:
-    """A SIGTERM handler: unwinds, as Ctrl-C does (subprocess.run kills the child it waits for, whose sampler
-    and bare processes end with their stdin), exit status 128 + signum."""
+    """The parent's SIGTERM and SIGINT handler: unwinds (run_child kills its child, whose sampler and bare
+    processes end with their stdin), exit status 128 + signum; held while a child is being started."""
+    if _stop["holding"]:
+        _stop["signum"] = signum
+        return
     raise SystemExit(128 + signum)
 
 
+def run_child(command: list[str]) -> int:
+    """Runs one child process to its end, its stdin closed; its exit status. A stop kills it, then unwinds."""
+    child = None
+    try:
+        _stop["holding"] = True
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        _stop["holding"] = False
+        if _stop["signum"]:
+            raise SystemExit(128 + _stop["signum"])
+        return child.wait()
+    except BaseException:
+        if child is not None:
+            child.kill()
+            child.wait()
+        raise
+    finally:
+        _stop["holding"] = False
+
+
 def read_results(path: Path) -> list[dict]:
-    """The figures the processes appended to `path` (one JSON line each, written whole): a last line without
-    its newline, cut by a kill mid-write, is left out. Empty when no process got as far."""
-    text = path.read_text() if path.exists() else ""
-    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]
+    """The figures the processes appended to `path` (one JSON line each, written whole): a line cut by a kill
+    mid-write is left out. Empty when no process got as far."""
+    results = []
+    for line in (path.read_text() if path.exists() else "").splitlines():
+        try:
+            results.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return results
 
 
 def run_rounds(args, backends: list[str], results: Path, failed: dict[str, int]) -> None:
@@ -524,8 +556,7 @@ def run_rounds(args, backends: list[str], results: Path, failed: dict[str, int])
                 *("--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or ""),
                 *("--backend", backend, "--processes", "1", "--results", str(results)),
             ]
-            done = subprocess.run([sys.executable, __file__, *argv], check=False, stdin=subprocess.DEVNULL)
-            if done.returncode != 0:
+            if run_child([sys.executable, __file__, *argv]) != 0:
                 failed[backend] = failed.get(backend, 0) + 1
 
 
@@ -537,6 +568,7 @@ def main() -> None:
     if args.backend != "all" and args.processes == 1:
         return measure_one(args)
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     backends = BACKENDS if args.backend == "all" else [args.backend]
     failed: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -548,13 +580,13 @@ def main() -> None:
                 print("== stopped: pooled over the processes that ended", flush=True)
             raise
         finally:
-            if args.processes > 1:
-                print("\n".join(pooled_lines(read_results(results))), flush=True)
-    for backend, count in failed.items():
-        print(
-            f"{backend:10s} FAILED in {count} of {args.processes} processes (their errors are above)",
-            flush=True,
-        )
+            lines = pooled_lines(read_results(results)) if args.processes > 1 else []
+            lines += [
+                f"{backend:10s} FAILED in {count} of {args.processes} processes (their errors are above)"
+                for backend, count in failed.items()
+            ]
+            if lines:
+                print("\n".join(lines), flush=True)
     if failed:
         sys.exit(1)
 

@@ -27,8 +27,8 @@ from .base import Backend, BackendUnavailable, Generation, option
 POLL_SLEEP_S = 0.0005
 # Tokens taken by one bulk fetch at most (ftllm's own server drains 64 per call).
 FETCH_CAPACITY = 256
-# The achieved sleep is timed on the first sleep of a collect and every 16th after: two clock reads around
-# every one were a third of what the harness's poll loop added to ftllm's own on two cores (issue #28).
+# The achieved sleep is timed on every 16th of the backend's sleeps (counted across collects): two clock reads
+# around every one were a third of what the harness's poll loop added to ftllm's own on two cores (issue #28).
 SLEEP_TIMED_EVERY = 16
 
 
@@ -75,7 +75,7 @@ class FastLLMBackend(Backend):
         self.model = llm.model(s.artifact)
         self._lib = llm.fastllm_lib
         self._handle = self.model.model
-        self._sleeps_timed, self._sleep_s = 0, 0.0
+        self._sleeps, self._sleeps_timed, self._sleep_s = 0, 0, 0.0
         self._poll_lock = threading.Lock()
 
     def _launch(self, prompt_ids: list[int], output_tokens: int) -> int:
@@ -110,7 +110,8 @@ class FastLLMBackend(Backend):
         times: list[list[float]] = [[] for _ in handles]
         ends = [0.0] * len(handles)
         live = list(range(len(handles)))
-        sleeps, timed, slept = 0, 0, 0.0
+        started_at = sleeps = self._sleeps  # read without the lock: it only picks which sleeps are timed
+        timed, slept = 0, 0.0
         buffer = (ctypes.c_int * FETCH_CAPACITY)()
         while live:
             progressed = False
@@ -140,6 +141,7 @@ class FastLLMBackend(Backend):
                     timed += 1
                 sleeps += 1
         with self._poll_lock:
+            self._sleeps += sleeps - started_at
             self._sleeps_timed += timed
             self._sleep_s += slept
         return list(zip(outputs, times, ends, strict=True))
