@@ -436,23 +436,33 @@ def _in_session(session: int) -> list[int]:
     return pids
 
 
+def start_hf_processes_run(tiny_model, argv: list[str], **popen) -> subprocess.Popen:
+    """harness_overhead.py --backend hf on the CPU and the tiny model with `argv`, stderr dropped, in a session
+    of its own: the session holds it and everything it starts."""
+    command = [sys.executable, str(ROOT / "benchmarks/harness_overhead.py")]
+    command += ["--backend", "hf", "--device", "cpu", "--model", str(tiny_model), *argv]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, start_new_session=True, **popen)
+
+
+def kill_session(session: int) -> None:
+    """SIGKILL to every live process of `session`: what a failed test leaves must not load the next one's cores."""
+    import signal
+
+    for pid in _in_session(session):
+        os.kill(pid, signal.SIGKILL)
+
+
 def test_a_stopped_processes_run_leaves_no_child_measuring(tiny_model):
     """SIGTERM to the --processes parent ends it and its child (and the child's sampler): a benchmark
     left running would load the cores under whatever is measured next."""
     import signal
     import time
 
-    parent = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks/harness_overhead.py"),
-            *("--backend", "hf", "--device", "cpu", "--model", str(tiny_model), "--processes", "2"),
-            *("--input-tokens", "8", "--output-tokens", "6", "--min-seconds", "60", "--max-seconds", "60"),
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    parent = start_hf_processes_run(
+        tiny_model,
+        "--processes 2 --input-tokens 8 --output-tokens 6 --min-seconds 60 --max-seconds 60".split(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its session holds it and everything it starts
     )
     try:
         deadline = time.monotonic() + 120
@@ -466,27 +476,18 @@ def test_a_stopped_processes_run_leaves_no_child_measuring(tiny_model):
             time.sleep(0.2)
         assert _in_session(parent.pid) == []
     finally:
-        for pid in _in_session(parent.pid):
-            os.kill(pid, signal.SIGKILL)
+        kill_session(parent.pid)
 
 
 def test_a_stopped_processes_run_still_pools_the_processes_that_ended(tiny_model):
     """Nothing measured is lost: SIGTERM in the second of three processes prints the pooled lines of the first."""
     import signal
 
-    parent = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks/harness_overhead.py"),
-            *("--backend", "hf", "--device", "cpu", "--model", str(tiny_model), "--processes", "3"),
-            *("--input-tokens", "8", "--output-tokens", "6", "--requests", "2"),
-            *("--min-seconds", "0", "--max-seconds", "1"),
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    parent = start_hf_processes_run(
+        tiny_model,
+        "--processes 3 --input-tokens 8 --output-tokens 6 --requests 2 --min-seconds 0 --max-seconds 1".split(),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
         text=True,
-        start_new_session=True,
     )
     seen = []
     try:
@@ -500,8 +501,7 @@ def test_a_stopped_processes_run_still_pools_the_processes_that_ended(tiny_model
         assert parent.returncode == 128 + signal.SIGTERM
         assert _in_session(parent.pid) == []  # no child left measuring (and holding the pipe)
     finally:
-        for pid in _in_session(parent.pid):
-            os.kill(pid, signal.SIGKILL)
+        kill_session(parent.pid)
     assert "== stopped: pooled over the processes that ended\n" in seen
     for shape in ("batch 1", "batch 2"):
         ended = [line for line in seen if line.startswith(f"hf         {shape}  cpu")]
