@@ -54,9 +54,7 @@ import argparse
 import json
 import math
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -137,6 +135,8 @@ if __name__ == "__main__":
     from llmbench.backends import preload
 
     preload(build_parser().parse_known_args()[0].backend)
+
+from child_process import install_stop, run_child  # noqa: E402
 
 from llmbench.backends import get_backend, make_options  # noqa: E402
 from llmbench.backends.base import LoadSettings  # noqa: E402
@@ -498,39 +498,6 @@ def pct(log_ratio: float) -> float:
     return 100 * (math.exp(log_ratio) - 1)
 
 
-# A stop (SIGTERM, SIGINT) while a child is being started is held until it has started, so that it is killed:
-# raised inside Popen's start, it left the child measuring alone in 11 of 30 stops (a reviewer's repro).
-_stop = {"holding": False, "signum": 0}
-
-
-def stop(signum: int, _frame) -> None:
-    """The parent's SIGTERM and SIGINT handler: unwinds (run_child kills its child, whose sampler and bare
-    processes end with their stdin), exit status 128 + signum; held while a child is being started."""
-    if _stop["holding"]:
-        _stop["signum"] = signum
-        return
-    raise SystemExit(128 + signum)
-
-
-def run_child(command: list[str]) -> int:
-    """Runs one child process to its end, its stdin closed; its exit status. A stop kills it, then unwinds."""
-    child = None
-    try:
-        _stop["holding"] = True
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-        _stop["holding"] = False
-        if _stop["signum"]:
-            raise SystemExit(128 + _stop["signum"])
-        return child.wait()
-    except BaseException:
-        if child is not None:
-            child.kill()
-            child.wait()
-        raise
-    finally:
-        _stop["holding"] = False
-
-
 def read_results(path: Path) -> list[dict]:
     """The figures the processes appended to `path` (one JSON line each, written whole): a line cut by a kill
     mid-write is left out. Empty when no process got as far."""
@@ -556,7 +523,7 @@ def run_rounds(args, backends: list[str], results: Path, failed: dict[str, int])
                 *("--model", args.model, "--artifact", args.artifact or "", "--gguf", args.gguf or ""),
                 *("--backend", backend, "--processes", "1", "--results", str(results)),
             ]
-            if run_child([sys.executable, __file__, *argv]) != 0:
+            if run_child([sys.executable, __file__, *argv]).returncode != 0:
                 failed[backend] = failed.get(backend, 0) + 1
 
 
@@ -567,8 +534,7 @@ def main() -> None:
         args.model, args.artifact, args.gguf = tiny_model()
     if args.backend != "all" and args.processes == 1:
         return measure_one(args)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    install_stop()  # a stop kills the child measuring and still prints what ended (below)
     backends = BACKENDS if args.backend == "all" else [args.backend]
     failed: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as folder:

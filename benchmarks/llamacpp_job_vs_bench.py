@@ -37,6 +37,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # child_process
+
+from child_process import install_stop, run_child  # noqa: E402
+
 # Nothing here imports numpy at module level: a --job process loads llama.cpp first (harness_overhead.py says why).
 
 
@@ -118,7 +122,7 @@ def run_job(args) -> float:
     command += ["--device", args.device, "--depth", str(args.depth), "--gen", str(args.gen)]
     command += ["--reps", str(args.reps), "--flash-attn", args.flash_attn, "--kv-type", args.kv_type]
     command += ["--dtype", args.dtype] if args.dtype else []
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    done = run_child(command, capture=True, timeout_s=600)
     if done.returncode != 0:
         raise RuntimeError(f"the job process failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])["median_tok_s"]
@@ -130,7 +134,7 @@ def run_llama_bench(args) -> float:
     command = [args.llama_bench, "-m", args.gguf, "-ngl", "99", "-p", "0", "-n", str(args.gen)]
     command += ["-d", str(args.depth), "-fa", args.flash_attn]
     command += ["-ctk", args.kv_type, "-ctv", args.kv_type, "-r", "10", "-o", "md"]
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+    done = run_child(command, capture=True, timeout_s=600)
     if done.returncode != 0:
         raise RuntimeError(f"llama-bench failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return parse_tg(done.stdout, args.gen, args.depth)
@@ -221,13 +225,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # SIGTERM / SIGHUP end the run as Ctrl-C does: subprocess.run kills the child it waits for
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+    # SIGTERM, SIGINT, SIGHUP: the child waited for (a job or llama-bench) is killed, even one being started
+    install_stop((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
     try:
         main()
-    except KeyboardInterrupt:
-        sys.exit(130)
     except (
         RuntimeError,
         ValueError,
