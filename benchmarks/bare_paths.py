@@ -20,7 +20,10 @@ ids agree before it times anything).
                   tensors every step and cost 1-2.6 % batched on the H100 (docs/results/h100, 2026-12-07).
                   The chains are in the decode graph where the engine's are (sampler_in_graph: on a GPU),
                   and end there, as the engine's, with its ids_only sampler (settings' ids_only_library:
-                  llama.cpp copies no logits to the host), else run on the host by llama_sampler_sample
+                  llama.cpp copies no logits to the host), else run on the host by llama_sampler_sample.
+                  The prefill's step from Python, the decode-only steps in a C loop compiled here
+                  (STEPS_SOURCE: llama-bench's tg loop plus the id per sequence), as the engine's run in
+                  its own; settings' steps_in "python" keeps every step in Python (until 2026-12-08)
 
 Each class: ``__init__(model, settings)``, ``run(prompts, output_tokens) -> ids per prompt``
 (all prompts as one batch), ``close()``. `settings` is a plain dict: device, dtype, cpu_threads,
@@ -42,6 +45,7 @@ import ctypes
 import json
 import math
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -211,6 +215,60 @@ def _drop_log(level, text, user_data) -> None:
 _QUIET = None  # llama_log_callback(_drop_log), made once llama_cpp is imported (kept alive: C holds it)
 
 
+# llama-bench's tg loop with a token chosen per sequence: no Python per step (a Python loop over ctypes costs
+# ~microseconds a step, a visible share of a CPU step of ~0.1 ms on the tiny model). Written here, not
+# llmbench's compiled loop: the bare path shares no code with the harness.
+STEPS_SOURCE = r"""
+#include <stdint.h>
+typedef struct {
+    int32_t n_tokens; int32_t *token; float *embd; int32_t *pos; int32_t *n_seq_id; int32_t **seq_id; int8_t *logits;
+} llama_batch; /* llama.h's struct */
+typedef int32_t (*decode_fn)(void *ctx, llama_batch batch);
+typedef int32_t (*sample_fn)(void *chain, void *ctx, int32_t idx);
+
+/* steps decode-only steps of k sequences at batch indices 0..k-1: decode, each one's id from its chain
+   (ids[step * k + i]), the id and the next position into the batch. Returns the steps done. */
+int32_t bare_steps(decode_fn decode, sample_fn sample, void *ctx, llama_batch *batch, void **chains,
+                   int32_t k, int32_t steps, int32_t *ids)
+{
+    for (int32_t step = 0; step < steps; step++) {
+        batch->n_tokens = k;
+        if (decode(ctx, *batch) != 0)
+            return step;
+        for (int32_t i = 0; i < k; i++) {
+            int32_t id = sample(chains[i], ctx, i);
+            ids[step * k + i] = id;
+            batch->token[i] = id;
+            batch->pos[i] += 1;
+        }
+    }
+    return steps;
+}
+"""
+STEP_FUNCTIONS = ("llama_decode", "llama_sampler_sample")
+_STEPS = None
+
+
+def _compiled_steps():
+    """`bare_steps` from STEPS_SOURCE compiled with cc (once a process, into a temporary folder)."""
+    global _STEPS
+    if _STEPS is None:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="bare-steps-"))
+        (folder / "steps.c").write_text(STEPS_SOURCE)
+        subprocess.run(
+            ["cc", "-O2", "-shared", "-fPIC", "-o", str(folder / "steps.so"), str(folder / "steps.c")],
+            check=True,
+        )
+        _STEPS = ctypes.CDLL(str(folder / "steps.so")).bare_steps
+        shutil.rmtree(folder)  # the library stays loaded
+        _STEPS.restype = ctypes.c_int32
+        # decode, sample, ctx, batch, chains; k, steps; ids
+        _STEPS.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]
+    return _STEPS
+
+
 class LlamaCppBare:
     """llama.cpp's own loop: a context of its own, `llama_decode`, a backend greedy sampler per sequence."""
 
@@ -238,6 +296,8 @@ class LlamaCppBare:
 
         self.lib, self.model = lib, model
         self.n_vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(model))
+        self.steps = None if settings.get("steps_in") == "python" else _compiled_steps()
+        self._decode, self._sample = (ctypes.cast(lib._lib[f], ctypes.c_void_p) for f in STEP_FUNCTIONS)
         self.settings, self.ctx, self.slots = settings, None, 0
         self._context(slots, context_tokens)
 
@@ -326,6 +386,23 @@ class LlamaCppBare:
                 self._add(seq, outputs[seq][-1], position, seq, True)
                 last[seq] = seq
             n, position = len(prompts), position + 1
+            if self.steps is not None:  # the rest of the decode-only steps in C
+                return self._steps_in_c(outputs, output_tokens - len(outputs[0]))
+
+    def _steps_in_c(self, outputs: list[list[int]], steps: int) -> list[list[int]]:
+        """`steps` decode-only steps of the sequences whose next token and position the batch holds (indices
+        0..k-1), in the compiled loop: each sequence's new id appended to `outputs`."""
+        k = len(outputs)
+        ids = (ctypes.c_int32 * (steps * k))()
+        chains = (ctypes.c_void_p * k)(*[ctypes.cast(chain, ctypes.c_void_p) for chain in self.chains[:k]])
+        done = self.steps(
+            self._decode, self._sample, self.ctx, ctypes.byref(self.batch), chains, k, steps, ids
+        )
+        if done != steps:
+            raise RuntimeError(f"llama_decode failed at decode-only step {done + 1} of {steps}")
+        for seq in range(k):
+            outputs[seq].extend(ids[seq::k])
+        return outputs
 
     def _add(self, i: int, token: int, position: int, seq: int, logits: bool) -> None:
         batch = self.batch

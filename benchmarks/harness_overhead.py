@@ -6,7 +6,9 @@ linear drift cancels within a block, and each path takes the outer and the inner
 often, so what a slot does to any pass cancels too (until 2026-12-07 ABBA alone: an A/A run, the
 bare path in both, read FastLLM batched +0.21 % (95 % CI -0.00 ... +0.43) and batch 1 -0.22 %,
 not clearly a slot's effect, which BAAB cancels if there is one: docs/results/cpu-overhead/README.md,
-"2026-12-07, late night"):
+"2026-12-07, late night"). A timed pass follows a pass of its own path, as a job's passes do: after a
+pass of the other path one untimed pass comes first (since 2026-12-08: the first pass after a switch
+ran 20-50 % slower than the next for llama.cpp on the CPU, whose bare loop runs in another process):
   bare:    the backend's library driven by its own minimal loop (benchmarks/bare_paths.py:
            no llmbench code; transformers generate(), a static-cache loop, FastLLM's own
            benchmark loop over its C API, llama.cpp's decode loop with its sampler chain),
@@ -357,6 +359,9 @@ def fixed_scenario(args, batched: bool) -> Scenario:
 
 # The two blocks, run in turn: each path takes the outer slots in one and the inner slots in the other.
 BLOCK_ORDERS = (("bare", "harness", "harness", "bare"), ("harness", "bare", "bare", "harness"))
+# A timed pass never directly follows the other path's (measure_shape's `timed`): the first pass after a
+# switch ran 20-50 % slower than the next (llama.cpp on 2 cores, its bare loop in another process; 2026-12-08,
+# docs/results/cpu-overhead/README.md), where a job's passes follow passes of their own.
 
 
 def block_log_ratio(order: tuple[str, ...], times: list[float]) -> float:
@@ -391,6 +396,15 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         return bare_pass(bare, prompts, n, batched)[0]
 
     run = {"bare": bare_once, "harness": harness_once}
+    untimed = {"bare": bare_once, "harness": lambda: harness_pass(backend, prompts, scenario, batched)}
+    last = ["harness"]  # the path of the pass before (the warm-up ends with a harness pass)
+
+    def timed(path: str) -> float:
+        """One timed pass of `path`; after a pass of the other path, one untimed pass of its own first."""
+        if last[0] != path:
+            untimed[path]()
+            last[0] = path
+        return run[path]()
 
     harness_ids = [r.output_ids for r in harness_pass(backend, prompts, scenario, batched)[1].requests]
     same = bare_pass(bare, prompts, n, batched)[1] == harness_ids
@@ -402,7 +416,7 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
         logs, bare_s, started = [], [], time.perf_counter()
         while True:
             for order in BLOCK_ORDERS:
-                times = [run[path]() for path in order]
+                times = [timed(path) for path in order]
                 bare_s += [t for path, t in zip(order, times, strict=True) if path == "bare"]
                 logs.append(block_log_ratio(order, times))
             low, high = t_interval(logs)

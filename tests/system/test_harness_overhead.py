@@ -161,6 +161,40 @@ def test_the_llama_cpp_bare_loop_masks_eos_as_the_engine_does(eos_first_model, t
     harness.close()
 
 
+@pytest.fixture(scope="module")
+def llama_bare_pair(eos_first_model, tiny_gguf):
+    """The llama.cpp bare path twice over one model, with the engine's mask: its decode-only steps in C
+    (as measured) and every step from Python (as until 2026-12-08); and the masked EOS id."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import harness_overhead
+    from bare_paths import LlamaCppBare
+
+    folder, eos = eos_first_model
+    harness, bare, *_ = harness_overhead.load(load_args("llamacpp", folder, 8, gguf=tiny_gguf))
+    given_settings = bare.settings  # what harness_overhead gives the bare path's process
+    bare.close()
+    c_steps = LlamaCppBare(harness.model, given_settings)
+    python_steps = LlamaCppBare(harness.model, {**given_settings, "steps_in": "python"})
+    yield c_steps, python_steps, eos
+    c_steps.close()
+    python_steps.close()
+    harness.close()
+
+
+@settings(deadline=None, max_examples=12)
+@given(
+    prompts=st.lists(st.lists(st.integers(3, 200), min_size=6, max_size=6), min_size=1, max_size=4),
+    n=st.integers(1, 20),
+)
+def test_the_llama_cpp_bare_loops_c_steps_choose_what_python_steps_choose(llama_bare_pair, prompts, n):
+    """The C loop takes over after the prefill's step: for any batch, prompt and length (one token: no
+    step in C), the same ids as stepping from Python, EOS masked."""
+    c_steps, python_steps, eos = llama_bare_pair
+    ids = c_steps.run(prompts, n)
+    assert ids == python_steps.run(prompts, n)
+    assert all(len(row) == n and eos not in row for row in ids)
+
+
 def overhead_module():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import harness_overhead
@@ -413,11 +447,13 @@ def test_one_sampler_process_runs_through_every_pass_of_a_shape_as_in_a_job(tiny
     opened, closed = events.index("open"), events.index("close")
     inside = events[opened + 1 : closed]
     # the ids check before the sampler; then 2 warm-up blocks and the timed ones, ABBA and BAAB in turn, all in
-    # the window
+    # the window; a pass after the other path's comes after an untimed one of its own (primed): a timed pass
+    # never follows the other path's
     assert events[:2] == ["harness", "bare"] and events[2] == "start"
-    timed = ["bare", "harness", "harness", "bare", "harness", "bare", "bare", "harness"]
+    abba = ["bare", "bare", "harness", "harness", "harness", "bare", "bare"]  # 4 timed, 3 primed
+    baab = ["harness", "harness", "bare", "bare", "bare", "harness", "harness"]
     assert figures["blocks"] % 2 == 0
-    assert inside == ["bare", "harness", "harness"] * 2 + timed * (figures["blocks"] // 2)
+    assert inside == ["bare", "harness", "harness"] * 2 + (abba + baab) * (figures["blocks"] // 2)
     assert figures["blocks"] >= 4 and figures["sampler_cores"] >= 0  # --min-blocks 3: two at a time
 
 
