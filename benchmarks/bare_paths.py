@@ -256,13 +256,25 @@ def _compiled_steps():
         import tempfile
 
         folder = Path(tempfile.mkdtemp(prefix="bare-steps-"))
-        (folder / "steps.c").write_text(STEPS_SOURCE)
-        subprocess.run(
-            ["cc", "-O2", "-shared", "-fPIC", "-o", str(folder / "steps.so"), str(folder / "steps.c")],
-            check=True,
-        )
-        _STEPS = ctypes.CDLL(str(folder / "steps.so")).bare_steps
-        shutil.rmtree(folder)  # the library stays loaded
+        try:
+            (folder / "steps.c").write_text(STEPS_SOURCE)
+            command = [
+                "cc",
+                "-O2",
+                "-shared",
+                "-fPIC",
+                "-o",
+                str(folder / "steps.so"),
+                str(folder / "steps.c"),
+            ]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"the bare loop's C steps did not compile ({done.stderr[-1000:]})")
+            _STEPS = ctypes.CDLL(str(folder / "steps.so")).bare_steps  # stays loaded without its file
+        except FileNotFoundError as error:
+            raise RuntimeError(f"the bare loop's C steps need a C compiler, cc ({error})") from error
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         _STEPS.restype = ctypes.c_int32
         # decode, sample, ctx, batch, chains; k, steps; ids
         _STEPS.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]
@@ -357,6 +369,8 @@ class LlamaCppBare:
     def run(self, prompts: list[list[int]], output_tokens: int) -> list[list[int]]:
         """All prompts as sequences of one batch: their prefills in one decode, then one token each per
         decode until each has `output_tokens`."""
+        if output_tokens < 1:
+            raise ValueError(f"output_tokens must be at least 1, not {output_tokens}")
         lib = self.lib
         need = len(prompts[0]) + output_tokens
         if len(prompts) > self.slots or need > self.context_tokens:

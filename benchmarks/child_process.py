@@ -38,22 +38,26 @@ def run_child(
     """Runs `command` to its end, its stdin closed; with `capture`, its stdout and stderr as text.
 
     A stop (see `install_stop`) or any other exception kills the child and waits for it, then goes on
-    up; raises subprocess.TimeoutExpired after `timeout_s` seconds (the child killed)."""
+    up (a stop as SystemExit(128 + signum), also one that came while a start failed or while killing);
+    raises subprocess.TimeoutExpired after `timeout_s` seconds (the child killed)."""
     child = None
     pipe = subprocess.PIPE if capture else None
     try:
         _stop["holding"] = True
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe, text=capture)
         _stop["holding"] = False
-        held, _stop["signum"] = _stop["signum"], 0
-        if held:
-            raise SystemExit(128 + held)
+        if _stop["signum"]:
+            raise SystemExit(128 + _stop["signum"])
         stdout, stderr = child.communicate(timeout=timeout_s)
         return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
     except BaseException:
+        _stop["holding"] = True  # a second stop here must not skip the kill
         if child is not None:
             child.kill()
             child.wait()
         raise
     finally:
         _stop["holding"] = False
+        held, _stop["signum"] = _stop["signum"], 0
+        if held:  # held while starting (a start that failed too) or while killing: acted on, and forgotten
+            raise SystemExit(128 + held)

@@ -376,8 +376,10 @@ def block_log_ratio(order: tuple[str, ...], times: list[float]) -> float:
 
 
 def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
-    """Blocks of bare and harness passes, ABBA then BAAB, until the CI of the overhead is within +-0.5 % or
-    --max-seconds pass; returns the figures of one line."""
+    """Blocks of bare and harness passes, ABBA then BAAB, each timed pass after a pass of its own path (an
+    untimed one after a switch: 7 passes a block for its 4 timed, all counted in --min-seconds and
+    --max-seconds), until the CI of the overhead is within +-0.5 % or --max-seconds pass; returns the
+    figures of one line."""
     n = args.output_tokens
     scenario = fixed_scenario(args, batched)
     rates: list[float] = []

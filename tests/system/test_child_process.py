@@ -88,3 +88,38 @@ def test_a_child_that_ends_gives_its_status_and_with_capture_its_output(started)
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
     assert child_process.run_child([sys.executable, "-c", "pass"]).returncode == 0
     assert len(started) == 2 and all(gone(pid) for pid in started)
+
+
+def test_a_stop_while_a_start_fails_is_acted_on_and_not_left_for_the_next_child(started, monkeypatch):
+    """A stop held while Popen raised (no such program) ends the run as a stop, and the next child runs."""
+    recorded = child_process.subprocess.Popen
+
+    class StoppedThenFailing(recorded):
+        def __init__(self, *args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)
+            super().__init__(["/nonexistent/program"], **{k: v for k, v in kwargs.items() if k != "args"})
+
+    monkeypatch.setattr(child_process.subprocess, "Popen", StoppedThenFailing)
+    child_process.install_stop(tuple(STOPS))
+    with pytest.raises(SystemExit) as stopped:
+        child_process.run_child(SLEEPER)
+    assert stopped.value.code == 128 + signal.SIGTERM and started == []
+    monkeypatch.setattr(child_process.subprocess, "Popen", recorded)
+    assert child_process.run_child([sys.executable, "-c", "pass"]).returncode == 0
+
+
+def test_a_second_stop_while_the_child_is_being_killed_does_not_skip_the_kill(started, monkeypatch):
+    recorded = child_process.subprocess.Popen
+
+    class StoppedAgainWhileKilled(recorded):
+        def kill(self):
+            os.kill(os.getpid(), signal.SIGTERM)  # the second stop, before the kill itself
+            super().kill()
+
+    monkeypatch.setattr(child_process.subprocess, "Popen", StoppedAgainWhileKilled)
+    child_process.install_stop(tuple(STOPS))
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(SystemExit) as stopped:
+        child_process.run_child(SLEEPER)
+    assert stopped.value.code in (128 + signal.SIGINT, 128 + signal.SIGTERM)
+    assert len(started) == 1 and gone(started[0])

@@ -187,12 +187,18 @@ def llama_bare_pair(eos_first_model, tiny_gguf):
     n=st.integers(1, 20),
 )
 def test_the_llama_cpp_bare_loops_c_steps_choose_what_python_steps_choose(llama_bare_pair, prompts, n):
-    """The C loop takes over after the prefill's step: for any batch, prompt and length (one token: no
-    step in C), the same ids as stepping from Python, EOS masked."""
+    """The C loop takes over after the prefill's step: for any batch of 1-4 prompts of 6 ids and any length
+    of 1-20 (one token: no step in C), the same ids as stepping from Python, EOS masked."""
     c_steps, python_steps, eos = llama_bare_pair
     ids = c_steps.run(prompts, n)
     assert ids == python_steps.run(prompts, n)
     assert all(len(row) == n and eos not in row for row in ids)
+
+
+def test_the_llama_cpp_bare_loop_refuses_fewer_than_one_token(llama_bare_pair):
+    for bare in llama_bare_pair[:2]:  # the C loop would size an array of -1 steps, the Python one never end
+        with pytest.raises(ValueError, match="output_tokens must be at least 1, not 0"):
+            bare.run([PROMPTS[0]], 0)
 
 
 def overhead_module():
