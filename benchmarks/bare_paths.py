@@ -48,6 +48,7 @@ import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -253,8 +254,6 @@ def _compiled_steps():
     """`bare_steps` from STEPS_SOURCE compiled with cc (once a process, into a temporary folder)."""
     global _STEPS
     if _STEPS is None:
-        import tempfile
-
         folder = Path(tempfile.mkdtemp(prefix="bare-steps-"))
         try:
             (folder / "steps.c").write_text(STEPS_SOURCE)
@@ -344,6 +343,9 @@ class LlamaCppBare:
         lib, s = self.lib, self.settings
         self.close()
         self.chains = [self._chain() for _ in range(slots)]
+        self._chain_pointers = (ctypes.c_void_p * slots)(
+            *[ctypes.cast(c, ctypes.c_void_p) for c in self.chains]
+        )
         self._configs = (lib.llama_sampler_seq_config * slots)(
             *[
                 lib.llama_sampler_seq_config(i, ctypes.cast(chain, ctypes.c_void_p))
@@ -407,10 +409,16 @@ class LlamaCppBare:
         """`steps` decode-only steps of the sequences whose next token and position the batch holds (indices
         0..k-1), in the compiled loop: each sequence's new id appended to `outputs`."""
         k = len(outputs)
-        ids = (ctypes.c_int32 * (steps * k))()
-        chains = (ctypes.c_void_p * k)(*[ctypes.cast(chain, ctypes.c_void_p) for chain in self.chains[:k]])
+        ids = (ctypes.c_int32 * (steps * k))()  # sequence i's chain: the i-th of the context's (made once)
         done = self.steps(
-            self._decode, self._sample, self.ctx, ctypes.byref(self.batch), chains, k, steps, ids
+            self._decode,
+            self._sample,
+            self.ctx,
+            ctypes.byref(self.batch),
+            self._chain_pointers,
+            k,
+            steps,
+            ids,
         )
         if done != steps:
             raise RuntimeError(f"llama_decode failed at decode-only step {done + 1} of {steps}")

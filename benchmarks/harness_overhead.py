@@ -399,13 +399,14 @@ def measure_shape(args, backend, bare, prompts, batched: bool) -> dict:
 
     run = {"bare": bare_once, "harness": harness_once}
     untimed = {"bare": bare_once, "harness": lambda: harness_pass(backend, prompts, scenario, batched)}
-    last = ["harness"]  # the path of the pass before (the warm-up ends with a harness pass)
+    last = "harness"  # the path of the pass before (the warm-up ends with a harness pass)
 
     def timed(path: str) -> float:
         """One timed pass of `path`; after a pass of the other path, one untimed pass of its own first."""
-        if last[0] != path:
+        nonlocal last
+        if last != path:
             untimed[path]()
-            last[0] = path
+            last = path
         return run[path]()
 
     harness_ids = [r.output_ids for r in harness_pass(backend, prompts, scenario, batched)[1].requests]
